@@ -1,0 +1,193 @@
+// Broker and topic settings, by Kafka's names. A broker setting such as log.retention.ms gives
+// the default for a topic setting (retention.ms) that a topic may override at creation or later
+// through AlterConfigs / IncrementalAlterConfigs.
+
+export type ConfigType = 'int' | 'long' | 'boolean' | 'string' | 'list';
+
+export interface ConfigDef {
+  name: string;
+  type: ConfigType;
+  default: string;
+  doc: string;
+  /** Accepted values for string and list settings. */
+  values?: readonly string[];
+  min?: number;
+  /** The topic setting whose default this broker setting provides. */
+  topic?: string;
+}
+
+const HOUR = 3_600_000;
+
+export const topicConfigDefs: readonly ConfigDef[] = [
+  { name: 'cleanup.policy', type: 'list', default: 'delete', values: ['delete'], doc: 'What happens to old segments: deleted by retention.' },
+  { name: 'compression.type', type: 'string', default: 'producer', values: ['producer'], doc: 'Batches are stored compressed as the producer sent them.' },
+  { name: 'max.message.bytes', type: 'int', default: '1048588', min: 0, doc: 'Largest record batch the topic accepts.' },
+  { name: 'message.timestamp.type', type: 'string', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'], doc: 'Keep the producer timestamp, or stamp the broker time on append.' },
+  { name: 'min.insync.replicas', type: 'int', default: '1', min: 1, doc: 'Replicas that must hold a write before acks=all succeeds.' },
+  { name: 'retention.bytes', type: 'long', default: '-1', min: -1, doc: 'Largest size of a partition before old segments are deleted; -1 for no limit.' },
+  { name: 'retention.ms', type: 'long', default: String(168 * HOUR), min: -1, doc: 'Age after which segments are deleted; -1 for no limit.' },
+  { name: 'segment.bytes', type: 'int', default: '1073741824', min: 100, doc: 'Size at which the active segment is rolled.' },
+  { name: 'segment.ms', type: 'long', default: String(168 * HOUR), min: 1, doc: 'Age at which the active segment is rolled even if not full.' },
+  { name: 'index.interval.bytes', type: 'int', default: '4096', min: 0, doc: 'Bytes between entries of the sparse offset index.' },
+];
+
+export const brokerConfigDefs: readonly ConfigDef[] = [
+  { name: 'node.id', type: 'int', default: '1', min: 0, doc: 'Id of this broker in the cluster.' },
+  { name: 'num.partitions', type: 'int', default: '1', min: 1, doc: 'Partitions of an auto-created topic, or of one created without a count.' },
+  { name: 'default.replication.factor', type: 'int', default: '1', min: 1, doc: 'Replication factor of topics created without one.' },
+  { name: 'auto.create.topics.enable', type: 'boolean', default: 'true', doc: 'Create a topic when a client asks for metadata of or produces to an unknown one.' },
+  { name: 'delete.topic.enable', type: 'boolean', default: 'true', doc: 'Allow DeleteTopics.' },
+  { name: 'socket.request.max.bytes', type: 'int', default: '104857600', min: 1024, doc: 'Largest request frame; a larger one closes the connection.' },
+  { name: 'log.retention.check.interval.ms', type: 'long', default: '300000', min: 1, doc: 'How often retention runs.' },
+  { name: 'message.max.bytes', type: 'int', default: '1048588', min: 0, topic: 'max.message.bytes', doc: 'Default for max.message.bytes.' },
+  { name: 'log.segment.bytes', type: 'int', default: '1073741824', min: 100, topic: 'segment.bytes', doc: 'Default for segment.bytes.' },
+  { name: 'log.roll.ms', type: 'long', default: String(168 * HOUR), min: 1, topic: 'segment.ms', doc: 'Default for segment.ms.' },
+  { name: 'log.roll.hours', type: 'int', default: '168', min: 1, doc: 'log.roll.ms in hours, used when log.roll.ms is not set.' },
+  { name: 'log.retention.ms', type: 'long', default: String(168 * HOUR), min: -1, topic: 'retention.ms', doc: 'Default for retention.ms.' },
+  { name: 'log.retention.minutes', type: 'int', default: String(168 * 60), min: -1, doc: 'log.retention.ms in minutes, used when log.retention.ms is not set.' },
+  { name: 'log.retention.hours', type: 'int', default: '168', min: -1, doc: 'log.retention.ms in hours, used when neither of the finer ones is set.' },
+  { name: 'log.retention.bytes', type: 'long', default: '-1', min: -1, topic: 'retention.bytes', doc: 'Default for retention.bytes.' },
+  { name: 'log.index.interval.bytes', type: 'int', default: '4096', min: 0, topic: 'index.interval.bytes', doc: 'Default for index.interval.bytes.' },
+  { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'], topic: 'message.timestamp.type', doc: 'Default for message.timestamp.type.' },
+  { name: 'log.cleanup.policy', type: 'list', default: 'delete', values: ['delete'], topic: 'cleanup.policy', doc: 'Default for cleanup.policy.' },
+  { name: 'min.insync.replicas', type: 'int', default: '1', min: 1, topic: 'min.insync.replicas', doc: 'Default for the topic setting of the same name.' },
+  { name: 'compression.type', type: 'string', default: 'producer', values: ['producer'], topic: 'compression.type', doc: 'Default for the topic setting of the same name.' },
+];
+
+const topicDefs = new Map(topicConfigDefs.map((d) => [d.name, d]));
+const brokerDefs = new Map(brokerConfigDefs.map((d) => [d.name, d]));
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Checks one value against its definition; returns it normalised or throws ConfigError. */
+export function validateValue(def: ConfigDef, raw: string): string {
+  const value = raw.trim();
+  switch (def.type) {
+    case 'int':
+    case 'long': {
+      if (!/^-?\d+$/.test(value)) throw new ConfigError(`${def.name} must be a whole number, got "${raw}"`);
+      const n = Number(value);
+      if (def.type === 'int' && (n > 2147483647 || n < -2147483648)) throw new ConfigError(`${def.name} must fit in 32 bits, got ${value}`);
+      if (def.min !== undefined && n < def.min) throw new ConfigError(`${def.name} must be at least ${def.min}, got ${value}`);
+      return String(n);
+    }
+    case 'boolean':
+      if (value !== 'true' && value !== 'false') throw new ConfigError(`${def.name} must be true or false, got "${raw}"`);
+      return value;
+    case 'list': {
+      const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+      for (const item of items) {
+        if (def.values && !def.values.includes(item)) throw new ConfigError(`${def.name} does not support "${item}" (supported: ${def.values.join(', ')})`);
+      }
+      return items.join(',');
+    }
+    case 'string':
+      if (def.values && !def.values.includes(value)) throw new ConfigError(`${def.name} does not support "${value}" (supported: ${def.values.join(', ')})`);
+      return value;
+  }
+}
+
+export function topicConfigDef(name: string): ConfigDef | undefined {
+  return topicDefs.get(name);
+}
+
+/** Validates a topic's overrides; unknown names and bad values throw ConfigError. */
+export function validateTopicConfigs(configs: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(configs)) {
+    const def = topicDefs.get(name);
+    if (!def) throw new ConfigError(`unknown topic config "${name}"`);
+    out[name] = validateValue(def, value);
+  }
+  return out;
+}
+
+/** The broker's static settings: what --config gave, over the defaults. */
+export class BrokerConfig {
+  readonly explicit: ReadonlyMap<string, string>;
+
+  constructor(settings: Record<string, string> = {}) {
+    const explicit = new Map<string, string>();
+    for (const [name, value] of Object.entries(settings)) {
+      const def = brokerDefs.get(name);
+      if (!def) throw new ConfigError(`unknown broker config "${name}" (see --help for the list)`);
+      explicit.set(name, validateValue(def, value));
+    }
+    this.explicit = explicit;
+  }
+
+  get(name: string): string {
+    const explicit = this.explicit.get(name);
+    if (explicit !== undefined) return explicit;
+    // The coarser retention and roll settings stand in for the finer ones when only they are set.
+    if (name === 'log.retention.ms') {
+      const minutes = this.explicit.get('log.retention.minutes');
+      if (minutes !== undefined) return String(Number(minutes) * 60_000);
+      const hours = this.explicit.get('log.retention.hours');
+      if (hours !== undefined) return String(Number(hours) * HOUR);
+    }
+    if (name === 'log.roll.ms') {
+      const hours = this.explicit.get('log.roll.hours');
+      if (hours !== undefined) return String(Number(hours) * HOUR);
+    }
+    const def = brokerDefs.get(name);
+    if (!def) throw new ConfigError(`unknown broker config "${name}"`);
+    return def.default;
+  }
+
+  int(name: string): number {
+    return Number(this.get(name));
+  }
+
+  bool(name: string): boolean {
+    return this.get(name) === 'true';
+  }
+
+  /** The broker setting that provides a topic setting's default. */
+  brokerSourceOf(topicConfig: string): ConfigDef | undefined {
+    return brokerConfigDefs.find((d) => d.topic === topicConfig);
+  }
+
+  /** Value and origin of a topic setting, given the topic's overrides. */
+  topicValue(name: string, overrides: Readonly<Record<string, string>>): { value: string; source: 'topic' | 'broker' | 'default' } {
+    const override = overrides[name];
+    if (override !== undefined) return { value: override, source: 'topic' };
+    const broker = this.brokerSourceOf(name);
+    if (broker && (this.explicit.has(broker.name) || this.coarserSet(broker.name))) return { value: this.get(broker.name), source: 'broker' };
+    return { value: topicDefs.get(name)!.default, source: 'default' };
+  }
+
+  private coarserSet(name: string): boolean {
+    if (name === 'log.retention.ms') return this.explicit.has('log.retention.minutes') || this.explicit.has('log.retention.hours');
+    if (name === 'log.roll.ms') return this.explicit.has('log.roll.hours');
+    return false;
+  }
+}
+
+/** The settings a partition log runs with, resolved from topic overrides and broker defaults. */
+export interface LogConfig {
+  segmentBytes: number;
+  segmentMs: number;
+  retentionMs: number;
+  retentionBytes: number;
+  indexIntervalBytes: number;
+  maxMessageBytes: number;
+  logAppendTime: boolean;
+  minInsyncReplicas: number;
+}
+
+export function resolveLogConfig(broker: BrokerConfig, overrides: Readonly<Record<string, string>>): LogConfig {
+  const v = (name: string) => broker.topicValue(name, overrides).value;
+  return {
+    segmentBytes: Number(v('segment.bytes')),
+    segmentMs: Number(v('segment.ms')),
+    retentionMs: Number(v('retention.ms')),
+    retentionBytes: Number(v('retention.bytes')),
+    indexIntervalBytes: Number(v('index.interval.bytes')),
+    maxMessageBytes: Number(v('max.message.bytes')),
+    logAppendTime: v('message.timestamp.type') === 'LogAppendTime',
+    minInsyncReplicas: Number(v('min.insync.replicas')),
+  };
+}

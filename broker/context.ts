@@ -1,0 +1,37 @@
+// What request handlers see of the broker.
+import type { Logger } from 'pino';
+import type { BrokerConfig } from './config.js';
+import type { BrokerMetrics } from './metrics.js';
+import type { TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
+import type { LogManager } from './storage/log-manager.js';
+import type { TopicService } from './topics.js';
+
+export interface BrokerNode {
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string | null;
+}
+
+export interface BrokerContext {
+  readonly nodeId: number;
+  readonly config: BrokerConfig;
+  readonly registry: TopicRegistry;
+  readonly topics: TopicService;
+  readonly logs: LogManager;
+  readonly metrics: BrokerMetrics;
+  readonly logger: Logger;
+  /** Brokers of the cluster as clients reach them. */
+  brokers(): BrokerNode[];
+  /** Broker acting as controller for admin requests. */
+  controllerId(): number;
+  /** Creates a topic with broker defaults when auto-creation is on; undefined when it is off. */
+  autoCreateTopic(name: string): Promise<TopicRecord | undefined>;
+}
+
+/** Per-request facts handlers may need besides the body. */
+export interface RequestContext {
+  apiVersion: number;
+  clientId: string | null;
+  connectionId: string;
+}

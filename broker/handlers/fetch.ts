@@ -1,0 +1,108 @@
+// Fetch: reads whole batches from each partition's log within the per-partition and
+// per-response byte limits, and long-polls (maxWaitMs) until minBytes are available.
+// Fetch sessions are not kept: every response says session 0, so clients send full requests.
+import type { BrokerContext } from '../context.js';
+import { ErrorCode } from '../protocol/errors.js';
+import type { FetchRequest, FetchResponse } from '../protocol/messages/index.js';
+import type { PartitionData, FetchableTopicResponse } from '../protocol/messages/fetch-response.js';
+import type { PartitionLog } from '../storage/partition-log.js';
+
+const EMPTY = Buffer.alloc(0);
+const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
+
+function partitionResult(partitionIndex: number, errorCode: number, log?: PartitionLog, records: Buffer = EMPTY): PartitionData {
+  const hw = log ? log.highWatermark : -1;
+  return {
+    partitionIndex,
+    errorCode,
+    highWatermark: hw,
+    lastStableOffset: hw,
+    logStartOffset: log ? log.logStartOffset : -1,
+    divergingEpoch: { epoch: -1, endOffset: -1 },
+    currentLeader: { leaderId: -1, leaderEpoch: -1 },
+    snapshotId: { endOffset: -1, epoch: -1 },
+    abortedTransactions: [],
+    preferredReadReplica: -1,
+    records,
+  };
+}
+
+interface Gathered {
+  response: FetchResponse;
+  bytes: number;
+  errors: boolean;
+  logs: PartitionLog[];
+}
+
+function gather(broker: BrokerContext, req: FetchRequest, byId: boolean): Gathered {
+  let budget = req.maxBytes;
+  let bytes = 0;
+  let errors = false;
+  const logs: PartitionLog[] = [];
+  const responses: FetchableTopicResponse[] = [];
+  for (const ft of req.topics) {
+    const topic = byId ? broker.registry.getById(ft.topicId) : broker.registry.get(ft.topic);
+    const partitions: PartitionData[] = [];
+    for (const fp of ft.partitions) {
+      const assignment = topic?.partitions[fp.partition];
+      const log = topic && assignment ? broker.logs.get(topic.name, fp.partition) : undefined;
+      if (!topic || !assignment || !log) {
+        errors = true;
+        partitions.push(partitionResult(fp.partition, byId && !topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+        continue;
+      }
+      if (fp.currentLeaderEpoch >= 0 && fp.currentLeaderEpoch !== assignment.leaderEpoch) {
+        errors = true;
+        const code = fp.currentLeaderEpoch > assignment.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
+        partitions.push(partitionResult(fp.partition, code, log));
+        continue;
+      }
+      logs.push(log);
+      // KIP-74: the first batch of the response is sent whole even past the limits.
+      const limit = Math.min(fp.partitionMaxBytes, bytes === 0 ? Math.max(budget, 1) : budget);
+      if (limit <= 0) {
+        partitions.push(partitionResult(fp.partition, ErrorCode.NONE, log));
+        continue;
+      }
+      const read = log.read(fp.fetchOffset, limit);
+      if (read.outOfRange) {
+        errors = true;
+        partitions.push(partitionResult(fp.partition, ErrorCode.OFFSET_OUT_OF_RANGE, log));
+        continue;
+      }
+      const records = read.records ?? EMPTY;
+      bytes += records.length;
+      budget -= records.length;
+      partitions.push(partitionResult(fp.partition, ErrorCode.NONE, log, records));
+    }
+    responses.push({ topic: topic?.name ?? ft.topic, topicId: topic?.id ?? (byId ? ft.topicId : ZERO_UUID), partitions });
+  }
+  return { response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses, nodeEndpoints: [] }, bytes, errors, logs };
+}
+
+/** Resolves when any of `logs` is appended to, or after `ms`. */
+function waitForAppend(logs: PartitionLog[], ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      for (const log of logs) log.appendListeners.delete(done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    for (const log of logs) log.appendListeners.add(done);
+  });
+}
+
+export async function handleFetch(broker: BrokerContext, req: FetchRequest, apiVersion: number): Promise<FetchResponse> {
+  const byId = apiVersion >= 13;
+  const deadline = Date.now() + Math.max(0, req.maxWaitMs);
+  for (;;) {
+    const result = gather(broker, req, byId);
+    const remaining = deadline - Date.now();
+    if (result.bytes >= req.minBytes || result.errors || remaining <= 0 || result.logs.length === 0) {
+      broker.metrics.bytesOut(result.bytes);
+      return result.response;
+    }
+    await waitForAppend(result.logs, remaining);
+  }
+}

@@ -1,0 +1,90 @@
+// Metadata and DescribeCluster: brokers, controller, topics with partition leaders and replicas.
+import type { BrokerContext, RequestContext } from '../context.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import type { MetadataRequest, MetadataResponse, DescribeClusterRequest, DescribeClusterResponse } from '../protocol/messages/index.js';
+import type { MetadataResponseTopic } from '../protocol/messages/metadata-response.js';
+import type { TopicRecord } from '../metadata/topic-registry.js';
+import { validateTopicName } from '../topics.js';
+
+const NOT_REQUESTED = -2147483648;
+const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
+// With no authorizer every operation is allowed: READ..ALTER_CONFIGS, bits 3-8, 10, 11 of Kafka's AclOperation.
+const ALL_TOPIC_OPERATIONS = [3, 4, 5, 6, 7, 8, 10, 11].reduce((bits, op) => bits | (1 << op), 0);
+const ALL_CLUSTER_OPERATIONS = [4, 5, 7, 8, 9, 10, 11, 12].reduce((bits, op) => bits | (1 << op), 0);
+
+export function describeTopic(topic: TopicRecord, includeOperations: boolean): MetadataResponseTopic {
+  return {
+    errorCode: ErrorCode.NONE,
+    name: topic.name,
+    topicId: topic.id,
+    isInternal: topic.name.startsWith('__'),
+    partitions: topic.partitions.map((p) => ({
+      errorCode: ErrorCode.NONE,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: p.replicas,
+      isrNodes: p.replicas,
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: includeOperations ? ALL_TOPIC_OPERATIONS : NOT_REQUESTED,
+  };
+}
+
+function topicError(errorCode: number, name: string | null, topicId = ZERO_UUID): MetadataResponseTopic {
+  return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: NOT_REQUESTED };
+}
+
+export async function handleMetadata(broker: BrokerContext, req: MetadataRequest, ctx: RequestContext): Promise<MetadataResponse> {
+  // Before v4 there is no flag: auto-creation follows the broker setting alone.
+  const mayCreate = ctx.apiVersion < 4 || req.allowAutoTopicCreation;
+  let topics: MetadataResponseTopic[];
+  if (req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0)) {
+    topics = broker.registry.all().map((t) => describeTopic(t, req.includeTopicAuthorizedOperations));
+  } else {
+    topics = [];
+    for (const wanted of req.topics) {
+      if (wanted.name === null) {
+        const byId = broker.registry.getById(wanted.topicId);
+        topics.push(byId ? describeTopic(byId, req.includeTopicAuthorizedOperations) : topicError(ErrorCode.UNKNOWN_TOPIC_ID, null, wanted.topicId));
+        continue;
+      }
+      let topic = broker.registry.get(wanted.name);
+      if (!topic && mayCreate) {
+        try {
+          validateTopicName(wanted.name);
+          topic = await broker.autoCreateTopic(wanted.name);
+        } catch (err) {
+          if (!(err instanceof KafkaError)) throw err;
+          topic = broker.registry.get(wanted.name);
+          if (!topic) {
+            topics.push(topicError(err.code, wanted.name));
+            continue;
+          }
+        }
+      }
+      topics.push(topic ? describeTopic(topic, req.includeTopicAuthorizedOperations) : topicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, wanted.name));
+    }
+  }
+  return {
+    throttleTimeMs: 0,
+    brokers: broker.brokers(),
+    clusterId: broker.registry.clusterId,
+    controllerId: broker.controllerId(),
+    topics,
+    clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : NOT_REQUESTED,
+  };
+}
+
+export function handleDescribeCluster(broker: BrokerContext, req: DescribeClusterRequest): DescribeClusterResponse {
+  return {
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+    endpointType: req.endpointType,
+    clusterId: broker.registry.clusterId,
+    controllerId: broker.controllerId(),
+    brokers: broker.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+    clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : NOT_REQUESTED,
+  };
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+// Command line entry point: starts one broker and stops it cleanly on SIGTERM or SIGINT.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import pino from 'pino';
+import { Broker } from './broker.js';
+import { BrokerConfig, ConfigError, brokerConfigDefs } from './config.js';
+
+const usage = `Usage: samsa-broker [options]
+
+Options:
+  --host HOST              Kafka listener address (default 127.0.0.1)
+  --port PORT              Kafka listener port (default 9092)
+  --advertised-host HOST   Host clients are told to use (default: --host)
+  --advertised-port PORT   Port clients are told to use (default: --port)
+  --http-host HOST         HTTP address for /healthz, /readyz, /metrics (default: --host)
+  --http-port PORT         HTTP port (default 9644)
+  --data-dir DIR           Where logs and metadata live (default ./data)
+  --config NAME=VALUE      A broker setting by its Kafka name; repeatable
+  --log-level LEVEL        trace, debug, info, warn, error (default info, or LOG_LEVEL)
+  --help                   Show this help
+
+Broker settings (--config):
+${brokerConfigDefs.map((d) => `  ${d.name.padEnd(34)} ${d.doc} (default ${d.default})`).join('\n')}
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`samsa-broker: ${message}\nRun with --help for the options.\n`);
+  process.exit(2);
+}
+
+function port(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`${flag} must be a port number, got "${value}"`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'advertised-host': { type: 'string' },
+        'advertised-port': { type: 'string' },
+        'http-host': { type: 'string' },
+        'http-port': { type: 'string' },
+        'data-dir': { type: 'string' },
+        config: { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(usage);
+    return;
+  }
+  const settings: Record<string, string> = {};
+  for (const item of values.config ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) fail(`--config takes NAME=VALUE, got "${item}"`);
+    settings[item.slice(0, eq).trim()] = item.slice(eq + 1);
+  }
+  let config: BrokerConfig;
+  try {
+    config = new BrokerConfig(settings);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const host = values.host ?? '127.0.0.1';
+  const logger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info', base: { component: 'broker', pid: process.pid } });
+  const broker = new Broker({
+    host,
+    port: port(values.port, 9092, '--port'),
+    advertisedHost: values['advertised-host'],
+    advertisedPort: values['advertised-port'] === undefined ? undefined : port(values['advertised-port'], 0, '--advertised-port'),
+    httpHost: values['http-host'] ?? host,
+    httpPort: port(values['http-port'], 9644, '--http-port'),
+    dataDir: resolve(values['data-dir'] ?? 'data'),
+    config,
+    logger,
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without a clean shutdown');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    broker.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    await broker.start();
+  } catch (err) {
+    logger.fatal({ err }, 'broker failed to start');
+    process.exit(1);
+  }
+}
+
+await main();

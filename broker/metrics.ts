@@ -1,0 +1,80 @@
+// Prometheus metrics of one broker, on its own registry (served at /metrics).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LogManager } from './storage/log-manager.js';
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'api'>;
+  private readonly requestErrors: Counter<'api'>;
+  private readonly latency: Histogram<'api'>;
+  private readonly bytesInTotal: Counter<'topic'>;
+  private readonly messagesInTotal: Counter<'topic'>;
+  private readonly bytesOutTotal: Counter;
+  private readonly rejected: Counter<'topic' | 'code'>;
+  readonly connections: Gauge;
+  readonly connectionsTotal: Counter;
+  readonly closedForBadFrames: Counter<'reason'>;
+
+  constructor(logs: LogManager) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'samsa_' });
+    this.requests = new Counter({ name: 'samsa_requests_total', help: 'Requests handled, by API.', labelNames: ['api'], registers });
+    this.requestErrors = new Counter({ name: 'samsa_request_failures_total', help: 'Requests that failed in the broker (connection closed), by API.', labelNames: ['api'], registers });
+    this.latency = new Histogram({
+      name: 'samsa_request_duration_seconds',
+      help: 'Time from a request being read to its response being queued, by API.',
+      labelNames: ['api'],
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.bytesInTotal = new Counter({ name: 'samsa_bytes_in_total', help: 'Record bytes appended, by topic.', labelNames: ['topic'], registers });
+    this.messagesInTotal = new Counter({ name: 'samsa_messages_in_total', help: 'Records appended, by topic.', labelNames: ['topic'], registers });
+    this.bytesOutTotal = new Counter({ name: 'samsa_bytes_out_total', help: 'Record bytes sent to fetchers.', registers });
+    this.rejected = new Counter({ name: 'samsa_produce_rejected_total', help: 'Partition writes refused, by topic and Kafka error code.', labelNames: ['topic', 'code'], registers });
+    this.connections = new Gauge({ name: 'samsa_connections', help: 'Open client connections.', registers });
+    this.connectionsTotal = new Counter({ name: 'samsa_connections_total', help: 'Client connections accepted.', registers });
+    this.closedForBadFrames = new Counter({ name: 'samsa_connections_closed_bad_request_total', help: 'Connections closed for an oversized, garbage or unsupported request.', labelNames: ['reason'], registers });
+    new Gauge({
+      name: 'samsa_partitions',
+      help: 'Partitions whose logs this broker holds.',
+      registers,
+      collect() {
+        let n = 0;
+        for (const [, list] of logs.all()) n += list.length;
+        this.set(n);
+      },
+    });
+    new Gauge({
+      name: 'samsa_log_size_bytes',
+      help: 'Bytes on disk in partition logs, by topic.',
+      labelNames: ['topic'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [topic, list] of logs.all()) this.set({ topic }, list.reduce((sum, log) => sum + log.size, 0));
+      },
+    });
+  }
+
+  request(api: string, seconds: number): void {
+    this.requests.inc({ api });
+    this.latency.observe({ api }, seconds);
+  }
+
+  requestFailed(api: string): void {
+    this.requestErrors.inc({ api });
+  }
+
+  recordsIn(topic: string, records: number, bytes: number): void {
+    this.messagesInTotal.inc({ topic }, records);
+    this.bytesInTotal.inc({ topic }, bytes);
+  }
+
+  bytesOut(bytes: number): void {
+    if (bytes > 0) this.bytesOutTotal.inc(bytes);
+  }
+
+  produceRejected(topic: string, code: number): void {
+    this.rejected.inc({ topic, code: String(code) });
+  }
+}

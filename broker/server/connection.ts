@@ -1,0 +1,173 @@
+// One client connection. Frames are cut from the socket's chunks without copying when a frame
+// lies within one chunk; a frame split across chunks is copied once into a buffer of its exact
+// size. Requests are handled one at a time in arrival order (as Kafka does), so pipelined
+// requests are answered in order and produce requests append in order. Responses go out corked.
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { BrokerContext } from '../context.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { encodeResponse, isFlexible, readRequestHeaderRest, readRequestHeaderStart } from '../protocol/frame.js';
+import { ApiKey, apiVersionsApi } from '../protocol/messages/index.js';
+import { Reader } from '../protocol/reader.js';
+import { apiVersionsResponse, servedApis } from '../handlers/api-table.js';
+
+/** Smallest request: apiKey, apiVersion, correlationId. */
+const MIN_REQUEST_BYTES = 8;
+/** Frames queued before the socket stops being read. */
+const MAX_QUEUED_FRAMES = 64;
+
+export class Connection {
+  private readonly sizeBuf = Buffer.alloc(4);
+  private sizeFilled = 0;
+  private frame: Buffer | null = null;
+  private frameFilled = 0;
+  private readonly queue: Buffer[] = [];
+  private processing = false;
+  private closed = false;
+  private paused = false;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly id: string,
+    private readonly broker: BrokerContext,
+    private readonly maxRequestBytes: number,
+    private readonly logger: Logger,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.logger.debug({ err, connection: id }, 'connection error'));
+    socket.on('close', () => {
+      this.closed = true;
+      this.queue.length = 0;
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    let pos = 0;
+    while (pos < chunk.length && !this.closed) {
+      if (this.frame === null) {
+        let size: number;
+        if (this.sizeFilled === 0 && chunk.length - pos >= 4) {
+          size = chunk.readInt32BE(pos);
+          pos += 4;
+        } else {
+          const n = Math.min(4 - this.sizeFilled, chunk.length - pos);
+          chunk.copy(this.sizeBuf, this.sizeFilled, pos, pos + n);
+          this.sizeFilled += n;
+          pos += n;
+          if (this.sizeFilled < 4) return;
+          size = this.sizeBuf.readInt32BE(0);
+          this.sizeFilled = 0;
+        }
+        if (size < MIN_REQUEST_BYTES || size > this.maxRequestBytes) {
+          const reason = size > this.maxRequestBytes ? 'too_large' : 'garbage';
+          this.reject(reason, { size, limit: this.maxRequestBytes }, size > this.maxRequestBytes ? 'request larger than socket.request.max.bytes' : 'request frame too small to be a Kafka request');
+          return;
+        }
+        if (chunk.length - pos >= size) {
+          this.enqueue(chunk.subarray(pos, pos + size));
+          pos += size;
+          continue;
+        }
+        this.frame = Buffer.allocUnsafe(size);
+        this.frameFilled = 0;
+      }
+      const n = Math.min(this.frame.length - this.frameFilled, chunk.length - pos);
+      chunk.copy(this.frame, this.frameFilled, pos, pos + n);
+      this.frameFilled += n;
+      pos += n;
+      if (this.frameFilled === this.frame.length) {
+        this.enqueue(this.frame);
+        this.frame = null;
+      }
+    }
+  }
+
+  private enqueue(frame: Buffer): void {
+    this.queue.push(frame);
+    if (this.queue.length >= MAX_QUEUED_FRAMES && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    if (!this.processing) void this.drainQueue();
+  }
+
+  private async drainQueue(): Promise<void> {
+    this.processing = true;
+    while (this.queue.length > 0 && !this.closed) {
+      const frame = this.queue.shift()!;
+      await this.handle(frame);
+      if (this.socket.writableNeedDrain) await new Promise((resolve) => this.socket.once('drain', resolve));
+      if (this.paused && this.queue.length < MAX_QUEUED_FRAMES / 2) {
+        this.paused = false;
+        this.socket.resume();
+      }
+    }
+    this.processing = false;
+  }
+
+  private async handle(frame: Buffer): Promise<void> {
+    const started = process.hrtime.bigint();
+    const r = new Reader(frame);
+    const header = readRequestHeaderStart(r);
+    const api = servedApis.get(header.apiKey);
+    if (!api) {
+      this.reject('unknown_api', { apiKey: header.apiKey }, 'request for an API this broker does not serve');
+      return;
+    }
+    const { apiVersion, correlationId } = header;
+    if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
+      if (header.apiKey === ApiKey.ApiVersions) {
+        // Answered in the v0 layout so that any client can read the ranges and retry.
+        this.send(encodeResponse(apiVersionsApi, 0, correlationId, apiVersionsResponse(ErrorCode.UNSUPPORTED_VERSION)));
+        return;
+      }
+      this.reject('unsupported_version', { api: api.spec.name, apiVersion, min: api.minVersion, max: api.maxVersion }, 'request version outside the advertised range');
+      return;
+    }
+    let body: unknown;
+    try {
+      readRequestHeaderRest(r, header, isFlexible(api.spec, apiVersion));
+      body = api.spec.readRequest(r, apiVersion);
+    } catch (err) {
+      this.reject('undecodable', { api: api.spec.name, apiVersion, err }, 'request could not be decoded');
+      return;
+    }
+    try {
+      const response = await api.handle(this.broker, body, { apiVersion, clientId: header.clientId, connectionId: this.id });
+      if (response !== null && !this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, response));
+      this.broker.metrics.request(api.spec.name, Number(process.hrtime.bigint() - started) / 1e9);
+    } catch (err) {
+      // An unexpected failure in the broker: log it and close, so the client retries elsewhere
+      // or reconnects, rather than waiting on a response that will never come.
+      this.broker.metrics.requestFailed(api.spec.name);
+      this.logger.error({ err, api: api.spec.name, apiVersion, connection: this.id }, 'request failed');
+      this.socket.destroy();
+    }
+  }
+
+  private send(chunks: Buffer[]): void {
+    this.socket.cork();
+    for (const chunk of chunks) this.socket.write(chunk);
+    this.socket.uncork();
+  }
+
+  /** Closes this connection over a bad request; everyone else keeps being served. */
+  private reject(reason: string, details: Record<string, unknown>, message: string): void {
+    this.broker.metrics.closedForBadFrames.inc({ reason });
+    this.logger.warn({ connection: this.id, remote: this.socket.remoteAddress, ...details }, `closing connection: ${message}`);
+    this.closed = true;
+    this.queue.length = 0;
+    this.socket.destroy();
+  }
+
+  /** Ends the connection once the request in hand is answered. */
+  close(): void {
+    this.closed = true;
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

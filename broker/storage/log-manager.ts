@@ -1,0 +1,103 @@
+// The partition logs this broker keeps on disk, one directory per partition ("<topic>-<n>"),
+// the clean-shutdown marker that decides how much recovery a start needs, and the retention loop.
+import { existsSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { LogConfig } from '../config.js';
+import { PartitionLog } from './partition-log.js';
+
+const CLEAN_SHUTDOWN = '.clean-shutdown';
+
+export class LogManager {
+  private readonly logs = new Map<string, PartitionLog[]>();
+  private readonly clean: boolean;
+  private retentionTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly dataDir: string,
+    private readonly logger: Logger,
+  ) {
+    mkdirSync(dataDir, { recursive: true });
+    const marker = join(dataDir, CLEAN_SHUTDOWN);
+    this.clean = existsSync(marker);
+    if (this.clean) unlinkSync(marker);
+  }
+
+  /** Whether the previous run shut down cleanly (false on first start or after a crash). */
+  get recoveredCleanly(): boolean {
+    return this.clean;
+  }
+
+  private dirOf(topic: string, partition: number): string {
+    return join(this.dataDir, `${topic}-${partition}`);
+  }
+
+  /** Opens (or creates) the log of one partition. A brand-new topic starts from an empty directory. */
+  open(topic: string, partition: number, config: LogConfig, fresh = false): PartitionLog {
+    const dir = this.dirOf(topic, partition);
+    if (fresh) rmSync(dir, { recursive: true, force: true });
+    const log = PartitionLog.open({
+      dir,
+      config,
+      clean: this.clean,
+      onTruncate: (base, bytes) => this.logger.warn({ topic, partition, segment: base, bytes }, 'recovery cut a torn or corrupt tail'),
+    });
+    const list = this.logs.get(topic) ?? [];
+    list[partition] = log;
+    this.logs.set(topic, list);
+    return log;
+  }
+
+  get(topic: string, partition: number): PartitionLog | undefined {
+    return this.logs.get(topic)?.[partition];
+  }
+
+  topicLogs(topic: string): readonly PartitionLog[] {
+    return this.logs.get(topic) ?? [];
+  }
+
+  all(): Iterable<[string, PartitionLog[]]> {
+    return this.logs.entries();
+  }
+
+  setConfig(topic: string, config: LogConfig): void {
+    for (const log of this.topicLogs(topic)) log.config = config;
+  }
+
+  deleteTopic(topic: string): void {
+    for (const log of this.topicLogs(topic)) log.delete();
+    this.logs.delete(topic);
+  }
+
+  /** Runs retention over every log now; returns segments deleted. */
+  applyRetention(now = Date.now()): number {
+    let deleted = 0;
+    for (const [topic, logs] of this.logs) {
+      logs.forEach((log, partition) => {
+        const n = log.applyRetention(now);
+        if (n > 0) this.logger.info({ topic, partition, segments: n, logStartOffset: log.logStartOffset }, 'retention deleted segments');
+        deleted += n;
+      });
+    }
+    return deleted;
+  }
+
+  startRetention(intervalMs: number): void {
+    this.retentionTimer = setInterval(() => {
+      try {
+        this.applyRetention();
+      } catch (err) {
+        this.logger.error({ err }, 'retention failed');
+      }
+    }, intervalMs);
+    this.retentionTimer.unref();
+  }
+
+  /** Seals every log and leaves the marker that lets the next start skip tail validation. */
+  close(): void {
+    clearInterval(this.retentionTimer);
+    for (const logs of this.logs.values()) for (const log of logs) log.close();
+    this.logs.clear();
+    writeFileSync(join(this.dataDir, CLEAN_SHUTDOWN), new Date().toISOString());
+  }
+}

@@ -1,0 +1,270 @@
+// The log of one partition: an ordered list of segments, of which the last one takes appends.
+// It assigns offsets, serves reads of whole batches, finds offsets by timestamp, rolls segments
+// by size and age, and deletes old segments by retention time and size.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LogConfig } from '../config.js';
+import { type BatchInfo, LOG_OVERHEAD, BatchOffset, decodeRecords, readInt64, stampBatch } from '../records/record-batch.js';
+import { Segment, type ScannedBatch } from './segment.js';
+
+const LOG_START_CHECKPOINT = 'log-start-offset';
+const POSITION_CACHE_SIZE = 32;
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** Broker time stamped on the batches, -1 with CreateTime. */
+  logAppendTime: number;
+}
+
+export type ReadResult = { outOfRange: true } | { outOfRange: false; records: Buffer | null };
+
+export interface OpenLogOptions {
+  dir: string;
+  config: LogConfig;
+  /** True when the previous shutdown was clean: indexes are trusted, tails not re-validated. */
+  clean: boolean;
+  onTruncate?: (segmentBase: number, bytes: number) => void;
+}
+
+export class PartitionLog {
+  readonly dir: string;
+  config: LogConfig;
+  private segments: Segment[];
+  logStartOffset: number;
+  /** Callbacks run after every append (waiting fetches). */
+  readonly appendListeners = new Set<() => void>();
+  /** Where the batch that starts at an offset lies, remembered from the end of recent reads. */
+  private readonly positions = new Map<number, { segment: Segment; position: number }>();
+
+  private constructor(dir: string, config: LogConfig, segments: Segment[], logStartOffset: number) {
+    this.dir = dir;
+    this.config = config;
+    this.segments = segments;
+    this.logStartOffset = logStartOffset;
+  }
+
+  static open(options: OpenLogOptions): PartitionLog {
+    const { dir, config } = options;
+    mkdirSync(dir, { recursive: true });
+    const bases = readdirSync(dir)
+      .filter((f) => /^\d{20}\.log$/.test(f))
+      .map((f) => Number(f.slice(0, 20)))
+      .sort((a, b) => a - b);
+    const segments: Segment[] = [];
+    bases.forEach((base, i) => {
+      const last = i === bases.length - 1;
+      const { segment, truncatedBytes } = Segment.open(dir, base, last && !options.clean, config.indexIntervalBytes);
+      if (truncatedBytes > 0) options.onTruncate?.(base, truncatedBytes);
+      segments.push(segment);
+    });
+    if (segments.length === 0) segments.push(Segment.create(dir, 0));
+    const checkpoint = join(dir, LOG_START_CHECKPOINT);
+    const saved = existsSync(checkpoint) ? Number(readFileSync(checkpoint, 'utf8')) : 0;
+    const logStart = Math.max(Number.isFinite(saved) ? saved : 0, segments[0]!.baseOffset);
+    return new PartitionLog(dir, config, segments, Math.min(logStart, segments[segments.length - 1]!.nextOffset));
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  get logEndOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  /** With one replica every appended batch is committed. */
+  get highWatermark(): number {
+    return this.logEndOffset;
+  }
+
+  get size(): number {
+    let total = 0;
+    for (const s of this.segments) total += s.size;
+    return total;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Appends a validated client record set: stamps offsets into it and writes it in one call. */
+  append(records: Buffer, batches: BatchInfo[], leaderEpoch: number, now = Date.now()): AppendResult {
+    let total = 0;
+    for (const b of batches) total += b.size;
+    this.maybeRoll(total, now);
+    const logAppendTime = this.config.logAppendTime ? now : null;
+    const baseOffset = this.logEndOffset;
+    let next = baseOffset;
+    const scanned: ScannedBatch[] = [];
+    for (const b of batches) {
+      stampBatch(records, b, next, leaderEpoch, logAppendTime);
+      scanned.push({ position: 0, size: b.size, baseOffset: next, lastOffset: next + b.lastOffsetDelta, maxTimestamp: b.maxTimestamp });
+      next += b.lastOffsetDelta + 1;
+    }
+    const first = batches[0]!.position;
+    const last = batches[batches.length - 1]!;
+    const active = this.active;
+    if (active.firstAppendMs === null) active.firstAppendMs = now;
+    active.append([records.subarray(first, last.position + last.size)], scanned, this.config.indexIntervalBytes);
+    for (const listener of this.appendListeners) listener();
+    return { baseOffset, lastOffset: next - 1, logAppendTime: logAppendTime ?? -1 };
+  }
+
+  private maybeRoll(incoming: number, now: number): void {
+    const active = this.active;
+    if (active.size === 0) return;
+    const full = active.size + incoming > this.config.segmentBytes;
+    const old = active.firstAppendMs !== null && now - active.firstAppendMs >= this.config.segmentMs;
+    if (full || old) this.roll();
+  }
+
+  roll(): void {
+    this.active.seal();
+    this.segments.push(Segment.create(this.dir, this.logEndOffset));
+  }
+
+  private segmentFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /**
+   * Reads whole batches starting with the one that holds `offset`, up to `maxBytes`; the first
+   * batch is returned whole even when larger, so a consumer always makes progress.
+   */
+  read(offset: number, maxBytes: number): ReadResult {
+    const end = this.highWatermark;
+    if (offset < this.logStartOffset || offset > end) return { outOfRange: true };
+    if (offset === end) return { outOfRange: false, records: null };
+    const cached = this.positions.get(offset);
+    const cachedIndex = cached ? this.segments.indexOf(cached.segment) : -1;
+    let index = cachedIndex >= 0 ? cachedIndex : this.segmentFor(offset);
+    let from = cachedIndex >= 0 ? cached!.position : -1;
+    for (; index < this.segments.length; index++, from = -1) {
+      const segment = this.segments[index]!;
+      const batch = from >= 0 ? segment.findBatch(offset, from) : segment.findBatch(offset);
+      if (!batch) continue;
+      const length = Math.max(batch.size, Math.min(maxBytes, segment.size - batch.position));
+      const data = segment.read(batch.position, length);
+      const { bytes, nextOffset } = wholeBatches(data);
+      this.remember(nextOffset, segment, batch.position + bytes);
+      return { outOfRange: false, records: data.subarray(0, bytes) };
+    }
+    return { outOfRange: false, records: null };
+  }
+
+  private remember(offset: number, segment: Segment, position: number): void {
+    if (this.positions.size >= POSITION_CACHE_SIZE) this.positions.delete(this.positions.keys().next().value!);
+    this.positions.set(offset, { segment, position });
+  }
+
+  /** First offset whose record timestamp is >= `timestamp`, with that timestamp; null if none. */
+  offsetForTimestamp(timestamp: number): { offset: number; timestamp: number } | null {
+    for (const segment of this.segments) {
+      if (segment.maxTimestamp < timestamp) continue;
+      let hit = null as ScannedBatch | null;
+      segment.scanUntil(segment.lookupTimePosition(timestamp), segment.size, (b) => {
+        if (b.maxTimestamp >= timestamp && b.lastOffset >= this.logStartOffset) hit = b;
+        return hit !== null;
+      });
+      if (!hit) continue;
+      const b = hit;
+      for (const record of decodeRecords(segment.read(b.position, b.size))) {
+        if (record.timestamp >= timestamp && record.offset >= this.logStartOffset) return { offset: record.offset, timestamp: record.timestamp };
+      }
+    }
+    return null;
+  }
+
+  /** Offset and timestamp of the record with the largest timestamp (ListOffsets MAX_TIMESTAMP). */
+  maxTimestampRecord(): { offset: number; timestamp: number } | null {
+    let best = null as { segment: Segment; batch: ScannedBatch } | null;
+    for (const segment of this.segments) {
+      if (segment.maxTimestamp < 0 || (best && segment.maxTimestamp <= best.batch.maxTimestamp)) continue;
+      segment.scanUntil(0, segment.size, (b) => {
+        if (!best || b.maxTimestamp > best.batch.maxTimestamp) best = { segment, batch: b };
+        return false;
+      });
+    }
+    if (!best) return null;
+    const records = decodeRecords(best.segment.read(best.batch.position, best.batch.size));
+    let top = records[0]!;
+    for (const r of records) if (r.timestamp > top.timestamp) top = r;
+    return { offset: top.offset, timestamp: top.timestamp };
+  }
+
+  /** Deletes segments past retention time or size; returns how many went. */
+  applyRetention(now = Date.now()): number {
+    let deleted = 0;
+    const { retentionMs, retentionBytes } = this.config;
+    if (retentionMs >= 0) {
+      while (this.segments.length > 0) {
+        const first = this.segments[0]!;
+        if (first.size === 0 || first.maxTimestamp < 0 || first.maxTimestamp >= now - retentionMs) break;
+        if (first === this.active) this.roll();
+        this.deleteFirstSegment();
+        deleted++;
+      }
+    }
+    if (retentionBytes >= 0) {
+      let excess = this.size - retentionBytes;
+      while (this.segments.length > 1 && excess >= this.segments[0]!.size) {
+        excess -= this.segments[0]!.size;
+        this.deleteFirstSegment();
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+
+  private deleteFirstSegment(): void {
+    const segment = this.segments.shift()!;
+    segment.delete();
+    this.setLogStartOffset(this.segments[0]!.baseOffset);
+  }
+
+  private setLogStartOffset(offset: number): void {
+    if (offset <= this.logStartOffset) return;
+    this.logStartOffset = offset;
+    const tmp = join(this.dir, `${LOG_START_CHECKPOINT}.tmp`);
+    writeFileSync(tmp, String(offset));
+    renameSync(tmp, join(this.dir, LOG_START_CHECKPOINT));
+  }
+
+  /** Seals the active segment (indexes written, data synced) and closes every file. */
+  close(): void {
+    this.active.seal();
+    for (const s of this.segments) s.close();
+    this.appendListeners.clear();
+  }
+
+  /** Closes and removes the partition's directory. */
+  delete(): void {
+    for (const s of this.segments) s.close();
+    this.appendListeners.clear();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** How many leading bytes of `data` are whole batches, and the offset after the last of them. */
+function wholeBatches(data: Buffer): { bytes: number; nextOffset: number } {
+  let at = 0;
+  let nextOffset = -1;
+  while (at + LOG_OVERHEAD <= data.length) {
+    const size = data.readInt32BE(at + BatchOffset.batchLength) + LOG_OVERHEAD;
+    if (at + size > data.length) break;
+    nextOffset = readInt64(data, at) + data.readInt32BE(at + BatchOffset.lastOffsetDelta) + 1;
+    at += size;
+  }
+  return { bytes: at, nextOffset };
+}

@@ -1,0 +1,308 @@
+// One log segment: a file of record batches named by its base offset, with a sparse offset
+// index (relative offset -> file position) and time index (max timestamp -> relative offset).
+// Indexes live in memory while the segment is active and are written out when it is sealed;
+// they can always be rebuilt from the log file, so a missing or bad index never loses data.
+import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, unlinkSync, writeFileSync, writevSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BatchOffset, LOG_OVERHEAD, BATCH_HEADER_SIZE, batchCrcMatches, readInt64 } from '../records/record-batch.js';
+
+const OFFSET_ENTRY = 8;
+const TIME_ENTRY = 12;
+const SCAN_WINDOW = 1 << 20;
+
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return `${String(baseOffset).padStart(20, '0')}${suffix}`;
+}
+
+/** A batch header as the scanner sees it: where it is and what offsets and time it covers. */
+export interface ScannedBatch {
+  position: number;
+  size: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+}
+
+export class Segment {
+  readonly baseOffset: number;
+  readonly dir: string;
+  private fd: number;
+  /** Bytes of valid batches in the file. */
+  size = 0;
+  /** One past the last offset in this segment. */
+  nextOffset: number;
+  /** Largest batch timestamp seen, -1 when empty. */
+  maxTimestamp = -1;
+  /** Wall-clock time of the first append to an empty segment; drives segment.ms rolls. */
+  firstAppendMs: number | null = null;
+  private indexOffsets: number[] = [];
+  private indexPositions: number[] = [];
+  private timeStamps: number[] = [];
+  private timeOffsets: number[] = [];
+  private bytesSinceIndex = 0;
+
+  private constructor(dir: string, baseOffset: number, fd: number) {
+    this.dir = dir;
+    this.baseOffset = baseOffset;
+    this.fd = fd;
+    this.nextOffset = baseOffset;
+  }
+
+  get logPath(): string {
+    return join(this.dir, segmentFileName(this.baseOffset, '.log'));
+  }
+
+  private get indexPath(): string {
+    return join(this.dir, segmentFileName(this.baseOffset, '.index'));
+  }
+
+  private get timeIndexPath(): string {
+    return join(this.dir, segmentFileName(this.baseOffset, '.timeindex'));
+  }
+
+  static create(dir: string, baseOffset: number): Segment {
+    const fd = openSync(join(dir, segmentFileName(baseOffset, '.log')), 'a+');
+    ftruncateSync(fd, 0);
+    return new Segment(dir, baseOffset, fd);
+  }
+
+  /**
+   * Opens an existing segment. `validate` checks every batch's CRC from the start and cuts the
+   * file at the first torn or corrupt batch (the tail of an unclean shutdown); otherwise the
+   * saved indexes are trusted and only the bytes after the last index entry are scanned.
+   */
+  static open(dir: string, baseOffset: number, validate: boolean, indexIntervalBytes: number): { segment: Segment; truncatedBytes: number } {
+    const segment = new Segment(dir, baseOffset, openSync(join(dir, segmentFileName(baseOffset, '.log')), 'a+'));
+    const fileSize = fstatSync(segment.fd).size;
+    let scanFrom = 0;
+    if (!validate && segment.loadIndexes(fileSize)) {
+      const last = segment.indexPositions.length - 1;
+      scanFrom = last >= 0 ? segment.indexPositions[last]! : 0;
+      segment.maxTimestamp = segment.timeStamps.length ? segment.timeStamps[segment.timeStamps.length - 1]! : -1;
+    } else {
+      segment.clearIndexes();
+    }
+    const rebuilding = scanFrom === 0;
+    let end = scanFrom;
+    segment.bytesSinceIndex = 0;
+    segment.scan(scanFrom, fileSize, validate, (b) => {
+      end = b.position + b.size;
+      segment.nextOffset = b.lastOffset + 1;
+      if (rebuilding || b.position > scanFrom) segment.indexBatch(b, indexIntervalBytes);
+      else if (b.maxTimestamp > segment.maxTimestamp) segment.maxTimestamp = b.maxTimestamp;
+    });
+    segment.size = end;
+    const truncatedBytes = fileSize - end;
+    if (truncatedBytes > 0) ftruncateSync(segment.fd, end);
+    return { segment, truncatedBytes };
+  }
+
+  private clearIndexes(): void {
+    this.indexOffsets = [];
+    this.indexPositions = [];
+    this.timeStamps = [];
+    this.timeOffsets = [];
+    this.maxTimestamp = -1;
+  }
+
+  /** Loads saved indexes; false when missing or inconsistent with the log file. */
+  private loadIndexes(fileSize: number): boolean {
+    if (!existsSync(this.indexPath) || !existsSync(this.timeIndexPath)) return false;
+    const index = readFileSync(this.indexPath);
+    const time = readFileSync(this.timeIndexPath);
+    if (index.length % OFFSET_ENTRY !== 0 || time.length % TIME_ENTRY !== 0) return false;
+    let lastPos = -1;
+    let lastRel = -1;
+    for (let p = 0; p < index.length; p += OFFSET_ENTRY) {
+      const rel = index.readInt32BE(p);
+      const pos = index.readInt32BE(p + 4);
+      if (rel <= lastRel || pos <= lastPos || pos >= fileSize) return false;
+      this.indexOffsets.push(rel);
+      this.indexPositions.push(pos);
+      lastRel = rel;
+      lastPos = pos;
+    }
+    let lastTs = -Infinity;
+    for (let p = 0; p < time.length; p += TIME_ENTRY) {
+      const ts = readInt64(time, p);
+      const rel = time.readInt32BE(p + 8);
+      if (ts < lastTs) return false;
+      this.timeStamps.push(ts);
+      this.timeOffsets.push(rel);
+      lastTs = ts;
+    }
+    return true;
+  }
+
+  /** Walks batch headers from `from` to `to`, optionally checking CRCs; stops at the first bad batch. */
+  scan(from: number, to: number, validate: boolean, visit: (b: ScannedBatch) => void): void {
+    let pos = from;
+    let window = Buffer.allocUnsafe(Math.min(SCAN_WINDOW, Math.max(to - from, BATCH_HEADER_SIZE)));
+    let windowStart = -1;
+    let windowLength = 0;
+    while (pos + BATCH_HEADER_SIZE <= to) {
+      if (windowStart < 0 || pos + BATCH_HEADER_SIZE > windowStart + windowLength) {
+        windowLength = readSync(this.fd, window, 0, Math.min(window.length, to - pos), pos);
+        windowStart = pos;
+      }
+      const at = pos - windowStart;
+      const size = window.readInt32BE(at + BatchOffset.batchLength) + LOG_OVERHEAD;
+      const magic = window.readInt8(at + BatchOffset.magic);
+      if (magic !== 2 || size < BATCH_HEADER_SIZE || pos + size > to) return;
+      if (validate) {
+        if (size > windowLength - at) {
+          if (size > window.length) window = Buffer.allocUnsafe(size);
+          windowLength = readSync(this.fd, window, 0, Math.min(window.length, to - pos), pos);
+          windowStart = pos;
+        }
+        if (!batchCrcMatches(window, pos - windowStart, size)) return;
+      }
+      const a = pos - windowStart;
+      const baseOffset = readInt64(window, a);
+      visit({
+        position: pos,
+        size,
+        baseOffset,
+        lastOffset: baseOffset + window.readInt32BE(a + BatchOffset.lastOffsetDelta),
+        maxTimestamp: readInt64(window, a + BatchOffset.maxTimestamp),
+      });
+      pos += size;
+    }
+  }
+
+  private indexBatch(b: ScannedBatch, indexIntervalBytes: number): void {
+    if (this.size === 0 && this.indexOffsets.length === 0) this.bytesSinceIndex = indexIntervalBytes;
+    if (this.bytesSinceIndex >= indexIntervalBytes) {
+      this.indexOffsets.push(b.baseOffset - this.baseOffset);
+      this.indexPositions.push(b.position);
+      if (b.maxTimestamp > this.maxTimestamp) {
+        this.timeStamps.push(b.maxTimestamp);
+        this.timeOffsets.push(b.baseOffset - this.baseOffset);
+      }
+      this.bytesSinceIndex = 0;
+    }
+    this.bytesSinceIndex += b.size;
+    if (b.maxTimestamp > this.maxTimestamp) this.maxTimestamp = b.maxTimestamp;
+  }
+
+  /** Appends stamped batches (already carrying their offsets) in one write. */
+  append(buffers: Buffer[], batches: ScannedBatch[], indexIntervalBytes: number): void {
+    let position = this.size;
+    let total = 0;
+    for (const b of batches) {
+      b.position = position;
+      this.indexBatch(b, indexIntervalBytes);
+      position += b.size;
+      total += b.size;
+    }
+    writevSync(this.fd, buffers);
+    this.size += total;
+    this.nextOffset = batches[batches.length - 1]!.lastOffset + 1;
+  }
+
+  /** Position of the last index entry at or before `offset`. */
+  lookupPosition(offset: number): number {
+    const rel = offset - this.baseOffset;
+    const offsets = this.indexOffsets;
+    let lo = 0;
+    let hi = offsets.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (offsets[mid]! <= rel) {
+        found = this.indexPositions[mid]!;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /** Position to start scanning from for the first batch with max timestamp >= `timestamp`. */
+  lookupTimePosition(timestamp: number): number {
+    // The last time-index entry strictly before `timestamp` bounds the start from below.
+    let lo = 0;
+    let hi = this.timeStamps.length - 1;
+    let rel = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.timeStamps[mid]! < timestamp) {
+        rel = this.timeOffsets[mid]!;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return rel < 0 ? 0 : this.lookupPosition(this.baseOffset + rel);
+  }
+
+  /** Finds the batch holding `offset` (or the first after it), scanning from the index. */
+  findBatch(offset: number, from = this.lookupPosition(offset), limit = this.size): ScannedBatch | null {
+    let found: ScannedBatch | null = null;
+    this.scanUntil(from, limit, (b) => {
+      if (b.lastOffset >= offset) {
+        found = b;
+        return true;
+      }
+      return false;
+    });
+    return found;
+  }
+
+  /** Like scan without validation, but stops as soon as `visit` returns true. */
+  scanUntil(from: number, to: number, visit: (b: ScannedBatch) => boolean): void {
+    const window = Buffer.allocUnsafe(Math.min(64 * 1024, Math.max(to - from, BATCH_HEADER_SIZE)));
+    let pos = from;
+    while (pos + BATCH_HEADER_SIZE <= to) {
+      const n = readSync(this.fd, window, 0, Math.min(window.length, to - pos), pos);
+      let at = 0;
+      while (at + BATCH_HEADER_SIZE <= n) {
+        const size = window.readInt32BE(at + BatchOffset.batchLength) + LOG_OVERHEAD;
+        const baseOffset = readInt64(window, at);
+        const b: ScannedBatch = {
+          position: pos + at,
+          size,
+          baseOffset,
+          lastOffset: baseOffset + window.readInt32BE(at + BatchOffset.lastOffsetDelta),
+          maxTimestamp: readInt64(window, at + BatchOffset.maxTimestamp),
+        };
+        if (visit(b)) return;
+        at += size;
+      }
+      pos += at;
+      if (at === 0) return;
+    }
+  }
+
+  read(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length);
+    const n = readSync(this.fd, buf, 0, length, position);
+    return n === length ? buf : buf.subarray(0, n);
+  }
+
+  /** Writes the indexes beside the log and syncs both; called when the segment stops growing. */
+  seal(): void {
+    const index = Buffer.allocUnsafe(this.indexOffsets.length * OFFSET_ENTRY);
+    for (let i = 0; i < this.indexOffsets.length; i++) {
+      index.writeInt32BE(this.indexOffsets[i]!, i * OFFSET_ENTRY);
+      index.writeInt32BE(this.indexPositions[i]!, i * OFFSET_ENTRY + 4);
+    }
+    const time = Buffer.allocUnsafe(this.timeStamps.length * TIME_ENTRY);
+    for (let i = 0; i < this.timeStamps.length; i++) {
+      const ts = this.timeStamps[i]!;
+      const hi = Math.floor(ts / 4294967296);
+      time.writeInt32BE(hi, i * TIME_ENTRY);
+      time.writeUInt32BE(ts - hi * 4294967296, i * TIME_ENTRY + 4);
+      time.writeInt32BE(this.timeOffsets[i]!, i * TIME_ENTRY + 8);
+    }
+    fsyncSync(this.fd);
+    writeFileSync(this.indexPath, index);
+    writeFileSync(this.timeIndexPath, time);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  delete(): void {
+    this.close();
+    for (const p of [this.logPath, this.indexPath, this.timeIndexPath]) if (existsSync(p)) unlinkSync(p);
+  }
+}

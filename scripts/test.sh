@@ -1,0 +1,15 @@
+#!/bin/sh
+# npm test: the whole suite. Installs what the tests need (kcat) when it can; under CI=true a
+# missing tool is an error, never a skipped test.
+set -e
+. "$(dirname "$0")/prepare.sh"
+if ! command -v kcat >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "samsa: installing kcat" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat) >&2
+  else
+    echo "samsa: kcat is required by the tests (Debian: apt-get install kcat)" >&2
+    exit 1
+  fi
+fi
+exec npx vitest run "$@"
