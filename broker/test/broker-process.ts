@@ -1,0 +1,99 @@
+// Runs a real broker process (dist/broker/main.js) on free loopback ports for integration tests.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const MAIN = resolve(import.meta.dirname, '../../dist/broker/main.js');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export class BrokerProcess {
+  private child: ChildProcess | null = null;
+  output = '';
+
+  private constructor(
+    readonly port: number,
+    readonly httpPort: number,
+    readonly dataDir: string,
+    readonly config: Record<string, string>,
+  ) {}
+
+  static async start(config: Record<string, string> = {}, dataDir?: string): Promise<BrokerProcess> {
+    const broker = new BrokerProcess(await freePort(), await freePort(), dataDir ?? mkdtempSync(join(tmpdir(), 'samsa-test-')), config);
+    await broker.launch();
+    return broker;
+  }
+
+  get bootstrap(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get httpUrl(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  /** Starts the process on the same ports and data directory and waits until /readyz says ready. */
+  async launch(): Promise<void> {
+    const args = [MAIN, '--port', String(this.port), '--http-port', String(this.httpPort), '--data-dir', this.dataDir];
+    for (const [k, v] of Object.entries(this.config)) args.push('--config', `${k}=${v}`);
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`broker exited with ${child.exitCode}:\n${this.output}`);
+      try {
+        const res = await fetch(`${this.httpUrl}/readyz`);
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`broker not ready within 20s:\n${this.output}`);
+  }
+
+  private waitExit(): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child?.exitCode ?? null);
+    return new Promise((r) => child.once('exit', (code) => r(code)));
+  }
+
+  /** SIGTERM and wait: the clean shutdown path. Resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    const exited = this.waitExit();
+    this.child?.kill('SIGTERM');
+    return exited;
+  }
+
+  /** SIGKILL: no shutdown code runs at all. */
+  async kill(): Promise<void> {
+    const exited = this.waitExit();
+    this.child?.kill('SIGKILL');
+    await exited;
+  }
+
+  async restart(hard = false): Promise<void> {
+    if (hard) await this.kill();
+    else await this.stop();
+    await this.launch();
+  }
+
+  async destroy(): Promise<void> {
+    await this.kill();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
