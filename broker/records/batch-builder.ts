@@ -1,0 +1,83 @@
+// Encodes record batches (magic v2). The broker itself never re-encodes client batches; this is
+// for records the broker writes on its own behalf and for tools that speak the protocol.
+import { gzipSync } from 'node:zlib';
+import { crc32c } from '@node-rs/crc32';
+import { Writer } from '../protocol/writer.js';
+import { BatchOffset, BATCH_HEADER_SIZE, LOG_OVERHEAD, writeInt64 } from './record-batch.js';
+import { Compression } from './compression.js';
+
+export interface RecordToWrite {
+  key?: Buffer | null;
+  value: Buffer | null;
+  timestamp?: number;
+  headers?: Array<{ key: string; value: Buffer | null }>;
+}
+
+export interface BatchOptions {
+  baseOffset?: number;
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
+  compression?: typeof Compression.none | typeof Compression.gzip;
+}
+
+function encodeRecord(w: Writer, record: RecordToWrite, offsetDelta: number, timestampDelta: number): void {
+  const body = new Writer(64);
+  body.int8(0);
+  body.varlong(timestampDelta);
+  body.varint(offsetDelta);
+  const key = record.key ?? null;
+  if (key === null) body.varint(-1);
+  else {
+    body.varint(key.length);
+    body.raw(key);
+  }
+  if (record.value === null) body.varint(-1);
+  else {
+    body.varint(record.value.length);
+    body.raw(record.value);
+  }
+  const headers = record.headers ?? [];
+  body.varint(headers.length);
+  for (const h of headers) {
+    const hk = Buffer.from(h.key, 'utf8');
+    body.varint(hk.length);
+    body.raw(hk);
+    if (h.value === null) body.varint(-1);
+    else {
+      body.varint(h.value.length);
+      body.raw(h.value);
+    }
+  }
+  w.varint(body.length);
+  w.append(body);
+}
+
+export function buildRecordBatch(records: RecordToWrite[], options: BatchOptions = {}): Buffer {
+  if (records.length === 0) throw new RangeError('a record batch holds at least one record');
+  const now = Date.now();
+  const timestamps = records.map((r) => r.timestamp ?? now);
+  const baseTimestamp = Math.min(...timestamps);
+  const maxTimestamp = Math.max(...timestamps);
+  const payload = new Writer(256);
+  records.forEach((r, i) => encodeRecord(payload, r, i, timestamps[i]! - baseTimestamp));
+  let recordBytes = payload.toBuffer();
+  const compression = options.compression ?? Compression.none;
+  if (compression === Compression.gzip) recordBytes = gzipSync(recordBytes);
+  const batch = Buffer.alloc(BATCH_HEADER_SIZE + recordBytes.length);
+  writeInt64(batch, BatchOffset.baseOffset, options.baseOffset ?? 0);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, BatchOffset.batchLength);
+  batch.writeInt32BE(-1, BatchOffset.partitionLeaderEpoch);
+  batch.writeInt8(2, BatchOffset.magic);
+  batch.writeInt16BE(compression, BatchOffset.attributes);
+  batch.writeInt32BE(records.length - 1, BatchOffset.lastOffsetDelta);
+  writeInt64(batch, BatchOffset.baseTimestamp, baseTimestamp);
+  writeInt64(batch, BatchOffset.maxTimestamp, maxTimestamp);
+  writeInt64(batch, BatchOffset.producerId, options.producerId ?? -1);
+  batch.writeInt16BE(options.producerEpoch ?? -1, BatchOffset.producerEpoch);
+  batch.writeInt32BE(options.baseSequence ?? -1, BatchOffset.baseSequence);
+  batch.writeInt32BE(records.length, BatchOffset.recordCount);
+  recordBytes.copy(batch, BATCH_HEADER_SIZE);
+  batch.writeUInt32BE(crc32c(batch.subarray(BatchOffset.attributes)), BatchOffset.crc);
+  return batch;
+}
