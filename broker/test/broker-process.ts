@@ -28,10 +28,12 @@ export class BrokerProcess {
     readonly httpPort: number,
     readonly dataDir: string,
     readonly config: Record<string, string>,
+    readonly extraArgs: string[],
   ) {}
 
-  static async start(config: Record<string, string> = {}, dataDir?: string): Promise<BrokerProcess> {
-    const broker = new BrokerProcess(await freePort(), await freePort(), dataDir ?? mkdtempSync(join(tmpdir(), 'samsa-test-')), config);
+  /** `extraArgs` go to the command line as they are (e.g. --advertised-port). */
+  static async start(config: Record<string, string> = {}, extraArgs: string[] = []): Promise<BrokerProcess> {
+    const broker = new BrokerProcess(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), 'samsa-test-')), config, extraArgs);
     await broker.launch();
     return broker;
   }
@@ -48,6 +50,7 @@ export class BrokerProcess {
   async launch(): Promise<void> {
     const args = [MAIN, '--port', String(this.port), '--http-port', String(this.httpPort), '--data-dir', this.dataDir];
     for (const [k, v] of Object.entries(this.config)) args.push('--config', `${k}=${v}`);
+    args.push(...this.extraArgs);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));

@@ -1,0 +1,164 @@
+// PartitionLog on real files: appends, reads of whole batches, rolls, indexes that survive a
+// restart or get rebuilt, timestamp lookups and retention.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LogConfig } from '../config.js';
+import { buildRecordBatch } from '../records/batch-builder.js';
+import { decodeRecords, readBatchInfo, validateClientBatches, LOG_OVERHEAD } from '../records/record-batch.js';
+import { PartitionLog } from './partition-log.js';
+
+const config = (overrides: Partial<LogConfig> = {}): LogConfig => ({
+  segmentBytes: 1 << 30,
+  segmentMs: 7 * 24 * 3600 * 1000,
+  retentionMs: -1,
+  retentionBytes: -1,
+  indexIntervalBytes: 256,
+  maxMessageBytes: 1 << 20,
+  logAppendTime: false,
+  minInsyncReplicas: 1,
+  ...overrides,
+});
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'samsa-log-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function append(log: PartitionLog, values: string[], timestamp = Date.now()) {
+  const records = buildRecordBatch(values.map((v, i) => ({ value: Buffer.from(v), timestamp: timestamp + i })));
+  return log.append(records, validateClientBatches(records, { maxMessageBytes: 1 << 20 }), 0);
+}
+
+/** Every record value from `offset` to the end, read the way a consumer would. */
+function readAll(log: PartitionLog, offset: number, maxBytes = 1 << 20): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
+  let next = offset;
+  for (;;) {
+    const result = log.read(next, maxBytes);
+    if (result.outOfRange) throw new Error(`offset ${next} out of range`);
+    if (!result.records || result.records.length === 0) return out;
+    let pos = 0;
+    while (pos < result.records.length) {
+      const size = result.records.readInt32BE(pos + 8) + LOG_OVERHEAD;
+      for (const r of decodeRecords(result.records.subarray(pos, pos + size))) if (r.offset >= offset) out.push([r.offset, r.value!.toString()]);
+      next = readBatchInfo(result.records, pos).baseOffset + readBatchInfo(result.records, pos).lastOffsetDelta + 1;
+      pos += size;
+    }
+  }
+}
+
+describe('PartitionLog', () => {
+  it('assigns consecutive offsets and reads from any offset, inside batches too', () => {
+    const log = PartitionLog.open({ dir, config: config(), clean: false });
+    expect(append(log, ['a', 'b', 'c'])).toMatchObject({ baseOffset: 0, lastOffset: 2 });
+    expect(append(log, ['d'])).toMatchObject({ baseOffset: 3, lastOffset: 3 });
+    expect(log.logEndOffset).toBe(4);
+    expect(readAll(log, 0).map(([, v]) => v)).toEqual(['a', 'b', 'c', 'd']);
+    expect(readAll(log, 1)).toEqual([
+      [1, 'b'],
+      [2, 'c'],
+      [3, 'd'],
+    ]);
+    expect(log.read(4, 1000)).toEqual({ outOfRange: false, records: null });
+    expect(log.read(5, 1000)).toEqual({ outOfRange: true });
+    log.close();
+  });
+
+  it('returns whole batches only, and at least one even past maxBytes', () => {
+    const log = PartitionLog.open({ dir, config: config(), clean: false });
+    append(log, ['x'.repeat(500)]);
+    append(log, ['y'.repeat(500)]);
+    const small = log.read(0, 10);
+    expect(small.outOfRange === false && small.records!.length).toBeGreaterThan(500);
+    const oneAndAHalf = log.read(0, 800);
+    expect(oneAndAHalf.outOfRange === false && decodeRecords(oneAndAHalf.records!).map((r) => r.offset)).toEqual([0]);
+    log.close();
+  });
+
+  it('rolls segments by size and reads across them, before and after a restart', () => {
+    let log = PartitionLog.open({ dir, config: config({ segmentBytes: 1000 }), clean: false });
+    for (let i = 0; i < 50; i++) append(log, [`value-${i}-${'z'.repeat(60)}`]);
+    expect(log.segmentCount).toBeGreaterThan(3);
+    const before = readAll(log, 0);
+    expect(before).toHaveLength(50);
+    log.close();
+
+    log = PartitionLog.open({ dir, config: config({ segmentBytes: 1000 }), clean: true });
+    expect(log.logEndOffset).toBe(50);
+    expect(readAll(log, 0)).toEqual(before);
+    expect(readAll(log, 37)[0]).toEqual([37, `value-37-${'z'.repeat(60)}`]);
+    append(log, ['after']);
+    expect(readAll(log, 50)).toEqual([[50, 'after']]);
+    log.close();
+  });
+
+  it('rebuilds an index that is corrupt or missing', () => {
+    let log = PartitionLog.open({ dir, config: config({ segmentBytes: 2000 }), clean: false });
+    for (let i = 0; i < 40; i++) append(log, [`v${i}-${'w'.repeat(80)}`]);
+    log.close();
+    const indexes = readdirSync(dir).filter((f) => f.endsWith('.index'));
+    writeFileSync(join(dir, indexes[0]!), Buffer.from([1, 2, 3]));
+    rmSync(join(dir, indexes[1]!));
+    log = PartitionLog.open({ dir, config: config({ segmentBytes: 2000 }), clean: true });
+    expect(readAll(log, 0).map(([o]) => o)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(readAll(log, 25)[0]![0]).toBe(25);
+    log.close();
+  });
+
+  it('finds offsets by timestamp across segments', () => {
+    const log = PartitionLog.open({ dir, config: config({ segmentBytes: 600 }), clean: false });
+    for (let i = 0; i < 30; i++) append(log, [`t${i}`, `u${i}`], 10_000 + i * 100);
+    expect(log.offsetForTimestamp(0)).toEqual({ offset: 0, timestamp: 10_000 });
+    expect(log.offsetForTimestamp(10_001)).toEqual({ offset: 1, timestamp: 10_001 });
+    expect(log.offsetForTimestamp(11_050)).toEqual({ offset: 22, timestamp: 11_100 });
+    expect(log.offsetForTimestamp(12_901)).toEqual({ offset: 59, timestamp: 12_901 });
+    expect(log.offsetForTimestamp(12_902)).toBeNull();
+    expect(log.maxTimestampRecord()).toEqual({ offset: 59, timestamp: 12_901 });
+    log.close();
+  });
+
+  it('rolls by segment age', () => {
+    const log = PartitionLog.open({ dir, config: config({ segmentMs: 1000 }), clean: false });
+    const records = buildRecordBatch([{ value: Buffer.from('a') }]);
+    log.append(records, validateClientBatches(records, { maxMessageBytes: 1 << 20 }), 0, 5_000);
+    const again = buildRecordBatch([{ value: Buffer.from('b') }]);
+    log.append(again, validateClientBatches(again, { maxMessageBytes: 1 << 20 }), 0, 6_500);
+    expect(log.segmentCount).toBe(2);
+    log.close();
+  });
+
+  it('applies time and size retention, never losing the newest data', () => {
+    const log = PartitionLog.open({ dir, config: config({ segmentBytes: 500 }), clean: false });
+    for (let i = 0; i < 20; i++) append(log, [`old-${i}-${'o'.repeat(50)}`], 1_000);
+    for (let i = 0; i < 20; i++) append(log, [`new-${i}-${'n'.repeat(50)}`], 1_000_000);
+    log.config = config({ segmentBytes: 500, retentionMs: 10_000 });
+    expect(log.applyRetention(1_005_000)).toBeGreaterThan(0);
+    expect(log.logStartOffset).toBeGreaterThan(0);
+    expect(log.logStartOffset).toBeLessThanOrEqual(20);
+    expect(log.read(0, 100)).toEqual({ outOfRange: true });
+    expect(readAll(log, 20).map(([o]) => o)).toEqual(Array.from({ length: 20 }, (_, i) => 20 + i));
+
+    log.config = config({ segmentBytes: 500, retentionBytes: 600 });
+    log.applyRetention(1_005_000);
+    expect(log.size).toBeLessThanOrEqual(600 + 500);
+    expect(readAll(log, log.logStartOffset).at(-1)![0]).toBe(39);
+    log.close();
+
+    const reopened = PartitionLog.open({ dir, config: config(), clean: true });
+    expect(reopened.logStartOffset).toBe(log.logStartOffset);
+    reopened.close();
+  });
+
+  it('expires even the active segment, starting an empty one at the same end offset', () => {
+    const log = PartitionLog.open({ dir, config: config({ retentionMs: 1000 }), clean: false });
+    append(log, ['a', 'b'], 1_000);
+    expect(log.applyRetention(100_000)).toBe(1);
+    expect(log.logStartOffset).toBe(2);
+    expect(log.logEndOffset).toBe(2);
+    expect(append(log, ['c'])).toMatchObject({ baseOffset: 2 });
+    log.close();
+  });
+});
