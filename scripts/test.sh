@@ -12,4 +12,5 @@ if ! command -v kcat >/dev/null 2>&1; then
     exit 1
   fi
 fi
+npx tsc -p tsconfig.check.json
 exec npx vitest run "$@"

@@ -19,17 +19,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+// Written without parameter properties so that Node's type stripping can run it (bench/).
 export class BrokerProcess {
   private child: ChildProcess | null = null;
   output = '';
+  readonly port: number;
+  readonly httpPort: number;
+  readonly dataDir: string;
+  readonly config: Record<string, string>;
+  readonly extraArgs: string[];
 
-  private constructor(
-    readonly port: number,
-    readonly httpPort: number,
-    readonly dataDir: string,
-    readonly config: Record<string, string>,
-    readonly extraArgs: string[],
-  ) {}
+  private constructor(port: number, httpPort: number, dataDir: string, config: Record<string, string>, extraArgs: string[]) {
+    this.port = port;
+    this.httpPort = httpPort;
+    this.dataDir = dataDir;
+    this.config = config;
+    this.extraArgs = extraArgs;
+  }
 
   /** `extraArgs` go to the command line as they are (e.g. --advertised-port). */
   static async start(config: Record<string, string> = {}, extraArgs: string[] = []): Promise<BrokerProcess> {

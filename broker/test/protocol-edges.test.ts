@@ -153,7 +153,7 @@ describe('produce validation', () => {
     const c = await open();
     const good = buildRecordBatch([{ value: Buffer.from('good') }]);
     const bad = buildRecordBatch([{ value: Buffer.from('flipped') }]);
-    bad[bad.length - 1] ^= 0xff;
+    bad.writeUInt8(bad.readUInt8(bad.length - 1) ^ 0xff, bad.length - 1);
     const res = await c.send(produceApi, 9, produceBody('crc', Buffer.concat([good, bad])));
     expect(res.responses[0]!.partitionResponses[0]).toMatchObject({ errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: expect.stringContaining('CRC') });
     const ok = await c.send(produceApi, 9, produceBody('crc', good));

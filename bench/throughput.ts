@@ -1,0 +1,99 @@
+// Produce and consume throughput of one Samsa broker on this machine, driven by kcat
+// (librdkafka) and @platformatic/kafka. Prints a table of medians over several rounds.
+//   npm run bench -- [--records N] [--rounds R]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Producer } from '@platformatic/kafka';
+import { BrokerProcess } from '../broker/test/broker-process.ts';
+
+const { values } = parseArgs({ options: { records: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' } } });
+const RECORDS = Number(values.records);
+const ROUNDS = Number(values.rounds);
+
+interface Row {
+  scenario: string;
+  seconds: number[];
+  records: number;
+  bytes: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function timed(fn: () => void): number {
+  const start = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+async function timedAsync(fn: () => Promise<void>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+function payloadFile(dir: string, size: number): string {
+  const path = join(dir, `payload-${size}.txt`);
+  const line = 'x'.repeat(size - 1);
+  writeFileSync(path, Array.from({ length: RECORDS }, () => line).join('\n') + '\n');
+  return path;
+}
+
+async function main(): Promise<void> {
+  spawnSync('kcat', ['-V']).status === 0 || (console.error('bench needs kcat (apt-get install kcat)'), process.exit(1));
+  const work = mkdtempSync(join(tmpdir(), 'samsa-bench-'));
+  const broker = await BrokerProcess.start({ 'num.partitions': '1' });
+  const rows: Row[] = [];
+  try {
+    for (const size of [100, 1024]) {
+      const file = payloadFile(work, size);
+      const produce: Row = { scenario: `kcat produce ${size} B, acks=1`, seconds: [], records: RECORDS, bytes: RECORDS * size };
+      const consume: Row = { scenario: `kcat consume ${size} B`, seconds: [], records: RECORDS, bytes: RECORDS * size };
+      for (let round = 0; round < ROUNDS; round++) {
+        const topic = `kcat-${size}-${round}`;
+        produce.seconds.push(timed(() => execFileSync('kcat', ['-b', broker.bootstrap, '-P', '-t', topic, '-l', file, '-X', 'acks=1', '-X', 'linger.ms=5'], { stdio: 'ignore' })));
+        consume.seconds.push(timed(() => execFileSync('kcat', ['-b', broker.bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-c', String(RECORDS)], { stdio: 'ignore', maxBuffer: 1 << 30 })));
+      }
+      rows.push(produce, consume);
+    }
+    const batch = 1000;
+    const value = Buffer.alloc(100, 'y');
+    const pk: Row = { scenario: '@platformatic/kafka produce 100 B, acks=1, 1000/send', seconds: [], records: RECORDS, bytes: RECORDS * 100 };
+    for (let round = 0; round < ROUNDS; round++) {
+      const producer = new Producer({ clientId: 'bench', bootstrapBrokers: [broker.bootstrap], autocreateTopics: true });
+      const topic = `pk-${round}`;
+      const messages = Array.from({ length: batch }, () => ({ topic, value }));
+      await producer.send({ messages: messages.slice(0, 1), acks: 1 });
+      pk.seconds.push(
+        await timedAsync(async () => {
+          for (let sent = 0; sent < RECORDS; sent += batch) await producer.send({ messages, acks: 1 });
+        }),
+      );
+      await producer.close();
+    }
+    rows.push(pk);
+  } finally {
+    await broker.stop();
+    await broker.destroy();
+    rmSync(work, { recursive: true, force: true });
+  }
+
+  const header = ['scenario', 'records', 'median s', 'min–max s', 'records/s', 'MB/s'];
+  const table = rows.map((r) => {
+    const m = median(r.seconds);
+    return [r.scenario, String(r.records), m.toFixed(2), `${Math.min(...r.seconds).toFixed(2)}–${Math.max(...r.seconds).toFixed(2)}`, Math.round(r.records / m).toLocaleString('en-US'), (r.bytes / m / 1e6).toFixed(1)];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  console.log(`Samsa single broker, ${ROUNDS} rounds, ${RECORDS} records per round, node ${process.version}`);
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const row of table) console.log(line(row));
+}
+
+await main();
