@@ -21,33 +21,25 @@ export interface BatchOptions {
   compression?: typeof Compression.none | typeof Compression.gzip;
 }
 
+/** Varint length (-1 for null) and the bytes, as record fields are laid out. */
+function varBytes(w: Writer, b: Buffer | null): void {
+  if (b === null) return w.varint(-1);
+  w.varint(b.length);
+  w.raw(b);
+}
+
 function encodeRecord(w: Writer, record: RecordToWrite, offsetDelta: number, timestampDelta: number): void {
   const body = new Writer(64);
   body.int8(0);
   body.varlong(timestampDelta);
   body.varint(offsetDelta);
-  const key = record.key ?? null;
-  if (key === null) body.varint(-1);
-  else {
-    body.varint(key.length);
-    body.raw(key);
-  }
-  if (record.value === null) body.varint(-1);
-  else {
-    body.varint(record.value.length);
-    body.raw(record.value);
-  }
+  varBytes(body, record.key ?? null);
+  varBytes(body, record.value);
   const headers = record.headers ?? [];
   body.varint(headers.length);
   for (const h of headers) {
-    const hk = Buffer.from(h.key, 'utf8');
-    body.varint(hk.length);
-    body.raw(hk);
-    if (h.value === null) body.varint(-1);
-    else {
-      body.varint(h.value.length);
-      body.raw(h.value);
-    }
+    varBytes(body, Buffer.from(h.key, 'utf8'));
+    varBytes(body, h.value);
   }
   w.varint(body.length);
   w.append(body);

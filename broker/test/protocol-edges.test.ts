@@ -52,6 +52,21 @@ function produceBody(topic: string, records: Buffer, acks = -1) {
   return { transactionalId: null, acks, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] };
 }
 
+/** A request frame written by hand: header (v1, or v2 with tagged fields) and `body` bytes. */
+function rawFrame(apiKey: number, apiVersion: number, correlationId: number, flexible: boolean, body: (w: Writer) => void = () => {}): Buffer {
+  const w = new Writer();
+  w.int32(0);
+  w.int16(apiKey);
+  w.int16(apiVersion);
+  w.int32(correlationId);
+  w.int16(-1);
+  if (flexible) w.unsignedVarint(0);
+  body(w);
+  const frame = w.toBuffer();
+  frame.writeInt32BE(frame.length - 4, 0);
+  return frame;
+}
+
 /** Waits for the broker to log `text` (its output arrives through a pipe, a moment later). */
 async function logged(text: string): Promise<void> {
   const deadline = Date.now() + 5000;
@@ -91,13 +106,7 @@ describe('bad frames close only their connection', () => {
 
   it('an API the broker does not serve, and a version below the advertised range', async () => {
     const unknown = await open();
-    const w = new Writer();
-    w.int32(10);
-    w.int16(999);
-    w.int16(0);
-    w.int32(7);
-    w.int16(-1);
-    await unknown.sendRaw(w.toBuffer(), 7).catch(() => {});
+    await unknown.sendRaw(rawFrame(999, 0, 7, false), 7).catch(() => {});
     await unknown.closed;
 
     const old = await open();
@@ -109,17 +118,8 @@ describe('bad frames close only their connection', () => {
 
   it('a request body that does not decode', async () => {
     const c = await open();
-    const w = new Writer();
-    w.int32(0);
-    w.int16(3); // Metadata
-    w.int16(12);
-    w.int32(9);
-    w.int16(-1);
-    w.unsignedVarint(0);
-    w.unsignedVarint(1000); // 999 topics promised, none present
-    const frame = w.toBuffer();
-    frame.writeInt32BE(frame.length - 4, 0);
-    await c.sendRaw(frame, 9).catch(() => {});
+    // Metadata v12 promising 999 topics and holding none.
+    await c.sendRaw(rawFrame(3, 12, 9, true, (w) => w.unsignedVarint(1000)), 9).catch(() => {});
     await c.closed;
     await logged('request could not be decoded');
     await stillServes();
@@ -129,16 +129,7 @@ describe('bad frames close only their connection', () => {
 describe('version negotiation', () => {
   it('answers an ApiVersions version from the future with UNSUPPORTED_VERSION in the v0 layout', async () => {
     const c = await open();
-    const w = new Writer();
-    w.int32(0);
-    w.int16(18);
-    w.int16(99);
-    w.int32(42);
-    w.int16(-1);
-    w.unsignedVarint(0);
-    const frame = w.toBuffer();
-    frame.writeInt32BE(frame.length - 4, 0);
-    const response = await c.sendRaw(frame, 42);
+    const response = await c.sendRaw(rawFrame(18, 99, 42, true), 42);
     const decoded = readApiVersionsResponse(new Reader(response, 4), 0);
     expect(decoded.errorCode).toBe(ErrorCode.UNSUPPORTED_VERSION);
     expect(decoded.apiKeys.find((k) => k.apiKey === 18)).toMatchObject({ minVersion: 0, maxVersion: 4 });
