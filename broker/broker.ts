@@ -8,6 +8,7 @@ import { BrokerMetrics } from './metrics.js';
 import { FileMetadataStore } from './metadata/file-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { type TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
+import { ProducerIdAllocator } from './metadata/producer-ids.js';
 import { KafkaError } from './protocol/errors.js';
 import { createHttpServer } from './server/http-server.js';
 import { KafkaServer } from './server/kafka-server.js';
@@ -37,6 +38,7 @@ export class Broker implements BrokerContext {
   readonly metrics: BrokerMetrics;
   readonly registry: TopicRegistry;
   readonly topics: TopicService;
+  readonly producerIds: ProducerIdAllocator;
   private readonly store: MetadataStore;
   private readonly kafka: KafkaServer;
   private readonly http: FastifyInstance;
@@ -53,6 +55,7 @@ export class Broker implements BrokerContext {
     this.metrics = new BrokerMetrics(this.logs);
     this.store = options.store ?? new FileMetadataStore(join(options.dataDir, 'metadata.json'));
     this.registry = new TopicRegistry(this.store);
+    this.producerIds = new ProducerIdAllocator(this.store);
     this.topics = new TopicService(this.registry, this.logs, this.config, () => [this.nodeId]);
     this.kafka = new KafkaServer(this, this.config.int('socket.request.max.bytes'), this.logger);
     this.http = createHttpServer({ notReadyReason: () => (this.state === 'ready' ? null : this.state) }, this.metrics.registry, this.logger);
@@ -66,6 +69,7 @@ export class Broker implements BrokerContext {
     await this.registry.load();
     this.topics.openAll();
     this.logs.startRetention(this.config.int('log.retention.check.interval.ms'));
+    this.logs.startCleaner(this.config.int('log.cleaner.backoff.ms'));
     this.kafkaPort = await this.kafka.listen(this.options.host, this.options.port);
     this.state = 'ready';
     this.logger.info(

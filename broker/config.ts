@@ -2,7 +2,7 @@
 // the default for a topic setting (retention.ms) that a topic may override at creation or later
 // through AlterConfigs / IncrementalAlterConfigs.
 
-export type ConfigType = 'int' | 'long' | 'boolean' | 'string' | 'list';
+export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
 
 export interface ConfigDef {
   name: string;
@@ -12,6 +12,7 @@ export interface ConfigDef {
   /** Accepted values for string and list settings. */
   values?: readonly string[];
   min?: number;
+  max?: number;
   /** The topic setting whose default this broker setting provides. */
   topic?: string;
 }
@@ -19,7 +20,9 @@ export interface ConfigDef {
 const HOUR = 3_600_000;
 
 export const topicConfigDefs: readonly ConfigDef[] = [
-  { name: 'cleanup.policy', type: 'list', default: 'delete', values: ['delete'], doc: 'What happens to old segments: deleted by retention.' },
+  { name: 'cleanup.policy', type: 'list', default: 'delete', values: ['delete', 'compact'], doc: 'delete: old segments go by retention; compact: only the latest record per key is kept; both may be given.' },
+  { name: 'delete.retention.ms', type: 'long', default: '86400000', min: 0, doc: 'How long tombstones stay readable on a compacted topic.' },
+  { name: 'min.cleanable.dirty.ratio', type: 'double', default: '0.5', min: 0, max: 1, doc: 'Share of uncompacted bytes in sealed segments that starts a compaction.' },
   { name: 'compression.type', type: 'string', default: 'producer', values: ['producer'], doc: 'Batches are stored compressed as the producer sent them.' },
   { name: 'max.message.bytes', type: 'int', default: '1048588', min: 0, doc: 'Largest record batch the topic accepts.' },
   { name: 'message.timestamp.type', type: 'string', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'], doc: 'Keep the producer timestamp, or stamp the broker time on append.' },
@@ -49,7 +52,19 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'log.retention.bytes', type: 'long', default: '-1', min: -1, topic: 'retention.bytes', doc: 'Default for retention.bytes.' },
   { name: 'log.index.interval.bytes', type: 'int', default: '4096', min: 0, topic: 'index.interval.bytes', doc: 'Default for index.interval.bytes.' },
   { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'], topic: 'message.timestamp.type', doc: 'Default for message.timestamp.type.' },
-  { name: 'log.cleanup.policy', type: 'list', default: 'delete', values: ['delete'], topic: 'cleanup.policy', doc: 'Default for cleanup.policy.' },
+  { name: 'log.cleanup.policy', type: 'list', default: 'delete', values: ['delete', 'compact'], topic: 'cleanup.policy', doc: 'Default for cleanup.policy.' },
+  { name: 'log.cleaner.delete.retention.ms', type: 'long', default: '86400000', min: 0, topic: 'delete.retention.ms', doc: 'Default for delete.retention.ms.' },
+  { name: 'log.cleaner.min.cleanable.ratio', type: 'double', default: '0.5', min: 0, max: 1, topic: 'min.cleanable.dirty.ratio', doc: 'Default for min.cleanable.dirty.ratio.' },
+  { name: 'log.cleaner.backoff.ms', type: 'long', default: '15000', min: 1, doc: 'How often the cleaner looks for compacted partitions to clean.' },
+  { name: 'producer.id.expiration.ms', type: 'int', default: '86400000', min: 1, doc: 'How long a silent idempotent producer keeps its sequence state.' },
+  { name: 'group.initial.rebalance.delay.ms', type: 'int', default: '3000', min: 0, doc: 'How long the first rebalance of an empty group waits for more members.' },
+  { name: 'group.min.session.timeout.ms', type: 'int', default: '6000', min: 0, doc: 'Smallest session timeout a group member may ask for.' },
+  { name: 'group.max.session.timeout.ms', type: 'int', default: '1800000', min: 0, doc: 'Largest session timeout a group member may ask for.' },
+  { name: 'group.max.size', type: 'int', default: '2147483647', min: 1, doc: 'Most members a consumer group may have.' },
+  { name: 'offsets.topic.num.partitions', type: 'int', default: '50', min: 1, doc: 'Partitions of __consumer_offsets, fixed when it is first created.' },
+  { name: 'offsets.topic.segment.bytes', type: 'int', default: '104857600', min: 100, doc: 'segment.bytes of __consumer_offsets.' },
+  { name: 'offsets.retention.ms', type: 'long', default: '604800000', min: 1, doc: 'How long committed offsets of an empty group are kept.' },
+  { name: 'offset.metadata.max.bytes', type: 'int', default: '4096', min: 0, doc: 'Largest metadata string of a committed offset.' },
   { name: 'min.insync.replicas', type: 'int', default: '1', min: 1, topic: 'min.insync.replicas', doc: 'Default for the topic setting of the same name.' },
   { name: 'compression.type', type: 'string', default: 'producer', values: ['producer'], topic: 'compression.type', doc: 'Default for the topic setting of the same name.' },
 ];
@@ -73,11 +88,19 @@ export function validateValue(def: ConfigDef, raw: string): string {
       if (def.min !== undefined && n < def.min) throw new ConfigError(`${def.name} must be at least ${def.min}, got ${value}`);
       return String(n);
     }
+    case 'double': {
+      const n = Number(value);
+      if (value === '' || !Number.isFinite(n)) throw new ConfigError(`${def.name} must be a number, got "${raw}"`);
+      if (def.min !== undefined && n < def.min) throw new ConfigError(`${def.name} must be at least ${def.min}, got ${value}`);
+      if (def.max !== undefined && n > def.max) throw new ConfigError(`${def.name} must be at most ${def.max}, got ${value}`);
+      return String(n);
+    }
     case 'boolean':
       if (value !== 'true' && value !== 'false') throw new ConfigError(`${def.name} must be true or false, got "${raw}"`);
       return value;
     case 'list': {
       const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+      if (items.length === 0) throw new ConfigError(`${def.name} needs at least one value`);
       for (const item of items) {
         if (def.values && !def.values.includes(item)) throw new ConfigError(`${def.name} does not support "${item}" (supported: ${def.values.join(', ')})`);
       }
@@ -176,6 +199,12 @@ export interface LogConfig {
   maxMessageBytes: number;
   logAppendTime: boolean;
   minInsyncReplicas: number;
+  /** cleanup.policy includes delete: retention applies. */
+  delete: boolean;
+  /** cleanup.policy includes compact: the cleaner keeps the latest record per key. */
+  compact: boolean;
+  deleteRetentionMs: number;
+  minCleanableDirtyRatio: number;
 }
 
 export function resolveLogConfig(broker: BrokerConfig, overrides: Readonly<Record<string, string>>): LogConfig {
@@ -189,5 +218,9 @@ export function resolveLogConfig(broker: BrokerConfig, overrides: Readonly<Recor
     maxMessageBytes: Number(v('max.message.bytes')),
     logAppendTime: v('message.timestamp.type') === 'LogAppendTime',
     minInsyncReplicas: Number(v('min.insync.replicas')),
+    delete: v('cleanup.policy').split(',').includes('delete'),
+    compact: v('cleanup.policy').split(',').includes('compact'),
+    deleteRetentionMs: Number(v('delete.retention.ms')),
+    minCleanableDirtyRatio: Number(v('min.cleanable.dirty.ratio')),
   };
 }

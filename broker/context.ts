@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from './config.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
+import type { ProducerIdAllocator } from './metadata/producer-ids.js';
 import type { LogManager } from './storage/log-manager.js';
 import type { TopicService } from './topics.js';
 
@@ -21,6 +22,7 @@ export interface BrokerContext {
   readonly logs: LogManager;
   readonly metrics: BrokerMetrics;
   readonly logger: Logger;
+  readonly producerIds: ProducerIdAllocator;
   /** Brokers of the cluster as clients reach them. */
   brokers(): BrokerNode[];
   /** Broker acting as controller for admin requests. */

@@ -18,6 +18,7 @@ import {
   alterConfigsApi,
   incrementalAlterConfigsApi,
   describeClusterApi,
+  initProducerIdApi,
   type ApiVersionsResponse,
 } from '../protocol/messages/index.js';
 import { handleMetadata, handleDescribeCluster } from './metadata.js';
@@ -26,6 +27,7 @@ import { handleFetch } from './fetch.js';
 import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
 import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from './topics-admin.js';
 import { handleDescribeConfigs, handleAlterConfigs, handleIncrementalAlterConfigs } from './configs.js';
+import { handleInitProducerId } from './init-producer-id.js';
 
 /** A handler returns the response body, or null when none is sent (Produce with acks=0). */
 type Handler<Req, Res> = (broker: BrokerContext, req: Req, ctx: RequestContext) => Res | null | Promise<Res | null>;
@@ -56,6 +58,7 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(alterConfigsApi, 0, (b, req) => handleAlterConfigs(b, req)),
     serve(incrementalAlterConfigsApi, 0, (b, req) => handleIncrementalAlterConfigs(b, req)),
     serve(describeClusterApi, 0, (b, req) => handleDescribeCluster(b, req)),
+    serve(initProducerIdApi, 0, (b, req) => handleInitProducerId(b, req)),
   ].map((api) => [api.spec.key, api]),
 );
 

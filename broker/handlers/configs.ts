@@ -16,7 +16,7 @@ import { type ConfigDef, type ConfigType, ConfigError, brokerConfigDefs, topicCo
 const ResourceType = { topic: 2, broker: 4 } as const;
 /** Kafka's ConfigSource codes for where a value comes from. */
 export const ConfigSource = { topic: 1, broker: 4, default: 5 } as const;
-const ConfigTypeCode: Record<ConfigType, number> = { boolean: 1, string: 2, int: 3, long: 5, list: 7 };
+const ConfigTypeCode: Record<ConfigType, number> = { boolean: 1, string: 2, int: 3, long: 5, double: 6, list: 7 };
 const AlterOp = { set: 0, delete: 1, append: 2, subtract: 3 } as const;
 
 function describeTopicConfigs(broker: BrokerContext, name: string, keys: string[] | null, synonyms: boolean, docs: boolean): DescribeConfigsResourceResult[] {

@@ -5,7 +5,7 @@ import type { BrokerContext } from '../context.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/index.js';
 import type { PartitionProduceResponse } from '../protocol/messages/produce-response.js';
-import { isTransactional, validateClientBatches } from '../records/record-batch.js';
+import { decodeRecords, isTransactional, validateClientBatches } from '../records/record-batch.js';
 
 function failed(index: number, errorCode: number, errorMessage: string | null): PartitionProduceResponse {
   return {
@@ -47,10 +47,20 @@ export function handleProduce(broker: BrokerContext, req: ProduceRequest): Produ
         if (batches.some((b) => isTransactional(b.attributes))) {
           throw new KafkaError(ErrorCode.INVALID_RECORD, 'transactional batches are not supported by this broker yet');
         }
+        if (log.config.compact) {
+          // Compaction works by key: a compacted topic refuses records without one, as Kafka does.
+          for (const b of batches) {
+            if (decodeRecords(pd.records.subarray(b.position, b.position + b.size)).some((r) => r.key === null)) {
+              throw new KafkaError(ErrorCode.INVALID_RECORD, `compacted topic ${topic.name} cannot accept a record without a key`);
+            }
+          }
+        }
         const result = log.append(pd.records, batches, assignment.leaderEpoch);
-        let records = 0;
-        for (const b of batches) records += b.recordCount;
-        broker.metrics.recordsIn(topic.name, records, pd.records.length);
+        if (!result.duplicate) {
+          let records = 0;
+          for (const b of batches) records += b.recordCount;
+          broker.metrics.recordsIn(topic.name, records, pd.records.length);
+        }
         partitionResponses.push({
           index: pd.index,
           errorCode: ErrorCode.NONE,

@@ -1,10 +1,9 @@
 // Encodes record batches (magic v2). The broker itself never re-encodes client batches; this is
 // for records the broker writes on its own behalf and for tools that speak the protocol.
-import { gzipSync } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { Writer } from '../protocol/writer.js';
-import { BatchOffset, BATCH_HEADER_SIZE, LOG_OVERHEAD, writeInt64 } from './record-batch.js';
-import { Compression } from './compression.js';
+import { BatchOffset, BATCH_HEADER_SIZE, LOG_OVERHEAD, TIMESTAMP_TYPE_BIT, writeInt64 } from './record-batch.js';
+import { Compression, compress } from './compression.js';
 
 export interface RecordToWrite {
   key?: Buffer | null;
@@ -18,7 +17,15 @@ export interface BatchOptions {
   producerId?: number;
   producerEpoch?: number;
   baseSequence?: number;
-  compression?: typeof Compression.none | typeof Compression.gzip;
+  /** A codec of Compression; none by default. */
+  compression?: number;
+  /** Record offsets as deltas from baseOffset (a rewritten batch keeps its records' offsets). */
+  offsetDeltas?: number[];
+  /** lastOffsetDelta when it must stay larger than the last record's delta. */
+  lastOffsetDelta?: number;
+  /** Marks the timestamps as the broker's (LogAppendTime) rather than the producer's. */
+  logAppendTime?: boolean;
+  partitionLeaderEpoch?: number;
 }
 
 /** Varint length (-1 for null) and the bytes, as record fields are laid out. */
@@ -52,17 +59,17 @@ export function buildRecordBatch(records: RecordToWrite[], options: BatchOptions
   const baseTimestamp = Math.min(...timestamps);
   const maxTimestamp = Math.max(...timestamps);
   const payload = new Writer(256);
-  records.forEach((r, i) => encodeRecord(payload, r, i, timestamps[i]! - baseTimestamp));
-  let recordBytes = payload.toBuffer();
+  const deltas = options.offsetDeltas ?? records.map((_, i) => i);
+  records.forEach((r, i) => encodeRecord(payload, r, deltas[i]!, timestamps[i]! - baseTimestamp));
   const compression = options.compression ?? Compression.none;
-  if (compression === Compression.gzip) recordBytes = gzipSync(recordBytes);
+  const recordBytes = compress(compression, payload.toBuffer());
   const batch = Buffer.alloc(BATCH_HEADER_SIZE + recordBytes.length);
   writeInt64(batch, BatchOffset.baseOffset, options.baseOffset ?? 0);
   batch.writeInt32BE(batch.length - LOG_OVERHEAD, BatchOffset.batchLength);
-  batch.writeInt32BE(-1, BatchOffset.partitionLeaderEpoch);
+  batch.writeInt32BE(options.partitionLeaderEpoch ?? -1, BatchOffset.partitionLeaderEpoch);
   batch.writeInt8(2, BatchOffset.magic);
-  batch.writeInt16BE(compression, BatchOffset.attributes);
-  batch.writeInt32BE(records.length - 1, BatchOffset.lastOffsetDelta);
+  batch.writeInt16BE(compression | (options.logAppendTime ? TIMESTAMP_TYPE_BIT : 0), BatchOffset.attributes);
+  batch.writeInt32BE(options.lastOffsetDelta ?? deltas[deltas.length - 1]!, BatchOffset.lastOffsetDelta);
   writeInt64(batch, BatchOffset.baseTimestamp, baseTimestamp);
   writeInt64(batch, BatchOffset.maxTimestamp, maxTimestamp);
   writeInt64(batch, BatchOffset.producerId, options.producerId ?? -1);

@@ -1,11 +1,14 @@
-// Decompression of record-batch payloads for the codecs Kafka defines (attributes bits 0-2).
-import { gunzipSync, zstdDecompressSync } from 'node:zlib';
+// Compression of record-batch payloads for the codecs Kafka defines (attributes bits 0-2).
+// The broker stores client batches as sent; it only compresses batches it rewrites (compaction).
+import { gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import snappy from '@napi-rs/snappy';
 import lz4 from 'lz4-napi';
 
 // Both are CommonJS N-API modules: their functions come off the default export.
 const snappyUncompress = (data: Buffer): Buffer => snappy.uncompressSync(data) as Buffer;
 const lz4DecompressFrame = (data: Buffer): Buffer => lz4.decompressFrameSync(data);
+const snappyCompress = (data: Buffer): Buffer => snappy.compressSync(data);
+const lz4CompressFrame = (data: Buffer): Buffer => lz4.compressFrameSync(data);
 
 export const Compression = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
 
@@ -41,6 +44,23 @@ export function decompress(codec: number, data: Buffer): Buffer {
       return lz4DecompressFrame(data);
     case Compression.zstd:
       return zstdDecompressSync(data);
+    default:
+      throw new RangeError(`unknown compression codec ${codec}`);
+  }
+}
+
+export function compress(codec: number, data: Buffer): Buffer {
+  switch (codec) {
+    case Compression.none:
+      return data;
+    case Compression.gzip:
+      return gzipSync(data);
+    case Compression.snappy:
+      return snappyCompress(data);
+    case Compression.lz4:
+      return lz4CompressFrame(data);
+    case Compression.zstd:
+      return zstdCompressSync(data);
     default:
       throw new RangeError(`unknown compression codec ${codec}`);
   }

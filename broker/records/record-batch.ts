@@ -28,7 +28,7 @@ export const LOG_OVERHEAD = 12;
 export const BATCH_HEADER_SIZE = BatchOffset.records;
 
 const COMPRESSION_MASK = 0x07;
-const TIMESTAMP_TYPE_BIT = 0x08;
+export const TIMESTAMP_TYPE_BIT = 0x08;
 const TRANSACTIONAL_BIT = 0x10;
 const CONTROL_BIT = 0x20;
 
@@ -74,6 +74,7 @@ export function readBatchInfo(buf: Buffer, position: number): BatchInfo {
 }
 
 export const compressionOf = (attributes: number): number => attributes & COMPRESSION_MASK;
+export const isLogAppendTime = (attributes: number): boolean => (attributes & TIMESTAMP_TYPE_BIT) !== 0;
 export const isControlBatch = (attributes: number): boolean => (attributes & CONTROL_BIT) !== 0;
 export const isTransactional = (attributes: number): boolean => (attributes & TRANSACTIONAL_BIT) !== 0;
 

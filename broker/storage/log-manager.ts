@@ -12,6 +12,7 @@ export class LogManager {
   private readonly logs = new Map<string, PartitionLog[]>();
   private readonly clean: boolean;
   private retentionTimer: NodeJS.Timeout | undefined;
+  private cleanerTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly dataDir: string,
@@ -93,9 +94,32 @@ export class LogManager {
     this.retentionTimer.unref();
   }
 
+  /** Compacts every partition of a compacted topic that is due. */
+  compact(now = Date.now()): void {
+    for (const [topic, logs] of this.logs) {
+      logs.forEach((log, partition) => {
+        if (!log.config.compact) return;
+        const result = log.compact(now);
+        if (result && result.recordsRemoved > 0) this.logger.info({ topic, partition, ...result }, 'compaction removed superseded records');
+      });
+    }
+  }
+
+  startCleaner(intervalMs: number): void {
+    this.cleanerTimer = setInterval(() => {
+      try {
+        this.compact();
+      } catch (err) {
+        this.logger.error({ err }, 'compaction failed');
+      }
+    }, intervalMs);
+    this.cleanerTimer.unref();
+  }
+
   /** Seals every log and leaves the marker that lets the next start skip tail validation. */
   close(): void {
     clearInterval(this.retentionTimer);
+    clearInterval(this.cleanerTimer);
     for (const logs of this.logs.values()) for (const log of logs) log.close();
     this.logs.clear();
     writeFileSync(join(this.dataDir, CLEAN_SHUTDOWN), new Date().toISOString());

@@ -18,6 +18,10 @@ const config = (overrides: Partial<LogConfig> = {}): LogConfig => ({
   maxMessageBytes: 1 << 20,
   logAppendTime: false,
   minInsyncReplicas: 1,
+  delete: true,
+  compact: false,
+  deleteRetentionMs: 86_400_000,
+  minCleanableDirtyRatio: 0.5,
   ...overrides,
 });
 
@@ -33,8 +37,8 @@ function append(log: PartitionLog, values: string[], timestamp = Date.now()) {
 }
 
 /** Every record value from `offset` to the end, read the way a consumer would. */
-function readAll(log: PartitionLog, offset: number, maxBytes = 1 << 20): Array<[number, string]> {
-  const out: Array<[number, string]> = [];
+function readAll(log: PartitionLog, offset: number, maxBytes = 1 << 20): Array<[number, string | null]> {
+  const out: Array<[number, string | null]> = [];
   let next = offset;
   for (;;) {
     const result = log.read(next, maxBytes);
@@ -43,7 +47,7 @@ function readAll(log: PartitionLog, offset: number, maxBytes = 1 << 20): Array<[
     let pos = 0;
     while (pos < result.records.length) {
       const size = result.records.readInt32BE(pos + 8) + LOG_OVERHEAD;
-      for (const r of decodeRecords(result.records.subarray(pos, pos + size))) if (r.offset >= offset) out.push([r.offset, r.value!.toString()]);
+      for (const r of decodeRecords(result.records.subarray(pos, pos + size))) if (r.offset >= offset) out.push([r.offset, r.value === null ? null : r.value.toString()]);
       next = readBatchInfo(result.records, pos).baseOffset + readBatchInfo(result.records, pos).lastOffsetDelta + 1;
       pos += size;
     }
@@ -159,6 +163,59 @@ describe('PartitionLog', () => {
     expect(log.logStartOffset).toBe(2);
     expect(log.logEndOffset).toBe(2);
     expect(append(log, ['c'])).toMatchObject({ baseOffset: 2 });
+    log.close();
+  });
+
+  it('answers a retried idempotent batch with its original offsets, and refuses gaps and old epochs', () => {
+    let log = PartitionLog.open({ dir, config: config(), clean: false });
+    const batch = (seq: number, epoch = 0, values = ['v']) =>
+      buildRecordBatch(values.map((v) => ({ value: Buffer.from(v) })), { producerId: 42, producerEpoch: epoch, baseSequence: seq });
+    const send = (records: Buffer) => log.append(records, validateClientBatches(records, { maxMessageBytes: 1 << 20 }), 0);
+    expect(send(batch(0, 0, ['a', 'b']))).toMatchObject({ baseOffset: 0, lastOffset: 1, duplicate: false });
+    expect(send(batch(2))).toMatchObject({ baseOffset: 2, duplicate: false });
+    expect(send(batch(0, 0, ['a', 'b']))).toMatchObject({ baseOffset: 0, lastOffset: 1, duplicate: true });
+    expect(log.logEndOffset).toBe(3);
+    expect(() => send(batch(5))).toThrow(/expected 3/);
+    log.close();
+
+    // The state survives a restart: from the snapshot after a clean close...
+    log = PartitionLog.open({ dir, config: config(), clean: true });
+    expect(send(batch(2))).toMatchObject({ baseOffset: 2, duplicate: true });
+    expect(send(batch(3))).toMatchObject({ baseOffset: 3, duplicate: false });
+    // ...and by replaying the log when there is no snapshot (a crash before any roll).
+    rmSync(join(dir, 'producer-state.json'));
+    log = PartitionLog.open({ dir, config: config(), clean: false });
+    expect(send(batch(3))).toMatchObject({ baseOffset: 3, duplicate: true });
+    expect(() => send(batch(0, 1).subarray(0))).not.toThrow();
+    expect(() => send(batch(1, 0))).toThrow(/epoch 0 is older/);
+    expect(() => send(batch(7, 2))).toThrow(/not 0/);
+    log.close();
+  });
+
+  it('compacts sealed segments to the latest value per key, keeping offsets, fresh tombstones and the active segment', () => {
+    const log = PartitionLog.open({ dir, config: config({ segmentBytes: 400, compact: true, delete: false, deleteRetentionMs: 60_000 }), clean: false });
+    const put = (key: string, value: string | null, timestamp = Date.now()) => {
+      const records = buildRecordBatch([{ key: Buffer.from(key), value: value === null ? null : Buffer.from(value), timestamp }]);
+      return log.append(records, validateClientBatches(records, { maxMessageBytes: 1 << 20 }), 0).baseOffset;
+    };
+    for (let round = 0; round < 10; round++) for (const key of ['a', 'b', 'c', 'd']) put(key, `${key}${round}`);
+    put('b', null, 1_000); // a tombstone older than delete.retention.ms
+    put('d', null); // a fresh tombstone
+    put('c', 'c-last');
+    log.roll();
+    put('a', 'in-active-segment');
+    const end = log.logEndOffset;
+    const result = log.compact(Date.now());
+    expect(result!.recordsRemoved).toBe(40);
+    expect(readAll(log, 0)).toEqual([
+      [36, 'a9'],
+      [41, null],
+      [42, 'c-last'],
+      [43, 'in-active-segment'],
+    ]);
+    expect(log.logEndOffset).toBe(end);
+    // Nothing new to clean: not due again.
+    expect(log.compact(Date.now())).toBeNull();
     log.close();
   });
 });

@@ -5,9 +5,14 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import type { LogConfig } from '../config.js';
 import { type BatchInfo, LOG_OVERHEAD, BatchOffset, decodeRecords, readInt64, stampBatch } from '../records/record-batch.js';
+import { KafkaError, ErrorCode } from '../protocol/errors.js';
+import { ProducerState, type ProducerBatch } from './producer-state.js';
 import { Segment, type ScannedBatch } from './segment.js';
+import { type CleanResult, cleanSegments } from './log-cleaner.js';
 
 const LOG_START_CHECKPOINT = 'log-start-offset';
+const PRODUCER_SNAPSHOT = 'producer-state.json';
+const CLEANER_CHECKPOINT = 'cleaner-offset';
 const POSITION_CACHE_SIZE = 32;
 
 export interface AppendResult {
@@ -15,6 +20,8 @@ export interface AppendResult {
   lastOffset: number;
   /** Broker time stamped on the batches, -1 with CreateTime. */
   logAppendTime: number;
+  /** True when the batch was a producer's retry of one already in the log: nothing was written. */
+  duplicate: boolean;
 }
 
 export type ReadResult = { outOfRange: true } | { outOfRange: false; records: Buffer | null };
@@ -36,6 +43,8 @@ export class PartitionLog {
   readonly appendListeners = new Set<() => void>();
   /** Where the batch that starts at an offset lies, remembered from the end of recent reads. */
   private readonly positions = new Map<number, { segment: Segment; position: number }>();
+  /** Idempotent producers writing to this partition. */
+  readonly producers = new ProducerState();
 
   private constructor(dir: string, config: LogConfig, segments: Segment[], logStartOffset: number) {
     this.dir = dir;
@@ -62,7 +71,54 @@ export class PartitionLog {
     const checkpoint = join(dir, LOG_START_CHECKPOINT);
     const saved = existsSync(checkpoint) ? Number(readFileSync(checkpoint, 'utf8')) : 0;
     const logStart = Math.max(Number.isFinite(saved) ? saved : 0, segments[0]!.baseOffset);
-    return new PartitionLog(dir, config, segments, Math.min(logStart, segments[segments.length - 1]!.nextOffset));
+    const log = new PartitionLog(dir, config, segments, Math.min(logStart, segments[segments.length - 1]!.nextOffset));
+    log.loadProducerState();
+    return log;
+  }
+
+  /** Producer state from the last snapshot, then every producer batch in the log after it. */
+  private loadProducerState(): void {
+    let from = this.producers.load(join(this.dir, PRODUCER_SNAPSHOT));
+    if (from > this.logEndOffset || from < this.logStartOffset) {
+      this.producers.clear();
+      from = this.logStartOffset;
+    }
+    for (const segment of this.segments) {
+      if (segment.nextOffset <= from) continue;
+      segment.scanUntil(segment.lookupPosition(from), segment.size, (b) => {
+        if (b.producerId >= 0 && b.baseOffset >= from) {
+          this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, b.maxTimestamp);
+        }
+        return false;
+      });
+    }
+  }
+
+  private saveProducerState(): void {
+    this.producers.save(join(this.dir, PRODUCER_SNAPSHOT), this.logEndOffset);
+  }
+
+  /**
+   * Checks the idempotent batches of a record set against producer state. Returns the original
+   * of a retried batch, or null when all may be appended; throws on a gap or a fenced epoch.
+   */
+  private checkProducers(batches: BatchInfo[]): ProducerBatch | null {
+    // Clients send one batch per partition per request; a set with several is checked in order.
+    const pending = new Map<number, { epoch: number; lastSeq: number }>();
+    for (const b of batches) {
+      if (b.producerId < 0) continue;
+      const before = pending.get(b.producerId);
+      if (before) {
+        if (b.producerEpoch !== before.epoch || b.baseSequence !== before.lastSeq + 1) {
+          throw new KafkaError(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, `batches of producer ${b.producerId} in one request are not in sequence`);
+        }
+      } else {
+        const duplicate = this.producers.check(b);
+        if (duplicate) return duplicate;
+      }
+      pending.set(b.producerId, { epoch: b.producerEpoch, lastSeq: b.baseSequence + b.recordCount - 1 });
+    }
+    return null;
   }
 
   private get active(): Segment {
@@ -90,6 +146,8 @@ export class PartitionLog {
 
   /** Appends a validated client record set: stamps offsets into it and writes it in one call. */
   append(records: Buffer, batches: BatchInfo[], leaderEpoch: number, now = Date.now()): AppendResult {
+    const duplicate = this.checkProducers(batches);
+    if (duplicate) return { baseOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset, logAppendTime: -1, duplicate: true };
     let total = 0;
     for (const b of batches) total += b.size;
     this.maybeRoll(total, now);
@@ -99,7 +157,16 @@ export class PartitionLog {
     const scanned: ScannedBatch[] = [];
     for (const b of batches) {
       stampBatch(records, b, next, leaderEpoch, logAppendTime);
-      scanned.push({ position: 0, size: b.size, baseOffset: next, lastOffset: next + b.lastOffsetDelta, maxTimestamp: b.maxTimestamp });
+      scanned.push({
+        position: 0,
+        size: b.size,
+        baseOffset: next,
+        lastOffset: next + b.lastOffsetDelta,
+        maxTimestamp: b.maxTimestamp,
+        producerId: b.producerId,
+        producerEpoch: b.producerEpoch,
+        baseSequence: b.baseSequence,
+      });
       next += b.lastOffsetDelta + 1;
     }
     const first = batches[0]!.position;
@@ -107,8 +174,11 @@ export class PartitionLog {
     const active = this.active;
     if (active.firstAppendMs === null) active.firstAppendMs = now;
     active.append([records.subarray(first, last.position + last.size)], scanned, this.config.indexIntervalBytes);
+    for (const b of scanned) {
+      if (b.producerId >= 0) this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, now);
+    }
     for (const listener of this.appendListeners) listener();
-    return { baseOffset, lastOffset: next - 1, logAppendTime: logAppendTime ?? -1 };
+    return { baseOffset, lastOffset: next - 1, logAppendTime: logAppendTime ?? -1, duplicate: false };
   }
 
   private maybeRoll(incoming: number, now: number): void {
@@ -122,6 +192,8 @@ export class PartitionLog {
   roll(): void {
     this.active.seal();
     this.segments.push(Segment.create(this.dir, this.logEndOffset));
+    // A snapshot per roll bounds how much of the log a crash makes us replay.
+    this.saveProducerState();
   }
 
   private segmentFor(offset: number): number {
@@ -203,9 +275,33 @@ export class PartitionLog {
     return { offset: top.offset, timestamp: top.timestamp };
   }
 
-  /** Deletes segments past retention time or size; returns how many went. */
+  /**
+   * Compacts the sealed segments when enough of them is new since the last cleaning
+   * (min.cleanable.dirty.ratio); null when it was not time yet.
+   */
+  compact(now = Date.now()): CleanResult | null {
+    const sealed = this.segments.slice(0, -1);
+    const checkpoint = join(this.dir, CLEANER_CHECKPOINT);
+    const cleanedUpTo = existsSync(checkpoint) ? Number(readFileSync(checkpoint, 'utf8')) || 0 : 0;
+    let total = 0;
+    let dirty = 0;
+    for (const s of sealed) {
+      total += s.size;
+      if (s.nextOffset > cleanedUpTo) dirty += s.size;
+    }
+    if (dirty === 0 || dirty / total < this.config.minCleanableDirtyRatio) return null;
+    const { segments, result } = cleanSegments(sealed, now, this.config.deleteRetentionMs, this.config.indexIntervalBytes);
+    this.segments = [...segments, this.active];
+    this.positions.clear();
+    writeFileSync(`${checkpoint}.tmp`, String(this.active.baseOffset));
+    renameSync(`${checkpoint}.tmp`, checkpoint);
+    return result;
+  }
+
+  /** Deletes segments past retention time or size (cleanup.policy delete); returns how many went. */
   applyRetention(now = Date.now()): number {
     let deleted = 0;
+    if (!this.config.delete) return 0;
     const { retentionMs, retentionBytes } = this.config;
     if (retentionMs >= 0) {
       while (this.segments.length > 0) {
@@ -244,6 +340,7 @@ export class PartitionLog {
   /** Seals the active segment (indexes written, data synced) and closes every file. */
   close(): void {
     this.active.seal();
+    this.saveProducerState();
     for (const s of this.segments) s.close();
     this.appendListeners.clear();
   }

@@ -2,7 +2,7 @@
 // index (relative offset -> file position) and time index (max timestamp -> relative offset).
 // Indexes live in memory while the segment is active and are written out when it is sealed;
 // they can always be rebuilt from the log file, so a missing or bad index never loses data.
-import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, unlinkSync, writeFileSync, writevSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeFileSync, writevSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchOffset, LOG_OVERHEAD, BATCH_HEADER_SIZE, batchCrcMatches, readInt64 } from '../records/record-batch.js';
 
@@ -21,6 +21,25 @@ export interface ScannedBatch {
   baseOffset: number;
   lastOffset: number;
   maxTimestamp: number;
+  /** -1 when the batch comes from no idempotent producer. */
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+}
+
+/** Reads the header of the batch at `at` in `buf`, which lies at file position `position`. */
+function scannedAt(buf: Buffer, at: number, position: number, size: number): ScannedBatch {
+  const baseOffset = readInt64(buf, at);
+  return {
+    position,
+    size,
+    baseOffset,
+    lastOffset: baseOffset + buf.readInt32BE(at + BatchOffset.lastOffsetDelta),
+    maxTimestamp: readInt64(buf, at + BatchOffset.maxTimestamp),
+    producerId: readInt64(buf, at + BatchOffset.producerId),
+    producerEpoch: buf.readInt16BE(at + BatchOffset.producerEpoch),
+    baseSequence: buf.readInt32BE(at + BatchOffset.baseSequence),
+  };
 }
 
 export class Segment {
@@ -157,15 +176,7 @@ export class Segment {
         }
         if (!batchCrcMatches(window, pos - windowStart, size)) return;
       }
-      const a = pos - windowStart;
-      const baseOffset = readInt64(window, a);
-      visit({
-        position: pos,
-        size,
-        baseOffset,
-        lastOffset: baseOffset + window.readInt32BE(a + BatchOffset.lastOffsetDelta),
-        maxTimestamp: readInt64(window, a + BatchOffset.maxTimestamp),
-      });
+      visit(scannedAt(window, pos - windowStart, pos, size));
       pos += size;
     }
   }
@@ -255,15 +266,7 @@ export class Segment {
       let at = 0;
       while (at + BATCH_HEADER_SIZE <= n) {
         const size = window.readInt32BE(at + BatchOffset.batchLength) + LOG_OVERHEAD;
-        const baseOffset = readInt64(window, at);
-        const b: ScannedBatch = {
-          position: pos + at,
-          size,
-          baseOffset,
-          lastOffset: baseOffset + window.readInt32BE(at + BatchOffset.lastOffsetDelta),
-          maxTimestamp: readInt64(window, at + BatchOffset.maxTimestamp),
-        };
-        if (visit(b)) return;
+        if (visit(scannedAt(window, at, pos + at, size))) return;
         at += size;
       }
       pos += at;
@@ -299,6 +302,31 @@ export class Segment {
 
   close(): void {
     closeSync(this.fd);
+  }
+
+  /**
+   * Replaces this sealed segment's file with `batches` (the cleaner's output, same base offset):
+   * written beside it, synced, renamed over it, indexes rebuilt. Returns the new segment, or
+   * null when nothing is left and the segment is gone.
+   */
+  replaceWith(batches: Buffer[], indexIntervalBytes: number): Segment | null {
+    const cleaned = `${this.logPath}.cleaned`;
+    const fd = openSync(cleaned, 'w');
+    try {
+      if (batches.length > 0) writevSync(fd, batches);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.delete();
+    if (batches.length === 0) {
+      unlinkSync(cleaned);
+      return null;
+    }
+    renameSync(cleaned, this.logPath);
+    const { segment } = Segment.open(this.dir, this.baseOffset, true, indexIntervalBytes);
+    segment.seal();
+    return segment;
   }
 
   delete(): void {

@@ -1,0 +1,13 @@
+// InitProducerId for idempotent producers: a fresh producer id at epoch 0, as Kafka gives one
+// to every producer without a transactional id. Transactions are not served yet.
+import type { BrokerContext } from '../context.js';
+import { ErrorCode } from '../protocol/errors.js';
+import type { InitProducerIdRequest, InitProducerIdResponse } from '../protocol/messages/index.js';
+
+export async function handleInitProducerId(broker: BrokerContext, req: InitProducerIdRequest): Promise<InitProducerIdResponse> {
+  if (req.transactionalId !== null) {
+    broker.logger.warn({ transactionalId: req.transactionalId }, 'refused InitProducerId: transactions are not supported yet');
+    return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 };
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: await broker.producerIds.allocate(), producerEpoch: 0 };
+}
