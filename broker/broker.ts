@@ -9,6 +9,7 @@ import { FileMetadataStore } from './metadata/file-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { type TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
 import { ProducerIdAllocator } from './metadata/producer-ids.js';
+import { GroupCoordinator } from './groups/coordinator.js';
 import { KafkaError } from './protocol/errors.js';
 import { createHttpServer } from './server/http-server.js';
 import { KafkaServer } from './server/kafka-server.js';
@@ -39,6 +40,8 @@ export class Broker implements BrokerContext {
   readonly registry: TopicRegistry;
   readonly topics: TopicService;
   readonly producerIds: ProducerIdAllocator;
+  readonly groups: GroupCoordinator;
+  private offsetExpiryTimer: NodeJS.Timeout | undefined;
   private readonly store: MetadataStore;
   private readonly kafka: KafkaServer;
   private readonly http: FastifyInstance;
@@ -57,6 +60,7 @@ export class Broker implements BrokerContext {
     this.registry = new TopicRegistry(this.store);
     this.producerIds = new ProducerIdAllocator(this.store);
     this.topics = new TopicService(this.registry, this.logs, this.config, () => [this.nodeId]);
+    this.groups = new GroupCoordinator(this.config, this.topics, this.logs, this.logger);
     this.kafka = new KafkaServer(this, this.config.int('socket.request.max.bytes'), this.logger);
     this.http = createHttpServer({ notReadyReason: () => (this.state === 'ready' ? null : this.state) }, this.metrics.registry, this.logger);
   }
@@ -68,6 +72,9 @@ export class Broker implements BrokerContext {
     this.httpPort = typeof address === 'object' && address ? address.port : this.options.httpPort;
     await this.registry.load();
     this.topics.openAll();
+    this.groups.load();
+    this.offsetExpiryTimer = setInterval(() => this.groups.expireOffsets(), this.config.int('log.retention.check.interval.ms'));
+    this.offsetExpiryTimer.unref();
     this.logs.startRetention(this.config.int('log.retention.check.interval.ms'));
     this.logs.startCleaner(this.config.int('log.cleaner.backoff.ms'));
     this.kafkaPort = await this.kafka.listen(this.options.host, this.options.port);
@@ -92,6 +99,8 @@ export class Broker implements BrokerContext {
     this.state = 'stopping';
     this.logger.info('broker stopping');
     await this.kafka.close();
+    clearInterval(this.offsetExpiryTimer);
+    this.groups.close();
     this.logs.close();
     await this.store.close();
     await this.http.close();

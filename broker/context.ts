@@ -4,6 +4,7 @@ import type { BrokerConfig } from './config.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
 import type { ProducerIdAllocator } from './metadata/producer-ids.js';
+import type { GroupCoordinator } from './groups/coordinator.js';
 import type { LogManager } from './storage/log-manager.js';
 import type { TopicService } from './topics.js';
 
@@ -23,6 +24,7 @@ export interface BrokerContext {
   readonly metrics: BrokerMetrics;
   readonly logger: Logger;
   readonly producerIds: ProducerIdAllocator;
+  readonly groups: GroupCoordinator;
   /** Brokers of the cluster as clients reach them. */
   brokers(): BrokerNode[];
   /** Broker acting as controller for admin requests. */
@@ -35,5 +37,7 @@ export interface BrokerContext {
 export interface RequestContext {
   apiVersion: number;
   clientId: string | null;
+  /** The client's address, as group descriptions show it. */
+  clientHost: string;
   connectionId: string;
 }

@@ -19,6 +19,17 @@ import {
   incrementalAlterConfigsApi,
   describeClusterApi,
   initProducerIdApi,
+  findCoordinatorApi,
+  joinGroupApi,
+  syncGroupApi,
+  heartbeatApi,
+  leaveGroupApi,
+  offsetCommitApi,
+  offsetFetchApi,
+  describeGroupsApi,
+  listGroupsApi,
+  deleteGroupsApi,
+  offsetDeleteApi,
   type ApiVersionsResponse,
 } from '../protocol/messages/index.js';
 import { handleMetadata, handleDescribeCluster } from './metadata.js';
@@ -28,6 +39,19 @@ import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
 import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from './topics-admin.js';
 import { handleDescribeConfigs, handleAlterConfigs, handleIncrementalAlterConfigs } from './configs.js';
 import { handleInitProducerId } from './init-producer-id.js';
+import {
+  handleFindCoordinator,
+  handleJoinGroup,
+  handleSyncGroup,
+  handleHeartbeat,
+  handleLeaveGroup,
+  handleOffsetCommit,
+  handleOffsetFetch,
+  handleDescribeGroups,
+  handleListGroups,
+  handleDeleteGroups,
+  handleOffsetDelete,
+} from './groups.js';
 
 /** A handler returns the response body, or null when none is sent (Produce with acks=0). */
 type Handler<Req, Res> = (broker: BrokerContext, req: Req, ctx: RequestContext) => Res | null | Promise<Res | null>;
@@ -59,6 +83,17 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(incrementalAlterConfigsApi, 0, (b, req) => handleIncrementalAlterConfigs(b, req)),
     serve(describeClusterApi, 0, (b, req) => handleDescribeCluster(b, req)),
     serve(initProducerIdApi, 0, (b, req) => handleInitProducerId(b, req)),
+    serve(findCoordinatorApi, 0, handleFindCoordinator),
+    serve(joinGroupApi, 0, handleJoinGroup),
+    serve(syncGroupApi, 0, (b, req) => handleSyncGroup(b, req)),
+    serve(heartbeatApi, 0, (b, req) => handleHeartbeat(b, req)),
+    serve(leaveGroupApi, 0, handleLeaveGroup),
+    serve(offsetCommitApi, 0, (b, req) => handleOffsetCommit(b, req)),
+    serve(offsetFetchApi, 0, handleOffsetFetch),
+    serve(describeGroupsApi, 0, (b, req) => handleDescribeGroups(b, req)),
+    serve(listGroupsApi, 0, (b, req) => handleListGroups(b, req)),
+    serve(deleteGroupsApi, 0, (b, req) => handleDeleteGroups(b, req)),
+    serve(offsetDeleteApi, 0, (b, req) => handleOffsetDelete(b, req)),
   ].map((api) => [api.spec.key, api]),
 );
 

@@ -1,0 +1,629 @@
+// The group coordinator (classic protocol): JoinGroup/SyncGroup/Heartbeat/LeaveGroup drive each
+// group through Empty -> PreparingRebalance -> CompletingRebalance -> Stable; committed offsets
+// and group metadata are records in the compacted topic __consumer_offsets, from which the
+// coordinator rebuilds its state when the broker starts.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../config.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { buildRecordBatch, type RecordToWrite } from '../records/batch-builder.js';
+import { decodeRecords, LOG_OVERHEAD, validateClientBatches } from '../records/record-batch.js';
+import type { LogManager } from '../storage/log-manager.js';
+import type { TopicService } from '../topics.js';
+import { Group, type JoinResult, type Member, type SyncResult } from './group.js';
+import {
+  type CommittedOffset,
+  groupKey,
+  groupValue,
+  offsetKey,
+  offsetValue,
+  partitionForGroup,
+  readGroupValue,
+  readKey,
+  readOffsetValue,
+} from './offsets-records.js';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+
+export interface JoinRequest {
+  groupId: string;
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  protocolType: string;
+  protocols: Array<{ name: string; metadata: Buffer }>;
+  /** JoinGroup v4+: a new member first gets its id back with MEMBER_ID_REQUIRED (KIP-394). */
+  requireKnownMemberId: boolean;
+}
+
+export interface OffsetToCommit {
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string | null;
+}
+
+const joinError = (errorCode: number, memberId = ''): JoinResult => ({
+  errorCode,
+  generationId: -1,
+  protocolType: null,
+  protocolName: null,
+  leader: '',
+  memberId,
+  members: [],
+});
+
+const syncError = (errorCode: number): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+
+export class GroupCoordinator {
+  private readonly groups = new Map<string, Group>();
+  /** group -> "topic\0partition" -> committed offset */
+  private readonly offsets = new Map<string, Map<string, CommittedOffset & { topic: string; partition: number }>>();
+  private readonly initialDelayMs: number;
+  private offsetsTopicReady: Promise<void> | null = null;
+
+  constructor(
+    private readonly config: BrokerConfig,
+    private readonly topics: TopicService,
+    private readonly logs: LogManager,
+    private readonly logger: Logger,
+  ) {
+    this.initialDelayMs = config.int('group.initial.rebalance.delay.ms');
+  }
+
+  // ---- persistence --------------------------------------------------------------------------
+
+  /** Creates __consumer_offsets on first use, compacted, with a partition count fixed from then on. */
+  ensureOffsetsTopic(): Promise<void> {
+    if (this.topics.registry.get(OFFSETS_TOPIC)) return Promise.resolve();
+    this.offsetsTopicReady ??= this.topics
+      .create({
+        name: OFFSETS_TOPIC,
+        numPartitions: this.config.int('offsets.topic.num.partitions'),
+        replicationFactor: -1,
+        assignments: [],
+        configs: { 'cleanup.policy': 'compact', 'segment.bytes': this.config.get('offsets.topic.segment.bytes') },
+      })
+      .then(() => this.logger.info({ topic: OFFSETS_TOPIC }, 'created the offsets topic'))
+      .catch((err: unknown) => {
+        this.offsetsTopicReady = null;
+        if (!(err instanceof KafkaError && err.code === ErrorCode.TOPIC_ALREADY_EXISTS)) throw err;
+      });
+    return this.offsetsTopicReady;
+  }
+
+  private append(groupId: string, records: RecordToWrite[]): void {
+    const topic = this.topics.registry.get(OFFSETS_TOPIC);
+    if (!topic) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the offsets topic does not exist yet');
+    const partition = partitionForGroup(groupId, topic.partitions.length);
+    const log = this.logs.get(OFFSETS_TOPIC, partition);
+    if (!log) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `offsets partition ${partition} is not open`);
+    const batch = buildRecordBatch(records);
+    log.append(batch, validateClientBatches(batch, { maxMessageBytes: Math.max(log.config.maxMessageBytes, batch.length) }), topic.partitions[partition]!.leaderEpoch);
+  }
+
+  private persistGroup(group: Group): void {
+    this.append(group.id, [{ key: groupKey(group.id), value: groupValue(group.toStored()) }]);
+  }
+
+  /** Rebuilds offsets and groups from __consumer_offsets (broker start). */
+  load(): void {
+    const topic = this.topics.registry.get(OFFSETS_TOPIC);
+    if (!topic) return;
+    let records = 0;
+    for (const p of topic.partitions) {
+      const log = this.logs.get(OFFSETS_TOPIC, p.partition);
+      if (!log) continue;
+      let offset = log.logStartOffset;
+      for (;;) {
+        const read = log.read(offset, 1 << 20);
+        if (read.outOfRange || !read.records || read.records.length === 0) break;
+        let pos = 0;
+        while (pos < read.records.length) {
+          const size = read.records.readInt32BE(pos + 8) + LOG_OVERHEAD;
+          for (const r of decodeRecords(read.records.subarray(pos, pos + size))) {
+            offset = r.offset + 1;
+            if (r.key) this.applyRecord(r.key, r.value);
+            records++;
+          }
+          pos += size;
+        }
+      }
+    }
+    for (const group of this.groups.values()) {
+      for (const m of group.members.values()) this.scheduleSessionExpiry(group, m);
+    }
+    this.logger.info({ groups: this.groups.size, records }, 'loaded consumer groups and offsets');
+  }
+
+  private applyRecord(key: Buffer, value: Buffer | null): void {
+    const k = readKey(key);
+    if (!k) return;
+    if (k.kind === 'offset') {
+      const id = `${k.topic}\0${k.partition}`;
+      if (value === null) this.offsets.get(k.group)?.delete(id);
+      else this.offsetsOf(k.group).set(id, { ...readOffsetValue(value), topic: k.topic, partition: k.partition });
+      return;
+    }
+    if (value === null) {
+      this.groups.delete(k.group);
+      return;
+    }
+    const stored = readGroupValue(value);
+    const group = new Group(k.group);
+    group.generationId = stored.generationId;
+    group.protocolType = stored.protocolType || null;
+    group.protocolName = stored.protocolName;
+    group.leaderId = stored.leaderId;
+    for (const m of stored.members) {
+      group.add({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        protocols: stored.protocolName ? [{ name: stored.protocolName, metadata: m.subscription }] : [],
+        assignment: m.assignment,
+        awaitingJoin: null,
+        awaitingSync: null,
+        sessionTimer: null,
+      });
+    }
+    group.leaderId = stored.leaderId;
+    group.transition(group.members.size > 0 ? 'Stable' : 'Empty');
+    this.groups.set(k.group, group);
+  }
+
+  private offsetsOf(groupId: string) {
+    let map = this.offsets.get(groupId);
+    if (!map) {
+      map = new Map();
+      this.offsets.set(groupId, map);
+    }
+    return map;
+  }
+
+  // ---- membership ----------------------------------------------------------------------------
+
+  private scheduleSessionExpiry(group: Group, member: Member): void {
+    if (member.sessionTimer) clearTimeout(member.sessionTimer);
+    member.sessionTimer = setTimeout(() => {
+      member.sessionTimer = null;
+      if (group.members.get(member.memberId) !== member) return;
+      // A member parked in JoinGroup or SyncGroup cannot heartbeat: it is alive while it waits.
+      if (member.awaitingJoin || member.awaitingSync) return this.scheduleSessionExpiry(group, member);
+      this.logger.info({ group: group.id, member: member.memberId }, 'member session expired');
+      this.removeMembers(group, [member.memberId], 'session timeout');
+    }, member.sessionTimeoutMs);
+    member.sessionTimer.unref();
+  }
+
+  async join(req: JoinRequest): Promise<JoinResult> {
+    if (req.groupId === '') return joinError(ErrorCode.INVALID_GROUP_ID, req.memberId);
+    const minSession = this.config.int('group.min.session.timeout.ms');
+    const maxSession = this.config.int('group.max.session.timeout.ms');
+    if (req.sessionTimeoutMs < minSession || req.sessionTimeoutMs > maxSession) return joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId);
+    await this.ensureOffsetsTopic();
+    let group = this.groups.get(req.groupId);
+    if (!group) {
+      group = new Group(req.groupId);
+      this.groups.set(req.groupId, group);
+    }
+    if (!group.supportsProtocols(req.protocolType, req.protocols)) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId);
+
+    if (req.memberId === '' || group.pendingMembers.has(req.memberId)) return this.joinNewMember(group, req);
+
+    const member = group.members.get(req.memberId);
+    if (req.groupInstanceId !== null && group.staticMembers.get(req.groupInstanceId) !== req.memberId) {
+      return joinError(member ? ErrorCode.FENCED_INSTANCE_ID : ErrorCode.UNKNOWN_MEMBER_ID, req.memberId);
+    }
+    if (!member) return joinError(ErrorCode.UNKNOWN_MEMBER_ID, req.memberId);
+    const changed = !sameProtocols(member.protocols, req.protocols);
+    member.protocols = req.protocols;
+    member.sessionTimeoutMs = req.sessionTimeoutMs;
+    member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+    this.scheduleSessionExpiry(group, member);
+    if ((group.state === 'Stable' || group.state === 'CompletingRebalance') && !changed && (group.state === 'CompletingRebalance' || member.memberId !== group.leaderId)) {
+      // Nothing changed: the member gets the current generation again (its response was lost).
+      return this.joinResultFor(group, member);
+    }
+    return this.awaitRebalance(group, member, changed ? 'member changed its protocols' : 'leader rejoined');
+  }
+
+  private joinNewMember(group: Group, req: JoinRequest): Promise<JoinResult> | JoinResult {
+    if (group.members.size >= this.config.int('group.max.size')) return joinError(ErrorCode.GROUP_MAX_SIZE_REACHED, req.memberId);
+    const staticId = req.groupInstanceId !== null ? group.staticMembers.get(req.groupInstanceId) : undefined;
+    if (req.memberId === '' && req.requireKnownMemberId && req.groupInstanceId === null) {
+      // KIP-394: hand out an id first, so a client that retries a lost response cannot leave ghosts behind.
+      const memberId = `${req.clientId}-${randomUUID()}`;
+      const timer = setTimeout(() => {
+        group.pendingMembers.delete(memberId);
+        this.maybeCompleteJoin(group);
+      }, req.sessionTimeoutMs);
+      timer.unref();
+      group.pendingMembers.set(memberId, timer);
+      return joinError(ErrorCode.MEMBER_ID_REQUIRED, memberId);
+    }
+    const memberId = req.memberId !== '' ? req.memberId : `${req.groupInstanceId ?? req.clientId}-${randomUUID()}`;
+    const pending = group.pendingMembers.get(memberId);
+    if (pending) {
+      clearTimeout(pending);
+      group.pendingMembers.delete(memberId);
+    }
+    const member: Member = {
+      memberId,
+      groupInstanceId: req.groupInstanceId,
+      clientId: req.clientId,
+      clientHost: req.clientHost,
+      rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+      sessionTimeoutMs: req.sessionTimeoutMs,
+      protocols: req.protocols,
+      assignment: Buffer.alloc(0),
+      awaitingJoin: null,
+      awaitingSync: null,
+      sessionTimer: null,
+    };
+    if (staticId !== undefined) {
+      // A static member restarting: it takes its old place (and assignment) under a new id,
+      // fencing the old one; a stable group with unchanged protocols does not rebalance.
+      const old = group.members.get(staticId)!;
+      const wasLeader = group.leaderId === staticId;
+      const changed = !sameProtocols(old.protocols, req.protocols);
+      member.assignment = old.assignment;
+      old.awaitingJoin?.(joinError(ErrorCode.FENCED_INSTANCE_ID, staticId));
+      old.awaitingSync?.(syncError(ErrorCode.FENCED_INSTANCE_ID));
+      group.remove(staticId);
+      group.add(member);
+      if (wasLeader) group.leaderId = memberId;
+      this.scheduleSessionExpiry(group, member);
+      if (group.state === 'Stable' && !changed) {
+        this.persistGroup(group);
+        return this.joinResultFor(group, member);
+      }
+      return this.awaitRebalance(group, member, 'static member rejoined with new protocols');
+    }
+    if (group.members.size === 0) group.protocolType = req.protocolType;
+    group.add(member);
+    this.scheduleSessionExpiry(group, member);
+    return this.awaitRebalance(group, member, `member ${memberId} joined`);
+  }
+
+  private joinResultFor(group: Group, member: Member): JoinResult {
+    const leader = group.leaderId ?? '';
+    return {
+      errorCode: ErrorCode.NONE,
+      generationId: group.generationId,
+      protocolType: group.protocolType,
+      protocolName: group.protocolName,
+      leader,
+      memberId: member.memberId,
+      members: member.memberId === leader ? [...group.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: group.metadataOf(m) })) : [],
+    };
+  }
+
+  private awaitRebalance(group: Group, member: Member, reason: string): Promise<JoinResult> {
+    const result = new Promise<JoinResult>((resolve) => {
+      member.awaitingJoin?.(joinError(ErrorCode.UNKNOWN_MEMBER_ID, member.memberId));
+      member.awaitingJoin = resolve;
+    });
+    if (group.state !== 'PreparingRebalance') this.prepareRebalance(group, reason);
+    else this.maybeCompleteJoin(group);
+    return result;
+  }
+
+  private prepareRebalance(group: Group, reason: string): void {
+    if (group.state === 'CompletingRebalance') {
+      for (const m of group.members.values()) {
+        m.awaitingSync?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+        m.awaitingSync = null;
+      }
+    }
+    const wasEmpty = group.state === 'Empty';
+    group.transition('PreparingRebalance');
+    this.logger.info({ group: group.id, reason, generation: group.generationId }, 'preparing rebalance');
+    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
+    // An empty group waits group.initial.rebalance.delay.ms for more members before the first
+    // generation; any other rebalance waits for every member to rejoin, up to the rebalance timeout.
+    const delay = wasEmpty ? Math.min(this.initialDelayMs, group.maxRebalanceTimeoutMs()) : group.maxRebalanceTimeoutMs();
+    group.initialDelayPending = wasEmpty && this.initialDelayMs > 0;
+    group.rebalanceTimer = setTimeout(() => {
+      group.rebalanceTimer = null;
+      group.initialDelayPending = false;
+      this.completeJoin(group);
+    }, delay);
+    group.rebalanceTimer.unref();
+    if (!wasEmpty) this.maybeCompleteJoin(group);
+  }
+
+  private maybeCompleteJoin(group: Group): void {
+    if (group.state !== 'PreparingRebalance' || !group.allJoined()) return;
+    // The initial delay of a group leaving Empty runs its course so that more members can arrive.
+    if (group.initialDelayPending && group.members.size > 0) return;
+    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
+    group.rebalanceTimer = null;
+    this.completeJoin(group);
+  }
+
+  private completeJoin(group: Group): void {
+    if (group.state !== 'PreparingRebalance') return;
+    for (const m of [...group.members.values()]) {
+      if (!m.awaitingJoin) {
+        this.logger.info({ group: group.id, member: m.memberId }, 'member did not rejoin in time; removed');
+        group.remove(m.memberId);
+      }
+    }
+    group.generationId++;
+    if (group.members.size === 0) {
+      group.protocolName = null;
+      group.transition('Empty');
+      this.persistGroup(group);
+      return;
+    }
+    group.protocolName = group.selectProtocol();
+    if (group.leaderId === null || !group.members.has(group.leaderId)) group.leaderId = group.members.keys().next().value!;
+    group.transition('CompletingRebalance');
+    this.logger.info({ group: group.id, generation: group.generationId, members: group.members.size, protocol: group.protocolName }, 'rebalance: generation formed');
+    for (const m of group.members.values()) {
+      const resolve = m.awaitingJoin!;
+      m.awaitingJoin = null;
+      this.scheduleSessionExpiry(group, m);
+      resolve(this.joinResultFor(group, m));
+    }
+  }
+
+  private checkMember(group: Group | undefined, memberId: string, groupInstanceId: string | null): { group: Group; member: Member } | number {
+    if (!group || group.state === 'Dead') return ErrorCode.UNKNOWN_MEMBER_ID;
+    const member = group.members.get(memberId);
+    if (groupInstanceId !== null) {
+      const current = group.staticMembers.get(groupInstanceId);
+      if (current !== undefined && current !== memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    }
+    if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
+    return { group, member };
+  }
+
+  async sync(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null, protocolType: string | null, protocolName: string | null, assignments: Array<{ memberId: string; assignment: Buffer }>): Promise<SyncResult> {
+    const found = this.checkMember(this.groups.get(groupId), memberId, groupInstanceId);
+    if (typeof found === 'number') return syncError(found);
+    const { group, member } = found;
+    if (generationId !== group.generationId) return syncError(ErrorCode.ILLEGAL_GENERATION);
+    if ((protocolType !== null && protocolType !== group.protocolType) || (protocolName !== null && protocolName !== group.protocolName)) {
+      return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    }
+    this.scheduleSessionExpiry(group, member);
+    switch (group.state) {
+      case 'PreparingRebalance':
+        return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
+      case 'Stable':
+        return { errorCode: ErrorCode.NONE, protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment };
+      case 'CompletingRebalance': {
+        const result = new Promise<SyncResult>((resolve) => (member.awaitingSync = resolve));
+        if (memberId === group.leaderId) {
+          const byMember = new Map(assignments.map((a) => [a.memberId, a.assignment]));
+          for (const m of group.members.values()) m.assignment = byMember.get(m.memberId) ?? Buffer.alloc(0);
+          this.persistGroup(group);
+          group.transition('Stable');
+          this.logger.info({ group: group.id, generation: group.generationId }, 'group stable');
+          for (const m of group.members.values()) {
+            m.awaitingSync?.({ errorCode: ErrorCode.NONE, protocolType: group.protocolType, protocolName: group.protocolName, assignment: m.assignment });
+            m.awaitingSync = null;
+          }
+        }
+        return result;
+      }
+      default:
+        return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    }
+  }
+
+  heartbeat(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null): number {
+    const found = this.checkMember(this.groups.get(groupId), memberId, groupInstanceId);
+    if (typeof found === 'number') return found;
+    const { group, member } = found;
+    if (generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    this.scheduleSessionExpiry(group, member);
+    return group.state === 'PreparingRebalance' ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE;
+  }
+
+  /** LeaveGroup; returns an error code per leaving member. */
+  leave(groupId: string, leaving: Array<{ memberId: string; groupInstanceId: string | null }>): number[] {
+    const group = this.groups.get(groupId);
+    const codes: number[] = [];
+    const removed: string[] = [];
+    for (const l of leaving) {
+      if (!group) {
+        codes.push(ErrorCode.UNKNOWN_MEMBER_ID);
+        continue;
+      }
+      const pending = group.pendingMembers.get(l.memberId);
+      if (pending) {
+        clearTimeout(pending);
+        group.pendingMembers.delete(l.memberId);
+        codes.push(ErrorCode.NONE);
+        continue;
+      }
+      let memberId = l.memberId;
+      if (l.groupInstanceId !== null) {
+        const current = group.staticMembers.get(l.groupInstanceId);
+        if (current === undefined) {
+          codes.push(ErrorCode.UNKNOWN_MEMBER_ID);
+          continue;
+        }
+        if (memberId !== '' && memberId !== current) {
+          codes.push(ErrorCode.FENCED_INSTANCE_ID);
+          continue;
+        }
+        memberId = current;
+      }
+      if (!group.members.has(memberId)) {
+        codes.push(ErrorCode.UNKNOWN_MEMBER_ID);
+        continue;
+      }
+      removed.push(memberId);
+      codes.push(ErrorCode.NONE);
+    }
+    if (group && removed.length > 0) this.removeMembers(group, removed, 'members left');
+    return codes;
+  }
+
+  private removeMembers(group: Group, memberIds: string[], reason: string): void {
+    for (const id of memberIds) {
+      const m = group.remove(id);
+      m?.awaitingJoin?.(joinError(ErrorCode.UNKNOWN_MEMBER_ID, id));
+      m?.awaitingSync?.(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+    }
+    if (group.state === 'PreparingRebalance') {
+      if (group.members.size === 0 && group.pendingMembers.size === 0) this.completeJoin(group);
+      else this.maybeCompleteJoin(group);
+      return;
+    }
+    if (group.members.size === 0) {
+      group.generationId++;
+      group.protocolName = null;
+      group.transition('Empty');
+      this.persistGroup(group);
+      return;
+    }
+    this.prepareRebalance(group, reason);
+  }
+
+  // ---- offsets -------------------------------------------------------------------------------
+
+  /** OffsetCommit; returns an error code per offset, in order. */
+  async commit(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null, offsets: OffsetToCommit[]): Promise<number[] | number> {
+    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
+    await this.ensureOffsetsTopic();
+    const group = this.groups.get(groupId);
+    const standalone = generationId < 0 && memberId === '';
+    if (standalone) {
+      // Offsets stored for a group that does not use the coordinator for membership.
+      if (group && group.members.size > 0) return ErrorCode.UNKNOWN_MEMBER_ID;
+    } else {
+      const found = this.checkMember(group, memberId, groupInstanceId);
+      if (typeof found === 'number') return found;
+      if (generationId !== found.group.generationId) return ErrorCode.ILLEGAL_GENERATION;
+      if (found.group.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
+      this.scheduleSessionExpiry(found.group, found.member);
+    }
+    const maxMetadata = this.config.int('offset.metadata.max.bytes');
+    const now = Date.now();
+    const codes: number[] = [];
+    const records: RecordToWrite[] = [];
+    const accepted: Array<CommittedOffset & { topic: string; partition: number }> = [];
+    for (const o of offsets) {
+      const topic = this.topics.registry.get(o.topic);
+      if (!topic || !topic.partitions[o.partition]) {
+        codes.push(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        continue;
+      }
+      const metadata = o.metadata ?? '';
+      if (Buffer.byteLength(metadata) > maxMetadata) {
+        codes.push(ErrorCode.OFFSET_METADATA_TOO_LARGE);
+        continue;
+      }
+      const value = { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata, commitTimestamp: now };
+      records.push({ key: offsetKey(groupId, o.topic, o.partition), value: offsetValue(value) });
+      accepted.push({ ...value, topic: o.topic, partition: o.partition });
+      codes.push(ErrorCode.NONE);
+    }
+    if (records.length > 0) {
+      this.append(groupId, records);
+      const map = this.offsetsOf(groupId);
+      for (const a of accepted) map.set(`${a.topic}\0${a.partition}`, a);
+      if (!group) {
+        const created = new Group(groupId);
+        this.groups.set(groupId, created);
+      }
+    }
+    return codes;
+  }
+
+  committed(groupId: string, topic: string, partition: number): CommittedOffset | undefined {
+    return this.offsets.get(groupId)?.get(`${topic}\0${partition}`);
+  }
+
+  /** Every committed partition of a group, by topic. */
+  committedTopics(groupId: string): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const o of this.offsets.get(groupId)?.values() ?? []) out.set(o.topic, [...(out.get(o.topic) ?? []), o.partition]);
+    return out;
+  }
+
+  /** OffsetDelete: refused for topics an active member subscribes to. */
+  deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>, subscribed: (group: Group) => Set<string>): number[] | number {
+    const group = this.groups.get(groupId);
+    if (!group) return ErrorCode.GROUP_ID_NOT_FOUND;
+    const active = group.members.size > 0 ? subscribed(group) : new Set<string>();
+    const codes: number[] = [];
+    const records: RecordToWrite[] = [];
+    for (const p of partitions) {
+      if (active.has(p.topic)) {
+        codes.push(ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC);
+        continue;
+      }
+      if (!this.topics.registry.get(p.topic)) {
+        codes.push(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        continue;
+      }
+      records.push({ key: offsetKey(groupId, p.topic, p.partition), value: null });
+      this.offsets.get(groupId)?.delete(`${p.topic}\0${p.partition}`);
+      codes.push(ErrorCode.NONE);
+    }
+    if (records.length > 0) this.append(groupId, records);
+    return codes;
+  }
+
+  // ---- describing and deleting groups --------------------------------------------------------
+
+  get(groupId: string): Group | undefined {
+    return this.groups.get(groupId);
+  }
+
+  all(): Group[] {
+    return [...this.groups.values()];
+  }
+
+  deleteGroup(groupId: string): number {
+    const group = this.groups.get(groupId);
+    if (!group || group.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (group.members.size > 0 || group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
+    const records: RecordToWrite[] = [...(this.offsets.get(groupId)?.values() ?? [])].map((o) => ({ key: offsetKey(groupId, o.topic, o.partition), value: null }));
+    records.push({ key: groupKey(groupId), value: null });
+    this.append(groupId, records);
+    group.transition('Dead');
+    this.groups.delete(groupId);
+    this.offsets.delete(groupId);
+    this.logger.info({ group: groupId }, 'group deleted');
+    return ErrorCode.NONE;
+  }
+
+  /** Expires offsets of groups that have been empty longer than offsets.retention.ms. */
+  expireOffsets(now = Date.now()): void {
+    const retention = this.config.int('offsets.retention.ms');
+    for (const group of this.groups.values()) {
+      if (group.state !== 'Empty' || now - group.stateTimestamp < retention) continue;
+      const offsets = this.offsets.get(group.id);
+      if (!offsets || offsets.size === 0) continue;
+      this.append(group.id, [...offsets.values()].map((o) => ({ key: offsetKey(group.id, o.topic, o.partition), value: null })));
+      this.offsets.delete(group.id);
+      this.logger.info({ group: group.id }, 'expired the offsets of an empty group');
+    }
+  }
+
+  close(): void {
+    for (const group of this.groups.values()) {
+      if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
+      for (const t of group.pendingMembers.values()) clearTimeout(t);
+      for (const m of group.members.values()) if (m.sessionTimer) clearTimeout(m.sessionTimer);
+    }
+  }
+}
+
+function sameProtocols(a: Array<{ name: string; metadata: Buffer }>, b: Array<{ name: string; metadata: Buffer }>): boolean {
+  return a.length === b.length && a.every((p, i) => p.name === b[i]!.name && p.metadata.equals(b[i]!.metadata));
+}

@@ -1,0 +1,224 @@
+// The classic group protocol on the wire: FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+// LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups, OffsetDelete.
+// Semantics live in groups/coordinator.ts; this module maps versions and fields.
+import type { BrokerContext, RequestContext } from '../context.js';
+import type { Group } from '../groups/group.js';
+import { ErrorCode } from '../protocol/errors.js';
+import type {
+  FindCoordinatorRequest,
+  FindCoordinatorResponse,
+  JoinGroupRequest,
+  JoinGroupResponse,
+  SyncGroupRequest,
+  SyncGroupResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  LeaveGroupRequest,
+  LeaveGroupResponse,
+  OffsetCommitRequest,
+  OffsetCommitResponse,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+  DescribeGroupsRequest,
+  DescribeGroupsResponse,
+  ListGroupsRequest,
+  ListGroupsResponse,
+  DeleteGroupsRequest,
+  DeleteGroupsResponse,
+  OffsetDeleteRequest,
+  OffsetDeleteResponse,
+} from '../protocol/messages/index.js';
+import type { Coordinator } from '../protocol/messages/find-coordinator-response.js';
+import type { OffsetFetchResponsePartition } from '../protocol/messages/offset-fetch-response.js';
+import { readConsumerProtocolSubscription, consumerProtocolSubscriptionVersions } from '../protocol/messages/consumer-protocol-subscription.js';
+import { Reader } from '../protocol/reader.js';
+
+const GROUP_KEY = 0;
+const TRANSACTION_KEY = 1;
+const NOT_REQUESTED = -2147483648;
+// Group operations allowed with no authorizer: READ, DELETE, DESCRIBE (Kafka's AclOperation bits 3, 6, 8).
+const ALL_GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
+
+export async function handleFindCoordinator(broker: BrokerContext, req: FindCoordinatorRequest, ctx: RequestContext): Promise<FindCoordinatorResponse> {
+  const keys = ctx.apiVersion >= 4 ? req.coordinatorKeys : [req.key];
+  const self = broker.brokers().find((b) => b.nodeId === broker.nodeId)!;
+  const coordinators: Coordinator[] = [];
+  for (const key of keys) {
+    const none = { key, nodeId: -1, host: '', port: -1 };
+    if (req.keyType === TRANSACTION_KEY) {
+      coordinators.push({ ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'transactions are not supported by this broker yet' });
+    } else if (req.keyType !== GROUP_KEY) {
+      coordinators.push({ ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unknown coordinator key type ${req.keyType}` });
+    } else {
+      await broker.groups.ensureOffsetsTopic();
+      coordinators.push({ key, nodeId: self.nodeId, host: self.host, port: self.port, errorCode: ErrorCode.NONE, errorMessage: null });
+    }
+  }
+  const first = coordinators[0]!;
+  return {
+    throttleTimeMs: 0,
+    errorCode: first.errorCode,
+    errorMessage: first.errorMessage,
+    nodeId: first.nodeId,
+    host: first.host,
+    port: first.port,
+    coordinators: ctx.apiVersion >= 4 ? coordinators : [],
+  };
+}
+
+export async function handleJoinGroup(broker: BrokerContext, req: JoinGroupRequest, ctx: RequestContext): Promise<JoinGroupResponse> {
+  const result = await broker.groups.join({
+    groupId: req.groupId,
+    memberId: req.memberId,
+    groupInstanceId: req.groupInstanceId,
+    clientId: ctx.clientId ?? '',
+    clientHost: ctx.clientHost,
+    sessionTimeoutMs: req.sessionTimeoutMs,
+    rebalanceTimeoutMs: ctx.apiVersion >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
+    protocolType: req.protocolType,
+    protocols: req.protocols,
+    requireKnownMemberId: ctx.apiVersion >= 4,
+  });
+  return {
+    throttleTimeMs: 0,
+    errorCode: result.errorCode,
+    generationId: result.generationId,
+    protocolType: result.protocolType,
+    // Before v7 the protocol name is not nullable.
+    protocolName: result.protocolName ?? (ctx.apiVersion >= 7 ? null : ''),
+    leader: result.leader,
+    skipAssignment: false,
+    memberId: result.memberId,
+    members: result.members,
+  };
+}
+
+export async function handleSyncGroup(broker: BrokerContext, req: SyncGroupRequest): Promise<SyncGroupResponse> {
+  const result = await broker.groups.sync(req.groupId, req.generationId, req.memberId, req.groupInstanceId, req.protocolType, req.protocolName, req.assignments);
+  return { throttleTimeMs: 0, ...result };
+}
+
+export function handleHeartbeat(broker: BrokerContext, req: HeartbeatRequest): HeartbeatResponse {
+  return { throttleTimeMs: 0, errorCode: broker.groups.heartbeat(req.groupId, req.generationId, req.memberId, req.groupInstanceId) };
+}
+
+export function handleLeaveGroup(broker: BrokerContext, req: LeaveGroupRequest, ctx: RequestContext): LeaveGroupResponse {
+  const leaving = ctx.apiVersion >= 3 ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId })) : [{ memberId: req.memberId, groupInstanceId: null }];
+  const codes = broker.groups.leave(req.groupId, leaving);
+  return {
+    throttleTimeMs: 0,
+    errorCode: ctx.apiVersion >= 3 ? ErrorCode.NONE : codes[0]!,
+    members: ctx.apiVersion >= 3 ? leaving.map((l, i) => ({ ...l, errorCode: codes[i]! })) : [],
+  };
+}
+
+export async function handleOffsetCommit(broker: BrokerContext, req: OffsetCommitRequest): Promise<OffsetCommitResponse> {
+  const offsets = req.topics.flatMap((t) =>
+    t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata })),
+  );
+  const result = await broker.groups.commit(req.groupId, req.generationIdOrMemberEpoch, req.memberId, req.groupInstanceId, offsets);
+  let i = 0;
+  return {
+    throttleTimeMs: 0,
+    topics: req.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: typeof result === 'number' ? result : result[i++]! })),
+    })),
+  };
+}
+
+function fetchPartitions(broker: BrokerContext, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null) {
+  const wanted = topics ?? [...broker.groups.committedTopics(groupId)].map(([name, partitionIndexes]) => ({ name, partitionIndexes: partitionIndexes.sort((a, b) => a - b) }));
+  return wanted.map((t) => ({
+    name: t.name,
+    partitions: t.partitionIndexes.map((partitionIndex): OffsetFetchResponsePartition => {
+      const c = broker.groups.committed(groupId, t.name, partitionIndex);
+      return { partitionIndex, committedOffset: c?.offset ?? -1, committedLeaderEpoch: c?.leaderEpoch ?? -1, metadata: c?.metadata ?? '', errorCode: ErrorCode.NONE };
+    }),
+  }));
+}
+
+export function handleOffsetFetch(broker: BrokerContext, req: OffsetFetchRequest, ctx: RequestContext): OffsetFetchResponse {
+  if (ctx.apiVersion >= 8) {
+    return {
+      throttleTimeMs: 0,
+      topics: [],
+      errorCode: ErrorCode.NONE,
+      groups: req.groups.map((g) => ({ groupId: g.groupId, topics: fetchPartitions(broker, g.groupId, g.topics), errorCode: ErrorCode.NONE })),
+    };
+  }
+  return { throttleTimeMs: 0, topics: fetchPartitions(broker, req.groupId, req.topics), errorCode: ErrorCode.NONE, groups: [] };
+}
+
+export function handleDescribeGroups(broker: BrokerContext, req: DescribeGroupsRequest): DescribeGroupsResponse {
+  return {
+    throttleTimeMs: 0,
+    groups: req.groups.map((groupId) => {
+      const g = broker.groups.get(groupId);
+      const operations = req.includeAuthorizedOperations ? ALL_GROUP_OPERATIONS : NOT_REQUESTED;
+      if (!g) return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
+      return {
+        errorCode: ErrorCode.NONE,
+        groupId,
+        groupState: g.state,
+        protocolType: g.protocolType ?? '',
+        protocolData: g.state === 'Stable' ? (g.protocolName ?? '') : '',
+        members: [...g.members.values()].map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          memberMetadata: g.metadataOf(m),
+          memberAssignment: m.assignment,
+        })),
+        authorizedOperations: operations,
+      };
+    }),
+  };
+}
+
+export function handleListGroups(broker: BrokerContext, req: ListGroupsRequest): ListGroupsResponse {
+  const states = new Set(req.statesFilter.map((s) => s.toLowerCase()));
+  const types = new Set(req.typesFilter.map((s) => s.toLowerCase()));
+  const groups = broker.groups
+    .all()
+    .filter((g) => (states.size === 0 || states.has(g.state.toLowerCase())) && (types.size === 0 || types.has('classic')))
+    .map((g) => ({ groupId: g.id, protocolType: g.protocolType ?? '', groupState: g.state, groupType: 'classic' }));
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups };
+}
+
+export function handleDeleteGroups(broker: BrokerContext, req: DeleteGroupsRequest): DeleteGroupsResponse {
+  return { throttleTimeMs: 0, results: req.groupsNames.map((groupId) => ({ groupId, errorCode: broker.groups.deleteGroup(groupId) })) };
+}
+
+/** Topics the members of a consumer group subscribe to, from their protocol metadata. */
+function subscribedTopics(group: Group): Set<string> {
+  const topics = new Set<string>();
+  if (group.protocolType !== 'consumer') return topics;
+  for (const m of group.members.values()) {
+    const metadata = group.metadataOf(m);
+    if (metadata.length < 2) continue;
+    try {
+      const r = new Reader(metadata);
+      const version = Math.min(r.int16(), consumerProtocolSubscriptionVersions.max);
+      for (const t of readConsumerProtocolSubscription(r, version).topics) topics.add(t);
+    } catch {
+      // Metadata a client encoded its own way tells us nothing; the offsets stay deletable.
+    }
+  }
+  return topics;
+}
+
+export function handleOffsetDelete(broker: BrokerContext, req: OffsetDeleteRequest): OffsetDeleteResponse {
+  const partitions = req.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex })));
+  const result = broker.groups.deleteOffsets(req.groupId, partitions, subscribedTopics);
+  let i = 0;
+  return {
+    errorCode: typeof result === 'number' ? result : ErrorCode.NONE,
+    throttleTimeMs: 0,
+    topics:
+      typeof result === 'number'
+        ? []
+        : req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: result[i++]! })) })),
+  };
+}
