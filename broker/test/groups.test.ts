@@ -170,7 +170,7 @@ describe('@platformatic/kafka consumer', () => {
     const second = make();
     const stream2 = await second.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 });
     stream2.on('data', (m) => received.push(m.value as string));
-    const owned = (c: Consumer) => (c.assignments ?? []).flatMap((a) => a.partitions);
+    const owned = (c: ReturnType<typeof make>) => (c.assignments ?? []).flatMap((a) => a.partitions);
     await waitFor(() => owned(first).length === 2 && owned(second).length === 2, 30_000, 'two platformatic members own two partitions each');
     expect([...owned(first), ...owned(second)].sort()).toEqual([0, 1, 2, 3]);
     expect([...received].sort()).toEqual([...values].sort());
