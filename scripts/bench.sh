@@ -1,5 +1,7 @@
 #!/bin/sh
-# npm run bench: throughput of one broker on this machine (kcat and @platformatic/kafka).
+# npm run bench [-- options]: throughput of one broker (kcat and @platformatic/kafka).
+# npm run bench:rebalance: what a three-member consumer-group rebalance costs.
 set -e
 . "$(dirname "$0")/prepare.sh"
-exec node --experimental-strip-types --no-warnings bench/throughput.ts "$@"
+script=${SAMSA_BENCH:-throughput}
+exec node --experimental-strip-types --no-warnings "bench/$script.ts" "$@"

@@ -1,6 +1,6 @@
 #!/bin/sh
-# npm test: the whole suite. Installs what the tests need (kcat) when it can; under CI=true a
-# missing tool is an error, never a skipped test.
+# npm test: the whole suite. Installs what the tests need (kcat, a JDK, Maven and the Java
+# client) when it can; a missing tool is an error, never a skipped test.
 set -e
 . "$(dirname "$0")/prepare.sh"
 if ! command -v kcat >/dev/null 2>&1; then
@@ -12,5 +12,6 @@ if ! command -v kcat >/dev/null 2>&1; then
     exit 1
   fi
 fi
+sh "$samsa_root/scripts/java-deps.sh"
 npx tsc -p tsconfig.check.json
 exec npx vitest run "$@"

@@ -156,27 +156,43 @@ describe('kcat balanced consumer (librdkafka)', () => {
 });
 
 describe('@platformatic/kafka consumer', () => {
-  it('shares partitions with another member, consumes and commits', async () => {
+  it('shares partitions with another member, takes them all when it leaves, and resumes after a restart', async () => {
     const topic = 'group-platformatic';
     await createTopic(topic, 4);
     const values = await produceSpread(topic, 3, 4, 'pk');
     const make = () =>
       new Consumer({ clientId: 'pk-member', groupId: 'pk-group', bootstrapBrokers: [broker.bootstrap], deserializers: stringDeserializers, sessionTimeout: 10_000, heartbeatInterval: 200, rebalanceTimeout: 10_000 });
-    const first = make();
     const received: string[] = [];
-    const stream1 = await first.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 });
-    stream1.on('data', (m) => received.push(m.value as string));
+    const start = async () => {
+      const consumer = make();
+      const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100, maxWaitTime: 100 });
+      stream.on('data', (m) => received.push(m.value as string));
+      return { consumer, stream };
+    };
+    const owned = (c: ReturnType<typeof make>) => (c.assignments ?? []).flatMap((a) => a.partitions).sort();
+
+    const first = await start();
     await waitFor(() => received.length >= values.length, 30_000, 'first member consumes everything');
-    const second = make();
-    const stream2 = await second.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 });
-    stream2.on('data', (m) => received.push(m.value as string));
-    const owned = (c: ReturnType<typeof make>) => (c.assignments ?? []).flatMap((a) => a.partitions);
-    await waitFor(() => owned(first).length === 2 && owned(second).length === 2, 30_000, 'two platformatic members own two partitions each');
-    expect([...owned(first), ...owned(second)].sort()).toEqual([0, 1, 2, 3]);
+    const second = await start();
+    await waitFor(() => owned(first.consumer).length === 2 && owned(second.consumer).length === 2, 30_000, 'two platformatic members own two partitions each');
+    expect([...owned(first.consumer), ...owned(second.consumer)].sort()).toEqual([0, 1, 2, 3]);
     expect([...received].sort()).toEqual([...values].sort());
-    await stream1.close();
-    await stream2.close();
-    await first.close();
-    await second.close();
+
+    await second.stream.close();
+    await second.consumer.close();
+    await waitFor(() => owned(first.consumer).length === 4, 30_000, 'the remaining member takes all four partitions');
+    await new Promise((r) => setTimeout(r, 300)); // one more autocommit interval
+    await first.stream.close();
+    await first.consumer.close();
+
+    await broker.restart();
+    received.length = 0;
+    const later = await produceSpread(topic, 1, 4, 'pk-later');
+    const third = await start();
+    await waitFor(() => received.length >= later.length, 30_000, 'a new member reads what came after the commits');
+    await new Promise((r) => setTimeout(r, 300));
+    expect([...received].sort()).toEqual([...later].sort());
+    await third.stream.close();
+    await third.consumer.close();
   });
 });
