@@ -140,8 +140,11 @@ describe('kcat balanced consumer (librdkafka)', () => {
     const b = kcatMember('kcat-group', topic);
     await waitFor(() => a.assigned().length === 2 && b.assigned().length === 2, 30_000, 'kcat members split four partitions');
     expect([...a.assigned(), ...b.assigned()].sort()).toEqual([0, 1, 2, 3]);
-    await waitFor(() => a.out.length + b.out.length >= 40, 30_000, 'kcat members consume everything');
-    expect([...a.out, ...b.out].map((l) => l.split(' ')[1]).sort()).toEqual([...values].sort());
+    const seen = () => new Set([...a.out, ...b.out].map((l) => l.split(' ')[1]));
+    await waitFor(() => seen().size >= 40, 30_000, 'kcat members consume everything');
+    // At least once: records read before a rebalance moved their partition may be read again
+    // by the new owner until an auto-commit catches up.
+    expect([...seen()].sort()).toEqual([...values].sort());
     await stop(a.child);
     await waitFor(() => b.assigned().length === 4, 30_000, 'the remaining member takes all partitions');
     await stop(b.child);
