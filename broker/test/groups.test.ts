@@ -176,10 +176,11 @@ describe('@platformatic/kafka consumer', () => {
 
     const first = await start();
     await waitFor(() => received.length >= values.length, 30_000, 'first member consumes everything');
+    await new Promise((r) => setTimeout(r, 300)); // past one autocommit interval
     const second = await start();
     await waitFor(() => owned(first.consumer).length === 2 && owned(second.consumer).length === 2, 30_000, 'two platformatic members own two partitions each');
     expect([...owned(first.consumer), ...owned(second.consumer)].sort()).toEqual([0, 1, 2, 3]);
-    expect([...received].sort()).toEqual([...values].sort());
+    expect([...new Set(received)].sort()).toEqual([...values].sort());
 
     await second.stream.close();
     await second.consumer.close();
