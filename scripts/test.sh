@@ -13,5 +13,6 @@ if ! command -v kcat >/dev/null 2>&1; then
   fi
 fi
 sh "$samsa_root/scripts/java-deps.sh"
+sh "$samsa_root/scripts/kafka/fetch.sh"
 npx tsc -p tsconfig.check.json
 exec npx vitest run "$@"

@@ -23,6 +23,8 @@ export function freePort(): Promise<number> {
 export class BrokerProcess {
   private child: ChildProcess | null = null;
   output = '';
+  /** performance.now() when the process was last spawned. */
+  launchedAt = 0;
   readonly port: number;
   readonly httpPort: number;
   readonly dataDir: string;
@@ -44,6 +46,10 @@ export class BrokerProcess {
     return broker;
   }
 
+  get pid(): number {
+    return this.child?.pid ?? -1;
+  }
+
   get bootstrap(): string {
     return `127.0.0.1:${this.port}`;
   }
@@ -57,6 +63,7 @@ export class BrokerProcess {
     const args = [MAIN, '--port', String(this.port), '--http-port', String(this.httpPort), '--data-dir', this.dataDir];
     for (const [k, v] of Object.entries(this.config)) args.push('--config', `${k}=${v}`);
     args.push(...this.extraArgs);
+    this.launchedAt = performance.now();
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));

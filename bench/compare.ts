@@ -1,0 +1,252 @@
+// Samsa side by side with Apache Kafka on this machine, in the same run: each round starts a
+// fresh Samsa broker and a fresh single-node KRaft Kafka, one after the other, and drives both
+// with the same clients and settings. Prints one table (medians, min–max, Samsa/Kafka), and
+// writes bench/results/compare-<time>.json and an SVG chart of the ratios.
+//   npm run bench:compare -- [--rounds 3] [--records 200000]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import kafkajs from 'kafkajs';
+import { Consumer, Producer, stringDeserializers } from '@platformatic/kafka';
+import { BrokerProcess } from '../broker/test/broker-process.ts';
+import { KafkaProcess, ROOT, ensureKafka, kafkaTool } from '../broker/test/kafka-process.ts';
+
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, records: { type: 'string', default: '200000' } } });
+const ROUNDS = Number(values.rounds);
+const RECORDS = Number(values.records);
+const { Kafka, logLevel } = kafkajs;
+
+type System = 'samsa' | 'kafka';
+interface Running {
+  bootstrap: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+/** One measured number: which scenario, what unit, and whether more is better. */
+interface Metric {
+  scenario: string;
+  unit: string;
+  higherIsBetter: boolean;
+}
+const samples = new Map<string, { metric: Metric; samsa: number[]; kafka: number[] }>();
+
+function record(metric: Metric, system: System, value: number): void {
+  const key = `${metric.scenario}|${metric.unit}`;
+  const entry = samples.get(key) ?? { metric, samsa: [], kafka: [] };
+  entry[system].push(value);
+  samples.set(key, entry);
+}
+
+/** CPU seconds (user+system) and peak resident memory of a process, from /proc. */
+function usage(pid: number): { cpuSeconds: number; peakRssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuSeconds: ticks / 100, peakRssMb: hwm ? Number(hwm[1]) / 1024 : 0 };
+}
+
+async function start(system: System): Promise<Running & { startupMs: number }> {
+  if (system === 'samsa') {
+    const b = await BrokerProcess.start({ 'group.initial.rebalance.delay.ms': '0' });
+    const startupMs = await firstProduce(b.bootstrap, b.launchedAt);
+    return { bootstrap: b.bootstrap, pid: b.pid, startupMs, stop: () => b.destroy() };
+  }
+  const k = await KafkaProcess.start();
+  const startupMs = await firstProduce(k.bootstrap, k.launchedAt);
+  return { bootstrap: k.bootstrap, pid: k.pid, startupMs, stop: () => k.destroy() };
+}
+
+/** Milliseconds from process start until a produce is acknowledged (the same client for both). */
+async function firstProduce(bootstrap: string, launchedAt: number): Promise<number> {
+  const kafka = new Kafka({ clientId: 'startup', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+  for (;;) {
+    const producer = kafka.producer({ allowAutoTopicCreation: true });
+    try {
+      await producer.connect();
+      await producer.send({ topic: 'startup', acks: 1, messages: [{ value: 'up' }] });
+      await producer.disconnect();
+      return performance.now() - launchedAt;
+    } catch {
+      await producer.disconnect().catch(() => {});
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+function createTopic(bootstrap: string, topic: string, partitions: number): void {
+  kafkaTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', bootstrap, '--create', '--topic', topic, '--partitions', String(partitions), '--replication-factor', '1']);
+}
+
+function producerPerformance(bootstrap: string, topic: string, records: number, size: number, acks: string) {
+  const out = kafkaTool('org.apache.kafka.tools.ProducerPerformance', ['--topic', topic, '--num-records', String(records), '--record-size', String(size), '--throughput', '-1', '--producer-props', `bootstrap.servers=${bootstrap}`, `acks=${acks}`]);
+  const m = /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency.*?(\d+) ms 99th/.exec(out.trim().split('\n').at(-1)!);
+  if (!m) throw new Error(`unexpected ProducerPerformance output:\n${out}`);
+  return { recordsPerSec: Number(m[2]), mbPerSec: Number(m[3]), avgLatencyMs: Number(m[4]), p99Ms: Number(m[5]) };
+}
+
+function consumerPerformance(bootstrap: string, topic: string, records: number) {
+  const out = kafkaTool('org.apache.kafka.tools.ConsumerPerformance', ['--bootstrap-server', bootstrap, '--topic', topic, '--messages', String(records), '--timeout', '60000']);
+  const lines = out.trim().split('\n');
+  const header = lines.findIndex((l) => l.startsWith('start.time'));
+  const cols = lines[header]!.split(',').map((s) => s.trim());
+  const row = lines[header + 1]!.split(',').map((s) => s.trim());
+  const get = (name: string) => Number(row[cols.indexOf(name)]);
+  return { mbPerSec: get('fetch.MB.sec'), recordsPerSec: get('fetch.nMsg.sec') };
+}
+
+function endToEndLatency(bootstrap: string, topic: string) {
+  const out = kafkaTool('org.apache.kafka.tools.EndToEndLatency', [bootstrap, topic, '5000', '1', '100']);
+  const m = /50th = ([\d.]+), 99th = ([\d.]+), 99.9th = ([\d.]+)/.exec(out);
+  const avg = /Avg latency: ([\d.]+) ms/.exec(out);
+  if (!m || !avg) throw new Error(`unexpected EndToEndLatency output:\n${out}`);
+  return { avg: Number(avg[1]), p50: Number(m[1]), p99: Number(m[2]), p999: Number(m[3]) };
+}
+
+async function jsClients(system: System, bootstrap: string): Promise<void> {
+  const n = Math.min(RECORDS, 100_000);
+  const value = Buffer.alloc(100, 'v');
+  const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  const batch = Array.from({ length: 1000 }, () => ({ value }));
+  let t = performance.now();
+  for (let i = 0; i < n; i += 1000) await producer.send({ topic: 'js-kafkajs', acks: 1, messages: batch });
+  record({ scenario: 'kafkajs produce 100 B, acks=1', unit: 'records/s', higherIsBetter: true }, system, n / ((performance.now() - t) / 1000));
+  await producer.disconnect();
+  const consumer = kafka.consumer({ groupId: 'bench-kafkajs', maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'js-kafkajs', fromBeginning: true });
+  let seen = 0;
+  // Timed from run(): includes joining the group, the same for both brokers.
+  t = performance.now();
+  await consumer.run({ eachBatch: async ({ batch: b }) => void (seen += b.messages.length) });
+  while (seen < n) await new Promise((r) => setTimeout(r, 5));
+  record({ scenario: 'kafkajs consume 100 B (group join included)', unit: 'records/s', higherIsBetter: true }, system, n / ((performance.now() - t) / 1000));
+  await consumer.disconnect();
+
+  const pk = new Producer({ clientId: 'bench', bootstrapBrokers: [bootstrap], autocreateTopics: true });
+  const messages = Array.from({ length: 1000 }, () => ({ topic: 'js-platformatic', value }));
+  await pk.send({ messages: messages.slice(0, 1), acks: 1 });
+  t = performance.now();
+  for (let i = 0; i < n; i += 1000) await pk.send({ messages, acks: 1 });
+  record({ scenario: '@platformatic/kafka produce 100 B, acks=1', unit: 'records/s', higherIsBetter: true }, system, n / ((performance.now() - t) / 1000));
+  await pk.close();
+  const pc = new Consumer({ clientId: 'bench', groupId: 'bench-platformatic', bootstrapBrokers: [bootstrap], deserializers: stringDeserializers });
+  seen = 0;
+  t = performance.now();
+  const stream = await pc.consume({ topics: ['js-platformatic'], mode: 'earliest', maxWaitTime: 100 });
+  stream.on('data', () => void seen++);
+  while (seen < n + 1) await new Promise((r) => setTimeout(r, 5));
+  record({ scenario: '@platformatic/kafka consume 100 B (group join included)', unit: 'records/s', higherIsBetter: true }, system, n / ((performance.now() - t) / 1000));
+  await stream.close();
+  await pc.close();
+}
+
+async function round(system: System): Promise<void> {
+  const broker = await start(system);
+  record({ scenario: 'process start to first acknowledged produce', unit: 'ms', higherIsBetter: false }, system, broker.startupMs);
+  const before = usage(broker.pid);
+  let bytes = 0;
+  try {
+    for (const size of [100, 1024]) {
+      const records = size === 100 ? RECORDS : Math.round(RECORDS / 4);
+      for (const partitions of [1, 6]) {
+        for (const acks of ['1', 'all']) {
+          const topic = `perf-${size}-${partitions}-${acks}`;
+          createTopic(broker.bootstrap, topic, partitions);
+          const r = producerPerformance(broker.bootstrap, topic, records, size, acks);
+          bytes += records * size;
+          const scenario = `ProducerPerformance ${size} B, ${partitions} partition${partitions > 1 ? 's' : ''}, acks=${acks}`;
+          record({ scenario, unit: 'records/s', higherIsBetter: true }, system, r.recordsPerSec);
+          record({ scenario, unit: 'MB/s', higherIsBetter: true }, system, r.mbPerSec);
+        }
+        const c = consumerPerformance(broker.bootstrap, `perf-${size}-${partitions}-1`, records);
+        bytes += records * size;
+        record({ scenario: `ConsumerPerformance ${size} B, ${partitions} partition${partitions > 1 ? 's' : ''}`, unit: 'MB/s', higherIsBetter: true }, system, c.mbPerSec);
+      }
+    }
+    const e2e = endToEndLatency(broker.bootstrap, 'e2e-latency');
+    // EndToEndLatency sends one record, waits for it to be consumed, and repeats; it reports
+    // percentiles in whole milliseconds, so the average carries the sub-millisecond detail.
+    record({ scenario: 'EndToEndLatency 100 B, acks=1, average', unit: 'ms', higherIsBetter: false }, system, e2e.avg);
+    record({ scenario: 'EndToEndLatency 100 B, acks=1, p50', unit: 'ms', higherIsBetter: false }, system, e2e.p50);
+    record({ scenario: 'EndToEndLatency 100 B, acks=1, p99', unit: 'ms', higherIsBetter: false }, system, e2e.p99);
+    record({ scenario: 'EndToEndLatency 100 B, acks=1, p99.9', unit: 'ms', higherIsBetter: false }, system, e2e.p999);
+    await jsClients(system, broker.bootstrap);
+    bytes += 4 * Math.min(RECORDS, 100_000) * 100;
+    const after = usage(broker.pid);
+    record({ scenario: 'broker CPU seconds per GB moved', unit: 's/GB', higherIsBetter: false }, system, (after.cpuSeconds - before.cpuSeconds) / (bytes / 1e9));
+    record({ scenario: 'broker peak RSS', unit: 'MB', higherIsBetter: false }, system, after.peakRssMb);
+  } finally {
+    await broker.stop();
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(x >= 10 ? 1 : 2));
+
+function svgChart(rows: Array<{ label: string; ratio: number; better: boolean }>): string {
+  const width = 900;
+  const rowHeight = 22;
+  const left = 420;
+  const scale = (width - left - 60) / Math.max(2, ...rows.map((r) => r.ratio));
+  const bars = rows
+    .map((r, i) => {
+      const y = 30 + i * rowHeight;
+      const w = Math.max(1, r.ratio * scale);
+      const color = r.better ? '#2e7d32' : '#c62828';
+      return `<text x="${left - 8}" y="${y + 14}" text-anchor="end" font-size="12">${r.label.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text><rect x="${left}" y="${y + 3}" width="${w.toFixed(1)}" height="14" fill="${color}"/><text x="${left + w + 4}" y="${y + 14}" font-size="12">${r.ratio.toFixed(2)}</text>`;
+    })
+    .join('\n');
+  const one = left + scale;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${40 + rows.length * rowHeight}" font-family="sans-serif">
+<text x="10" y="18" font-size="14" font-weight="bold">Samsa / Apache Kafka (green: Samsa better)</text>
+<line x1="${one}" y1="26" x2="${one}" y2="${30 + rows.length * rowHeight}" stroke="#555" stroke-dasharray="4,3"/>
+${bars}
+</svg>
+`;
+}
+
+async function main(): Promise<void> {
+  ensureKafka();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const system of r % 2 === 0 ? (['samsa', 'kafka'] as const) : (['kafka', 'samsa'] as const)) {
+      process.stderr.write(`round ${r + 1}/${ROUNDS}: ${system}\n`);
+      await round(system);
+    }
+  }
+  const rows = [...samples.values()].map(({ metric, samsa, kafka }) => {
+    const s = median(samsa);
+    const k = median(kafka);
+    return { metric, samsa, kafka, samsaMedian: s, kafkaMedian: k, ratio: k === 0 ? NaN : s / k };
+  });
+  const header = ['scenario', 'unit', 'Samsa median (min–max)', 'Kafka median (min–max)', 'Samsa/Kafka'];
+  const table = rows.map((r) => [
+    r.metric.scenario,
+    r.metric.unit,
+    `${fmt(r.samsaMedian)} (${fmt(Math.min(...r.samsa))}–${fmt(Math.max(...r.samsa))})`,
+    `${fmt(r.kafkaMedian)} (${fmt(Math.min(...r.kafka))}–${fmt(Math.max(...r.kafka))})`,
+    Number.isNaN(r.ratio) ? 'n/a' : r.ratio.toFixed(2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
+  console.log(`Samsa vs Apache Kafka 4.0.0 (KRaft, single node), ${ROUNDS} rounds, ${RECORDS} records per produce scenario (1 KiB: a quarter), node ${process.version}`);
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const row of table) console.log(line(row));
+
+  const dir = join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  writeFileSync(join(dir, `compare-${stamp}.json`), JSON.stringify({ rounds: ROUNDS, records: RECORDS, node: process.version, kafka: '4.0.0', rows }, null, 2));
+  const chart = rows.filter((r) => Number.isFinite(r.ratio) && r.ratio > 0).map((r) => ({
+    label: `${r.metric.scenario} (${r.metric.unit})`,
+    ratio: r.ratio,
+    better: r.metric.higherIsBetter ? r.ratio >= 1 : r.ratio <= 1,
+  }));
+  writeFileSync(join(dir, `compare-${stamp}.svg`), svgChart(chart));
+  console.log(`\nresults: bench/results/compare-${stamp}.json and .svg`);
+}
+
+await main();
