@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Command line entry point: starts one broker and stops it cleanly on SIGTERM or SIGINT.
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { Broker } from './broker.js';
@@ -16,13 +17,27 @@ Options:
   --http-host HOST         HTTP address for /healthz, /readyz, /metrics (default: --host)
   --http-port PORT         HTTP port (default 9644)
   --data-dir DIR           Where logs and metadata live (default ./data)
-  --config NAME=VALUE      A broker setting by its Kafka name; repeatable
+  --config-file FILE       Broker settings in Java properties form (name=value lines)
+  --config NAME=VALUE      A broker setting by its Kafka name; repeatable, overrides the file
   --log-level LEVEL        trace, debug, info, warn, error (default info, or LOG_LEVEL)
   --help                   Show this help
 
 Broker settings (--config):
 ${brokerConfigDefs.map((d) => `  ${d.name.padEnd(34)} ${d.doc} (default ${d.default})`).join('\n')}
 `;
+
+/** Java properties: name=value (or name: value) lines; # and ! start comments. */
+function parseProperties(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
+    const at = line.search(/[=:]/);
+    if (at <= 0) fail(`--config-file line "${line}" is not name=value`);
+    out[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return out;
+}
 
 function fail(message: string): never {
   process.stderr.write(`samsa-broker: ${message}\nRun with --help for the options.\n`);
@@ -49,6 +64,7 @@ async function main(): Promise<void> {
         'http-port': { type: 'string' },
         'data-dir': { type: 'string' },
         config: { type: 'string', multiple: true },
+        'config-file': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -62,6 +78,15 @@ async function main(): Promise<void> {
     return;
   }
   const settings: Record<string, string> = {};
+  if (values['config-file'] !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(values['config-file'], 'utf8');
+    } catch (err) {
+      fail(`cannot read --config-file: ${(err as Error).message}`);
+    }
+    Object.assign(settings, parseProperties(text));
+  }
   for (const item of values.config ?? []) {
     const eq = item.indexOf('=');
     if (eq <= 0) fail(`--config takes NAME=VALUE, got "${item}"`);

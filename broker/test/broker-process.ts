@@ -30,6 +30,8 @@ export class BrokerProcess {
   readonly dataDir: string;
   readonly config: Record<string, string>;
   readonly extraArgs: string[];
+  /** Options for node itself, before the script (e.g. --cpu-prof). */
+  nodeArgs: string[] = [];
 
   private constructor(port: number, httpPort: number, dataDir: string, config: Record<string, string>, extraArgs: string[]) {
     this.port = port;
@@ -40,8 +42,9 @@ export class BrokerProcess {
   }
 
   /** `extraArgs` go to the command line as they are (e.g. --advertised-port). */
-  static async start(config: Record<string, string> = {}, extraArgs: string[] = []): Promise<BrokerProcess> {
+  static async start(config: Record<string, string> = {}, extraArgs: string[] = [], nodeArgs: string[] = []): Promise<BrokerProcess> {
     const broker = new BrokerProcess(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), 'samsa-test-')), config, extraArgs);
+    broker.nodeArgs = nodeArgs;
     await broker.launch();
     return broker;
   }
@@ -60,7 +63,7 @@ export class BrokerProcess {
 
   /** Starts the process on the same ports and data directory and waits until /readyz says ready. */
   async launch(): Promise<void> {
-    const args = [MAIN, '--port', String(this.port), '--http-port', String(this.httpPort), '--data-dir', this.dataDir];
+    const args = [...this.nodeArgs, MAIN, '--port', String(this.port), '--http-port', String(this.httpPort), '--data-dir', this.dataDir];
     for (const [k, v] of Object.entries(this.config)) args.push('--config', `${k}=${v}`);
     args.push(...this.extraArgs);
     this.launchedAt = performance.now();

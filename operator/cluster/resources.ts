@@ -1,0 +1,174 @@
+// What a KafkaCluster becomes: the objects the operator applies, as pure functions of the
+// resource. Every object carries an owner reference to the KafkaCluster, so deleting it
+// deletes them (garbage collection), and every name derives from the cluster's name.
+import { createHash } from 'node:crypto';
+import type { KubernetesObject } from '../kube.js';
+import { API_VERSION, type KafkaCluster } from '../crds/types.js';
+
+export const DATA_PATH = '/var/lib/samsa';
+export const CONFIG_PATH = '/etc/samsa';
+export const CONFIG_FILE = 'server.properties';
+
+export const names = (cluster: string) => ({
+  statefulSet: cluster,
+  headless: `${cluster}-brokers`,
+  bootstrap: cluster,
+  config: `${cluster}-config`,
+  serviceAccount: `${cluster}-broker`,
+  role: `${cluster}-broker`,
+  pdb: cluster,
+});
+
+export function selectorLabels(cluster: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'samsa', 'app.kubernetes.io/instance': cluster, 'app.kubernetes.io/component': 'broker' };
+}
+
+function labels(cluster: string): Record<string, string> {
+  return { ...selectorLabels(cluster), 'app.kubernetes.io/managed-by': 'samsa-operator', 'app.kubernetes.io/part-of': 'samsa' };
+}
+
+function ownerReference(kc: KafkaCluster) {
+  return { apiVersion: API_VERSION, kind: 'KafkaCluster', name: kc.metadata.name, uid: kc.metadata.uid!, controller: true, blockOwnerDeletion: true };
+}
+
+function meta(kc: KafkaCluster, name: string) {
+  return { name, namespace: kc.metadata.namespace, labels: labels(kc.metadata.name), ownerReferences: [ownerReference(kc)] };
+}
+
+/** server.properties of the brokers: the spec's settings, sorted so the text is stable. */
+export function serverProperties(kc: KafkaCluster): string {
+  const config: Record<string, string> = { 'default.replication.factor': String(Math.min(3, kc.spec.replicas)), ...(kc.spec.config ?? {}) };
+  return Object.keys(config)
+    .sort()
+    .map((k) => `${k}=${config[k]}`)
+    .join('\n') + '\n';
+}
+
+export function bootstrapAddress(kc: KafkaCluster): string {
+  return `${names(kc.metadata.name).bootstrap}.${kc.metadata.namespace}.svc:${kc.spec.listeners.kafkaPort}`;
+}
+
+export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
+  const n = names(kc.metadata.name);
+  const { kafkaPort, httpPort } = kc.spec.listeners;
+  const properties = serverProperties(kc);
+  // A change of settings changes the pod template, and so rolls the brokers.
+  const configHash = createHash('sha256').update(properties).digest('hex').slice(0, 16);
+  const pod = kc.spec.podTemplate;
+  const ports = [
+    { name: 'kafka', port: kafkaPort, targetPort: 'kafka', protocol: 'TCP' },
+    { name: 'http', port: httpPort, targetPort: 'http', protocol: 'TCP' },
+  ];
+
+  const serviceAccount = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(kc, n.serviceAccount) };
+  // What the brokers' Kubernetes metadata store needs: Leases and ConfigMaps of the namespace.
+  const role = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: meta(kc, n.role),
+    rules: [
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+    ],
+  };
+  const roleBinding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: meta(kc, n.role),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: n.role },
+    subjects: [{ kind: 'ServiceAccount', name: n.serviceAccount, namespace: kc.metadata.namespace }],
+  };
+  const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(kc, n.config), data: { [CONFIG_FILE]: properties } };
+  const headless = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(kc, n.headless),
+    // Every broker gets a stable DNS name, ready or not, so that brokers can find each other while starting.
+    spec: { clusterIP: 'None', publishNotReadyAddresses: true, selector: selectorLabels(kc.metadata.name), ports },
+  };
+  const bootstrap = { apiVersion: 'v1', kind: 'Service', metadata: meta(kc, n.bootstrap), spec: { type: 'ClusterIP', selector: selectorLabels(kc.metadata.name), ports: [ports[0]] } };
+
+  const statefulSet = {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: meta(kc, n.statefulSet),
+    spec: {
+      replicas: kc.spec.replicas,
+      serviceName: n.headless,
+      podManagementPolicy: 'Parallel',
+      // The operator decides when each broker restarts, one at a time, waiting for readiness.
+      updateStrategy: { type: 'OnDelete' },
+      selector: { matchLabels: selectorLabels(kc.metadata.name) },
+      persistentVolumeClaimRetentionPolicy: {
+        whenDeleted: kc.spec.storage.deleteClaimsOnClusterDelete ? 'Delete' : 'Retain',
+        whenScaled: kc.spec.storage.deleteClaimsOnScaleDown ? 'Delete' : 'Retain',
+      },
+      template: {
+        metadata: {
+          labels: { ...labels(kc.metadata.name), ...(pod?.labels ?? {}) },
+          annotations: { 'samsa.dev/config-hash': configHash, ...(pod?.annotations ?? {}) },
+        },
+        spec: {
+          serviceAccountName: n.serviceAccount,
+          terminationGracePeriodSeconds: pod?.terminationGracePeriodSeconds ?? 60,
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000 },
+          ...(pod?.nodeSelector ? { nodeSelector: pod.nodeSelector } : {}),
+          ...(pod?.tolerations ? { tolerations: pod.tolerations } : {}),
+          ...(pod?.affinity ? { affinity: pod.affinity } : {}),
+          ...(pod?.priorityClassName ? { priorityClassName: pod.priorityClassName } : {}),
+          ...(kc.spec.rack
+            ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: kc.spec.rack.topologyKey, whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: selectorLabels(kc.metadata.name) } }] }
+            : {}),
+          containers: [
+            {
+              name: 'broker',
+              image: kc.spec.image,
+              command: ['node', 'dist/broker/main.js'],
+              args: [
+                '--host', '0.0.0.0',
+                '--port', String(kafkaPort),
+                '--http-port', String(httpPort),
+                '--data-dir', `${DATA_PATH}/data`,
+                '--config-file', `${CONFIG_PATH}/${CONFIG_FILE}`,
+                '--advertised-host', `$(POD_NAME).${n.headless}.$(POD_NAMESPACE).svc`,
+                '--config', 'node.id=$(NODE_ID)',
+              ],
+              env: [
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                // The StatefulSet controller labels each pod with its ordinal: the broker id.
+                { name: 'NODE_ID', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
+              ],
+              ports: [
+                { name: 'kafka', containerPort: kafkaPort, protocol: 'TCP' },
+                { name: 'http', containerPort: httpPort, protocol: 'TCP' },
+              ],
+              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 3 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 6 },
+              ...(kc.spec.resources ? { resources: kc.spec.resources } : {}),
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [
+                { name: 'data', mountPath: DATA_PATH },
+                { name: 'config', mountPath: CONFIG_PATH, readOnly: true },
+              ],
+            },
+          ],
+          volumes: [{ name: 'config', configMap: { name: n.config } }],
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          metadata: { name: 'data', labels: selectorLabels(kc.metadata.name) },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            ...(kc.spec.storage.storageClassName ? { storageClassName: kc.spec.storage.storageClassName } : {}),
+            resources: { requests: { storage: kc.spec.storage.size } },
+          },
+        },
+      ],
+    },
+  };
+  // One broker at a time may go down voluntarily (drains, upgrades).
+  const pdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(kc, n.pdb), spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(kc.metadata.name) } } };
+  return [serviceAccount, role, roleBinding, configMap, headless, bootstrap, statefulSet, pdb];
+}

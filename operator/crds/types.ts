@@ -1,0 +1,203 @@
+// The samsa.dev/v1alpha1 custom resources, written once: these TypeBox schemas give the
+// TypeScript types the operator uses and, through generate.ts, the CRDs in crds/.
+import { type Static, Type } from '@sinclair/typebox';
+
+export const GROUP = 'samsa.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+const immutable = (what: string) => ({ 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: `${what} cannot be changed after creation` }] });
+const quantity = (description: string, defaultValue?: string) =>
+  Type.String({ description, pattern: '^[0-9]+(\\.[0-9]+)?([KMGTPE]i?|[mkMGTPE]|e[0-9]+)?$', ...(defaultValue ? { default: defaultValue } : {}) });
+const stringMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
+
+export const Condition = Type.Object({
+  type: Type.String({ description: 'Ready, Reconciling or Degraded.' }),
+  status: Type.Union([Type.Literal('True'), Type.Literal('False'), Type.Literal('Unknown')], { description: 'True, False or Unknown.' }),
+  reason: Type.String({ description: 'One CamelCase word saying why.' }),
+  message: Type.String({ description: 'What happened, for a person.' }),
+  lastTransitionTime: Type.String({ format: 'date-time', description: 'When the status last changed.' }),
+  observedGeneration: Type.Optional(Type.Integer({ description: 'The generation of the spec this condition describes.' })),
+});
+export type Condition = Static<typeof Condition>;
+
+const Resources = Type.Object(
+  {
+    requests: Type.Optional(Type.Record(Type.String(), quantity('A quantity such as 500m or 2Gi.'), { description: 'Minimum resources, by name (cpu, memory).' })),
+    limits: Type.Optional(Type.Record(Type.String(), quantity('A quantity such as 1 or 4Gi.'), { description: 'Maximum resources, by name (cpu, memory).' })),
+  },
+  { description: 'CPU and memory of each broker container, as in a Pod spec.' },
+);
+
+export const KafkaClusterSpec = Type.Object(
+  {
+    replicas: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Number of brokers.' }),
+    image: Type.String({ minLength: 1, default: 'samsa:0.1.0', description: 'Container image of the brokers.' }),
+    version: Type.Optional(Type.String({ description: 'Samsa version the image holds, shown in status; changing the image rolls the brokers one at a time.' })),
+    storage: Type.Object(
+      {
+        size: Type.String({ ...quantity('Size of each broker volume.', '10Gi'), ...immutable('storage.size') }),
+        storageClassName: Type.Optional(Type.String({ description: 'StorageClass of the broker volumes; the cluster default when empty.', ...immutable('storage.storageClassName') })),
+        deleteClaimsOnClusterDelete: Type.Boolean({ default: false, description: 'Delete the broker volumes when the KafkaCluster is deleted (they are kept by default).' }),
+        deleteClaimsOnScaleDown: Type.Boolean({ default: false, description: 'Delete the volume of a broker removed by scaling down (kept by default).' }),
+      },
+      { default: {}, description: 'Persistent volumes of the brokers, one per broker.' },
+    ),
+    resources: Type.Optional(Resources),
+    config: Type.Optional(stringMap('Broker settings by their Kafka names, e.g. log.retention.ms: "86400000". Changing them rolls the brokers.')),
+    listeners: Type.Object(
+      {
+        kafkaPort: Type.Integer({ minimum: 1, maximum: 65535, default: 9092, description: 'Port of the Kafka protocol listener.' }),
+        httpPort: Type.Integer({ minimum: 1, maximum: 65535, default: 9644, description: 'Port of /healthz, /readyz and /metrics.' }),
+      },
+      { default: {}, description: 'Ports the brokers listen on.' },
+    ),
+    rack: Type.Optional(
+      Type.Object(
+        { topologyKey: Type.String({ default: 'topology.kubernetes.io/zone', description: 'Node label whose values are racks; brokers spread evenly across them.' }) },
+        { description: 'Spread brokers across racks (zones).' },
+      ),
+    ),
+    podTemplate: Type.Optional(
+      Type.Object(
+        {
+          labels: Type.Optional(stringMap('Extra labels of the broker pods.')),
+          annotations: Type.Optional(stringMap('Extra annotations of the broker pods.')),
+          nodeSelector: Type.Optional(stringMap('Node labels the broker pods must run on.')),
+          priorityClassName: Type.Optional(Type.String({ description: 'PriorityClass of the broker pods.' })),
+          tolerations: Type.Optional(Type.Array(Type.Object({}, { 'x-kubernetes-preserve-unknown-fields': true }), { description: 'Tolerations of the broker pods, as in a Pod spec.' })),
+          affinity: Type.Optional(Type.Object({}, { 'x-kubernetes-preserve-unknown-fields': true, description: 'Affinity of the broker pods, as in a Pod spec.' })),
+          terminationGracePeriodSeconds: Type.Integer({ minimum: 1, default: 60, description: 'Time a broker gets to shut down cleanly.' }),
+        },
+        { description: 'Overrides of the broker pod template.' },
+      ),
+    ),
+  },
+  { description: 'Desired state of a Samsa cluster.' },
+);
+export type KafkaClusterSpec = Static<typeof KafkaClusterSpec>;
+
+export const KafkaClusterStatus = Type.Object(
+  {
+    observedGeneration: Type.Optional(Type.Integer({ description: 'The generation of the spec the status describes.' })),
+    conditions: Type.Optional(Type.Array(Condition, { description: 'Ready, Reconciling and Degraded.' })),
+    replicas: Type.Optional(Type.Integer({ description: 'Brokers that exist.' })),
+    readyReplicas: Type.Optional(Type.Integer({ description: 'Brokers that are ready.' })),
+    brokers: Type.Optional(
+      Type.Array(
+        Type.Object({
+          id: Type.Integer({ description: 'Broker (node) id.' }),
+          pod: Type.String({ description: 'Pod running the broker.' }),
+          ready: Type.Boolean({ description: 'Whether the broker answers /readyz.' }),
+        }),
+        { description: 'Each broker and its readiness.' },
+      ),
+    ),
+    bootstrap: Type.Optional(Type.String({ description: 'Bootstrap address for Kafka clients in the cluster.' })),
+  },
+  { description: 'Observed state of the cluster.' },
+);
+export type KafkaClusterStatus = Static<typeof KafkaClusterStatus>;
+
+export const KafkaTopicSpec = Type.Object(
+  {
+    clusterRef: Type.Object(
+      { name: Type.String({ minLength: 1, description: 'Name of the KafkaCluster in this namespace.' }) },
+      { description: 'The cluster the topic lives on.', ...immutable('clusterRef') },
+    ),
+    topicName: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 249, pattern: '^[a-zA-Z0-9._-]+$', description: 'Topic name in Kafka; the resource name when empty.', ...immutable('topicName') }),
+    ),
+    partitions: Type.Integer({ minimum: 1, default: 1, description: 'Number of partitions; it can grow but never shrink.' }),
+    replicationFactor: Type.Integer({ minimum: 1, default: 1, description: 'Replicas of each partition.', ...immutable('replicationFactor') }),
+    config: Type.Optional(stringMap('Topic settings by their Kafka names, e.g. retention.ms: "3600000".')),
+  },
+  {
+    description: 'Desired state of a topic.',
+    'x-kubernetes-validations': [{ rule: 'self.partitions >= oldSelf.partitions', message: 'partitions cannot be lowered: Kafka topics can only gain partitions' }],
+  },
+);
+export type KafkaTopicSpec = Static<typeof KafkaTopicSpec>;
+
+export const KafkaTopicStatus = Type.Object(
+  {
+    observedGeneration: Type.Optional(Type.Integer({ description: 'The generation of the spec the status describes.' })),
+    conditions: Type.Optional(Type.Array(Condition, { description: 'Ready, Reconciling and Degraded.' })),
+    topicId: Type.Optional(Type.String({ description: 'Kafka topic id.' })),
+    partitions: Type.Optional(Type.Integer({ description: 'Partitions the topic has in Kafka.' })),
+  },
+  { description: 'Observed state of the topic.' },
+);
+export type KafkaTopicStatus = Static<typeof KafkaTopicStatus>;
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface KafkaCluster {
+  apiVersion: typeof API_VERSION;
+  kind: 'KafkaCluster';
+  metadata: ObjectMeta;
+  spec: KafkaClusterSpec;
+  status?: KafkaClusterStatus;
+}
+
+export interface KafkaTopic {
+  apiVersion: typeof API_VERSION;
+  kind: 'KafkaTopic';
+  metadata: ObjectMeta;
+  spec: KafkaTopicSpec;
+  status?: KafkaTopicStatus;
+}
+
+interface CrdDefinition {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  description: string;
+  spec: ReturnType<typeof Type.Object>;
+  status: ReturnType<typeof Type.Object>;
+  printerColumns: Array<{ name: string; type: string; jsonPath: string; description: string }>;
+}
+
+export const crdDefinitions: CrdDefinition[] = [
+  {
+    kind: 'KafkaCluster',
+    plural: 'kafkaclusters',
+    singular: 'kafkacluster',
+    shortNames: ['kc', 'samsa'],
+    description: 'A cluster of Samsa brokers: a StatefulSet on persistent volumes that Kafka clients use.',
+    spec: KafkaClusterSpec,
+    status: KafkaClusterStatus,
+    printerColumns: [
+      { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas', description: 'Desired brokers.' },
+      { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready brokers.' },
+      { name: 'Status', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].reason", description: 'Why the cluster is or is not ready.' },
+      { name: 'Bootstrap', type: 'string', jsonPath: '.status.bootstrap', description: 'Bootstrap address.' },
+    ],
+  },
+  {
+    kind: 'KafkaTopic',
+    plural: 'kafkatopics',
+    singular: 'kafkatopic',
+    shortNames: ['kt'],
+    description: 'A topic on a KafkaCluster.',
+    spec: KafkaTopicSpec,
+    status: KafkaTopicStatus,
+    printerColumns: [
+      { name: 'Cluster', type: 'string', jsonPath: '.spec.clusterRef.name', description: 'The KafkaCluster.' },
+      { name: 'Partitions', type: 'integer', jsonPath: '.spec.partitions', description: 'Partitions.' },
+      { name: 'Replication', type: 'integer', jsonPath: '.spec.replicationFactor', description: 'Replication factor.' },
+      { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status", description: 'Whether the topic is in Kafka as specified.' },
+    ],
+  },
+];

@@ -1,0 +1,195 @@
+// The operator against a real control plane (etcd, kube-apiserver, kube-controller-manager built
+// from Go modules), running as the service account of the Helm chart with exactly the chart's
+// RBAC, while a local kubelet runs the broker pods as processes: a KafkaCluster becomes ready
+// brokers, a KafkaTopic a topic Kafka clients use, spec changes show in status, bad manifests
+// are refused, and deletion cleans up.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import kafkajs from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { freePort } from '../../broker/test/broker-process.js';
+import { kcatConsume } from '../../broker/test/kcat.js';
+import { API_VERSION } from '../crds/types.js';
+import { Kube, KubeError, type KubernetesObject } from '../kube.js';
+import { ControlPlane } from './control-plane.js';
+import { LocalKubelet } from './kubelet.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const NS = 'kafka';
+const OPERATOR_NS = 'samsa-system';
+
+let cp: ControlPlane;
+let admin: Kube;
+let kubelet: LocalKubelet;
+let operator: ChildProcess;
+let operatorOutput = '';
+let operatorPort = 0;
+
+const kubeFor = (path: string) => {
+  const config = new KubeConfig();
+  config.loadFromFile(path);
+  return new Kube(config);
+};
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => null);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs}ms\noperator:\n${operatorOutput.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+type Obj = KubernetesObject & Record<string, unknown> & { status?: Record<string, unknown> & { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } };
+const get = (kind: 'KafkaCluster' | 'KafkaTopic', name: string) => admin.get<Obj>(API_VERSION, kind, NS, name);
+const readyCondition = (o: Obj) => o.status?.conditions?.find((c) => c.type === 'Ready');
+
+beforeAll(async () => {
+  cp = await ControlPlane.start();
+  admin = kubeFor(cp.kubeconfigFor('samsa-test-admin', ['system:masters']));
+  for (const file of readdirSync(join(ROOT, 'crds'))) await admin.create(parseAllDocuments(readFileSync(join(ROOT, 'crds', file), 'utf8'))[0]!.toJS() as KubernetesObject);
+  for (const plural of ['kafkaclusters', 'kafkatopics']) {
+    await waitFor(`CRD ${plural} established`, async () => {
+      const crd = await admin.get<Obj>('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, `${plural}.samsa.dev`);
+      return (crd.status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True');
+    });
+  }
+  for (const ns of [OPERATOR_NS, NS]) await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+
+  // The chart's own RBAC, rendered by helm, is all the operator gets.
+  const rendered = execFileSync(join(ROOT, '.cache/control-plane/bin/helm'), ['template', 'samsa', join(ROOT, 'charts/samsa-operator'), '--namespace', OPERATOR_NS]).toString();
+  const docs = parseAllDocuments(rendered).map((d) => d.toJS() as KubernetesObject).filter(Boolean);
+  for (const doc of docs.filter((d) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(d.kind!))) await admin.create(doc);
+  const sa = docs.find((d) => d.kind === 'ServiceAccount')!.metadata!.name!;
+  const operatorKubeconfig = cp.kubeconfigFor(`system:serviceaccount:${OPERATOR_NS}:${sa}`, ['system:serviceaccounts', `system:serviceaccounts:${OPERATOR_NS}`]);
+
+  kubelet = new LocalKubelet(admin, mkdtempSync(join(tmpdir(), 'samsa-kubelet-')));
+  await kubelet.start();
+  operatorPort = await freePort();
+  operator = spawn(process.execPath, [join(ROOT, 'dist/operator/main.js'), '--kubeconfig', operatorKubeconfig, '--http-port', String(operatorPort), '--http-host', '127.0.0.1', '--lease-namespace', OPERATOR_NS, '--resync-seconds', '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  operator.stdout!.on('data', (d: Buffer) => (operatorOutput += d.toString()));
+  operator.stderr!.on('data', (d: Buffer) => (operatorOutput += d.toString()));
+  await waitFor('operator ready', async () => (await fetch(`http://127.0.0.1:${operatorPort}/readyz`)).status === 200);
+}, 600_000);
+
+afterAll(async () => {
+  operator?.kill('SIGTERM');
+  await kubelet?.stop();
+  await cp?.stop();
+});
+
+describe('operator on a real control plane', () => {
+  let bootstrap = '';
+
+  it('turns a KafkaCluster into a ready broker and every object it needs', async () => {
+    await admin.create({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: 'demo', namespace: NS }, spec: { replicas: 1, config: { 'log.retention.ms': '86400000' } } } as KubernetesObject);
+    const kc = await waitFor('cluster ready', async () => {
+      const c = await get('KafkaCluster', 'demo');
+      return readyCondition(c)?.status === 'True' ? c : null;
+    }, 120_000);
+    expect(kc.status).toMatchObject({ readyReplicas: 1, replicas: 1, bootstrap: 'demo.kafka.svc:9092', brokers: [{ id: 0, pod: 'demo-0', ready: true }], observedGeneration: 1 });
+    // Defaults came from the CRD schema.
+    expect(kc.spec).toMatchObject({ image: 'samsa:0.1.0', storage: { size: '10Gi', deleteClaimsOnClusterDelete: false }, listeners: { kafkaPort: 9092, httpPort: 9644 } });
+
+    const sts = await admin.get<Obj & { spec: Record<string, any> }>('apps/v1', 'StatefulSet', NS, 'demo');
+    expect(sts.spec.updateStrategy).toEqual({ type: 'OnDelete' });
+    expect(sts.spec.serviceName).toBe('demo-brokers');
+    expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
+    expect(sts.spec.template.spec.containers[0].readinessProbe.httpGet.path).toBe('/readyz');
+    expect(sts.metadata!.ownerReferences![0]).toMatchObject({ kind: 'KafkaCluster', name: 'demo', controller: true });
+    const headless = await admin.get<Obj & { spec: Record<string, any> }>('v1', 'Service', NS, 'demo-brokers');
+    expect(headless.spec.clusterIP).toBe('None');
+    const cm = await admin.get<Obj & { data: Record<string, string> }>('v1', 'ConfigMap', NS, 'demo-config');
+    expect(cm.data['server.properties']).toContain('log.retention.ms=86400000');
+    for (const [apiVersion, kind, name] of [['v1', 'ServiceAccount', 'demo-broker'], ['rbac.authorization.k8s.io/v1', 'Role', 'demo-broker'], ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'demo-broker'], ['policy/v1', 'PodDisruptionBudget', 'demo'], ['v1', 'Service', 'demo']] as const) {
+      expect((await admin.get(apiVersion, kind, NS, name)).metadata?.ownerReferences?.[0]?.name).toBe('demo');
+    }
+    const events = await admin.list<Obj & { reason: string; involvedObject: { name: string } }>('v1', 'Event', NS);
+    expect(events.filter((e) => e.involvedObject.name === 'demo').map((e) => e.reason)).toEqual(expect.arrayContaining(['Created', 'Ready']));
+
+    const pod = await admin.get<Obj & { status: { podIP: string } }>('v1', 'Pod', NS, 'demo-0');
+    bootstrap = `${pod.status.podIP}:9092`;
+  }, 180_000);
+
+  it('turns a KafkaTopic into a topic that Kafka clients use, and grows it', async () => {
+    await admin.create({ apiVersion: API_VERSION, kind: 'KafkaTopic', metadata: { name: 'orders', namespace: NS }, spec: { clusterRef: { name: 'demo' }, partitions: 3, config: { 'retention.ms': '3600000' } } } as KubernetesObject);
+    await waitFor('topic ready', async () => readyCondition(await get('KafkaTopic', 'orders'))?.status === 'True');
+    const kafka = new kafkajs.Kafka({ clientId: 'operator-test', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING });
+    const adminClient = kafka.admin();
+    await adminClient.connect();
+    expect((await adminClient.fetchTopicMetadata({ topics: ['orders'] })).topics[0]!.partitions).toHaveLength(3);
+    const configs = await adminClient.describeConfigs({ resources: [{ type: 2, name: 'orders', configNames: ['retention.ms'] }], includeSynonyms: false });
+    expect(configs.resources[0]!.configEntries[0]!.configValue).toBe('3600000');
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: 'orders', messages: [{ key: 'k', value: 'first order', partition: 0 }] });
+    await producer.disconnect();
+    expect((await kcatConsume(bootstrap, 'orders')).map((r) => r.value)).toEqual(['first order']);
+
+    await admin.mergePatch(await get('KafkaTopic', 'orders'), { spec: { partitions: 5 } });
+    await waitFor('five partitions', async () => (await get('KafkaTopic', 'orders')).status?.partitions === 5);
+    expect((await adminClient.fetchTopicMetadata({ topics: ['orders'] })).topics[0]!.partitions).toHaveLength(5);
+    await adminClient.disconnect();
+  }, 120_000);
+
+  it('refuses bad manifests with messages a user understands', async () => {
+    const refused = async (obj: Record<string, unknown>, query = '') => {
+      try {
+        await admin.create(obj as KubernetesObject, query);
+      } catch (err) {
+        return (err as KubeError).message;
+      }
+      throw new Error('expected the API server to refuse the manifest');
+    };
+    expect(await refused({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: 'negative', namespace: NS }, spec: { replicas: -1 } })).toContain('spec.replicas in body should be greater than or equal to 1');
+    expect(await refused({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: 'typo', namespace: NS }, spec: { replicas: 1, replicaz: 3 } }, '?fieldValidation=Strict')).toContain('unknown field "spec.replicaz"');
+    try {
+      await admin.mergePatch(await get('KafkaTopic', 'orders'), { spec: { partitions: 2 } });
+      throw new Error('expected lowering partitions to be refused');
+    } catch (err) {
+      expect((err as KubeError).message).toContain('partitions cannot be lowered');
+    }
+    try {
+      await admin.mergePatch(await get('KafkaCluster', 'demo'), { spec: { storage: { size: '20Gi' } } });
+      throw new Error('expected a storage size change to be refused');
+    } catch (err) {
+      expect((err as KubeError).message).toContain('storage.size cannot be changed after creation');
+    }
+  });
+
+  it('rolls the broker when its config changes, keeps its data, and status follows', async () => {
+    const before = await admin.get<Obj>('v1', 'Pod', NS, 'demo-0');
+    await admin.mergePatch(await get('KafkaCluster', 'demo'), { spec: { config: { 'log.retention.ms': '7200000' } } });
+    const kc = await waitFor('rolled and ready again', async () => {
+      const c = await get('KafkaCluster', 'demo');
+      const pod = await admin.getOrNull<Obj>('v1', 'Pod', NS, 'demo-0');
+      return c.status?.observedGeneration === c.metadata!.generation && readyCondition(c)?.status === 'True' && pod && pod.metadata!.uid !== before.metadata!.uid ? c : null;
+    }, 120_000);
+    expect(kc.metadata!.generation).toBe(2);
+    const events = await admin.list<Obj & { reason: string }>('v1', 'Event', NS);
+    expect(events.map((e) => e.reason)).toContain('RollingRestart');
+    // Same volume: what was produced before the restart is still there.
+    expect((await kcatConsume(bootstrap, 'orders')).map((r) => r.value)).toEqual(['first order']);
+  }, 180_000);
+
+  it('deletes the topic in Kafka with its resource, and everything with the cluster', async () => {
+    await admin.delete(await get('KafkaTopic', 'orders'));
+    await waitFor('topic resource gone', async () => !(await admin.getOrNull(API_VERSION, 'KafkaTopic', NS, 'orders')));
+    const kafka = new kafkajs.Kafka({ clientId: 'operator-test', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING });
+    const adminClient = kafka.admin();
+    await adminClient.connect();
+    expect(await adminClient.listTopics()).not.toContain('orders');
+    await adminClient.disconnect();
+
+    await admin.delete(await get('KafkaCluster', 'demo'), { propagationPolicy: 'Background' });
+    await waitFor('owned objects garbage-collected', async () => !(await admin.getOrNull('apps/v1', 'StatefulSet', NS, 'demo')) && !(await admin.getOrNull('v1', 'ConfigMap', NS, 'demo-config')));
+    const metrics = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
+    expect(metrics).toMatch(/samsa_operator_reconciles_total\{controller="kafkacluster",result="success"\} [1-9]/);
+    expect(metrics).toContain('samsa_operator_leader 1');
+  }, 120_000);
+});

@@ -1,0 +1,153 @@
+// reconcile(namespace/name) of a KafkaTopic, through the Kafka admin protocol against a ready
+// broker of its cluster: create the topic (or adopt one that exists), raise its partitions,
+// make its config overrides match the spec, and delete it when the resource goes (finalizer).
+// Lowering partitions is refused with a condition: Kafka cannot do it.
+import type { Logger } from 'pino';
+import { KafkaConnection } from '../../broker/protocol/client.js';
+import { ErrorCode } from '../../broker/protocol/errors.js';
+import {
+  createPartitionsApi,
+  createTopicsApi,
+  deleteTopicsApi,
+  describeConfigsApi,
+  incrementalAlterConfigsApi,
+  metadataApi,
+} from '../../broker/protocol/messages/index.js';
+import { API_VERSION, type KafkaCluster, type KafkaTopic, type KafkaTopicStatus } from '../crds/types.js';
+import { verdict } from '../conditions.js';
+import type { ReconcileResult, Reconciler } from '../controller/controller.js';
+import type { Kube, KubernetesObject } from '../kube.js';
+import { brokerPods, isReady } from '../cluster/reconciler.js';
+
+export const TOPIC_FINALIZER = 'samsa.dev/topic';
+const TOPIC_RESOURCE = 2;
+const DYNAMIC_TOPIC_CONFIG = 1;
+const SET = 0;
+const DELETE = 1;
+
+type Topic = KafkaTopic & KubernetesObject;
+
+export class TopicReconciler implements Reconciler {
+  readonly name = 'kafkatopic';
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly logger: Logger,
+  ) {}
+
+  /** An admin connection to a ready broker of the cluster, or null when none is ready. */
+  private async connect(namespace: string, cluster: KafkaCluster): Promise<KafkaConnection | null> {
+    const pods = (await brokerPods(this.kube, namespace, cluster.metadata.name)).filter((p) => isReady(p) && p.status?.podIP);
+    for (const pod of pods) {
+      try {
+        return await KafkaConnection.open(pod.status!.podIP!, cluster.spec.listeners.kafkaPort, 'samsa-operator');
+      } catch {
+        // try the next broker
+      }
+    }
+    return null;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const topic = await this.kube.getOrNull<Topic>(API_VERSION, 'KafkaTopic', namespace, name);
+    if (!topic) return;
+    const topicName = topic.spec.topicName ?? name;
+    const finalizers = topic.metadata.finalizers ?? [];
+    const cluster = await this.kube.getOrNull<KafkaCluster & KubernetesObject>(API_VERSION, 'KafkaCluster', namespace, topic.spec.clusterRef.name);
+
+    if (topic.metadata.deletionTimestamp) {
+      if (!finalizers.includes(TOPIC_FINALIZER)) return;
+      if (cluster && !cluster.metadata.deletionTimestamp) {
+        const conn = await this.connect(namespace, cluster);
+        if (!conn) return { requeueAfterMs: 5000 };
+        try {
+          const res = await conn.send(deleteTopicsApi, 6, { topics: [{ name: topicName, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], topicNames: [], timeoutMs: 30_000 });
+          const code = res.responses[0]!.errorCode;
+          if (code !== ErrorCode.NONE && code !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new Error(`deleting topic ${topicName}: ${res.responses[0]!.errorMessage ?? `error ${code}`}`);
+        } finally {
+          await conn.close();
+        }
+        this.logger.info({ topic: key, kafkaTopic: topicName }, 'deleted topic');
+      }
+      await this.kube.mergePatch(topic, { metadata: { finalizers: finalizers.filter((f) => f !== TOPIC_FINALIZER), resourceVersion: topic.metadata.resourceVersion } });
+      return;
+    }
+    if (!finalizers.includes(TOPIC_FINALIZER)) {
+      await this.kube.mergePatch(topic, { metadata: { finalizers: [...finalizers, TOPIC_FINALIZER], resourceVersion: topic.metadata.resourceVersion } });
+    }
+
+    if (!cluster) return this.status(topic, {}, 'progressing', 'ClusterNotFound', `KafkaCluster ${topic.spec.clusterRef.name} does not exist`, 10_000);
+    const conn = await this.connect(namespace, cluster);
+    if (!conn) return this.status(topic, {}, 'progressing', 'ClusterNotReady', `no broker of ${topic.spec.clusterRef.name} is ready`, 5000);
+    try {
+      return await this.converge(topic, topicName, conn);
+    } finally {
+      await conn.close();
+    }
+  }
+
+  private async converge(topic: Topic, topicName: string, conn: KafkaConnection): Promise<ReconcileResult | void> {
+    const spec = topic.spec;
+    const meta = await conn.send(metadataApi, 12, { topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topicName }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+    const existing = meta.topics[0]!;
+    let topicId = existing.topicId;
+    let partitions = existing.partitions.length;
+    if (existing.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
+      const res = await conn.send(createTopicsApi, 7, {
+        topics: [{ name: topicName, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor, assignments: [], configs: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value })) }],
+        timeoutMs: 30_000,
+        validateOnly: false,
+      });
+      const created = res.topics[0]!;
+      if (created.errorCode !== ErrorCode.NONE) return this.status(topic, {}, 'failed', 'CreateFailed', created.errorMessage ?? `CreateTopics error ${created.errorCode}`, 30_000);
+      topicId = created.topicId;
+      partitions = created.numPartitions;
+      await this.kube.event(topic, 'Normal', 'Created', `created topic ${topicName} with ${partitions} partition(s)`);
+    } else if (existing.errorCode !== ErrorCode.NONE) {
+      return this.status(topic, {}, 'failed', 'MetadataFailed', `Metadata for ${topicName} failed with error ${existing.errorCode}`, 10_000);
+    } else {
+      if (!topic.status?.topicId) await this.kube.event(topic, 'Normal', 'Adopted', `topic ${topicName} already existed with ${partitions} partition(s); now managed by this resource`);
+      if (spec.partitions < partitions) {
+        return this.status(topic, { topicId, partitions }, 'failed', 'PartitionsCannotDecrease', `the topic has ${partitions} partitions; Kafka cannot lower that to ${spec.partitions}`);
+      }
+      if (spec.partitions > partitions) {
+        const res = await conn.send(createPartitionsApi, 3, { topics: [{ name: topicName, count: spec.partitions, assignments: null }], timeoutMs: 30_000, validateOnly: false });
+        const r = res.results[0]!;
+        if (r.errorCode !== ErrorCode.NONE) return this.status(topic, { topicId, partitions }, 'failed', 'PartitionsFailed', r.errorMessage ?? `CreatePartitions error ${r.errorCode}`, 30_000);
+        await this.kube.event(topic, 'Normal', 'PartitionsAdded', `raised partitions of ${topicName} from ${partitions} to ${spec.partitions}`);
+        partitions = spec.partitions;
+      }
+      const failure = await this.alignConfigs(topic, topicName, conn);
+      if (failure) return this.status(topic, { topicId, partitions }, 'failed', 'ConfigRejected', failure, 30_000);
+    }
+    return this.status(topic, { topicId, partitions }, 'ready', 'TopicReady', `topic ${topicName} has ${partitions} partition(s) and the specified config`);
+  }
+
+  /** Makes the topic's overrides equal spec.config; returns the broker's refusal, if any. */
+  private async alignConfigs(topic: Topic, topicName: string, conn: KafkaConnection): Promise<string | null> {
+    const described = await conn.send(describeConfigsApi, 4, { resources: [{ resourceType: TOPIC_RESOURCE, resourceName: topicName, configurationKeys: null }], includeSynonyms: false, includeDocumentation: false });
+    const current = new Map(described.results[0]!.configs.filter((c) => c.configSource === DYNAMIC_TOPIC_CONFIG).map((c) => [c.name, c.value]));
+    const desired = topic.spec.config ?? {};
+    const changes = [
+      ...Object.entries(desired).filter(([k, v]) => current.get(k) !== v).map(([name, value]) => ({ name, configOperation: SET, value })),
+      ...[...current.keys()].filter((k) => !(k in desired)).map((name) => ({ name, configOperation: DELETE, value: null })),
+    ];
+    if (changes.length === 0) return null;
+    const res = await conn.send(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: TOPIC_RESOURCE, resourceName: topicName, configs: changes }], validateOnly: false });
+    const r = res.responses[0]!;
+    if (r.errorCode !== ErrorCode.NONE) return r.errorMessage ?? `IncrementalAlterConfigs error ${r.errorCode}`;
+    await this.kube.event(topic, 'Normal', 'ConfigChanged', `changed ${changes.map((c) => c.name).join(', ')} of ${topicName}`);
+    return null;
+  }
+
+  private async status(topic: Topic, facts: Pick<KafkaTopicStatus, 'topicId' | 'partitions'>, state: 'ready' | 'progressing' | 'failed', reason: string, message: string, requeueAfterMs?: number): Promise<ReconcileResult | void> {
+    const status: KafkaTopicStatus = { observedGeneration: topic.metadata.generation, ...facts, conditions: verdict(topic.status?.conditions, state, reason, message, topic.metadata.generation) };
+    const strip = (s: KafkaTopicStatus | undefined) => JSON.stringify({ ...s, conditions: s?.conditions?.map(({ lastTransitionTime: _t, ...c }) => c) });
+    if (strip(status) !== strip(topic.status)) {
+      await this.kube.mergePatch(topic, { status }, 'status');
+      if (state === 'failed') await this.kube.event(topic, 'Warning', reason, message);
+    }
+    return requeueAfterMs ? { requeueAfterMs } : undefined;
+  }
+}
