@@ -14,5 +14,6 @@ if ! command -v kcat >/dev/null 2>&1; then
 fi
 sh "$samsa_root/scripts/java-deps.sh"
 sh "$samsa_root/scripts/kafka/fetch.sh"
+sh "$samsa_root/scripts/control-plane/build.sh"
 npx tsc -p tsconfig.check.json
 exec npx vitest run "$@"

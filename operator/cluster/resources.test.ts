@@ -1,0 +1,63 @@
+// The objects a KafkaCluster becomes, checked for N brokers (the integration test runs one).
+import { describe, expect, it } from 'vitest';
+import { API_VERSION, type KafkaCluster } from '../crds/types.js';
+import { desiredResources, serverProperties } from './resources.js';
+
+const cluster = (spec: Partial<KafkaCluster['spec']> = {}): KafkaCluster => ({
+  apiVersion: API_VERSION,
+  kind: 'KafkaCluster',
+  metadata: { name: 'prod', namespace: 'data', uid: 'uid-1', generation: 3 },
+  spec: {
+    replicas: 5,
+    image: 'samsa:1.2.3',
+    storage: { size: '50Gi', storageClassName: 'fast', deleteClaimsOnClusterDelete: true, deleteClaimsOnScaleDown: false },
+    listeners: { kafkaPort: 9092, httpPort: 9644 },
+    ...spec,
+  },
+});
+
+/** The first object of a kind that the cluster becomes. */
+const pick = (kc: KafkaCluster, kind: string): any => desiredResources(kc).find((o) => o.kind === kind)!;
+
+describe('desiredResources', () => {
+  it('gives N brokers stable identities, ids from their ordinals, and addresses other brokers can reach', () => {
+    const sts = pick(cluster(), 'StatefulSet');
+    expect(sts.spec.replicas).toBe(5);
+    expect(sts.spec.podManagementPolicy).toBe('Parallel');
+    const container = sts.spec.template.spec.containers[0];
+    expect(container.args).toEqual(expect.arrayContaining(['--advertised-host', '$(POD_NAME).prod-brokers.$(POD_NAMESPACE).svc', '--config', 'node.id=$(NODE_ID)']));
+    expect(container.env.find((e: { name: string }) => e.name === 'NODE_ID').valueFrom.fieldRef.fieldPath).toBe("metadata.labels['apps.kubernetes.io/pod-index']");
+    expect(sts.spec.volumeClaimTemplates[0].spec).toMatchObject({ storageClassName: 'fast', resources: { requests: { storage: '50Gi' } } });
+    expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
+  });
+
+  it('replicates by default up to three brokers, and lets the spec override it', () => {
+    expect(serverProperties(cluster({ replicas: 1 }))).toBe('default.replication.factor=1\n');
+    expect(serverProperties(cluster({ replicas: 5 }))).toBe('default.replication.factor=3\n');
+    expect(serverProperties(cluster({ config: { 'default.replication.factor': '2', 'log.retention.ms': '1000' } }))).toBe('default.replication.factor=2\nlog.retention.ms=1000\n');
+  });
+
+  it('rolls pods when the settings change, and only then', () => {
+    const hash = (kc: KafkaCluster) => pick(kc, 'StatefulSet').spec.template.metadata.annotations['samsa.dev/config-hash'];
+    expect(hash(cluster())).toBe(hash(cluster()));
+    expect(hash(cluster({ config: { 'log.retention.ms': '1' } }))).not.toBe(hash(cluster()));
+  });
+
+  it('spreads brokers over racks and applies pod template overrides', () => {
+    const sts = pick(cluster({ rack: { topologyKey: 'topology.kubernetes.io/zone' }, podTemplate: { nodeSelector: { pool: 'kafka' }, labels: { team: 'data' }, terminationGracePeriodSeconds: 120 } }), 'StatefulSet');
+    expect(sts.spec.template.spec.topologySpreadConstraints[0]).toMatchObject({ topologyKey: 'topology.kubernetes.io/zone', maxSkew: 1 });
+    expect(sts.spec.template.spec.nodeSelector).toEqual({ pool: 'kafka' });
+    expect(sts.spec.template.metadata.labels.team).toBe('data');
+    expect(sts.spec.template.spec.terminationGracePeriodSeconds).toBe(120);
+  });
+
+  it('owns everything it creates, lets one broker at a time be disrupted, and gives brokers only Leases and ConfigMaps', () => {
+    const objects = desiredResources(cluster());
+    expect(objects.map((o) => o.kind)).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Service', 'Service', 'StatefulSet', 'PodDisruptionBudget']);
+    for (const o of objects) expect(o.metadata!.ownerReferences).toEqual([{ apiVersion: API_VERSION, kind: 'KafkaCluster', name: 'prod', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
+    const pdb = pick(cluster(), 'PodDisruptionBudget');
+    const role = pick(cluster(), 'Role');
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(role.rules.map((r: { resources: string[] }) => r.resources[0])).toEqual(['leases', 'configmaps']);
+  });
+});
