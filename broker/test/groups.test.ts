@@ -115,7 +115,13 @@ describe('kcat balanced consumer (librdkafka)', () => {
     const child = spawn('kcat', ['-b', broker.bootstrap, '-u', '-G', group, '-X', 'auto.offset.reset=earliest', '-X', 'session.timeout.ms=10000', '-f', '%p %s\\n', topic]);
     const out: string[] = [];
     let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(...d.toString().split('\n').filter(Boolean)));
+    let partial = '';
+    // A line may straddle two chunks of output: keep the unfinished end for the next one.
+    child.stdout.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      out.push(...lines.filter(Boolean));
+    });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const assigned = () => {
       const lines = err.split('\n').filter((l) => l.includes('rebalanced'));
