@@ -162,6 +162,30 @@ describe('operator on a real control plane', () => {
     }
   });
 
+  it('adopts a topic that exists, reports partitions it cannot remove, and keeps the config equal to the spec', async () => {
+    const kafka = new kafkajs.Kafka({ clientId: 'operator-test', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING });
+    const adminClient = kafka.admin();
+    await adminClient.connect();
+    await adminClient.createTopics({ topics: [{ topic: 'legacy', numPartitions: 4, configEntries: [{ name: 'segment.bytes', value: '1048576' }] }] });
+    await admin.create({ apiVersion: API_VERSION, kind: 'KafkaTopic', metadata: { name: 'legacy', namespace: NS }, spec: { clusterRef: { name: 'demo' }, partitions: 2 } } as KubernetesObject);
+    const refused = await waitFor('shrink reported', async () => {
+      const t = await get('KafkaTopic', 'legacy');
+      return readyCondition(t)?.reason === 'PartitionsCannotDecrease' ? t : null;
+    });
+    expect(readyCondition(refused)).toMatchObject({ status: 'False', message: 'the topic has 4 partitions; Kafka cannot lower that to 2' });
+    expect(refused.status?.conditions?.find((c) => c.type === 'Degraded')?.status).toBe('True');
+    expect((await adminClient.fetchTopicMetadata({ topics: ['legacy'] })).topics[0]!.partitions).toHaveLength(4);
+
+    // Matching the topic makes it Ready; its overrides become exactly spec.config.
+    await admin.mergePatch(await get('KafkaTopic', 'legacy'), { spec: { partitions: 4, config: { 'retention.ms': '120000' } } });
+    await waitFor('adopted topic ready', async () => readyCondition(await get('KafkaTopic', 'legacy'))?.status === 'True');
+    const described = await adminClient.describeConfigs({ resources: [{ type: 2, name: 'legacy', configNames: ['retention.ms', 'segment.bytes'] }], includeSynonyms: false });
+    expect(Object.fromEntries(described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]))).toEqual({ 'retention.ms': '120000', 'segment.bytes': '1073741824' });
+    const events = await admin.list<Obj & { reason: string; involvedObject: { name: string } }>('v1', 'Event', NS);
+    expect(events.filter((e) => e.involvedObject.name === 'legacy').map((e) => e.reason)).toEqual(expect.arrayContaining(['Adopted', 'PartitionsCannotDecrease', 'ConfigChanged']));
+    await adminClient.disconnect();
+  });
+
   it('rolls the broker when its config changes, keeps its data, and status follows', async () => {
     const before = await admin.get<Obj>('v1', 'Pod', NS, 'demo-0');
     await admin.mergePatch(await get('KafkaCluster', 'demo'), { spec: { config: { 'log.retention.ms': '7200000' } } });
