@@ -12,8 +12,8 @@ if ! command -v kcat >/dev/null 2>&1; then
     exit 1
   fi
 fi
-sh "$samsa_root/scripts/java-deps.sh"
-sh "$samsa_root/scripts/kafka/fetch.sh"
+sh "$samsa_root/scripts/maven-deps.sh" scripts/java/pom.xml .cache/java/lib
+sh "$samsa_root/scripts/maven-deps.sh" scripts/kafka/pom.xml .cache/kafka/lib
 sh "$samsa_root/scripts/control-plane/build.sh"
 npx tsc -p tsconfig.check.json
 exec npx vitest run "$@"

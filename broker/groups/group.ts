@@ -1,6 +1,6 @@
 // One consumer group of the classic protocol: its members, state, generation and chosen
 // protocol. Pure bookkeeping; the coordinator drives the transitions and owns the timers.
-import type { StoredGroup } from './offsets-records.js';
+import type { StoredGroup, StoredMember } from './offsets-records.js';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -21,15 +21,9 @@ export interface SyncResult {
   assignment: Buffer;
 }
 
-export interface Member {
-  memberId: string;
-  groupInstanceId: string | null;
-  clientId: string;
-  clientHost: string;
-  rebalanceTimeoutMs: number;
-  sessionTimeoutMs: number;
+/** A live member: what __consumer_offsets keeps of it, its protocols, and what it waits on. */
+export interface Member extends Omit<StoredMember, 'subscription'> {
   protocols: Array<{ name: string; metadata: Buffer }>;
-  assignment: Buffer;
   /** A JoinGroup waiting for the rebalance to complete. */
   awaitingJoin: ((result: JoinResult) => void) | null;
   /** A SyncGroup waiting for the leader's assignment. */

@@ -11,8 +11,7 @@ const CLEAN_SHUTDOWN = '.clean-shutdown';
 export class LogManager {
   private readonly logs = new Map<string, PartitionLog[]>();
   private readonly clean: boolean;
-  private retentionTimer: NodeJS.Timeout | undefined;
-  private cleanerTimer: NodeJS.Timeout | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
     readonly dataDir: string,
@@ -83,15 +82,21 @@ export class LogManager {
     return deleted;
   }
 
-  startRetention(intervalMs: number): void {
-    this.retentionTimer = setInterval(() => {
+  /** Runs `task` every `intervalMs` until close; a failure is logged and the next run goes on. */
+  private every(intervalMs: number, what: string, task: () => void): void {
+    const timer = setInterval(() => {
       try {
-        this.applyRetention();
+        task();
       } catch (err) {
-        this.logger.error({ err }, 'retention failed');
+        this.logger.error({ err }, `${what} failed`);
       }
     }, intervalMs);
-    this.retentionTimer.unref();
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  startRetention(intervalMs: number): void {
+    this.every(intervalMs, 'retention', () => this.applyRetention());
   }
 
   /** Compacts every partition of a compacted topic that is due. */
@@ -106,20 +111,12 @@ export class LogManager {
   }
 
   startCleaner(intervalMs: number): void {
-    this.cleanerTimer = setInterval(() => {
-      try {
-        this.compact();
-      } catch (err) {
-        this.logger.error({ err }, 'compaction failed');
-      }
-    }, intervalMs);
-    this.cleanerTimer.unref();
+    this.every(intervalMs, 'compaction', () => this.compact());
   }
 
   /** Seals every log and leaves the marker that lets the next start skip tail validation. */
   close(): void {
-    clearInterval(this.retentionTimer);
-    clearInterval(this.cleanerTimer);
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
     for (const logs of this.logs.values()) for (const log of logs) log.close();
     this.logs.clear();
     writeFileSync(join(this.dataDir, CLEAN_SHUTDOWN), new Date().toISOString());

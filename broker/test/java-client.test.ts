@@ -1,6 +1,6 @@
 // The Java client (kafka-clients from Maven Central) with its defaults: an idempotent producer
 // with acks=all, and a consumer in a classic group that commits. Needs a JDK and Maven, which
-// scripts/java-deps.sh installs when missing; there is no skipping this test.
+// scripts/maven-deps.sh installs when missing; there is no skipping this test.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync } from 'node:fs';
@@ -17,7 +17,7 @@ const classpath = () => `${CLASSES}:${LIB}/*`;
 let broker: BrokerProcess;
 
 beforeAll(async () => {
-  execFileSync('sh', [join(ROOT, 'scripts/java-deps.sh')], { stdio: 'inherit' });
+  execFileSync('sh', [join(ROOT, 'scripts/maven-deps.sh'), 'scripts/java/pom.xml', '.cache/java/lib'], { stdio: 'inherit' });
   mkdirSync(CLASSES, { recursive: true });
   execFileSync('javac', ['-d', CLASSES, '-cp', `${LIB}/*`, join(ROOT, 'broker/test/java/ClientCheck.java')], { stdio: 'inherit' });
   broker = await BrokerProcess.start({ 'group.initial.rebalance.delay.ms': '0' });

@@ -1,4 +1,4 @@
-// Runs Apache Kafka (the pinned release fetched by scripts/kafka/fetch.sh) as a single-node
+// Runs Apache Kafka (the pinned release of scripts/kafka/pom.xml) as a single-node
 // KRaft broker on free loopback ports: the reference for benchmarks and compatibility tests.
 // Written without parameter properties so that Node's type stripping can run it (bench/).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -14,7 +14,7 @@ export const KAFKA_LIB = join(ROOT, '.cache/kafka/lib');
 
 /** Fetches Apache Kafka from Maven Central when it is not cached yet. */
 export function ensureKafka(): void {
-  execFileSync('sh', [join(ROOT, 'scripts/kafka/fetch.sh')], { stdio: 'inherit' });
+  execFileSync('sh', [join(ROOT, 'scripts/maven-deps.sh'), 'scripts/kafka/pom.xml', '.cache/kafka/lib'], { stdio: 'inherit' });
 }
 
 /** JVM settings of Kafka's own start scripts (kafka-server-start.sh, kafka-run-class.sh). */

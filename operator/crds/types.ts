@@ -21,6 +21,12 @@ export const Condition = Type.Object({
 });
 export type Condition = Static<typeof Condition>;
 
+/** Status fields every samsa.dev resource has. */
+const statusCommon = {
+  observedGeneration: Type.Optional(Type.Integer({ description: 'The generation of the spec the status describes.' })),
+  conditions: Type.Optional(Type.Array(Condition, { description: 'Ready, Reconciling and Degraded.' })),
+};
+
 const Resources = Type.Object(
   {
     requests: Type.Optional(Type.Record(Type.String(), quantity('A quantity such as 500m or 2Gi.'), { description: 'Minimum resources, by name (cpu, memory).' })),
@@ -79,8 +85,7 @@ export type KafkaClusterSpec = Static<typeof KafkaClusterSpec>;
 
 export const KafkaClusterStatus = Type.Object(
   {
-    observedGeneration: Type.Optional(Type.Integer({ description: 'The generation of the spec the status describes.' })),
-    conditions: Type.Optional(Type.Array(Condition, { description: 'Ready, Reconciling and Degraded.' })),
+    ...statusCommon,
     replicas: Type.Optional(Type.Integer({ description: 'Brokers that exist.' })),
     readyReplicas: Type.Optional(Type.Integer({ description: 'Brokers that are ready.' })),
     brokers: Type.Optional(
@@ -121,8 +126,7 @@ export type KafkaTopicSpec = Static<typeof KafkaTopicSpec>;
 
 export const KafkaTopicStatus = Type.Object(
   {
-    observedGeneration: Type.Optional(Type.Integer({ description: 'The generation of the spec the status describes.' })),
-    conditions: Type.Optional(Type.Array(Condition, { description: 'Ready, Reconciling and Degraded.' })),
+    ...statusCommon,
     topicId: Type.Optional(Type.String({ description: 'Kafka topic id.' })),
     partitions: Type.Optional(Type.Integer({ description: 'Partitions the topic has in Kafka.' })),
   },
