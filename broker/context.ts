@@ -39,5 +39,4 @@ export interface RequestContext {
   clientId: string | null;
   /** The client's address, as group descriptions show it. */
   clientHost: string;
-  connectionId: string;
 }

@@ -134,7 +134,7 @@ export class Connection {
       return;
     }
     try {
-      const response = await api.handle(this.broker, body, { apiVersion, clientId: header.clientId, clientHost: this.socket.remoteAddress ?? '', connectionId: this.id });
+      const response = await api.handle(this.broker, body, { apiVersion, clientId: header.clientId, clientHost: this.socket.remoteAddress ?? '' });
       if (response !== null && !this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, response));
       this.broker.metrics.request(api.spec.name, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (err) {
