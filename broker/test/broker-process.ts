@@ -19,6 +19,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** SIGTERM, then SIGKILL if the process has not exited after `graceMs`; resolves on exit. */
+export function terminate(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), graceMs).unref();
+  });
+}
+
 // Written without parameter properties so that Node's type stripping can run it (bench/).
 export class BrokerProcess {
   private child: ChildProcess | null = null;

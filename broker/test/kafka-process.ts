@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createConnection } from 'node:net';
-import { freePort } from './broker-process.ts';
+import { freePort, terminate } from './broker-process.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const KAFKA_LIB = join(ROOT, '.cache/kafka/lib');
@@ -110,13 +110,7 @@ export class KafkaProcess {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((r) => {
-      child.once('exit', () => r());
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
-    });
+    if (this.child) await terminate(this.child, 30_000);
   }
 
   async destroy(): Promise<void> {

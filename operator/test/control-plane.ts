@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../../broker/test/broker-process.js';
+import { freePort, terminate } from '../../broker/test/broker-process.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, '.cache/control-plane/bin');
@@ -136,14 +136,7 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
-    for (const child of [...this.processes].reverse()) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      await new Promise<void>((r) => {
-        child.once('exit', () => r());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      });
-    }
+    for (const child of [...this.processes].reverse()) await terminate(child, 5000);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { terminate } from '../../broker/test/broker-process.js';
 import type { Kube, KubernetesObject } from '../kube.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -167,12 +168,7 @@ export class LocalKubelet {
     const running = this.running.get(key);
     if (!running) return;
     this.running.delete(key);
-    if (running.process.exitCode !== null) return;
-    await new Promise<void>((r) => {
-      running.process.once('exit', () => r());
-      running.process.kill('SIGTERM');
-      setTimeout(() => running.process.kill('SIGKILL'), 10_000).unref();
-    });
+    await terminate(running.process, 10_000);
   }
 
   /** Output of the broker process of a pod, for diagnostics. */
