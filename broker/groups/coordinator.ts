@@ -159,22 +159,15 @@ export class GroupCoordinator {
     group.protocolType = stored.protocolType || null;
     group.protocolName = stored.protocolName;
     group.leaderId = stored.leaderId;
-    for (const m of stored.members) {
+    for (const { subscription, ...member } of stored.members) {
       group.add({
-        memberId: m.memberId,
-        groupInstanceId: m.groupInstanceId,
-        clientId: m.clientId,
-        clientHost: m.clientHost,
-        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
-        sessionTimeoutMs: m.sessionTimeoutMs,
-        protocols: stored.protocolName ? [{ name: stored.protocolName, metadata: m.subscription }] : [],
-        assignment: m.assignment,
+        ...member,
+        protocols: stored.protocolName ? [{ name: stored.protocolName, metadata: subscription }] : [],
         awaitingJoin: null,
         awaitingSync: null,
         sessionTimer: null,
       });
     }
-    group.leaderId = stored.leaderId;
     group.transition(group.members.size > 0 ? 'Stable' : 'Empty');
     this.groups.set(k.group, group);
   }
