@@ -20,13 +20,22 @@ const { values } = parseArgs({
     kubeconfig: { type: 'string' },
     'http-port': { type: 'string', default: '8080' },
     'http-host': { type: 'string', default: '0.0.0.0' },
-    'leader-elect': { type: 'boolean', default: true },
+    // A string, as the chart renders it (--leader-elect=true|false), the way Kubernetes components take it.
+    'leader-elect': { type: 'string', default: 'true' },
     'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'default' },
     'lease-name': { type: 'string', default: 'samsa-operator' },
     'resync-seconds': { type: 'string', default: '60' },
     'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
   },
 });
+
+function booleanFlag(name: string, value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  process.stderr.write(`samsa-operator: --${name} must be true or false, got "${value}"\n`);
+  process.exit(2);
+}
+const leaderElect = booleanFlag('leader-elect', values['leader-elect']);
 
 const logger = pino({ level: values['log-level'], base: { component: 'operator', pid: process.pid } });
 const config = new KubeConfig();
@@ -58,7 +67,7 @@ async function shutdown(signal: string): Promise<void> {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
-if (values['leader-elect']) {
+if (leaderElect) {
   await elector.run(() => {
     // Another replica may be acting already: stop at once, the Deployment restarts us as a standby.
     process.exit(1);

@@ -1,86 +1,34 @@
 // The operator against a real control plane (etcd, kube-apiserver, kube-controller-manager built
-// from Go modules), running as the service account of the Helm chart with exactly the chart's
-// RBAC, while a local kubelet runs the broker pods as processes: a KafkaCluster becomes ready
-// brokers, a KafkaTopic a topic Kafka clients use, spec changes show in status, bad manifests
-// are refused, and deletion cleans up.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+// from Go modules), installed as the Helm chart renders it: the chart's CRDs and RBAC, the
+// operator process started from the rendered Deployment's command and args, while a local
+// kubelet runs the broker pods as processes: a KafkaCluster becomes ready brokers, a KafkaTopic
+// a topic Kafka clients use, spec changes show in status, bad manifests are refused, and
+// deletion cleans up.
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { freePort } from '../../broker/test/broker-process.js';
 import { kcatConsume } from '../../broker/test/kcat.js';
 import { API_VERSION } from '../crds/types.js';
-import { Kube, KubeError, type KubernetesObject } from '../kube.js';
-import { ControlPlane } from './control-plane.js';
-import { LocalKubelet } from './kubelet.js';
+import { type Kube, KubeError, type KubernetesObject } from '../kube.js';
+import { type Obj, OperatorHarness, type OperatorProcess } from './operator-harness.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const NS = 'kafka';
-const OPERATOR_NS = 'samsa-system';
 
-let cp: ControlPlane;
+let harness: OperatorHarness;
 let admin: Kube;
-let kubelet: LocalKubelet;
-let operator: ChildProcess;
-let operatorOutput = '';
-let operatorPort = 0;
+let operator: OperatorProcess;
 
-const kubeFor = (path: string) => {
-  const config = new KubeConfig();
-  config.loadFromFile(path);
-  return new Kube(config);
-};
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs}ms\noperator:\n${operatorOutput.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-type Obj = KubernetesObject & Record<string, unknown> & { status?: Record<string, unknown> & { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } };
-const get = (kind: 'KafkaCluster' | 'KafkaTopic', name: string) => admin.get<Obj>(API_VERSION, kind, NS, name);
+const get = (kind: 'KafkaCluster' | 'KafkaTopic', name: string) => harness.get(kind, NS, name);
 const readyCondition = (o: Obj) => o.status?.conditions?.find((c) => c.type === 'Ready');
+const waitFor = <T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs?: number) => harness.waitFor(what, probe, timeoutMs);
 
 beforeAll(async () => {
-  cp = await ControlPlane.start();
-  admin = kubeFor(cp.kubeconfigFor('samsa-test-admin', ['system:masters']));
-  for (const file of readdirSync(join(ROOT, 'crds'))) await admin.create(parseAllDocuments(readFileSync(join(ROOT, 'crds', file), 'utf8'))[0]!.toJS() as KubernetesObject);
-  for (const plural of ['kafkaclusters', 'kafkatopics']) {
-    await waitFor(`CRD ${plural} established`, async () => {
-      const crd = await admin.get<Obj>('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, `${plural}.samsa.dev`);
-      return (crd.status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True');
-    });
-  }
-  for (const ns of [OPERATOR_NS, NS]) await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-
-  // The chart's own RBAC, rendered by helm, is all the operator gets.
-  const rendered = execFileSync(join(ROOT, '.cache/control-plane/bin/helm'), ['template', 'samsa', join(ROOT, 'charts/samsa-operator'), '--namespace', OPERATOR_NS]).toString();
-  const docs = parseAllDocuments(rendered).map((d) => d.toJS() as KubernetesObject).filter(Boolean);
-  for (const doc of docs.filter((d) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(d.kind!))) await admin.create(doc);
-  const sa = docs.find((d) => d.kind === 'ServiceAccount')!.metadata!.name!;
-  const operatorKubeconfig = cp.kubeconfigFor(`system:serviceaccount:${OPERATOR_NS}:${sa}`, ['system:serviceaccounts', `system:serviceaccounts:${OPERATOR_NS}`]);
-
-  kubelet = new LocalKubelet(admin, mkdtempSync(join(tmpdir(), 'samsa-kubelet-')));
-  await kubelet.start();
-  operatorPort = await freePort();
-  operator = spawn(process.execPath, [join(ROOT, 'dist/operator/main.js'), '--kubeconfig', operatorKubeconfig, '--http-port', String(operatorPort), '--http-host', '127.0.0.1', '--lease-namespace', OPERATOR_NS, '--resync-seconds', '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  operator.stdout!.on('data', (d: Buffer) => (operatorOutput += d.toString()));
-  operator.stderr!.on('data', (d: Buffer) => (operatorOutput += d.toString()));
-  await waitFor('operator ready', async () => (await fetch(`http://127.0.0.1:${operatorPort}/readyz`)).status === 200);
+  harness = await OperatorHarness.start([NS]);
+  admin = harness.admin;
+  operator = await harness.startOperator(['resyncSeconds=10']);
 }, 600_000);
 
 afterAll(async () => {
-  operator?.kill('SIGTERM');
-  await kubelet?.stop();
-  await cp?.stop();
+  await harness?.stop();
 });
 
 describe('operator on a real control plane', () => {
@@ -212,7 +160,7 @@ describe('operator on a real control plane', () => {
 
     await admin.delete(await get('KafkaCluster', 'demo'), { propagationPolicy: 'Background' });
     await waitFor('owned objects garbage-collected', async () => !(await admin.getOrNull('apps/v1', 'StatefulSet', NS, 'demo')) && !(await admin.getOrNull('v1', 'ConfigMap', NS, 'demo-config')));
-    const metrics = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
+    const metrics = await (await fetch(`${operator.url}/metrics`)).text();
     expect(metrics).toMatch(/samsa_operator_reconciles_total\{controller="kafkacluster",result="success"\} [1-9]/);
     expect(metrics).toContain('samsa_operator_leader 1');
   }, 120_000);
