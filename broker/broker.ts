@@ -26,6 +26,7 @@ export interface BrokerOptions {
   httpPort: number;
   dataDir: string;
   config: BrokerConfig;
+  /** The root logger, without a `component`: the broker and its HTTP server each bind theirs. */
   logger: Logger;
   /** Defaults to the embedded file store in the data directory. */
   store?: MetadataStore;
@@ -53,7 +54,7 @@ export class Broker implements BrokerContext {
   constructor(private readonly options: BrokerOptions) {
     this.config = options.config;
     this.nodeId = options.config.int('node.id');
-    this.logger = options.logger;
+    this.logger = options.logger.child({ component: 'broker' });
     this.logs = new LogManager(options.dataDir, this.logger);
     this.metrics = new BrokerMetrics(this.logs);
     this.store = options.store ?? new FileMetadataStore(join(options.dataDir, 'metadata.json'));
@@ -62,7 +63,7 @@ export class Broker implements BrokerContext {
     this.topics = new TopicService(this.registry, this.logs, this.config, () => [this.nodeId]);
     this.groups = new GroupCoordinator(this.config, this.topics, this.logs, this.logger);
     this.kafka = new KafkaServer(this, this.config.int('socket.request.max.bytes'), this.logger);
-    this.http = createHttpServer({ notReadyReason: () => (this.state === 'ready' ? null : this.state) }, this.metrics.registry, this.logger);
+    this.http = createHttpServer({ notReadyReason: () => (this.state === 'ready' ? null : this.state) }, this.metrics.registry, options.logger);
   }
 
   async start(): Promise<void> {

@@ -8,6 +8,7 @@ export interface HttpStatus {
   notReadyReason(): string | null;
 }
 
+/** `logger` is the root logger: this server binds `component: http` on it. */
 export function createHttpServer(status: HttpStatus, registry: Registry, logger: Logger): FastifyInstance {
   const app = Fastify({ loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
   app.get('/healthz', async () => ({ status: 'ok' }));

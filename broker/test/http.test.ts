@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerProcess } from './broker-process.js';
 import { kcatConsume, kcatProduce } from './kcat.js';
+import { jsonLines, repeatedKeys, topLevelKeys } from './log-lines.js';
 
 let broker: BrokerProcess;
 
@@ -53,5 +54,13 @@ describe('HTTP endpoints', () => {
     expect(lines.length).toBeGreaterThan(0);
     const ready = lines.map((l) => JSON.parse(l) as { msg: string; level: number }).find((l) => l.msg === 'broker ready');
     expect(ready).toMatchObject({ level: 30, nodeId: 1 });
+  });
+
+  it('write each key once per log line, whichever component logs it', () => {
+    expect(topLevelKeys('{"a":1,"b":{"a":[{"a":2}],"c":"x\\",\\"a"},"a":3}')).toEqual(['a', 'b', 'a']);
+    const lines = jsonLines(broker.output);
+    const components = new Set(lines.map((l) => (JSON.parse(l) as { component?: string }).component));
+    expect(components).toEqual(new Set(['broker', 'http']));
+    for (const line of lines) expect(repeatedKeys(line), line).toEqual([]);
   });
 });
