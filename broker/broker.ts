@@ -12,7 +12,7 @@ import { ProducerIdAllocator } from './metadata/producer-ids.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import { KafkaError } from './protocol/errors.js';
 import { createHttpServer } from './server/http-server.js';
-import { KafkaServer } from './server/kafka-server.js';
+import { KafkaServer, listenerSettings } from './server/kafka-server.js';
 import { LogManager } from './storage/log-manager.js';
 import { TopicService } from './topics.js';
 
@@ -62,7 +62,7 @@ export class Broker implements BrokerContext {
     this.producerIds = new ProducerIdAllocator(this.store);
     this.topics = new TopicService(this.registry, this.logs, this.config, () => [this.nodeId]);
     this.groups = new GroupCoordinator(this.config, this.topics, this.logs, this.logger);
-    this.kafka = new KafkaServer(this, this.config.int('socket.request.max.bytes'), this.logger);
+    this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger);
     this.http = createHttpServer({ notReadyReason: () => (this.state === 'ready' ? null : this.state) }, this.metrics.registry, options.logger);
   }
 

@@ -23,7 +23,7 @@ Options:
   --help                   Show this help
 
 Broker settings (--config):
-${brokerConfigDefs.map((d) => `  ${d.name.padEnd(34)} ${d.doc} (default ${d.default})`).join('\n')}
+${brokerConfigDefs.map((d) => `  ${d.name.padEnd(34)} ${d.doc} (default ${d.default === '' ? 'none' : d.default})`).join('\n')}
 `;
 
 /** Java properties: name=value (or name: value) lines; # and ! start comments. */
