@@ -15,6 +15,7 @@ import { createHttpServer } from './server/http-server.js';
 import { KafkaServer, listenerSettings } from './server/kafka-server.js';
 import { LogManager } from './storage/log-manager.js';
 import { TopicService } from './topics.js';
+import { BROKER_VERSION } from './version.js';
 
 export interface BrokerOptions {
   host: string;
@@ -63,7 +64,14 @@ export class Broker implements BrokerContext {
     this.topics = new TopicService(this.registry, this.logs, this.config, () => [this.nodeId]);
     this.groups = new GroupCoordinator(this.config, this.topics, this.logs, this.logger);
     this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger);
-    this.http = createHttpServer({ notReadyReason: () => (this.state === 'ready' ? null : this.state) }, this.metrics.registry, options.logger);
+    this.http = createHttpServer(
+      {
+        notReadyReason: () => (this.state === 'ready' ? null : this.state),
+        identity: () => ({ nodeId: this.nodeId, clusterId: this.registry.clusterId || null, version: BROKER_VERSION }),
+      },
+      this.metrics.registry,
+      options.logger,
+    );
   }
 
   async start(): Promise<void> {
@@ -83,6 +91,7 @@ export class Broker implements BrokerContext {
     this.logger.info(
       {
         nodeId: this.nodeId,
+        version: BROKER_VERSION,
         clusterId: this.registry.clusterId,
         kafka: `${this.options.host}:${this.kafkaPort}`,
         http: `${this.options.httpHost}:${this.httpPort}`,
