@@ -70,6 +70,8 @@ export class KafkaServer {
   private readonly connections = new Set<Connection>();
   private readonly perIp = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepIntervalMs = 1000;
+  private lastSweepAt = 0;
   private readonly refusals: FloodLog;
   private readonly readTimeouts: FloodLog;
   private nextId = 0;
@@ -118,6 +120,11 @@ export class KafkaServer {
 
   private sweep(): void {
     const now = Date.now();
+    // A sweep that comes late (the process was stopped, or the event loop stalled) judges
+    // nothing: what clients sent meanwhile has not been read yet.
+    const late = now - this.lastSweepAt > 2 * this.sweepIntervalMs;
+    this.lastSweepAt = now;
+    if (late) return;
     let idle = 0;
     for (const c of this.connections) {
       const reason = c.timedOut(now, this.settings.idleMs, this.settings.readTimeoutMs);
@@ -135,7 +142,9 @@ export class KafkaServer {
   listen(host: string, port: number): Promise<number> {
     // One timer for all connections; a timeout fires up to one interval late.
     const timeouts = [this.settings.idleMs, this.settings.readTimeoutMs].filter((ms) => ms >= 0);
-    this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, Math.min(1000, ...timeouts.map((ms) => ms / 4))));
+    this.sweepIntervalMs = Math.max(10, Math.min(1000, ...timeouts.map((ms) => ms / 4)));
+    this.lastSweepAt = Date.now();
+    this.sweepTimer = setInterval(() => this.sweep(), this.sweepIntervalMs);
     this.sweepTimer.unref();
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);

@@ -164,6 +164,44 @@ describe('connection timeouts', () => {
   });
 });
 
+describe('a broker that was paused', () => {
+  let broker: BrokerProcess;
+
+  beforeAll(async () => {
+    broker = await BrokerProcess.start({ 'connections.max.idle.ms': '1000', 'socket.request.read.timeout.ms': '500' });
+  });
+
+  afterAll(async () => {
+    await broker?.destroy();
+  });
+
+  it('reads what arrived while it was stopped before judging timeouts', async () => {
+    const idle = await rawConnect(broker.port);
+    expect(await answers(idle)).toBe(true);
+    const split = await rawConnect(broker.port);
+    const response = new Promise<Buffer>((resolve, reject) => {
+      split.socket.once('data', resolve);
+      void split.closed.then(() => reject(new Error('closed instead of answered')));
+    });
+    split.socket.write(API_VERSIONS.subarray(0, 7));
+    await new Promise((r) => setTimeout(r, 50));
+    process.kill(broker.pid, 'SIGSTOP');
+    try {
+      split.socket.write(API_VERSIONS.subarray(7));
+      idle.socket.write(API_VERSIONS);
+      // Longer than both timeouts: on waking, the broker must read these bytes, not close.
+      await new Promise((r) => setTimeout(r, 2500));
+    } finally {
+      process.kill(broker.pid, 'SIGCONT');
+    }
+    expect((await response).readInt32BE(4)).toBe(1);
+    expect(await answers(idle)).toBe(true);
+    expect(await closedTotal(broker, 'read_timeout')).toBe(0);
+    split.socket.destroy();
+    idle.socket.destroy();
+  });
+});
+
 describe('max.connections.per.ip', () => {
   let broker: BrokerProcess;
 
