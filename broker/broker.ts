@@ -12,9 +12,10 @@ import { ProducerIdAllocator } from './metadata/producer-ids.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import { KafkaError } from './protocol/errors.js';
 import { createHttpServer } from './server/http-server.js';
-import { KafkaServer } from './server/kafka-server.js';
+import { KafkaServer, listenerSettings } from './server/kafka-server.js';
 import { LogManager } from './storage/log-manager.js';
 import { TopicService } from './topics.js';
+import { BROKER_VERSION } from './version.js';
 
 export interface BrokerOptions {
   host: string;
@@ -26,6 +27,7 @@ export interface BrokerOptions {
   httpPort: number;
   dataDir: string;
   config: BrokerConfig;
+  /** The root logger, without a `component`: the broker and its HTTP server each bind theirs. */
   logger: Logger;
   /** Defaults to the embedded file store in the data directory. */
   store?: MetadataStore;
@@ -53,7 +55,7 @@ export class Broker implements BrokerContext {
   constructor(private readonly options: BrokerOptions) {
     this.config = options.config;
     this.nodeId = options.config.int('node.id');
-    this.logger = options.logger;
+    this.logger = options.logger.child({ component: 'broker' });
     this.logs = new LogManager(options.dataDir, this.logger);
     this.metrics = new BrokerMetrics(this.logs);
     this.store = options.store ?? new FileMetadataStore(join(options.dataDir, 'metadata.json'));
@@ -61,8 +63,15 @@ export class Broker implements BrokerContext {
     this.producerIds = new ProducerIdAllocator(this.store);
     this.topics = new TopicService(this.registry, this.logs, this.config, () => [this.nodeId]);
     this.groups = new GroupCoordinator(this.config, this.topics, this.logs, this.logger);
-    this.kafka = new KafkaServer(this, this.config.int('socket.request.max.bytes'), this.logger);
-    this.http = createHttpServer({ notReadyReason: () => (this.state === 'ready' ? null : this.state) }, this.metrics.registry, this.logger);
+    this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger);
+    this.http = createHttpServer(
+      {
+        notReadyReason: () => (this.state === 'ready' ? null : this.state),
+        identity: () => ({ nodeId: this.nodeId, clusterId: this.registry.clusterId || null, version: BROKER_VERSION }),
+      },
+      this.metrics.registry,
+      options.logger,
+    );
   }
 
   async start(): Promise<void> {
@@ -82,6 +91,7 @@ export class Broker implements BrokerContext {
     this.logger.info(
       {
         nodeId: this.nodeId,
+        version: BROKER_VERSION,
         clusterId: this.registry.clusterId,
         kafka: `${this.options.host}:${this.kafkaPort}`,
         http: `${this.options.httpHost}:${this.httpPort}`,

@@ -1,6 +1,7 @@
 // Broker and topic settings, by Kafka's names. A broker setting such as log.retention.ms gives
 // the default for a topic setting (retention.ms) that a topic may override at creation or later
 // through AlterConfigs / IncrementalAlterConfigs.
+import { isIP } from 'node:net';
 
 export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
 
@@ -15,6 +16,8 @@ export interface ConfigDef {
   max?: number;
   /** The topic setting whose default this broker setting provides. */
   topic?: string;
+  /** Further checks of a string setting's form; throws ConfigError. */
+  check?: (value: string) => void;
 }
 
 const HOUR = 3_600_000;
@@ -33,6 +36,30 @@ export const topicConfigDefs: readonly ConfigDef[] = [
   { name: 'segment.ms', type: 'long', default: String(168 * HOUR), min: 1, doc: 'Age at which the active segment is rolled even if not full.' },
   { name: 'index.interval.bytes', type: 'int', default: '4096', min: 0, doc: 'Bytes between entries of the sparse offset index.' },
 ];
+
+// Client connections: limits checked at accept (KIP-402 names) and timeouts of the listener.
+const connectionConfigDefs: readonly ConfigDef[] = [
+  { name: 'connections.max.idle.ms', type: 'long', default: '600000', min: -1, doc: 'Close a connection with no request in progress and no bytes read or written for this long; -1 never.' },
+  { name: 'socket.request.read.timeout.ms', type: 'long', default: '30000', min: -1, doc: 'Close a connection whose request has begun to arrive but is not complete after this long (a Samsa setting); -1 never.' },
+  { name: 'max.connections', type: 'int', default: '2147483647', min: 0, doc: 'Most client connections the broker holds; a new one over it is closed at accept.' },
+  { name: 'max.connections.per.ip', type: 'int', default: '2147483647', min: 0, doc: 'Most client connections from one IP address; a new one over it is closed at accept.' },
+  { name: 'max.connections.per.ip.overrides', type: 'string', default: '', check: parseConnectionsPerIpOverrides, doc: 'Limits for given IP addresses in place of max.connections.per.ip, as ip:limit,ip:limit.' },
+];
+
+/** `max.connections.per.ip.overrides`: "ip:limit,ip:limit" (IPv6 too: the limit follows the last colon). */
+export function parseConnectionsPerIpOverrides(value: string): Map<string, number> {
+  const limits = new Map<string, number>();
+  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const at = item.lastIndexOf(':');
+    const address = item.slice(0, at).trim();
+    const limit = item.slice(at + 1).trim();
+    if (at <= 0 || isIP(address) === 0 || !/^\d+$/.test(limit) || Number(limit) > 2147483647) {
+      throw new ConfigError(`max.connections.per.ip.overrides takes ip:limit pairs separated by commas (IP addresses, not host names), got "${item}"`);
+    }
+    limits.set(address, Number(limit));
+  }
+  return limits;
+}
 
 export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'node.id', type: 'int', default: '1', min: 0, doc: 'Id of this broker in the cluster.' },
@@ -67,6 +94,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'offset.metadata.max.bytes', type: 'int', default: '4096', min: 0, doc: 'Largest metadata string of a committed offset.' },
   { name: 'min.insync.replicas', type: 'int', default: '1', min: 1, topic: 'min.insync.replicas', doc: 'Default for the topic setting of the same name.' },
   { name: 'compression.type', type: 'string', default: 'producer', values: ['producer'], topic: 'compression.type', doc: 'Default for the topic setting of the same name.' },
+  ...connectionConfigDefs,
 ];
 
 const topicDefs = new Map(topicConfigDefs.map((d) => [d.name, d]));
@@ -108,6 +136,7 @@ export function validateValue(def: ConfigDef, raw: string): string {
     }
     case 'string':
       if (def.values && !def.values.includes(value)) throw new ConfigError(`${def.name} does not support "${value}" (supported: ${def.values.join(', ')})`);
+      def.check?.(value);
       return value;
   }
 }

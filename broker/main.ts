@@ -23,7 +23,7 @@ Options:
   --help                   Show this help
 
 Broker settings (--config):
-${brokerConfigDefs.map((d) => `  ${d.name.padEnd(34)} ${d.doc} (default ${d.default})`).join('\n')}
+${brokerConfigDefs.map((d) => `  ${d.name.padEnd(34)} ${d.doc} (default ${d.default === '' ? 'none' : d.default})`).join('\n')}
 `;
 
 /** Java properties: name=value (or name: value) lines; # and ! start comments. */
@@ -100,7 +100,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const host = values.host ?? '127.0.0.1';
-  const logger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info', base: { component: 'broker', pid: process.pid } });
+  // Components bind their own `component` on children of this root, so each line has it once.
+  const rootLogger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+  const logger = rootLogger.child({ component: 'broker' });
   const broker = new Broker({
     host,
     port: port(values.port, 9092, '--port'),
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
     httpPort: port(values['http-port'], 9644, '--http-port'),
     dataDir: resolve(values['data-dir'] ?? 'data'),
     config,
-    logger,
+    logger: rootLogger,
   });
 
   let stopping = false;

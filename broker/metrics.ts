@@ -14,6 +14,7 @@ export class BrokerMetrics {
   readonly connections: Gauge;
   readonly connectionsTotal: Counter;
   readonly closedForBadFrames: Counter<'reason'>;
+  readonly connectionsClosed: Counter<'reason'>;
 
   constructor(logs: LogManager) {
     const registers = [this.registry];
@@ -34,6 +35,13 @@ export class BrokerMetrics {
     this.connections = new Gauge({ name: 'samsa_connections', help: 'Open client connections.', registers });
     this.connectionsTotal = new Counter({ name: 'samsa_connections_total', help: 'Client connections accepted.', registers });
     this.closedForBadFrames = new Counter({ name: 'samsa_connections_closed_bad_request_total', help: 'Connections closed for an oversized, garbage or unsupported request.', labelNames: ['reason'], registers });
+    this.connectionsClosed = new Counter({
+      name: 'samsa_connections_closed_total',
+      help: 'Connections the broker closed for a timeout (idle, read_timeout) or refused at accept over a limit (max_connections, max_connections_per_ip).',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['idle', 'read_timeout', 'max_connections', 'max_connections_per_ip']) this.connectionsClosed.inc({ reason }, 0);
     new Gauge({
       name: 'samsa_partitions',
       help: 'Partitions whose logs this broker holds.',

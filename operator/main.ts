@@ -37,7 +37,9 @@ function booleanFlag(name: string, value: string): boolean {
 }
 const leaderElect = booleanFlag('leader-elect', values['leader-elect']);
 
-const logger = pino({ level: values['log-level'], base: { component: 'operator', pid: process.pid } });
+// Each component binds its own `component` on a child of the root, so each line has it once.
+const rootLogger = pino({ level: values['log-level'], base: { pid: process.pid } });
+const logger = rootLogger.child({ component: 'operator' });
 const config = new KubeConfig();
 if (values.kubeconfig) config.loadFromFile(values.kubeconfig);
 else config.loadFromDefault();
@@ -45,7 +47,7 @@ const kube = new Kube(config);
 const metrics = new OperatorMetrics();
 let ready = false;
 
-const http = Fastify({ loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+const http = Fastify({ loggerInstance: rootLogger.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
 http.get('/healthz', async () => ({ status: 'ok' }));
 http.get('/readyz', async (_req, reply) => (ready ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reason: 'waiting for leadership or caches' })));
 http.get('/metrics', async (_req, reply) => {

@@ -2,6 +2,7 @@
 // lies within one chunk; a frame split across chunks is copied once into a buffer of its exact
 // size. Requests are handled one at a time in arrival order (as Kafka does), so pipelined
 // requests are answered in order and produce requests append in order. Responses go out corked.
+// Timeouts are judged by the listener's sweep (timedOut), so reading a chunk only sets a flag.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { BrokerContext } from '../context.js';
@@ -25,6 +26,15 @@ export class Connection {
   private processing = false;
   private closed = false;
   private paused = false;
+  /** Waiting for the client to read a response before handling the next request. */
+  private writeBlocked = false;
+  /** Bytes moved either way since the last sweep. */
+  private active = false;
+  private framesRead = 0;
+  private lastActiveAt = Date.now();
+  /** When a sweep first saw the request frame now in progress (frame number partialFrame). */
+  private partialSince: number | null = null;
+  private partialFrame = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -43,6 +53,7 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    this.active = true;
     let pos = 0;
     while (pos < chunk.length && !this.closed) {
       if (this.frame === null) {
@@ -84,6 +95,7 @@ export class Connection {
   }
 
   private enqueue(frame: Buffer): void {
+    this.framesRead++;
     this.queue.push(frame);
     if (this.queue.length >= MAX_QUEUED_FRAMES && !this.paused) {
       this.paused = true;
@@ -97,7 +109,13 @@ export class Connection {
     while (this.queue.length > 0 && !this.closed) {
       const frame = this.queue.shift()!;
       await this.handle(frame);
-      if (this.socket.writableNeedDrain) await new Promise((resolve) => this.socket.once('drain', resolve));
+      this.active = true;
+      if (this.socket.writableNeedDrain) {
+        this.writeBlocked = true;
+        await new Promise((resolve) => this.socket.once('drain', resolve));
+        this.writeBlocked = false;
+        this.active = true;
+      }
       if (this.paused && this.queue.length < MAX_QUEUED_FRAMES / 2) {
         this.paused = false;
         this.socket.resume();
@@ -159,6 +177,33 @@ export class Connection {
     this.closed = true;
     this.queue.length = 0;
     this.socket.destroy();
+  }
+
+  /**
+   * Which timeout this connection has passed, if any, judged at a sweep at time `now` (-1 turns a
+   * timeout off). Idle: no request being handled and no bytes either way for `idleMs` (a
+   * long-poll Fetch in progress is not idle; a client that does not read its responses is).
+   * Read timeout: one request frame begun but not complete for `readTimeoutMs`, while the
+   * broker is reading. Times are taken at sweeps, so a timeout fires up to one sweep late, never early.
+   */
+  timedOut(now: number, idleMs: number, readTimeoutMs: number): 'idle' | 'read_timeout' | null {
+    const busy = this.processing && !this.writeBlocked;
+    if (this.active || busy) {
+      this.active = false;
+      this.lastActiveAt = now;
+    }
+    if (this.frame !== null || this.sizeFilled > 0) {
+      if (this.paused || this.partialSince === null || this.partialFrame !== this.framesRead) {
+        this.partialSince = this.paused ? null : now;
+        this.partialFrame = this.framesRead;
+      } else if (readTimeoutMs >= 0 && now - this.partialSince >= readTimeoutMs) {
+        return 'read_timeout';
+      }
+    } else {
+      this.partialSince = null;
+    }
+    if (idleMs >= 0 && now - this.lastActiveAt >= idleMs) return 'idle';
+    return null;
   }
 
   /** Ends the connection once the request in hand is answered. */

@@ -1,13 +1,18 @@
-// The broker's HTTP endpoints on a real process: liveness, readiness, and metrics that follow
-// real Kafka traffic.
+// The broker's HTTP endpoints on a real process: liveness, readiness, the broker's identity and
+// version, and metrics that follow real Kafka traffic.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KafkaConnection } from '../protocol/client.js';
+import { metadataApi } from '../protocol/messages/index.js';
 import { BrokerProcess } from './broker-process.js';
 import { kcatConsume, kcatProduce } from './kcat.js';
+import { jsonLines, repeatedKeys, topLevelKeys } from './log-lines.js';
 
 let broker: BrokerProcess;
 
 beforeAll(async () => {
-  broker = await BrokerProcess.start();
+  broker = await BrokerProcess.start({ 'node.id': '7' });
 });
 
 afterAll(async () => {
@@ -28,6 +33,21 @@ describe('HTTP endpoints', () => {
     const ready = await fetch(`${broker.httpUrl}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
+  it('say which broker this is: node id, cluster id, version', async () => {
+    const res = await fetch(`${broker.httpUrl}/v1/broker`);
+    expect(res.status).toBe(200);
+    const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+    const identity = (await res.json()) as { nodeId: number; clusterId: string; version: string };
+    expect(identity).toEqual({ nodeId: 7, clusterId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), version: pkg.version });
+    // The cluster id is the one Kafka clients are told, and stays across restarts.
+    const c = await KafkaConnection.open('127.0.0.1', broker.port);
+    const metadata = await c.send(metadataApi, 12, { topics: [], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+    await c.close();
+    expect(metadata.clusterId).toBe(identity.clusterId);
+    await broker.restart();
+    expect(await (await fetch(`${broker.httpUrl}/v1/broker`)).json()).toEqual(identity);
   });
 
   it('export Prometheus metrics that follow traffic', async () => {
@@ -52,6 +72,14 @@ describe('HTTP endpoints', () => {
     const lines = broker.output.split('\n').filter((l) => l.startsWith('{'));
     expect(lines.length).toBeGreaterThan(0);
     const ready = lines.map((l) => JSON.parse(l) as { msg: string; level: number }).find((l) => l.msg === 'broker ready');
-    expect(ready).toMatchObject({ level: 30, nodeId: 1 });
+    expect(ready).toMatchObject({ level: 30, nodeId: 7 });
+  });
+
+  it('write each key once per log line, whichever component logs it', () => {
+    expect(topLevelKeys('{"a":1,"b":{"a":[{"a":2}],"c":"x\\",\\"a"},"a":3}')).toEqual(['a', 'b', 'a']);
+    const lines = jsonLines(broker.output);
+    const components = new Set(lines.map((l) => (JSON.parse(l) as { component?: string }).component));
+    expect(components).toEqual(new Set(['broker', 'http']));
+    for (const line of lines) expect(repeatedKeys(line), line).toEqual([]);
   });
 });

@@ -26,6 +26,11 @@ export function kafkaTool(mainClass: string, args: string[], timeoutMs = 120_000
   return execFileSync('java', [...QUIET, '-Xmx512M', '-cp', `${KAFKA_LIB}/*`, mainClass, ...args], { timeout: timeoutMs, maxBuffer: 64 << 20 }).toString();
 }
 
+/** A cluster id as Kafka's own tool makes them: 16 random bytes, base64url. */
+export function randomClusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
 export class KafkaProcess {
   private child: ChildProcess | null = null;
   output = '';
@@ -49,7 +54,8 @@ export class KafkaProcess {
     return this.child?.pid ?? -1;
   }
 
-  static async start(settings: Record<string, string> = {}): Promise<KafkaProcess> {
+  /** Writes server.properties and formats the storage with `clusterId`; does not launch. */
+  static async create(settings: Record<string, string> = {}, clusterId = randomClusterId()): Promise<KafkaProcess> {
     ensureKafka();
     const kafka = new KafkaProcess(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), 'kafka-ref-')));
     const properties = {
@@ -61,24 +67,37 @@ export class KafkaProcess {
       'controller.listener.names': 'CONTROLLER',
       'inter.broker.listener.name': 'PLAINTEXT',
       'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-      'log.dirs': join(kafka.dir, 'logs'),
+      'log.dirs': kafka.logDir,
       'offsets.topic.replication.factor': '1',
       'transaction.state.log.replication.factor': '1',
       'transaction.state.log.min.isr': '1',
       'group.initial.rebalance.delay.ms': '0',
       ...settings,
     };
-    const file = join(kafka.dir, 'server.properties');
-    writeFileSync(file, Object.entries(properties).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
-    const clusterId = randomBytes(16).toString('base64url');
-    kafkaTool('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', file]);
-    await kafka.launch(file);
+    writeFileSync(kafka.propertiesFile, Object.entries(properties).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    // `--cluster-id=<id>` in one argument: a random id may begin with '-', which as a separate
+    // argument the tool's parser takes for an option.
+    kafkaTool('kafka.tools.StorageTool', ['format', `--cluster-id=${clusterId}`, '-c', kafka.propertiesFile]);
     return kafka;
   }
 
-  private async launch(file: string): Promise<void> {
+  static async start(settings: Record<string, string> = {}): Promise<KafkaProcess> {
+    const kafka = await KafkaProcess.create(settings);
+    await kafka.launch();
+    return kafka;
+  }
+
+  get propertiesFile(): string {
+    return join(this.dir, 'server.properties');
+  }
+
+  get logDir(): string {
+    return join(this.dir, 'logs');
+  }
+
+  private async launch(): Promise<void> {
     this.launchedAt = performance.now();
-    const child = spawn('java', [...BROKER_JVM, ...QUIET, '-cp', `${KAFKA_LIB}/*`, 'kafka.Kafka', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('java', [...BROKER_JVM, ...QUIET, '-cp', `${KAFKA_LIB}/*`, 'kafka.Kafka', this.propertiesFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
