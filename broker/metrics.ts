@@ -1,6 +1,17 @@
 // Prometheus metrics of one broker, on its own registry (served at /metrics).
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LogManager } from './storage/log-manager.js';
+
+/** The version in the package.json above this module (from source or from dist/). */
+function brokerVersion(): string {
+  for (let dir = import.meta.dirname; ; dir = dirname(dir)) {
+    const path = join(dir, 'package.json');
+    if (existsSync(path)) return String((JSON.parse(readFileSync(path, 'utf8')) as { version?: unknown }).version ?? 'unknown');
+    if (dirname(dir) === dir) return 'unknown';
+  }
+}
 
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -34,6 +45,8 @@ export class BrokerMetrics {
     this.connections = new Gauge({ name: 'samsa_connections', help: 'Open client connections.', registers });
     this.connectionsTotal = new Counter({ name: 'samsa_connections_total', help: 'Client connections accepted.', registers });
     this.closedForBadFrames = new Counter({ name: 'samsa_connections_closed_bad_request_total', help: 'Connections closed for an oversized, garbage or unsupported request.', labelNames: ['reason'], registers });
+    // Which Samsa this broker runs, as Prometheus' build_info convention has it; the operator reports it in status.
+    new Gauge({ name: 'samsa_build_info', help: 'Always 1; the labels say which Samsa runs.', labelNames: ['version'], registers }).set({ version: brokerVersion() }, 1);
     new Gauge({
       name: 'samsa_partitions',
       help: 'Partitions whose logs this broker holds.',

@@ -1,5 +1,6 @@
 // The broker's HTTP endpoints on a real process: liveness, readiness, and metrics that follow
 // real Kafka traffic.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerProcess } from './broker-process.js';
 import { kcatConsume, kcatProduce } from './kcat.js';
@@ -46,6 +47,8 @@ describe('HTTP endpoints', () => {
     expect(metric(text, 'samsa_request_duration_seconds_count{api="Metadata"}')).toBeGreaterThanOrEqual(1);
     expect(metric(text, 'samsa_connections_total')).toBeGreaterThanOrEqual(2);
     expect(text).toContain('samsa_process_resident_memory_bytes');
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(metric(text, `samsa_build_info{version="${version}"}`)).toBe(1);
   });
 
   it('logs structured JSON lines', () => {
