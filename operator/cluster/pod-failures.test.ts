@@ -8,11 +8,13 @@ const crash = { exitCode: 1, reason: 'Error', message: '{"level":60,"time":1,"pi
 
 describe('brokerFailure', () => {
   it('names an image that cannot be pulled, keeping the pull error through the back-off', () => {
-    const pulled = brokerFailure({ containerStatuses: [{ name: 'broker', ready: false, state: { waiting: { reason: 'ErrImagePull', message: 'failed to pull "samsa:nope": not found' } } }] }, undefined);
-    expect(pulled).toEqual({ reason: 'ImagePullFailed', message: 'ErrImagePull: failed to pull "samsa:nope": not found' });
-    const backOff = { containerStatuses: [{ name: 'broker', ready: false, state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "samsa:nope"' } } }] };
-    expect(brokerFailure(backOff, pulled!)).toEqual(pulled);
-    expect(brokerFailure(backOff, undefined)).toEqual({ reason: 'ImagePullFailed', message: 'ImagePullBackOff: Back-off pulling image "samsa:nope"' });
+    const pulled = brokerFailure({ containerStatuses: [{ name: 'broker', image: 'samsa:nope', ready: false, state: { waiting: { reason: 'ErrImagePull', message: 'failed to pull "docker.io/library/samsa:nope": not found' } } }] }, undefined);
+    expect(pulled).toEqual({ reason: 'ImagePullFailed', message: 'ErrImagePull: failed to pull "docker.io/library/samsa:nope": not found' });
+    const backOff = (image: string) => ({ containerStatuses: [{ name: 'broker', image, ready: false, state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } } }] });
+    expect(brokerFailure(backOff('samsa:nope'), pulled!)).toEqual(pulled);
+    expect(brokerFailure(backOff('samsa:nope'), undefined)).toEqual({ reason: 'ImagePullFailed', message: 'ImagePullBackOff: Back-off pulling image "samsa:nope"' });
+    // Another image: the old pull error says nothing about it.
+    expect(brokerFailure(backOff('samsa:other'), pulled!)).toEqual({ reason: 'ImagePullFailed', message: 'ImagePullBackOff: Back-off pulling image "samsa:other"' });
   });
 
   it('names a crash loop by the exit code and the last log line, also while the restarted broker is not ready yet', () => {

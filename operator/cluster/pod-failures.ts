@@ -6,6 +6,7 @@
 
 export interface ContainerStatus {
   name: string;
+  image?: string;
   ready?: boolean;
   restartCount?: number;
   state?: { waiting?: { reason?: string; message?: string }; running?: { startedAt?: string }; terminated?: { exitCode: number; reason?: string; message?: string } };
@@ -61,8 +62,9 @@ export function brokerFailure(status: PodStatus | undefined, previous: Partial<B
   const waiting = container.state?.waiting;
   const exit = describeExit(container.lastState?.terminated);
   if (waiting?.reason && IMAGE_PULL.has(waiting.reason)) {
-    // ImagePullBackOff only says that the kubelet waits; the failed pull said why: keep that.
-    if (waiting.reason === 'ImagePullBackOff' && previous?.reason === 'ImagePullFailed' && previous.message) return { reason: 'ImagePullFailed', message: previous.message };
+    // ImagePullBackOff only says that the kubelet waits; the failed pull of this image said why: keep that.
+    const samePull = previous?.reason === 'ImagePullFailed' && container.image !== undefined && previous.message?.includes(container.image);
+    if (waiting.reason === 'ImagePullBackOff' && samePull) return { reason: 'ImagePullFailed', message: previous!.message! };
     return { reason: 'ImagePullFailed', message: `${waiting.reason}: ${waiting.message ?? 'the image cannot be pulled'}` };
   }
   // The kubelet's back-off message changes with every restart; the exit does not.
