@@ -40,7 +40,8 @@ function parseProperties(text: string): Record<string, string> {
 }
 
 function fail(message: string): never {
-  process.stderr.write(`samsa-broker: ${message}\nRun with --help for the options.\n`);
+  // One line: under Kubernetes the last line of a failed container's output is its termination message.
+  process.stderr.write(`samsa-broker: ${message} (run with --help for the options)\n`);
   process.exit(2);
 }
 

@@ -1,6 +1,7 @@
 // Prometheus metrics of one broker, on its own registry (served at /metrics).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LogManager } from './storage/log-manager.js';
+import { BROKER_VERSION } from './version.js';
 
 export class BrokerMetrics {
   readonly registry = new Registry();
@@ -42,6 +43,8 @@ export class BrokerMetrics {
       registers,
     });
     for (const reason of ['idle', 'read_timeout', 'max_connections', 'max_connections_per_ip']) this.connectionsClosed.inc({ reason }, 0);
+    // Which Samsa this broker runs, as Prometheus' build_info convention has it.
+    new Gauge({ name: 'samsa_build_info', help: 'Always 1; the labels say which Samsa runs.', labelNames: ['version'], registers }).set({ version: BROKER_VERSION }, 1);
     new Gauge({
       name: 'samsa_partitions',
       help: 'Partitions whose logs this broker holds.',

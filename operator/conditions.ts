@@ -25,3 +25,26 @@ export function verdict(conditions: Condition[] | undefined, state: 'ready' | 'p
   list = setCondition(list, 'Reconciling', state === 'progressing' ? 'True' : 'False', reason, message, generation);
   return setCondition(list, 'Degraded', state === 'failed' ? 'True' : 'False', reason, message, generation);
 }
+
+/** Canonical JSON: object keys sorted, so equal values give equal text whatever their key order. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Whether two statuses say the same, whatever their key order (the API server returns keys in
+ * its own order) and ignoring conditions' lastTransitionTime, which only follows their status.
+ */
+export function sameStatus(a: { conditions?: Condition[] } | undefined, b: { conditions?: Condition[] } | undefined): boolean {
+  const strip = (s: { conditions?: Condition[] } | undefined) => ({ ...(s ?? {}), conditions: s?.conditions?.map(({ lastTransitionTime: _t, ...rest }) => rest) });
+  return JSON.stringify(canonical(strip(a))) === JSON.stringify(canonical(strip(b)));
+}

@@ -66,6 +66,8 @@ describe('HTTP endpoints', () => {
     expect(metric(text, 'samsa_request_duration_seconds_count{api="Metadata"}')).toBeGreaterThanOrEqual(1);
     expect(metric(text, 'samsa_connections_total')).toBeGreaterThanOrEqual(2);
     expect(text).toContain('samsa_process_resident_memory_bytes');
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(metric(text, `samsa_build_info{version="${version}"}`)).toBe(1);
   });
 
   it('logs structured JSON lines', () => {

@@ -1,25 +1,38 @@
-// reconcile(namespace/name) of a KafkaCluster: apply the desired objects, restart brokers whose
-// pods run an old template one at a time (only while all others are ready), and report the
-// brokers, their readiness and the bootstrap address in status.
+// reconcile(namespace/name) of a KafkaCluster, step by step: apply the desired objects, observe
+// the brokers (readiness, version, what is wrong), roll brokers whose pods run an old template
+// (a failing one first, else one at a time while all are ready), collect ConfigMap versions no
+// pod uses, and report it all in status, with a Warning Event when a failure appears.
 import type { Logger } from 'pino';
 import { API_VERSION, type KafkaCluster, type KafkaClusterStatus } from '../crds/types.js';
-import { verdict } from '../conditions.js';
+import { sameStatus, verdict } from '../conditions.js';
 import type { ReconcileResult, Reconciler } from '../controller/controller.js';
-import type { Kube, KubernetesObject } from '../kube.js';
-import { bootstrapAddress, desiredResources, names, selectorLabels } from './resources.js';
+import { type Kube, KubeError, type KubernetesObject } from '../kube.js';
+import { type BrokerFailure, brokerFailure, type PodStatus } from './pod-failures.js';
+import { bootstrapAddress, configMapName, desiredResources, names, selectorLabels } from './resources.js';
 
 interface Pod extends KubernetesObject {
-  metadata: { name: string; namespace: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  status?: { conditions?: Array<{ type: string; status: string }>; podIP?: string };
+  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec?: { volumes?: Array<{ configMap?: { name: string } }> };
+  status?: PodStatus & { conditions?: Array<{ type: string; status: string }>; podIP?: string };
 }
 
 interface StatefulSet extends KubernetesObject {
-  status?: { updateRevision?: string; currentRevision?: string };
+  spec?: { template?: { spec?: { volumes?: Array<{ configMap?: { name: string } }> } } };
+  status?: { observedGeneration?: number; updateRevision?: string; currentRevision?: string };
+}
+
+type BrokerStatus = NonNullable<KafkaClusterStatus['brokers']>[number];
+
+/** Why the cluster is Degraded: the reason and message of its Degraded condition. */
+interface Fault {
+  reason: string;
+  message: string;
 }
 
 export const isReady = (pod: Pod) => !pod.metadata.deletionTimestamp && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 const ordinal = (pod: Pod) => Number(pod.metadata.name.slice(pod.metadata.name.lastIndexOf('-') + 1));
 const selector = (cluster: string) => Object.entries(selectorLabels(cluster)).map(([k, v]) => `${k}=${v}`).join(',');
+const configMapsOf = (spec: { volumes?: Array<{ configMap?: { name: string } }> } | undefined) => (spec?.volumes ?? []).flatMap((v) => (v.configMap ? [v.configMap.name] : []));
 
 /** The broker pods of a cluster, by ordinal. */
 export async function brokerPods(kube: Kube, namespace: string, cluster: string): Promise<Pod[]> {
@@ -27,8 +40,13 @@ export async function brokerPods(kube: Kube, namespace: string, cluster: string)
   return pods.sort((a, b) => ordinal(a) - ordinal(b));
 }
 
+/** A refusal by the API server that repeating the same request cannot fix (invalid, forbidden). */
+const isRefusal = (err: unknown): err is KubeError => err instanceof KubeError && err.status >= 400 && err.status < 500 && err.status !== 409 && err.status !== 429;
+
 export class ClusterReconciler implements Reconciler {
   readonly name = 'kafkacluster';
+  /** Broker versions by cluster key, then pod uid: a pod's image, and so its version, never changes. */
+  private readonly versions = new Map<string, Map<string, string>>();
 
   constructor(
     private readonly kube: Kube,
@@ -39,55 +57,165 @@ export class ClusterReconciler implements Reconciler {
     const [namespace, name] = key.split('/') as [string, string];
     const kc = await this.kube.getOrNull<KafkaCluster & KubernetesObject>(API_VERSION, 'KafkaCluster', namespace, name);
     // Gone or going: the objects it owns are garbage-collected through their owner references.
-    if (!kc || kc.metadata.deletionTimestamp) return;
+    if (!kc || kc.metadata.deletionTimestamp) {
+      this.versions.delete(key);
+      return;
+    }
 
-    const firstTime = !(await this.kube.getOrNull('apps/v1', 'StatefulSet', namespace, names(name).statefulSet));
-    for (const obj of desiredResources(kc)) await this.kube.apply(obj);
-    if (firstTime) await this.kube.event(kc, 'Normal', 'Created', `created the broker StatefulSet, services and config for ${kc.spec.replicas} broker(s)`);
-
-    const sts = await this.kube.get<StatefulSet>('apps/v1', 'StatefulSet', namespace, names(name).statefulSet);
+    // apply → observe → roll → collect → report
+    const applyFault = await this.apply(kc);
+    const sts = await this.kube.getOrNull<StatefulSet>('apps/v1', 'StatefulSet', namespace, names(name).statefulSet);
     const pods = await brokerPods(this.kube, namespace, name);
-    const updateRevision = sts.status?.updateRevision;
-    const outdated = updateRevision ? pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] !== updateRevision && !p.metadata.deletionTimestamp) : [];
-    const ready = pods.filter(isReady);
-    let rolling = false;
-    if (outdated.length > 0) {
-      rolling = true;
-      // One broker at a time, the highest ordinal first, and only while every broker is ready.
-      if (ready.length === pods.length && pods.length === kc.spec.replicas) {
-        const victim = outdated[outdated.length - 1]!;
-        await this.kube.delete(victim);
-        this.logger.info({ cluster: key, pod: victim.metadata.name }, 'restarting broker with the new template');
-        await this.kube.event(kc, 'Normal', 'RollingRestart', `restarting ${victim.metadata.name} to apply the new pod template`);
+    const brokers = await this.observe(kc, pods);
+    // The StatefulSet controller has seen the template that was just applied: its revisions are current.
+    const updateRevision = sts?.status?.observedGeneration === sts?.metadata?.generation ? sts?.status?.updateRevision : undefined;
+    const onOldTemplate = (p: Pod) => p.metadata.labels?.['controller-revision-hash'] !== updateRevision && !p.metadata.deletionTimestamp;
+    if (!applyFault && updateRevision) {
+      await this.roll(kc, pods, brokers, onOldTemplate);
+      await this.collectConfigMaps(kc, sts, pods);
+    }
+    // Pods exist but the StatefulSet controller has not seen the newest template yet: a roll may be coming.
+    const outdated = updateRevision ? pods.filter(onOldTemplate).length : sts && pods.length > 0 ? null : 0;
+    return this.report(kc, pods.length, brokers, applyFault, outdated);
+  }
+
+  /** Server-side applies every desired object; a refusal by the API server becomes the cluster's fault. */
+  private async apply(kc: KafkaCluster & KubernetesObject): Promise<Fault | null> {
+    const firstTime = !(await this.kube.getOrNull('apps/v1', 'StatefulSet', kc.metadata.namespace, names(kc.metadata.name).statefulSet));
+    for (const obj of desiredResources(kc)) {
+      try {
+        await this.kube.apply(obj);
+      } catch (err) {
+        if (!isRefusal(err)) throw err;
+        this.logger.warn({ cluster: `${kc.metadata.namespace}/${kc.metadata.name}`, kind: obj.kind, name: obj.metadata?.name, err: err.message }, 'the API server refused an object of the cluster');
+        return { reason: 'ApplyFailed', message: err.message };
       }
     }
+    if (firstTime) await this.kube.event(kc, 'Normal', 'Created', `created the broker StatefulSet, services and config for ${kc.spec.replicas} broker(s)`);
+    return null;
+  }
+
+  /**
+   * Restarts at most one broker whose pod runs an old template. A failing broker (a bad image,
+   * a crash loop) goes first, whatever the others do: waiting for it to become ready would wait
+   * forever, and replacing it takes nothing more down — so reverting a bad spec heals the
+   * cluster. Unless the new template fails itself on a broker: then the roll stops, and no
+   * broker gets it for being down. Otherwise the highest ordinal goes, only while all are ready.
+   */
+  private async roll(kc: KafkaCluster & KubernetesObject, pods: Pod[], brokers: BrokerStatus[], onOldTemplate: (p: Pod) => boolean): Promise<void> {
+    const failing = (p: Pod) => Boolean(brokers.find((b) => b.pod === p.metadata.name)?.reason);
+    const outdated = pods.filter(onOldTemplate);
+    const newTemplateFails = pods.some((p) => !onOldTemplate(p) && failing(p));
+    const broken = newTemplateFails ? [] : outdated.filter(failing);
+    const allReady = pods.length === kc.spec.replicas && pods.every(isReady);
+    const victim = broken.at(-1) ?? (allReady ? outdated.at(-1) : undefined);
+    if (victim) await this.restart(kc, victim, isReady(victim) ? 'to apply the new pod template' : 'that is failing, to apply the new pod template');
+  }
+
+  /** The one place a broker pod is deleted for a roll; its StatefulSet creates it again from the new template. */
+  private async restart(kc: KafkaCluster & KubernetesObject, pod: Pod, why: string): Promise<void> {
+    await this.kube.delete(pod);
+    this.logger.info({ cluster: `${kc.metadata.namespace}/${kc.metadata.name}`, pod: pod.metadata.name }, 'restarting broker with the new template');
+    await this.kube.event(kc, 'Normal', 'RollingRestart', `restarting ${pod.metadata.name} ${why}`);
+  }
+
+  /** Deletes the cluster's ConfigMap versions that neither the template nor any pod (old revisions included) mounts. */
+  private async collectConfigMaps(kc: KafkaCluster & KubernetesObject, sts: StatefulSet | null, pods: Pod[]): Promise<void> {
+    const inUse = new Set([configMapName(kc), ...configMapsOf(sts?.spec?.template?.spec), ...pods.flatMap((p) => configMapsOf(p.spec))]);
+    const prefix = names(kc.metadata.name).config;
+    const configMaps = await this.kube.list<KubernetesObject>('v1', 'ConfigMap', kc.metadata.namespace, selector(kc.metadata.name));
+    for (const cm of configMaps) {
+      const cmName = cm.metadata!.name!;
+      const owned = cm.metadata?.ownerReferences?.some((o) => o.uid === kc.metadata.uid);
+      if (owned && (cmName === prefix || cmName.startsWith(`${prefix}-`)) && !inUse.has(cmName)) {
+        await this.kube.delete(cm);
+        this.logger.info({ cluster: `${kc.metadata.namespace}/${kc.metadata.name}`, configMap: cmName }, 'deleted a config version no broker uses');
+      }
+    }
+  }
+
+  /** The version a ready broker reports, read once per pod from its /v1/broker. */
+  private async version(kc: KafkaCluster, pod: Pod, known: Map<string, string>): Promise<string | undefined> {
+    if (known.has(pod.metadata.uid)) return known.get(pod.metadata.uid);
+    if (!isReady(pod) || !pod.status?.podIP) return undefined;
+    try {
+      const res = await fetch(`http://${pod.status.podIP}:${kc.spec.listeners.httpPort}/v1/broker`, { signal: AbortSignal.timeout(2000) });
+      return res.ok ? ((await res.json()) as { version?: string }).version : undefined;
+    } catch {
+      // Not reachable now: the next reconcile asks again.
+      return undefined;
+    }
+  }
+
+  /** Each broker: readiness, the version it reports, and what is wrong with it. */
+  private async observe(kc: KafkaCluster & KubernetesObject, pods: Pod[]): Promise<BrokerStatus[]> {
+    const previous = new Map((kc.status?.brokers ?? []).map((b) => [b.pod, b]));
+    const clusterKey = `${kc.metadata.namespace}/${kc.metadata.name}`;
+    const known = this.versions.get(clusterKey) ?? new Map<string, string>();
+    const versionsNow = new Map<string, string>();
+    const brokers: BrokerStatus[] = [];
+    for (const pod of pods) {
+      const failure: BrokerFailure | null = brokerFailure(pod.status, previous.get(pod.metadata.name));
+      const version = await this.version(kc, pod, known);
+      if (version !== undefined) versionsNow.set(pod.metadata.uid, version);
+      brokers.push({ id: ordinal(pod), pod: pod.metadata.name, ready: isReady(pod), ...(version ? { version } : {}), ...(failure ?? {}) });
+    }
+    this.versions.set(clusterKey, versionsNow);
+    return brokers;
+  }
+
+  /** Status from what was observed; `outdated` counts pods on an old template, null while unknown. */
+  private async report(kc: KafkaCluster & KubernetesObject, podCount: number, brokers: BrokerStatus[], applyFault: Fault | null, outdated: number | null): Promise<ReconcileResult | void> {
+    const ready = brokers.filter((b) => b.ready).length;
+    const failing = brokers.filter((b) => b.reason);
+    const fault: Fault | null = applyFault ?? (failing.length > 0 ? { reason: failing[0]!.reason!, message: failing.map((b) => `${b.pod}: ${b.message}`).join('; ') } : null);
+    const versions = [...new Set(brokers.flatMap((b) => (b.version ? [b.version] : [])))].sort();
 
     const status: KafkaClusterStatus = {
       observedGeneration: kc.metadata.generation,
-      replicas: pods.length,
-      readyReplicas: ready.length,
-      brokers: pods.map((p) => ({ id: ordinal(p), pod: p.metadata.name, ready: isReady(p) })),
+      replicas: podCount,
+      readyReplicas: ready,
+      brokers,
       bootstrap: bootstrapAddress(kc),
+      ...(versions.length > 0 ? { version: versions.join(', ') } : {}),
     };
-    const allReady = !rolling && ready.length === kc.spec.replicas && pods.length === kc.spec.replicas;
-    status.conditions = allReady
-      ? verdict(kc.status?.conditions, 'ready', 'BrokersReady', `all ${kc.spec.replicas} broker(s) are ready`, kc.metadata.generation)
-      : verdict(
-          kc.status?.conditions,
-          'progressing',
-          rolling ? 'RollingRestart' : 'BrokersStarting',
-          rolling ? `${outdated.length} broker(s) still to restart with the new template` : `${ready.length} of ${kc.spec.replicas} broker(s) ready`,
-          kc.metadata.generation,
-        );
-    const wasReady = kc.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-    if (JSON.stringify(stripTimes(status)) !== JSON.stringify(stripTimes(kc.status ?? {}))) {
-      await this.kube.mergePatch(kc, { status }, 'status');
+    const rolling = outdated === null || outdated > 0;
+    const allReady = !fault && outdated === 0 && ready === kc.spec.replicas && podCount === kc.spec.replicas;
+    const generation = kc.metadata.generation;
+    if (fault) status.conditions = verdict(kc.status?.conditions, 'failed', fault.reason, fault.message, generation);
+    else if (allReady) status.conditions = verdict(kc.status?.conditions, 'ready', 'BrokersReady', `all ${kc.spec.replicas} broker(s) are ready`, generation);
+    else if (rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollingRestart', outdated === null ? 'waiting for the StatefulSet controller to see the new template' : `${outdated} broker(s) still to restart with the new template`, generation);
+    else status.conditions = verdict(kc.status?.conditions, 'progressing', 'BrokersStarting', `${ready} of ${kc.spec.replicas} broker(s) ready`, generation);
+
+    if (!sameStatus(status, kc.status)) {
+      const wasReady = kc.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+      await this.kube.mergePatch(kc, { status: withRemovals(status, kc.status) }, 'status');
       if (allReady && !wasReady) await this.kube.event(kc, 'Normal', 'Ready', `all ${kc.spec.replicas} broker(s) are ready`);
+      // One Warning per failure, not one per reconcile: only when the failure is new or another.
+      if (fault && faultKey(status) !== faultKey(kc.status)) await this.kube.event(kc, 'Warning', fault.reason, fault.message);
     }
-    return allReady ? undefined : { requeueAfterMs: 2000 };
+    // Ready, and every ready broker's version known: nothing to wait for.
+    if (allReady && brokers.every((b) => b.version)) return;
+    // A refused apply waits for a change of the spec (which triggers a reconcile) or this retry.
+    return { requeueAfterMs: applyFault ? 30_000 : 2000 };
   }
 }
 
-function stripTimes(status: KafkaClusterStatus): unknown {
-  return { ...status, conditions: status.conditions?.map(({ lastTransitionTime: _t, ...rest }) => rest) };
+/**
+ * What identifies a failure for its Event: the reason and the failing brokers; for a refused
+ * apply, the API server's message. A crash loop's changing last log line is not a new failure.
+ */
+function faultKey(status: KafkaClusterStatus | undefined): string {
+  const degraded = status?.conditions?.find((c) => c.type === 'Degraded');
+  if (degraded?.status !== 'True') return '';
+  if (degraded.reason === 'ApplyFailed') return `${degraded.reason}|${degraded.message}`;
+  const failing = (status?.brokers ?? []).filter((b) => b.reason).map((b) => `${b.pod}=${b.reason}`);
+  return `${degraded.reason}|${failing.join(',')}`;
+}
+
+/** A merge patch replaces what it names and keeps the rest: status fields that went away are nulled. */
+function withRemovals(next: KafkaClusterStatus, previous: KafkaClusterStatus | undefined): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...next };
+  for (const k of Object.keys(previous ?? {})) if (!(k in next)) patch[k] = null;
+  return patch;
 }

@@ -31,16 +31,23 @@ describe('desiredResources', () => {
     expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
   });
 
-  it('replicates by default up to three brokers, and lets the spec override it', () => {
-    expect(serverProperties(cluster({ replicas: 1 }))).toBe('default.replication.factor=1\n');
-    expect(serverProperties(cluster({ replicas: 5 }))).toBe('default.replication.factor=3\n');
-    expect(serverProperties(cluster({ config: { 'default.replication.factor': '2', 'log.retention.ms': '1000' } }))).toBe('default.replication.factor=2\nlog.retention.ms=1000\n');
+  it('writes the spec\'s settings and nothing the brokers do not do (no replication factor of their own)', () => {
+    expect(serverProperties(cluster({ replicas: 5 }))).toBe('\n');
+    expect(serverProperties(cluster({ config: { 'log.retention.ms': '1000', 'default.replication.factor': '1' } }))).toBe('default.replication.factor=1\nlog.retention.ms=1000\n');
   });
 
-  it('rolls pods when the settings change, and only then', () => {
-    const hash = (kc: KafkaCluster) => pick(kc, 'StatefulSet').spec.template.metadata.annotations['samsa.dev/config-hash'];
-    expect(hash(cluster())).toBe(hash(cluster()));
-    expect(hash(cluster({ config: { 'log.retention.ms': '1' } }))).not.toBe(hash(cluster()));
+  it('versions the config: each version of the settings is its own ConfigMap, named in the pod template', () => {
+    const mounted = (kc: KafkaCluster) => pick(kc, 'StatefulSet').spec.template.spec.volumes[0].configMap.name;
+    const changed = cluster({ config: { 'log.retention.ms': '1' } });
+    expect(mounted(cluster())).toBe(mounted(cluster()));
+    expect(mounted(changed)).not.toBe(mounted(cluster()));
+    expect(mounted(changed)).toMatch(/^prod-config-[0-9a-f]{10}$/);
+    expect(pick(changed, 'ConfigMap').metadata.name).toBe(mounted(changed));
+    expect(pick(changed, 'ConfigMap').data['server.properties']).toBe('log.retention.ms=1\n');
+  });
+
+  it('keeps the last log lines of a failed broker in its pod status', () => {
+    expect(pick(cluster(), 'StatefulSet').spec.template.spec.containers[0].terminationMessagePolicy).toBe('FallbackToLogsOnError');
   });
 
   it('spreads brokers over racks and applies pod template overrides', () => {

@@ -13,6 +13,7 @@ export const names = (cluster: string) => ({
   statefulSet: cluster,
   headless: `${cluster}-brokers`,
   bootstrap: cluster,
+  /** Prefix of the versioned ConfigMaps: `<cluster>-config-<hash of server.properties>`. */
   config: `${cluster}-config`,
   serviceAccount: `${cluster}-broker`,
   role: `${cluster}-broker`,
@@ -37,11 +38,21 @@ function meta(kc: KafkaCluster, name: string) {
 
 /** server.properties of the brokers: the spec's settings, sorted so the text is stable. */
 export function serverProperties(kc: KafkaCluster): string {
-  const config: Record<string, string> = { 'default.replication.factor': String(Math.min(3, kc.spec.replicas)), ...(kc.spec.config ?? {}) };
+  const config: Record<string, string> = kc.spec.config ?? {};
   return Object.keys(config)
     .sort()
     .map((k) => `${k}=${config[k]}`)
     .join('\n') + '\n';
+}
+
+/**
+ * The ConfigMap of one version of server.properties. Each version is its own object, named by
+ * its hash and referenced by the pod template, so a broker that restarts keeps the settings of
+ * its own revision: a new (maybe bad) version reaches only the pods the roll replaces.
+ */
+export function configMapName(kc: KafkaCluster): string {
+  const hash = createHash('sha256').update(serverProperties(kc)).digest('hex').slice(0, 10);
+  return `${names(kc.metadata.name).config}-${hash}`;
 }
 
 export function bootstrapAddress(kc: KafkaCluster): string {
@@ -51,9 +62,8 @@ export function bootstrapAddress(kc: KafkaCluster): string {
 export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
   const n = names(kc.metadata.name);
   const { kafkaPort, httpPort } = kc.spec.listeners;
-  const properties = serverProperties(kc);
-  // A change of settings changes the pod template, and so rolls the brokers.
-  const configHash = createHash('sha256').update(properties).digest('hex').slice(0, 16);
+  // A change of settings changes the ConfigMap the pod template names, and so rolls the brokers.
+  const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(kc, configMapName(kc)), data: { [CONFIG_FILE]: serverProperties(kc) } };
   const pod = kc.spec.podTemplate;
   const ports = [
     { name: 'kafka', port: kafkaPort, targetPort: 'kafka', protocol: 'TCP' },
@@ -78,7 +88,6 @@ export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: n.role },
     subjects: [{ kind: 'ServiceAccount', name: n.serviceAccount, namespace: kc.metadata.namespace }],
   };
-  const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(kc, n.config), data: { [CONFIG_FILE]: properties } };
   const headless = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -106,7 +115,7 @@ export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
       template: {
         metadata: {
           labels: { ...labels(kc.metadata.name), ...(pod?.labels ?? {}) },
-          annotations: { 'samsa.dev/config-hash': configHash, ...(pod?.annotations ?? {}) },
+          ...(pod?.annotations ? { annotations: pod.annotations } : {}),
         },
         spec: {
           serviceAccountName: n.serviceAccount,
@@ -143,6 +152,8 @@ export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
                 { name: 'kafka', containerPort: kafkaPort, protocol: 'TCP' },
                 { name: 'http', containerPort: httpPort, protocol: 'TCP' },
               ],
+              // A broker that exits on an error leaves its last log lines in the pod's status, where the operator reports them.
+              terminationMessagePolicy: 'FallbackToLogsOnError',
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 3 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 6 },
               ...(kc.spec.resources ? { resources: kc.spec.resources } : {}),
@@ -153,7 +164,7 @@ export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
               ],
             },
           ],
-          volumes: [{ name: 'config', configMap: { name: n.config } }],
+          volumes: [{ name: 'config', configMap: { name: configMap.metadata.name } }],
         },
       },
       volumeClaimTemplates: [

@@ -39,7 +39,7 @@ export const KafkaClusterSpec = Type.Object(
   {
     replicas: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Number of brokers.' }),
     image: Type.String({ minLength: 1, default: 'samsa:0.1.0', description: 'Container image of the brokers.' }),
-    version: Type.Optional(Type.String({ description: 'Samsa version the image holds, shown in status; changing the image rolls the brokers one at a time.' })),
+    version: Type.Optional(Type.String({ description: 'Samsa version the image holds, for people and tools; status.version shows the version the brokers report. Changing the image rolls the brokers one at a time.' })),
     storage: Type.Object(
       {
         size: Type.String({ ...quantity('Size of each broker volume.', '10Gi'), ...immutable('storage.size') }),
@@ -94,11 +94,15 @@ export const KafkaClusterStatus = Type.Object(
           id: Type.Integer({ description: 'Broker (node) id.' }),
           pod: Type.String({ description: 'Pod running the broker.' }),
           ready: Type.Boolean({ description: 'Whether the broker answers /readyz.' }),
+          version: Type.Optional(Type.String({ description: 'Samsa version the broker reports on its /v1/broker endpoint.' })),
+          reason: Type.Optional(Type.String({ description: 'Why the broker is failing, e.g. ImagePullFailed or CrashLoopBackOff.' })),
+          message: Type.Optional(Type.String({ description: "What Kubernetes says of the failure: the container's waiting message, its exit code and last log line." })),
         }),
         { description: 'Each broker and its readiness.' },
       ),
     ),
     bootstrap: Type.Optional(Type.String({ description: 'Bootstrap address for Kafka clients in the cluster.' })),
+    version: Type.Optional(Type.String({ description: 'Samsa version the brokers report; several, comma-separated, while a roll changes it.' })),
   },
   { description: 'Observed state of the cluster.' },
 );
@@ -186,6 +190,7 @@ export const crdDefinitions: CrdDefinition[] = [
       { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas', description: 'Desired brokers.' },
       { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready brokers.' },
       { name: 'Status', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].reason", description: 'Why the cluster is or is not ready.' },
+      { name: 'Version', type: 'string', jsonPath: '.status.version', description: 'Samsa version the brokers report.' },
       { name: 'Bootstrap', type: 'string', jsonPath: '.status.bootstrap', description: 'Bootstrap address.' },
     ],
   },

@@ -4,17 +4,29 @@
 // reports the pod Running and Ready from the broker's /readyz, and stops the process when the
 // pod is deleted. Container paths are mapped: the ConfigMap volume to a local file, the claim
 // to a local folder, the advertised pod DNS name to the pod's loopback address.
+//
+// Failures look as a kubelet shows them in containerStatuses: an image that is not among
+// `images` is not pulled (waiting ErrImagePull, then ImagePullBackOff, retried with back-off); a
+// broker process that exits is restarted with back-off (waiting CrashLoopBackOff, restartCount,
+// lastState.terminated with its exit code and, under FallbackToLogsOnError, the tail of its
+// output). Each start reads the pod's ConfigMap afresh, as a kubelet keeps such volumes in sync.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { terminate } from '../../broker/test/broker-process.js';
 import type { Kube, KubernetesObject } from '../kube.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const NODE = 'samsa-test-node';
+// What FallbackToLogsOnError keeps of a failed container's output: its last 80 lines or 2048 bytes.
+const TERMINATION_LOG_LINES = 80;
+const TERMINATION_LOG_BYTES = 2048;
 
 interface Container {
+  image?: string;
   args: string[];
+  terminationMessagePolicy?: string;
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
   ports?: Array<{ name: string; containerPort: number }>;
   volumeMounts?: Array<{ name: string; mountPath: string }>;
@@ -23,25 +35,63 @@ interface Container {
 interface Pod extends KubernetesObject {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string; resourceVersion?: string };
   spec: { nodeName?: string; containers: Container[]; volumes?: Array<{ name: string; configMap?: { name: string }; persistentVolumeClaim?: { claimName: string } }>; hostname?: string; subdomain?: string };
+  status?: { podIP?: string; containerStatuses?: unknown[]; conditions?: Array<{ type: string; status: string }> };
 }
 
-interface Running {
-  process: ChildProcess;
+interface Terminated {
+  exitCode: number;
+  reason: string;
+  message?: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** The one container of a broker pod, across its restarts. */
+interface ContainerState {
   ip: string;
   httpPort: number;
+  process?: ChildProcess;
+  startedAt?: string;
+  /** Output of the current (or last) run. */
   output: string;
+  restartCount: number;
+  waiting?: { reason: string; message: string };
+  lastTerminated?: Terminated;
+  /** When the next start (or pull) may be tried, after a back-off. */
+  retryAt: number;
+  failures: number;
+  /** The container status last written, to write only changes. */
+  reported?: string;
+}
+
+export interface LocalKubeletOptions {
+  /** Images this node can run (a pull of any other fails, as for an image that does not exist). */
+  images?: string[];
+  /** First back-off after a failed start or pull, doubled each time up to maxBackOffMs (a kubelet: 10 s and 5 min). */
+  backOffMs?: number;
+  maxBackOffMs?: number;
 }
 
 export class LocalKubelet {
-  private readonly running = new Map<string, Running>();
+  private readonly containers = new Map<string, ContainerState>();
   private readonly ips = new Map<string, string>();
   private nextIp = 2;
   private timer: NodeJS.Timeout | undefined;
   private syncing = false;
   readonly dataRoot: string;
+  readonly images: Set<string>;
+  private readonly backOffMs: number;
+  private readonly maxBackOffMs: number;
 
-  constructor(private readonly kube: Kube, dataRoot: string) {
+  constructor(
+    private readonly kube: Kube,
+    dataRoot: string,
+    options: LocalKubeletOptions = {},
+  ) {
     this.dataRoot = dataRoot;
+    this.images = new Set(options.images ?? ['samsa:0.1.0']);
+    this.backOffMs = options.backOffMs ?? 1000;
+    this.maxBackOffMs = options.maxBackOffMs ?? 8000;
   }
 
   async start(): Promise<void> {
@@ -49,7 +99,7 @@ export class LocalKubelet {
     this.timer = setInterval(() => void this.sync(), 250);
   }
 
-  /** One pass: bind, start, report, stop — level-triggered, like a kubelet's sync loop. */
+  /** One pass: bind, start, restart, report, stop — level-triggered, like a kubelet's sync loop. */
   private async sync(): Promise<void> {
     if (this.syncing) return;
     this.syncing = true;
@@ -69,10 +119,10 @@ export class LocalKubelet {
           await this.kube.delete(pod, { gracePeriodSeconds: 0 });
           continue;
         }
-        if (!this.running.has(key)) await this.startPod(key, pod);
+        await this.runContainer(key, pod);
         await this.report(key, pod);
       }
-      for (const key of [...this.running.keys()]) if (!seen.has(key)) await this.stopPod(key);
+      for (const key of [...this.containers.keys()]) if (!seen.has(key)) await this.stopPod(key);
     } catch {
       // the next pass tries again
     } finally {
@@ -90,9 +140,58 @@ export class LocalKubelet {
     return ip;
   }
 
-  private async startPod(key: string, pod: Pod): Promise<void> {
+  /** The n-th back-off (from 1): backOffMs, doubled each time, at most maxBackOffMs. */
+  private backOff(n: number): number {
+    return Math.min(this.maxBackOffMs, this.backOffMs * 2 ** Math.max(0, n - 1));
+  }
+
+  /** Pulls, starts, notices an exit and restarts after a back-off, as the pod's restartPolicy Always asks. */
+  private async runContainer(key: string, pod: Pod): Promise<void> {
+    const spec = pod.spec.containers[0]!;
+    let state = this.containers.get(key);
+    if (!state) {
+      state = { ip: this.ipFor(pod), httpPort: spec.ports?.find((p) => p.name === 'http')?.containerPort ?? 9644, output: '', restartCount: 0, retryAt: 0, failures: 0 };
+      this.containers.set(key, state);
+    }
+    const now = Date.now();
+    const child = state.process;
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      // The broker exited on its own: remember how, and restart it after a back-off.
+      const exitCode = child.exitCode ?? 128 + (constants.signals[child.signalCode as keyof typeof constants.signals] ?? 0);
+      state.lastTerminated = {
+        exitCode,
+        reason: exitCode === 0 ? 'Completed' : 'Error',
+        ...(exitCode !== 0 && spec.terminationMessagePolicy === 'FallbackToLogsOnError' ? { message: logTail(state.output) } : {}),
+        startedAt: state.startedAt!,
+        finishedAt: new Date().toISOString(),
+      };
+      state.process = undefined;
+      state.restartCount++;
+      state.failures++;
+      // The first exit restarts at once; the next ones wait, longer each time, in CrashLoopBackOff.
+      if (state.failures > 1) {
+        const delay = this.backOff(state.failures - 1);
+        state.retryAt = now + delay;
+        state.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(delay / 1000)}s restarting failed container=broker pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` };
+      }
+    }
+    if (state.process || now < state.retryAt) {
+      // After a failed pull is reported, the pod waits in ImagePullBackOff until the next try.
+      if (state.waiting?.reason === 'ErrImagePull') state.waiting = { reason: 'ImagePullBackOff', message: `Back-off pulling image "${spec.image}"` };
+      return;
+    }
+    if (!this.images.has(spec.image ?? '')) {
+      state.failures++;
+      state.retryAt = now + this.backOff(state.failures);
+      state.waiting = { reason: 'ErrImagePull', message: `rpc error: code = NotFound desc = failed to pull and unpack image "${spec.image}": not found` };
+      return;
+    }
+    await this.startProcess(state, pod);
+  }
+
+  private async startProcess(state: ContainerState, pod: Pod): Promise<void> {
     const container = pod.spec.containers[0]!;
-    const ip = this.ipFor(pod);
+    const ip = state.ip;
     const env: Record<string, string> = {};
     for (const e of container.env ?? []) {
       const path = e.valueFrom?.fieldRef?.fieldPath;
@@ -127,28 +226,47 @@ export class LocalKubelet {
     const args = container.args.map(expand).map(mapPath);
     // No cluster DNS here: brokers advertise their loopback address and listen only on it.
     for (let i = 0; i < args.length - 1; i++) if (args[i] === '--host' || args[i] === '--advertised-host') args[i + 1] = ip;
-    const httpPort = container.ports?.find((p) => p.name === 'http')?.containerPort ?? 9644;
     const child = spawn(process.execPath, [join(ROOT, 'dist/broker/main.js'), ...args, '--http-host', ip], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const running: Running = { process: child, ip, httpPort, output: '' };
-    child.stdout!.on('data', (d: Buffer) => (running.output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (running.output += d.toString()));
-    this.running.set(key, running);
+    state.output = '';
+    const collect = (d: Buffer) => {
+      // Keep a bounded tail: enough for a termination message and for diagnostics.
+      state.output = (state.output + d.toString()).slice(-65536);
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    state.process = child;
+    state.startedAt = new Date().toISOString();
+    state.waiting = undefined;
   }
 
   private async report(key: string, pod: Pod): Promise<void> {
-    const running = this.running.get(key)!;
+    const state = this.containers.get(key)!;
+    const running = state.process && state.process.exitCode === null && state.process.signalCode === null;
     let ready = false;
-    try {
-      ready = (await fetch(`http://${running.ip}:${running.httpPort}/readyz`)).status === 200;
-    } catch {
-      ready = false;
+    if (running) {
+      try {
+        ready = (await fetch(`http://${state.ip}:${state.httpPort}/readyz`)).status === 200;
+      } catch {
+        ready = false;
+      }
     }
-    const exited = running.process.exitCode !== null;
+    // A broker that stayed up and ready starts its back-off afresh after its next failure.
+    if (ready) state.failures = 0;
     const now = new Date().toISOString();
+    const containerStatus = {
+      name: 'broker',
+      ready,
+      restartCount: state.restartCount,
+      image: pod.spec.containers[0]!.image ?? '',
+      imageID: running || state.lastTerminated ? `local://${pod.spec.containers[0]!.image}` : '',
+      started: Boolean(running),
+      state: running ? { running: { startedAt: state.startedAt } } : { waiting: state.waiting ?? { reason: 'ContainerCreating' } },
+      ...(state.lastTerminated ? { lastState: { terminated: state.lastTerminated } } : {}),
+    };
     const status = {
-      phase: exited ? 'Failed' : 'Running',
-      podIP: running.ip,
-      podIPs: [{ ip: running.ip }],
+      phase: running || state.lastTerminated ? 'Running' : 'Pending',
+      podIP: state.ip,
+      podIPs: [{ ip: state.ip }],
       hostIP: '127.0.0.1',
       conditions: [
         { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
@@ -156,30 +274,58 @@ export class LocalKubelet {
         { type: 'ContainersReady', status: ready ? 'True' : 'False', lastTransitionTime: now },
         { type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: now },
       ],
-      containerStatuses: [{ name: 'broker', ready, restartCount: 0, image: 'samsa', imageID: '', started: !exited, state: exited ? { terminated: { exitCode: running.process.exitCode ?? 1 } } : { running: { startedAt: now } } }],
+      containerStatuses: [containerStatus],
     };
-    const current = (pod as unknown as { status?: { conditions?: Array<{ type: string; status: string }>; podIP?: string } }).status;
-    const wasReady = current?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-    if (current?.podIP === running.ip && wasReady === ready) return;
+    // Write only what changed (the timestamps of conditions aside), as a kubelet's status manager does.
+    const reported = JSON.stringify(containerStatus);
+    if (pod.status?.podIP === state.ip && state.reported === reported) return;
     await this.kube.mergePatch(pod, { status }, 'status');
+    state.reported = reported;
   }
 
   private async stopPod(key: string): Promise<void> {
-    const running = this.running.get(key);
-    if (!running) return;
-    this.running.delete(key);
-    await terminate(running.process, 10_000);
+    const state = this.containers.get(key);
+    if (!state) return;
+    this.containers.delete(key);
+    if (state.process) await terminate(state.process, 10_000);
+  }
+
+  private stateOf(podName: string, namespace?: string): ContainerState | undefined {
+    for (const [key, state] of this.containers) {
+      const [ns, name] = key.split('/');
+      if (name === podName && (namespace === undefined || ns === namespace)) return state;
+    }
+    return undefined;
   }
 
   /** Output of the broker process of a pod, for diagnostics. */
   outputOf(podName: string): string {
-    for (const [key, r] of this.running) if (key.split('/')[1] === podName) return r.output;
-    return '';
+    return this.stateOf(podName)?.output ?? '';
+  }
+
+  /** Sends a signal to the broker process of a pod (a crash, for tests); false when none runs. */
+  kill(podName: string, signal: NodeJS.Signals, namespace?: string): boolean {
+    const child = this.stateOf(podName, namespace)?.process;
+    return child ? child.kill(signal) : false;
+  }
+
+  /** The local folder of a pod's volume claim, e.g. `data-<pod>`. */
+  volumeOf(namespace: string, claim: string): string {
+    return join(this.dataRoot, 'volumes', namespace, claim);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await Promise.all([...this.running.keys()].map((k) => this.stopPod(k)));
+    await Promise.all([...this.containers.keys()].map((k) => this.stopPod(k)));
     rmSync(this.dataRoot, { recursive: true, force: true });
   }
+}
+
+/** The end of a failed container's output, as FallbackToLogsOnError keeps it. */
+function logTail(output: string): string {
+  const lines = output.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  let tail = lines.slice(-TERMINATION_LOG_LINES).join('\n');
+  if (Buffer.byteLength(tail) > TERMINATION_LOG_BYTES) tail = Buffer.from(tail).subarray(-TERMINATION_LOG_BYTES).toString();
+  return tail;
 }

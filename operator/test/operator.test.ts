@@ -52,7 +52,9 @@ describe('operator on a real control plane', () => {
     expect(sts.metadata!.ownerReferences![0]).toMatchObject({ kind: 'KafkaCluster', name: 'demo', controller: true });
     const headless = await admin.get<Obj & { spec: Record<string, any> }>('v1', 'Service', NS, 'demo-brokers');
     expect(headless.spec.clusterIP).toBe('None');
-    const cm = await admin.get<Obj & { data: Record<string, string> }>('v1', 'ConfigMap', NS, 'demo-config');
+    const configMap = sts.spec.template.spec.volumes.find((v: { configMap?: { name: string } }) => v.configMap).configMap.name as string;
+    expect(configMap).toMatch(/^demo-config-[0-9a-f]+$/);
+    const cm = await admin.get<Obj & { data: Record<string, string> }>('v1', 'ConfigMap', NS, configMap);
     expect(cm.data['server.properties']).toContain('log.retention.ms=86400000');
     for (const [apiVersion, kind, name] of [['v1', 'ServiceAccount', 'demo-broker'], ['rbac.authorization.k8s.io/v1', 'Role', 'demo-broker'], ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'demo-broker'], ['policy/v1', 'PodDisruptionBudget', 'demo'], ['v1', 'Service', 'demo']] as const) {
       expect((await admin.get(apiVersion, kind, NS, name)).metadata?.ownerReferences?.[0]?.name).toBe('demo');
@@ -159,7 +161,7 @@ describe('operator on a real control plane', () => {
     await adminClient.disconnect();
 
     await admin.delete(await get('KafkaCluster', 'demo'), { propagationPolicy: 'Background' });
-    await waitFor('owned objects garbage-collected', async () => !(await admin.getOrNull('apps/v1', 'StatefulSet', NS, 'demo')) && !(await admin.getOrNull('v1', 'ConfigMap', NS, 'demo-config')));
+    await waitFor('owned objects garbage-collected', async () => !(await admin.getOrNull('apps/v1', 'StatefulSet', NS, 'demo')) && !(await admin.list<Obj>('v1', 'ConfigMap', NS)).some((c) => c.metadata!.name!.startsWith('demo-config-')));
     const metrics = await (await fetch(`${operator.url}/metrics`)).text();
     expect(metrics).toMatch(/samsa_operator_reconciles_total\{controller="kafkacluster",result="success"\} [1-9]/);
     expect(metrics).toContain('samsa_operator_leader 1');
