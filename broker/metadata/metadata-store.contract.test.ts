@@ -3,7 +3,7 @@
 // itself paused). The broker build is needed: etcd holders run dist/broker/metadata/etcd-store.js.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -291,6 +291,27 @@ for (const backend of backends) {
     });
   });
 }
+
+describe('FileMetadataStore sessions', () => {
+  it('never writes ephemeral keys to the file: a restart has no session', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'samsa-metadata-'));
+    try {
+      const path = join(dir, 'metadata.json');
+      const store = new FileMetadataStore(path);
+      await store.put('cluster/id', 'abc', 0);
+      await store.put('brokers/1', 'durable', 0);
+      const session = await store.openSession(60_000);
+      await session.put('brokers/1', 'ephemeral');
+      await session.put('controller', '1', 0);
+      expect(JSON.parse(readFileSync(path, 'utf8')).entries).toEqual({ 'cluster/id': { value: 'abc', version: 1 } });
+      const restarted = new FileMetadataStore(path);
+      expect([...(await restarted.list('')).keys()]).toEqual(['cluster/id']);
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('parseEtcdUrl', () => {
   it('reads endpoints and the key prefix', () => {
