@@ -150,12 +150,14 @@ export class EtcdMetadataStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
-    for (const watcher of this.watchers) await watcher.cancel().catch(() => {});
+    // Not awaited: a cancel waits for a reachable etcd; closing the client ends the stream anyway.
+    for (const watcher of this.watchers) void watcher.cancel().catch(() => {});
     this.watchers.clear();
     for (const session of [...this.sessions]) await session.close();
     this.client.close();
   }
 
+  /** gRPC options of one call: its deadline. (This and the two below serve EtcdSession.) */
   callOptions(): { deadline: Date } {
     return { deadline: new Date(Date.now() + this.requestTimeoutMs) };
   }

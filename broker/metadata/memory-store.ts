@@ -24,10 +24,7 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async list(prefix: string): Promise<Map<string, StoredValue>> {
-    const out = new Map<string, StoredValue>();
-    for (const [key, value] of this.entries) if (key.startsWith(prefix)) out.set(key, value);
-    for (const [key, { stored }] of this.ephemeral) if (key.startsWith(prefix)) out.set(key, stored);
-    return out;
+    return this.under(prefix);
   }
 
   async put(key: string, value: string, expectedVersion?: number): Promise<number> {
@@ -53,7 +50,8 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async watch(prefix: string, listener: WatchListener): Promise<Watch> {
-    const snapshot = await this.list(prefix);
+    // Snapshot and subscription in one synchronous step: no change can fall between them.
+    const snapshot = this.under(prefix);
     const watcher = { prefix, listener };
     this.watchers.add(watcher);
     return { snapshot, stop: () => this.watchers.delete(watcher) };
@@ -81,7 +79,7 @@ export class MemoryMetadataStore implements MetadataStore {
     }
   }
 
-  /** Session.put: the key leaves the durable entries (if it was there) and belongs to `session`. */
+  /** MemorySession.put: the key leaves the durable entries (if it was there) and belongs to `session`. */
   async putEphemeral(session: MemorySession, key: string, value: string, expectedVersion?: number): Promise<number> {
     this.check(key, expectedVersion);
     const stored = { value, version: this.nextVersion++ };
@@ -99,6 +97,13 @@ export class MemoryMetadataStore implements MetadataStore {
       this.ephemeral.delete(key);
       this.notify(key, undefined);
     }
+  }
+
+  private under(prefix: string): Map<string, StoredValue> {
+    const out = new Map<string, StoredValue>();
+    for (const [key, value] of this.entries) if (key.startsWith(prefix)) out.set(key, value);
+    for (const [key, { stored }] of this.ephemeral) if (key.startsWith(prefix)) out.set(key, stored);
+    return out;
   }
 
   private current(key: string): StoredValue | undefined {
