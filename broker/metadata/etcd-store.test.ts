@@ -1,6 +1,7 @@
 // What only the etcd backend has to prove, against a real etcd: a holder cut off from etcd
 // stops acting before etcd lets another take its key (fencing), calls to an unreachable etcd
-// fail by their deadline instead of hanging, and a watch misses nothing across an etcd restart.
+// fail by their deadline instead of hanging, and a watch misses nothing across an etcd restart
+// or a stream broken while it catches up.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdProcess } from '../test/etcd-process.js';
@@ -111,6 +112,41 @@ describe('EtcdMetadataStore', () => {
       ['t/a', undefined],
       ['t/c', { value: '3', version: c }],
     ]);
+    watch.stop();
+  });
+
+  it('resumes a reconnected watch after the last change it delivered, even mid catch-up', async () => {
+    const keys = prefix();
+    const proxy = await TcpProxy.start(etcd.clientPort);
+    closing.push(proxy);
+    const watching = store(`etcd://${proxy.endpoint}/${keys}`);
+    const writer = store(etcd.url(keys));
+    const delivered: string[] = [];
+    let resetMidCatchUp = false;
+    const watch = await watching.watch('n/', (key) => {
+      delivered.push(key);
+      // etcd sends a lagging watch what it missed 1000 revisions at a time, each batch
+      // headed by the current revision: break the stream right after the first batch.
+      if (resetMidCatchUp) {
+        resetMidCatchUp = false;
+        proxy.reset();
+      }
+    });
+    // The watch falls behind: its stream silently drops what etcd sends.
+    proxy.cut();
+    const count = 2500;
+    for (let i = 0; i < count; i += 100) {
+      await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, j) => writer.put(`n/${String(i + j).padStart(5, '0')}`, 'x')));
+    }
+    const expected = [...(await writer.list('n/')).entries()].sort((a, b) => a[1].version - b[1].version).map(([key]) => key);
+    resetMidCatchUp = true;
+    proxy.heal();
+    proxy.reset();
+    await poll('every change', async () => (delivered.length >= count ? true : undefined), 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${delivered.length} of ${count} delivered`);
+    });
+    expect(resetMidCatchUp).toBe(false);
+    expect(delivered).toEqual(expected);
     watch.stop();
   });
 });

@@ -1,6 +1,6 @@
 // A TCP proxy the test controls, to partition one client from a server: cut() silently drops
 // every byte both ways on the open connections (no RST, as a network partition looks to TCP)
-// and refuses new ones; heal() forwards again.
+// and refuses new ones; heal() forwards again; reset() breaks the open connections.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { freePort } from './broker-process.js';
 
@@ -44,6 +44,11 @@ export class TcpProxy {
 
   heal(): void {
     this.cutOff = false;
+  }
+
+  /** Closes every open connection, as a crashed middlebox would; new ones are accepted unless cut. */
+  reset(): void {
+    for (const socket of this.sockets) socket.destroy();
   }
 
   async stop(): Promise<void> {
