@@ -29,10 +29,12 @@ export interface Watch {
 }
 
 /**
- * A liveness-bound owner of ephemeral keys (etcd: a lease kept alive by the client; Kubernetes:
- * a Lease object per key renewed by its holder). The store deletes every key written through a
+ * A liveness-bound owner of ephemeral keys. The store deletes every key written through a
  * session when the session is closed or expires (no renewal reached the store for its TTL), and
- * watchers see those deletions like any other.
+ * watchers see those deletions like any other. etcd: a lease kept alive by the client, the keys
+ * attached to it. Kubernetes: a Lease object per key renewed by its holder; the backend must
+ * treat an expired one as absent (in get, list, compare-and-set) and report it deleted to
+ * watchers, since the API server expires nothing by itself.
  */
 export interface Session {
   readonly ttlMs: number;
