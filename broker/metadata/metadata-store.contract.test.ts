@@ -34,6 +34,7 @@ interface Backend {
   restore(): void;
 }
 
+/** In one process a holder that hangs and one that dies look the same: renewals stop. */
 function memoryHolder(store: MetadataStore) {
   return async (key: string, value: string): Promise<Holder> => {
     const session = (await store.openSession(TTL_MS)) as MemorySession;
