@@ -62,7 +62,7 @@ export class Broker implements BrokerContext {
     this.topics = new TopicService(this.registry, this.logs, this.config, () => [this.nodeId]);
     this.groups = new GroupCoordinator(this.config, this.topics, this.logs, this.logger);
     this.kafka = new KafkaServer(this, this.config.int('socket.request.max.bytes'), this.logger);
-    this.http = createHttpServer({ notReadyReason: () => (this.state === 'ready' ? null : this.state) }, this.metrics.registry, this.logger);
+    this.http = createHttpServer({ notReadyReason: () => this.notReadyReason() }, this.metrics.registry, this.logger);
   }
 
   async start(): Promise<void> {
@@ -77,6 +77,7 @@ export class Broker implements BrokerContext {
     this.offsetExpiryTimer.unref();
     this.logs.startRetention(this.config.int('log.retention.check.interval.ms'));
     this.logs.startCleaner(this.config.int('log.cleaner.backoff.ms'));
+    this.logs.startFlusher(this.config.int('log.flush.scheduler.interval.ms'));
     this.kafkaPort = await this.kafka.listen(this.options.host, this.options.port);
     this.state = 'ready';
     this.logger.info(
@@ -92,6 +93,16 @@ export class Broker implements BrokerContext {
       },
       'broker ready',
     );
+  }
+
+  /**
+   * Null when ready. An offline log directory makes the broker unready (no new clients are sent
+   * to it) but not unhealthy: a restart does not free a disk, so /healthz stays ok.
+   */
+  private notReadyReason(): string | null {
+    if (this.state !== 'ready') return this.state;
+    const offline = this.logs.offline;
+    return offline === null ? null : `log directory offline: ${offline}`;
   }
 
   async stop(): Promise<void> {
