@@ -13,10 +13,14 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { apiVersionsApi, createTopicsApi, fetchApi, listOffsetsApi, metadataApi, produceApi } from '../protocol/messages/index.js';
+import { apiVersionsApi, createTopicsApi, fetchApi, initProducerIdApi, listOffsetsApi, metadataApi, produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BatchOffset, LOG_OVERHEAD, decodeRecords } from '../records/record-batch.js';
 import { BrokerProcess } from './broker-process.js';
+import type { LogConfig } from '../config.js';
+import { PartitionLog } from '../storage/partition-log.js';
+import { KafkaStorageError } from '../storage/storage-error.js';
+import { validateClientBatches } from '../records/record-batch.js';
 
 const RECORD_BYTES = 60 * 1024;
 const mounts: string[] = [];
@@ -225,6 +229,10 @@ describe('a full disk', () => {
     expect(readFileSync(join(dataDir, 'metadata.json'), 'utf8')).toBe(metadataBefore);
     const meta = await c.send(metadataApi, 12, { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
     expect(meta.topics.map((t) => t.name).sort()).toEqual(['kept']);
+    // Producer ids come in blocks reserved in the metadata file: that write fails cleanly too.
+    const pid = await c.send(initProducerIdApi, 4, { transactionalId: null, transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+    expect(pid).toMatchObject({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, producerId: -1 });
+    expect(tmpFiles(dataDir)).toEqual([]);
 
     // Once there is room again the same request succeeds, and the topic survives a restart.
     rmSync(filler);
@@ -236,5 +244,58 @@ describe('a full disk', () => {
     expect(listed.topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual([['kept', 1], ['unrecorded', 3]]);
     await after.close();
     expect(statSync(join(dataDir, 'unrecorded-2')).isDirectory()).toBe(true);
+  });
+
+  it('a roll that cannot write its indexes refuses the append and keeps the log whole', () => {
+    const root = mountTmpfs('1m');
+    const config: LogConfig = {
+      segmentBytes: 16 * 1024,
+      segmentMs: 7 * 24 * 3600 * 1000,
+      retentionMs: -1,
+      retentionBytes: -1,
+      indexIntervalBytes: 1,
+      maxMessageBytes: 1 << 20,
+      logAppendTime: false,
+      minInsyncReplicas: 1,
+      delete: true,
+      compact: false,
+      deleteRetentionMs: 86_400_000,
+      minCleanableDirtyRatio: 0.5,
+      flushMessages: Number.MAX_SAFE_INTEGER,
+      flushMs: Number.MAX_SAFE_INTEGER,
+    };
+    const dir = join(root, 'roll-0');
+    const failures: KafkaStorageError[] = [];
+    const append = (log: PartitionLog, i: number) => {
+      const records = buildRecordBatch([{ value: Buffer.alloc(1000, i) }]);
+      return log.append(records, validateClientBatches(records, { maxMessageBytes: 1 << 20 }), 0);
+    };
+    const log = PartitionLog.open({ dir, config, clean: false, onStorageError: (err) => failures.push(err) });
+    let appended = 0;
+    // Fill the first segment to just under segment.bytes: the next append rolls it.
+    while (log.size + 1100 <= config.segmentBytes) append(log, appended++);
+    fillUp(join(root, 'filler'));
+
+    let refused: unknown;
+    try {
+      append(log, appended);
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(KafkaStorageError);
+    expect((refused as KafkaStorageError).code).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    expect((refused as Error).message).toMatch(/ENOSPC/);
+    expect(failures).toHaveLength(1);
+    expect(log.offlineReason).toMatch(/ENOSPC/);
+    expect(() => append(log, appended)).toThrow(KafkaStorageError);
+    expect(log.logEndOffset).toBe(appended);
+    expect(tmpFiles(root)).toEqual([]);
+    log.close();
+
+    rmSync(join(root, 'filler'));
+    const reopened = PartitionLog.open({ dir, config, clean: false });
+    expect(reopened.logEndOffset).toBe(appended);
+    expect(append(reopened, appended).baseOffset).toBe(appended);
+    reopened.close();
   });
 });
