@@ -212,11 +212,12 @@ describe('a full disk', () => {
     expect(tmpFiles(dataDir)).toEqual([]);
   });
 
-  it('refuses a topic whose metadata cannot be written, and leaves neither it nor a temporary file behind', async () => {
+  it('refuses a topic whose metadata cannot be written, shuts down on a full disk, and leaves no temporary file behind', async () => {
     const dataDir = mountTmpfs('4m');
     broker = await BrokerProcess.start({}, [], [], { dataDir });
-    const c = await KafkaConnection.open('127.0.0.1', broker.port);
+    let c = await KafkaConnection.open('127.0.0.1', broker.port);
     expect((await createTopic(c, 'kept')).errorCode).toBe(ErrorCode.NONE);
+    expect((await produce(c, 'kept', Buffer.from('kept record'))).errorCode).toBe(ErrorCode.NONE);
     const metadataBefore = readFileSync(join(dataDir, 'metadata.json'), 'utf8');
     const filler = join(dataDir, 'filler');
     fillUp(filler);
@@ -234,8 +235,20 @@ describe('a full disk', () => {
     expect(pid).toMatchObject({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, producerId: -1 });
     expect(tmpFiles(dataDir)).toEqual([]);
 
-    // Once there is room again the same request succeeds, and the topic survives a restart.
+    await c.close();
+
+    // Shutdown cannot write the index of the active segment: it says so and still exits cleanly,
+    // without the clean-shutdown marker, so the next start validates the tail.
+    expect(await broker.stop()).toBe(0);
+    expect(broker.output).toMatch(/sealing the log at shutdown failed/);
+    expect(tmpFiles(dataDir)).toEqual([]);
+    expect(readdirSync(dataDir)).not.toContain('.clean-shutdown');
+
+    // Once there is room again the same request succeeds, and everything survives a restart.
     rmSync(filler);
+    await broker.launch();
+    c = await KafkaConnection.open('127.0.0.1', broker.port);
+    expect(await readAll(c, 'kept')).toEqual([summary(0, Buffer.from('kept record'))]);
     expect((await createTopic(c, 'unrecorded', 3)).errorCode).toBe(ErrorCode.NONE);
     await c.close();
     await broker.restart();
