@@ -73,7 +73,14 @@ export class Broker implements BrokerContext {
     await this.registry.load();
     this.topics.openAll();
     this.groups.load();
-    this.offsetExpiryTimer = setInterval(() => this.groups.expireOffsets(), this.config.int('log.retention.check.interval.ms'));
+    this.offsetExpiryTimer = setInterval(() => {
+      try {
+        this.groups.expireOffsets();
+      } catch (err) {
+        // E.g. the offsets log is offline after a failed write; the next pass tries again.
+        this.logger.error({ err }, 'offset expiry failed');
+      }
+    }, this.config.int('log.retention.check.interval.ms'));
     this.offsetExpiryTimer.unref();
     this.logs.startRetention(this.config.int('log.retention.check.interval.ms'));
     this.logs.startCleaner(this.config.int('log.cleaner.backoff.ms'));

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { apiVersionsApi, createTopicsApi, fetchApi, initProducerIdApi, listOffsetsApi, metadataApi, produceApi } from '../protocol/messages/index.js';
+import { apiVersionsApi, createTopicsApi, fetchApi, heartbeatApi, initProducerIdApi, joinGroupApi, listOffsetsApi, metadataApi, offsetCommitApi, offsetFetchApi, produceApi, syncGroupApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BatchOffset, LOG_OVERHEAD, decodeRecords } from '../records/record-batch.js';
 import { BrokerProcess } from './broker-process.js';
@@ -66,6 +66,24 @@ async function createTopic(c: KafkaConnection, name: string, partitions = 1) {
 async function produce(c: KafkaConnection, topic: string, value: Buffer) {
   const res = await c.send(produceApi, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: buildRecordBatch([{ value }]) }] }] });
   return res.responses[0]!.partitionResponses[0]!;
+}
+
+/** Commits `offset` for partition 0 of `topic` in a group without members; returns the error code. */
+async function commit(c: KafkaConnection, topic: string, offset: number): Promise<number> {
+  const res = await c.send(offsetCommitApi, 8, {
+    groupId: 'full-disk-group',
+    generationIdOrMemberEpoch: -1,
+    memberId: '',
+    groupInstanceId: null,
+    retentionTimeMs: -1,
+    topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: null }] }],
+  });
+  return res.topics[0]!.partitions[0]!.errorCode;
+}
+
+async function committed(c: KafkaConnection, topic: string): Promise<number> {
+  const res = await c.send(offsetFetchApi, 7, { groupId: 'full-disk-group', topics: [{ name: topic, partitionIndexes: [0] }], groups: [], requireStable: false });
+  return res.topics[0]!.partitions[0]!.committedOffset;
 }
 
 async function fetchOnce(c: KafkaConnection, topic: string, offset: number) {
@@ -146,15 +164,26 @@ describe('a full disk', () => {
     // Freed later to make room, as an operator would by growing the volume or deleting files.
     const ballast = join(dataDir, 'ballast');
     writeFileSync(ballast, Buffer.alloc(3 << 20, 7));
-    broker = await BrokerProcess.start({ 'log.segment.bytes': String(1 << 20) }, [], [], { dataDir });
+    const groupTimings = { 'group.initial.rebalance.delay.ms': '0', 'group.min.session.timeout.ms': '100' };
+    broker = await BrokerProcess.start({ 'log.segment.bytes': String(1 << 20), ...groupTimings }, [], [], { dataDir });
     let c = await KafkaConnection.open('127.0.0.1', broker.port);
     expect((await createTopic(c, 'full')).errorCode).toBe(ErrorCode.NONE);
     expect((await createTopic(c, 'other')).errorCode).toBe(ErrorCode.NONE);
     expect((await produce(c, 'other', Buffer.from('before the disk filled'))).errorCode).toBe(ErrorCode.NONE);
+    expect(await commit(c, 'other', 1)).toBe(ErrorCode.NONE);
+    // A member whose session will run out while the disk is full: its group is written from a timer.
+    const joinGroup = (memberId: string) =>
+      c.send(joinGroupApi, 9, { groupId: 'expiring', sessionTimeoutMs: 1000, rebalanceTimeoutMs: 1000, memberId, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null });
+    const member = (await joinGroup('')).memberId;
+    expect((await joinGroup(member)).errorCode).toBe(ErrorCode.NONE);
+    const synced = await c.send(syncGroupApi, 5, { groupId: 'expiring', generationId: 1, memberId: member, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [{ memberId: member, assignment: Buffer.alloc(0) }] });
+    expect(synced.errorCode).toBe(ErrorCode.NONE);
 
     let acknowledged = 0;
     let refusal: Awaited<ReturnType<typeof produce>> | undefined;
     for (let i = 0; i < 1000 && !refusal; i++) {
+      // Heartbeats keep the member until the disk is full.
+      expect((await c.send(heartbeatApi, 4, { groupId: 'expiring', generationId: 1, memberId: member, groupInstanceId: null })).errorCode).toBe(ErrorCode.NONE);
       const r = await produce(c, 'full', valueOf(i));
       if (r.errorCode === ErrorCode.NONE) {
         expect(r.baseOffset).toBe(acknowledged);
@@ -175,6 +204,12 @@ describe('a full disk', () => {
     const partition = meta.topics[0]!.partitions[0]!;
     expect(partition).toMatchObject({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, leaderId: -1, offlineReplicas: [1] });
     expect((await createTopic(c, 'new-while-offline')).errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+    // The group coordinator cannot write __consumer_offsets either: a retriable error, not a closed connection.
+    expect(await commit(c, 'full', 5)).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+
+    // The member's session ends; writing its now empty group fails and is logged, the process lives on.
+    for (let waited = 0; !broker.output.includes('cannot write group metadata') && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    expect(broker.output).toContain('cannot write group metadata to the offsets topic');
 
     // The process keeps serving: other connections, HTTP; unready, but alive.
     const other = await KafkaConnection.open('127.0.0.1', broker.port);
@@ -185,7 +220,8 @@ describe('a full disk', () => {
     expect(ready.status).toBe(503);
     expect(await ready.text()).toMatch(/log directory offline/);
     expect(await metric(broker, /^samsa_log_dir_offline (\d+)$/m)).toBe(1);
-    expect(await metric(broker, /^samsa_offline_partitions (\d+)$/m)).toBe(2);
+    // full, other and the 50 partitions of __consumer_offsets.
+    expect(await metric(broker, /^samsa_offline_partitions (\d+)$/m)).toBe(52);
     expect(await metric(broker, /^samsa_storage_errors_total\{operation="append"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(broker.output).toMatch(/"level":50.*log directory offline after a failed write/);
 
@@ -206,6 +242,8 @@ describe('a full disk', () => {
     expect(next.errorCode).toBe(ErrorCode.NONE);
     expect(next.baseOffset).toBe(acknowledged);
     expect(await readAll(c, 'other')).toEqual([summary(0, Buffer.from('before the disk filled'))]);
+    expect(await committed(c, 'other')).toBe(1);
+    expect(await committed(c, 'full')).toBe(-1);
     expect((await fetch(`${broker.httpUrl}/readyz`)).status).toBe(200);
     expect(await metric(broker, /^samsa_log_dir_offline (\d+)$/m)).toBe(0);
     await c.close();
