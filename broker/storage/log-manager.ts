@@ -176,7 +176,11 @@ export class LogManager {
   deleteTopic(topic: string): void {
     for (const log of this.topicLogs(topic)) log?.delete();
     this.logs.delete(topic);
-    for (const key of this.unopened.keys()) if (key.startsWith(`${topic}\0`)) this.unopened.delete(key);
+    for (const key of this.unopened.keys()) {
+      if (!key.startsWith(`${topic}\0`)) continue;
+      this.unopened.delete(key);
+      rmSync(this.dirOf(topic, Number(key.slice(topic.length + 1))), { recursive: true, force: true });
+    }
   }
 
   /** Removes the logs of partitions `from` and up (a CreatePartitions that could not be recorded). */

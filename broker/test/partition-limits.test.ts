@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { createPartitionsApi, createTopicsApi, metadataApi, produceApi } from '../protocol/messages/index.js';
+import { createPartitionsApi, createTopicsApi, deleteTopicsApi, metadataApi, produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BrokerProcess } from './broker-process.js';
 
@@ -115,5 +115,15 @@ describe('partition limits', () => {
     expect(next).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 1 });
     expect(await produce(full, 'many', 0, 'third')).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 2 });
     await full.close();
+    expect(await broker.stop()).toBe(0);
+
+    // Deleting the topic while some of its partitions are offline removes them from disk too.
+    broker.launcher = ['prlimit', `--nofile=${NOFILE}:${NOFILE}`];
+    await broker.launch();
+    const again = await KafkaConnection.open('127.0.0.1', broker.port);
+    const deleted = await again.send(deleteTopicsApi, 6, { topics: [{ name: 'many', topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], topicNames: [], timeoutMs: 5000 });
+    expect(deleted.responses[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(readdirSync(broker.dataDir).filter((f) => f.startsWith('many-'))).toEqual([]);
+    await again.close();
   });
 });
