@@ -6,7 +6,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Producer } from '@platformatic/kafka';
+import { Admin, Producer } from '@platformatic/kafka';
 import { BrokerProcess } from '../broker/test/broker-process.ts';
 
 const { values } = parseArgs({ options: { records: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' } } });
@@ -63,22 +63,30 @@ async function main(): Promise<void> {
       }
       rows.push(produce, consume);
     }
-    const batch = 1000;
+    // The fsync policy's cost: the same producer on topics with flush.messages=1 (a sync per
+    // append) against the default (never), with large and with small sends.
     const value = Buffer.alloc(100, 'y');
-    const pk: Row = { scenario: '@platformatic/kafka produce 100 B, acks=1, 1000/send', seconds: [], records: RECORDS, bytes: RECORDS * 100 };
-    for (let round = 0; round < ROUNDS; round++) {
-      const producer = new Producer({ clientId: 'bench', bootstrapBrokers: [broker.bootstrap], autocreateTopics: true });
-      const topic = `pk-${round}`;
-      const messages = Array.from({ length: batch }, () => ({ topic, value }));
-      await producer.send({ messages: messages.slice(0, 1), acks: 1 });
-      pk.seconds.push(
-        await timedAsync(async () => {
-          for (let sent = 0; sent < RECORDS; sent += batch) await producer.send({ messages, acks: 1 });
-        }),
-      );
-      await producer.close();
+    const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: [broker.bootstrap] });
+    for (const [batch, records] of [[1000, RECORDS], [10, Math.min(RECORDS, 20_000)]] as const) {
+      for (const flush of [null, '1']) {
+        const row: Row = { scenario: `@platformatic/kafka produce 100 B, acks=1, ${batch}/send${flush ? `, flush.messages=${flush}` : ''}`, seconds: [], records, bytes: records * 100 };
+        for (let round = 0; round < ROUNDS; round++) {
+          const topic = `pk-${batch}-${flush ?? 'default'}-${round}`;
+          await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1, configs: flush ? [{ name: 'flush.messages', value: flush }] : [] });
+          const producer = new Producer({ clientId: 'bench', bootstrapBrokers: [broker.bootstrap] });
+          const messages = Array.from({ length: batch }, () => ({ topic, value }));
+          await producer.send({ messages: messages.slice(0, 1), acks: 1 });
+          row.seconds.push(
+            await timedAsync(async () => {
+              for (let sent = 0; sent < records; sent += batch) await producer.send({ messages, acks: 1 });
+            }),
+          );
+          await producer.close();
+        }
+        rows.push(row);
+      }
     }
-    rows.push(pk);
+    await admin.close();
   } finally {
     await broker.stop();
     await broker.destroy();

@@ -66,7 +66,7 @@ export class Broker implements BrokerContext {
     this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger);
     this.http = createHttpServer(
       {
-        notReadyReason: () => (this.state === 'ready' ? null : this.state),
+        notReadyReason: () => this.notReadyReason(),
         identity: () => ({ nodeId: this.nodeId, clusterId: this.registry.clusterId || null, version: BROKER_VERSION }),
       },
       this.metrics.registry,
@@ -82,10 +82,18 @@ export class Broker implements BrokerContext {
     await this.registry.load();
     this.topics.openAll();
     this.groups.load();
-    this.offsetExpiryTimer = setInterval(() => this.groups.expireOffsets(), this.config.int('log.retention.check.interval.ms'));
+    this.offsetExpiryTimer = setInterval(() => {
+      try {
+        this.groups.expireOffsets();
+      } catch (err) {
+        // E.g. the offsets log is offline after a failed write; the next pass tries again.
+        this.logger.error({ err }, 'offset expiry failed');
+      }
+    }, this.config.int('log.retention.check.interval.ms'));
     this.offsetExpiryTimer.unref();
     this.logs.startRetention(this.config.int('log.retention.check.interval.ms'));
     this.logs.startCleaner(this.config.int('log.cleaner.backoff.ms'));
+    this.logs.startFlusher(this.config.int('log.flush.scheduler.interval.ms'));
     this.kafkaPort = await this.kafka.listen(this.options.host, this.options.port);
     this.state = 'ready';
     this.logger.info(
@@ -102,6 +110,16 @@ export class Broker implements BrokerContext {
       },
       'broker ready',
     );
+  }
+
+  /**
+   * Null when ready. An offline log directory makes the broker unready (no new clients are sent
+   * to it) but not unhealthy: a restart does not free a disk, so /healthz stays ok.
+   */
+  private notReadyReason(): string | null {
+    if (this.state !== 'ready') return this.state;
+    const offline = this.logs.offline;
+    return offline === null ? null : `log directory offline: ${offline}`;
   }
 
   async stop(): Promise<void> {

@@ -21,6 +21,8 @@ export interface ConfigDef {
 }
 
 const HOUR = 3_600_000;
+/** Kafka's Long.MAX_VALUE: the flush settings' "never". */
+const NEVER = '9223372036854775807';
 
 export const topicConfigDefs: readonly ConfigDef[] = [
   { name: 'cleanup.policy', type: 'list', default: 'delete', values: ['delete', 'compact'], doc: 'delete: old segments go by retention; compact: only the latest record per key is kept; both may be given.' },
@@ -35,6 +37,9 @@ export const topicConfigDefs: readonly ConfigDef[] = [
   { name: 'segment.bytes', type: 'int', default: '1073741824', min: 100, doc: 'Size at which the active segment is rolled.' },
   { name: 'segment.ms', type: 'long', default: String(168 * HOUR), min: 1, doc: 'Age at which the active segment is rolled even if not full.' },
   { name: 'index.interval.bytes', type: 'int', default: '4096', min: 0, doc: 'Bytes between entries of the sparse offset index.' },
+  // Storage: explicit fsync policy.
+  { name: 'flush.messages', type: 'long', default: NEVER, min: 1, doc: 'fsync the log after this many records; 1 syncs every write before it is acknowledged. Default: never (the OS writes back).' },
+  { name: 'flush.ms', type: 'long', default: NEVER, min: 0, doc: 'fsync the log when records have waited this long (checked every log.flush.scheduler.interval.ms). Default: never.' },
 ];
 
 // Client connections: limits checked at accept (KIP-402 names) and timeouts of the listener.
@@ -94,6 +99,12 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'offset.metadata.max.bytes', type: 'int', default: '4096', min: 0, doc: 'Largest metadata string of a committed offset.' },
   { name: 'min.insync.replicas', type: 'int', default: '1', min: 1, topic: 'min.insync.replicas', doc: 'Default for the topic setting of the same name.' },
   { name: 'compression.type', type: 'string', default: 'producer', values: ['producer'], topic: 'compression.type', doc: 'Default for the topic setting of the same name.' },
+  // Storage: fsync policy and partition limits.
+  { name: 'log.flush.interval.messages', type: 'long', default: NEVER, min: 1, topic: 'flush.messages', doc: 'Default for flush.messages.' },
+  { name: 'log.flush.interval.ms', type: 'long', default: NEVER, min: 0, topic: 'flush.ms', doc: 'Default for flush.ms; when not set, log.flush.scheduler.interval.ms.' },
+  { name: 'log.flush.scheduler.interval.ms', type: 'long', default: NEVER, min: 1, doc: 'How often logs are checked for a flush.ms flush.' },
+  { name: 'max.partitions', type: 'int', default: '2147483647', min: 1, doc: 'Most partitions the cluster may hold (KIP-578); CreateTopics and CreatePartitions past it are refused.' },
+  { name: 'max.broker.partitions', type: 'int', default: '2147483647', min: 1, doc: 'Most partition replicas one broker may hold (KIP-578); also bounded by the open-file limit.' },
   ...connectionConfigDefs,
 ];
 
@@ -184,6 +195,10 @@ export class BrokerConfig {
       const hours = this.explicit.get('log.roll.hours');
       if (hours !== undefined) return String(Number(hours) * HOUR);
     }
+    if (name === 'log.flush.interval.ms') {
+      const scheduler = this.explicit.get('log.flush.scheduler.interval.ms');
+      if (scheduler !== undefined) return scheduler;
+    }
     const def = brokerDefs.get(name);
     if (!def) throw new ConfigError(`unknown broker config "${name}"`);
     return def.default;
@@ -214,6 +229,7 @@ export class BrokerConfig {
   private coarserSet(name: string): boolean {
     if (name === 'log.retention.ms') return this.explicit.has('log.retention.minutes') || this.explicit.has('log.retention.hours');
     if (name === 'log.roll.ms') return this.explicit.has('log.roll.hours');
+    if (name === 'log.flush.interval.ms') return this.explicit.has('log.flush.scheduler.interval.ms');
     return false;
   }
 }
@@ -234,6 +250,10 @@ export interface LogConfig {
   compact: boolean;
   deleteRetentionMs: number;
   minCleanableDirtyRatio: number;
+  /** fsync after this many records (flush.messages). */
+  flushMessages: number;
+  /** fsync when records have waited this long (flush.ms). */
+  flushMs: number;
 }
 
 export function resolveLogConfig(broker: BrokerConfig, overrides: Readonly<Record<string, string>>): LogConfig {
@@ -251,5 +271,7 @@ export function resolveLogConfig(broker: BrokerConfig, overrides: Readonly<Recor
     compact: v('cleanup.policy').split(',').includes('compact'),
     deleteRetentionMs: Number(v('delete.retention.ms')),
     minCleanableDirtyRatio: Number(v('min.cleanable.dirty.ratio')),
+    flushMessages: Number(v('flush.messages')),
+    flushMs: Number(v('flush.ms')),
   };
 }

@@ -56,6 +56,32 @@ export class BrokerMetrics {
       },
     });
     new Gauge({
+      name: 'samsa_log_dir_offline',
+      help: '1 when the log directory is offline after a failed write (its partitions answer KAFKA_STORAGE_ERROR), else 0.',
+      registers,
+      collect() {
+        this.set(logs.offline === null ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'samsa_offline_partitions',
+      help: 'Partitions that answer KAFKA_STORAGE_ERROR: all of an offline log directory, or ones that could not be opened at start.',
+      registers,
+      collect() {
+        this.set(logs.offlinePartitionCount);
+      },
+    });
+    new Counter({
+      name: 'samsa_storage_errors_total',
+      help: 'Failed log-directory operations (append: a write, roll or flush; open: a partition at start; close: sealing at shutdown).',
+      labelNames: ['operation'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [operation, n] of logs.storageErrors) this.inc({ operation }, n);
+      },
+    });
+    new Gauge({
       name: 'samsa_log_size_bytes',
       help: 'Bytes on disk in partition logs, by topic.',
       labelNames: ['topic'],

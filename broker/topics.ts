@@ -1,11 +1,13 @@
 // Topic lifecycle as the admin APIs see it: create, delete, add partitions, change configs.
-// Checks requests as Kafka does and reports failures as KafkaError with Kafka's codes; the
-// registry (MetadataStore) is written first, then the logs on disk follow it.
+// Checks requests as Kafka does and reports failures as KafkaError with Kafka's codes. New
+// partitions are opened on disk before they are recorded in the registry (MetadataStore), and
+// removed again when recording fails, so the broker never records a partition it cannot open.
 import { type BrokerConfig, ConfigError, resolveLogConfig, validateTopicConfigs } from './config.js';
 import { ErrorCode, KafkaError } from './protocol/errors.js';
 import { VersionConflictError } from './metadata/metadata-store.js';
 import { type PartitionAssignment, type TopicRecord, TopicRegistry, newUuid } from './metadata/topic-registry.js';
 import type { LogManager } from './storage/log-manager.js';
+import { KafkaStorageError, describeIoError } from './storage/storage-error.js';
 
 const MAX_TOPIC_NAME = 249;
 const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
@@ -16,6 +18,16 @@ export function validateTopicName(name: string): void {
   if (name.length > MAX_TOPIC_NAME) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic name is longer than ${MAX_TOPIC_NAME} characters`);
   if (!LEGAL_TOPIC_NAME.test(name)) {
     throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic name "${name}" may only contain ASCII letters, digits, '.', '_' and '-'`);
+  }
+}
+
+/** Kafka (4.0) refuses a request that would create more partitions than this in one go. */
+export const MAX_PARTITIONS_PER_REQUEST = 10_000;
+
+/** Refuses a CreateTopics/CreatePartitions request adding more than MAX_PARTITIONS_PER_REQUEST in total. */
+export function checkRequestPartitions(total: number): void {
+  if (total > MAX_PARTITIONS_PER_REQUEST) {
+    throw new KafkaError(ErrorCode.POLICY_VIOLATION, `the request adds ${total} partitions; at most ${MAX_PARTITIONS_PER_REQUEST} may be added in one request`);
   }
 }
 
@@ -31,6 +43,9 @@ export interface CreateTopicRequest {
 }
 
 export class TopicService {
+  /** Topics being created or grown right now: their new logs are open but not yet recorded. */
+  private readonly creating = new Set<string>();
+
   constructor(
     readonly registry: TopicRegistry,
     private readonly logs: LogManager,
@@ -39,12 +54,48 @@ export class TopicService {
     private readonly brokerIds: () => number[],
   ) {}
 
-  /** Opens the logs of every topic in the registry (broker start). */
+  /** Opens the logs of every topic in the registry (broker start); what cannot be opened stays offline. */
   openAll(): void {
-    for (const topic of this.registry.all()) {
+    const partitions = this.registry.all().flatMap((topic) => {
       const config = resolveLogConfig(this.config, topic.configs);
-      for (const p of topic.partitions) this.logs.open(topic.name, p.partition, config);
+      return topic.partitions.map((p) => ({ topic: topic.name, partition: p.partition, config }));
+    });
+    this.logs.openExisting(partitions);
+  }
+
+  /** Refuses `adding` partitions past max.partitions, max.broker.partitions or the descriptor budget (POLICY_VIOLATION). */
+  private checkPartitionLimits(adding: number): void {
+    let cluster = 0;
+    for (const topic of this.registry.all()) cluster += topic.partitions.length;
+    const maxPartitions = this.config.int('max.partitions');
+    if (cluster + adding > maxPartitions) {
+      throw new KafkaError(ErrorCode.POLICY_VIOLATION, `${adding} more partition(s) would exceed max.partitions=${maxPartitions}: the cluster has ${cluster}`);
     }
+    const held = this.logs.partitionCount;
+    const maxBroker = this.config.int('max.broker.partitions');
+    if (held + adding > maxBroker) {
+      throw new KafkaError(ErrorCode.POLICY_VIOLATION, `${adding} more partition(s) would exceed max.broker.partitions=${maxBroker}: this broker holds ${held}`);
+    }
+    this.logs.checkFdBudget(adding);
+  }
+
+  /** Opens the logs of new partitions from empty directories; on failure removes those it opened. */
+  private openNew(name: string, partitions: PartitionAssignment[], configs: Record<string, string>): void {
+    if (this.logs.offline !== null) throw new KafkaStorageError(`cannot add partitions: the log directory is offline (${this.logs.offline})`);
+    const config = resolveLogConfig(this.config, configs);
+    for (const p of partitions) {
+      try {
+        this.logs.open(name, p.partition, config, true);
+      } catch (err) {
+        this.discard(name, partitions[0]!.partition);
+        throw new KafkaStorageError(`cannot open the log of partition ${name}-${p.partition}: ${describeIoError(err)}`, err);
+      }
+    }
+  }
+
+  private discard(name: string, fromPartition: number): void {
+    if (fromPartition === 0) this.logs.deleteTopic(name);
+    else this.logs.deletePartitionsFrom(name, fromPartition);
   }
 
   /** Checks a create request and returns the record it would write. */
@@ -64,6 +115,7 @@ export class TopicService {
       if (request.numPartitions !== -1 || request.replicationFactor !== -1) {
         throw new KafkaError(ErrorCode.INVALID_REQUEST, 'give either replica assignments or numPartitions/replicationFactor, not both');
       }
+      this.checkPartitionLimits(request.assignments.length);
       partitions = request.assignments.map((replicas, partition) => this.checkReplicas(replicas, partition, brokers));
     } else {
       const count = request.numPartitions === -1 ? this.config.int('num.partitions') : request.numPartitions;
@@ -73,6 +125,7 @@ export class TopicService {
       if (rf > brokers.length) {
         throw new KafkaError(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${rf} is larger than the ${brokers.length} available broker(s)`);
       }
+      this.checkPartitionLimits(count);
       partitions = this.assign(0, count, rf, brokers);
     }
     return { name: request.name, id: newUuid(), partitions, configs };
@@ -100,14 +153,20 @@ export class TopicService {
 
   async create(request: CreateTopicRequest): Promise<TopicRecord> {
     const record = this.plan(request);
+    if (this.creating.has(record.name)) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${request.name}" is being created`);
+    this.creating.add(record.name);
     try {
-      await this.registry.create(record);
-    } catch (err) {
-      if (err instanceof VersionConflictError) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${request.name}" already exists`);
-      throw err;
+      this.openNew(record.name, record.partitions, record.configs);
+      try {
+        await this.registry.create(record);
+      } catch (err) {
+        this.discard(record.name, 0);
+        if (err instanceof VersionConflictError) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${request.name}" already exists`);
+        throw err;
+      }
+    } finally {
+      this.creating.delete(record.name);
     }
-    const config = resolveLogConfig(this.config, record.configs);
-    for (const p of record.partitions) this.logs.open(record.name, p.partition, config, true);
     return record;
   }
 
@@ -127,6 +186,7 @@ export class TopicService {
     const current = record.partitions.length;
     if (count < current) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `topic "${name}" has ${current} partitions; the count can only grow, not shrink to ${count}`);
     if (count === current) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `topic "${name}" already has ${current} partitions`);
+    this.checkPartitionLimits(count - current);
     const brokers = this.brokerIds();
     const rf = record.partitions[0]!.replicas.length;
     let added: PartitionAssignment[];
@@ -140,9 +200,19 @@ export class TopicService {
     }
     if (validateOnly) return;
     const updated: TopicRecord = { ...record, partitions: [...record.partitions, ...added] };
-    await this.registry.update(updated);
-    const config = resolveLogConfig(this.config, updated.configs);
-    for (const p of added) this.logs.open(name, p.partition, config, true);
+    if (this.creating.has(name)) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `partitions of topic "${name}" are being added by another request; retry`);
+    this.creating.add(name);
+    try {
+      this.openNew(name, added, updated.configs);
+      try {
+        await this.registry.update(updated);
+      } catch (err) {
+        this.discard(name, current);
+        throw err;
+      }
+    } finally {
+      this.creating.delete(name);
+    }
   }
 
   /** Replaces a topic's config overrides (already validated by the caller). */

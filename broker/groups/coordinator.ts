@@ -107,7 +107,14 @@ export class GroupCoordinator {
   }
 
   private persistGroup(group: Group): void {
-    this.append(group.id, [{ key: groupKey(group.id), value: groupValue(group.toStored()) }]);
+    try {
+      this.append(group.id, [{ key: groupKey(group.id), value: groupValue(group.toStored()) }]);
+    } catch (err) {
+      // Called from timers too: an offline offsets log (a failed disk) must not end the process.
+      // The group goes on in memory and is written again at its next change.
+      if (!(err instanceof KafkaError)) throw err;
+      this.logger.error({ group: group.id, err }, 'cannot write group metadata to the offsets topic');
+    }
   }
 
   /** Rebuilds offsets and groups from __consumer_offsets (broker start). */

@@ -48,7 +48,8 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean): Gather
       const log = topic && assignment ? broker.logs.get(topic.name, fp.partition) : undefined;
       if (!topic || !assignment || !log) {
         errors = true;
-        partitions.push(partitionResult(fp.partition, byId && !topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+        const offline = topic && assignment && broker.logs.offlineReason(topic.name, fp.partition) !== null;
+        partitions.push(partitionResult(fp.partition, offline ? ErrorCode.KAFKA_STORAGE_ERROR : byId && !topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
         continue;
       }
       if (fp.currentLeaderEpoch >= 0 && fp.currentLeaderEpoch !== assignment.leaderEpoch) {

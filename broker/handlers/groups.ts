@@ -3,7 +3,7 @@
 // Semantics live in groups/coordinator.ts; this module maps versions and fields.
 import type { BrokerContext, RequestContext } from '../context.js';
 import type { Group } from '../groups/group.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type {
   FindCoordinatorRequest,
   FindCoordinatorResponse,
@@ -116,7 +116,14 @@ export async function handleOffsetCommit(broker: BrokerContext, req: OffsetCommi
   const offsets = req.topics.flatMap((t) =>
     t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata })),
   );
-  const result = await broker.groups.commit(req.groupId, req.generationIdOrMemberEpoch, req.memberId, req.groupInstanceId, offsets);
+  let result: number[] | number;
+  try {
+    result = await broker.groups.commit(req.groupId, req.generationIdOrMemberEpoch, req.memberId, req.groupInstanceId, offsets);
+  } catch (err) {
+    // The offsets log cannot be written (offline log directory): a retriable coordinator error.
+    if (!(err instanceof KafkaError)) throw err;
+    result = err.code;
+  }
   let i = 0;
   return {
     throttleTimeMs: 0,

@@ -1,7 +1,7 @@
 // InitProducerId for idempotent producers: a fresh producer id at epoch 0, as Kafka gives one
 // to every producer without a transactional id. Transactions are not served yet.
 import type { BrokerContext } from '../context.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { InitProducerIdRequest, InitProducerIdResponse } from '../protocol/messages/index.js';
 
 export async function handleInitProducerId(broker: BrokerContext, req: InitProducerIdRequest): Promise<InitProducerIdResponse> {
@@ -9,5 +9,12 @@ export async function handleInitProducerId(broker: BrokerContext, req: InitProdu
     broker.logger.warn({ transactionalId: req.transactionalId }, 'refused InitProducerId: transactions are not supported yet');
     return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 };
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: await broker.producerIds.allocate(), producerEpoch: 0 };
+  try {
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: await broker.producerIds.allocate(), producerEpoch: 0 };
+  } catch (err) {
+    // Reserving a block of ids writes the metadata store; on a full disk that fails cleanly.
+    if (!(err instanceof KafkaError)) throw err;
+    broker.logger.error({ err }, 'cannot reserve producer ids');
+    return { throttleTimeMs: 0, errorCode: err.code, producerId: -1, producerEpoch: -1 };
+  }
 }

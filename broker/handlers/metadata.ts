@@ -12,21 +12,25 @@ const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 const ALL_TOPIC_OPERATIONS = [3, 4, 5, 6, 7, 8, 10, 11].reduce((bits, op) => bits | (1 << op), 0);
 const ALL_CLUSTER_OPERATIONS = [4, 5, 7, 8, 9, 10, 11, 12].reduce((bits, op) => bits | (1 << op), 0);
 
-export function describeTopic(topic: TopicRecord, includeOperations: boolean): MetadataResponseTopic {
+export function describeTopic(broker: BrokerContext, topic: TopicRecord, includeOperations: boolean): MetadataResponseTopic {
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.id,
     isInternal: topic.name.startsWith('__'),
-    partitions: topic.partitions.map((p) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex: p.partition,
-      leaderId: p.leader,
-      leaderEpoch: p.leaderEpoch,
-      replicaNodes: p.replicas,
-      isrNodes: p.replicas,
-      offlineReplicas: [],
-    })),
+    partitions: topic.partitions.map((p) => {
+      // A partition whose log is offline has no leader, as Kafka reports a replica on a failed log dir.
+      const offline = broker.logs.offlineReason(topic.name, p.partition) !== null;
+      return {
+        errorCode: offline ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+        partitionIndex: p.partition,
+        leaderId: offline ? -1 : p.leader,
+        leaderEpoch: p.leaderEpoch,
+        replicaNodes: p.replicas,
+        isrNodes: p.replicas,
+        offlineReplicas: offline ? [broker.nodeId] : [],
+      };
+    }),
     topicAuthorizedOperations: includeOperations ? ALL_TOPIC_OPERATIONS : NOT_REQUESTED,
   };
 }
@@ -40,13 +44,13 @@ export async function handleMetadata(broker: BrokerContext, req: MetadataRequest
   const mayCreate = ctx.apiVersion < 4 || req.allowAutoTopicCreation;
   let topics: MetadataResponseTopic[];
   if (req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0)) {
-    topics = broker.registry.all().map((t) => describeTopic(t, req.includeTopicAuthorizedOperations));
+    topics = broker.registry.all().map((t) => describeTopic(broker, t, req.includeTopicAuthorizedOperations));
   } else {
     topics = [];
     for (const wanted of req.topics) {
       if (wanted.name === null) {
         const byId = broker.registry.getById(wanted.topicId);
-        topics.push(byId ? describeTopic(byId, req.includeTopicAuthorizedOperations) : topicError(ErrorCode.UNKNOWN_TOPIC_ID, null, wanted.topicId));
+        topics.push(byId ? describeTopic(broker, byId, req.includeTopicAuthorizedOperations) : topicError(ErrorCode.UNKNOWN_TOPIC_ID, null, wanted.topicId));
         continue;
       }
       let topic = broker.registry.get(wanted.name);
@@ -63,7 +67,7 @@ export async function handleMetadata(broker: BrokerContext, req: MetadataRequest
           }
         }
       }
-      topics.push(topic ? describeTopic(topic, req.includeTopicAuthorizedOperations) : topicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, wanted.name));
+      topics.push(topic ? describeTopic(broker, topic, req.includeTopicAuthorizedOperations) : topicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, wanted.name));
     }
   }
   return {

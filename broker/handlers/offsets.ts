@@ -18,7 +18,10 @@ export function handleListOffsets(broker: BrokerContext, req: ListOffsetsRequest
       const out = { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number, oldStyleOffsets: [] as number[], timestamp: -1, offset: -1, leaderEpoch: -1 };
       const assignment = topic?.partitions[p.partitionIndex];
       const log = topic && assignment ? broker.logs.get(topic.name, p.partitionIndex) : undefined;
-      if (!topic || !assignment || !log) return { ...out, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+      if (!topic || !assignment || !log) {
+        const offline = topic && assignment && broker.logs.offlineReason(topic.name, p.partitionIndex) !== null;
+        return { ...out, errorCode: offline ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+      }
       if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== assignment.leaderEpoch) {
         return { ...out, errorCode: p.currentLeaderEpoch > assignment.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH };
       }
@@ -56,7 +59,10 @@ export function handleOffsetForLeaderEpoch(broker: BrokerContext, req: OffsetFor
     const partitions = t.partitions.map((p): EpochEndOffset => {
       const assignment = topic?.partitions[p.partition];
       const log = topic && assignment ? broker.logs.get(topic.name, p.partition) : undefined;
-      if (!topic || !assignment || !log) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
+      if (!topic || !assignment || !log) {
+        const offline = topic && assignment && broker.logs.offlineReason(topic.name, p.partition) !== null;
+        return { errorCode: offline ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
+      }
       if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== assignment.leaderEpoch) {
         const code = p.currentLeaderEpoch > assignment.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
         return { errorCode: code, partition: p.partition, leaderEpoch: -1, endOffset: -1 };

@@ -35,7 +35,13 @@ export function handleProduce(broker: BrokerContext, req: ProduceRequest): Produ
       const log = topic ? broker.logs.get(topic.name, pd.index) : undefined;
       const assignment = topic?.partitions[pd.index];
       if (!topic || !log || !assignment) {
-        partitionResponses.push(failed(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic or partition ${topicData.name}-${pd.index}`));
+        const offline = topic && assignment ? broker.logs.offlineReason(topic.name, pd.index) : null;
+        if (offline) broker.metrics.produceRejected(topicData.name, ErrorCode.KAFKA_STORAGE_ERROR);
+        partitionResponses.push(
+          offline
+            ? failed(pd.index, ErrorCode.KAFKA_STORAGE_ERROR, offline)
+            : failed(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic or partition ${topicData.name}-${pd.index}`),
+        );
         continue;
       }
       try {

@@ -14,6 +14,7 @@ import type { CreatableTopicResult } from '../protocol/messages/create-topics-re
 import type { DeletableTopicResult } from '../protocol/messages/delete-topics-response.js';
 import { topicConfigDefs } from '../config.js';
 import { ConfigSource } from './configs.js';
+import { checkRequestPartitions } from '../topics.js';
 
 const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
@@ -30,6 +31,12 @@ export async function handleCreateTopics(broker: BrokerContext, req: CreateTopic
   const seen = new Map<string, number>();
   for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
   const topics: CreatableTopicResult[] = [];
+  try {
+    checkRequestPartitions(req.topics.reduce((n, t) => n + (t.assignments.length || (t.numPartitions === -1 ? broker.config.int('num.partitions') : Math.max(0, t.numPartitions))), 0));
+  } catch (err) {
+    const e = asError(err);
+    return { throttleTimeMs: 0, topics: req.topics.map((t) => createResult(t.name, e.code, e.message)) };
+  }
   for (const t of req.topics) {
     if (seen.get(t.name)! > 1) {
       topics.push(createResult(t.name, ErrorCode.INVALID_REQUEST, `topic "${t.name}" appears more than once in the request`));
@@ -91,6 +98,12 @@ export async function handleDeleteTopics(broker: BrokerContext, req: DeleteTopic
 
 export async function handleCreatePartitions(broker: BrokerContext, req: CreatePartitionsRequest): Promise<CreatePartitionsResponse> {
   const results: CreatePartitionsResponse['results'] = [];
+  try {
+    checkRequestPartitions(req.topics.reduce((n, t) => n + Math.max(0, t.count - (broker.registry.get(t.name)?.partitions.length ?? t.count)), 0));
+  } catch (err) {
+    const e = asError(err);
+    return { throttleTimeMs: 0, results: req.topics.map((t) => ({ name: t.name, errorCode: e.code, errorMessage: e.message })) };
+  }
   for (const t of req.topics) {
     try {
       await broker.topics.createPartitions(t.name, t.count, t.assignments?.map((a) => a.brokerIds) ?? null, req.validateOnly);

@@ -1,6 +1,9 @@
 // MetadataStore in one JSON file, replaced atomically (write, fsync, rename) on every change:
-// the embedded default store of a single-node broker.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+// the embedded default store of a single-node broker. A failed write (a full disk) leaves the
+// old file and no temporary one, and is reported as KAFKA_STORAGE_ERROR.
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../storage/atomic-file.js';
+import { KafkaStorageError, describeIoError } from '../storage/storage-error.js';
 import { MemoryMetadataStore } from './memory-store.js';
 import type { StoredValue } from './metadata-store.js';
 
@@ -27,14 +30,10 @@ export class FileMetadataStore extends MemoryMetadataStore {
 
   protected override async persist(): Promise<void> {
     const contents: FileContents = { entries: Object.fromEntries(this.entries) };
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, JSON.stringify(contents, null, 2));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      writeFileAtomic(this.path, JSON.stringify(contents, null, 2), true);
+    } catch (err) {
+      throw new KafkaStorageError(`cannot write the metadata file ${this.path}: ${describeIoError(err)}`, err);
     }
-    renameSync(tmp, this.path);
   }
 }

@@ -29,22 +29,37 @@ export class MemoryMetadataStore implements MetadataStore {
 
   async put(key: string, value: string, expectedVersion?: number): Promise<number> {
     this.check(key, expectedVersion);
+    const previous = this.entries.get(key);
     const stored = { value, version: this.nextVersion++ };
-    this.ephemeral.delete(key);
     this.entries.set(key, stored);
-    await this.persist();
+    try {
+      await this.persist();
+    } catch (err) {
+      // What could not be made durable did not happen.
+      if (previous) this.entries.set(key, previous);
+      else this.entries.delete(key);
+      throw err;
+    }
+    this.ephemeral.delete(key);
     this.notify(key, stored);
     return stored.version;
   }
 
   async delete(key: string, expectedVersion?: number): Promise<boolean> {
     this.check(key, expectedVersion);
-    if (this.ephemeral.delete(key)) {
+    const previous = this.entries.get(key);
+    if (!previous) {
+      if (!this.ephemeral.delete(key)) return false;
       this.notify(key, undefined);
       return true;
     }
-    if (!this.entries.delete(key)) return false;
-    await this.persist();
+    this.entries.delete(key);
+    try {
+      await this.persist();
+    } catch (err) {
+      this.entries.set(key, previous);
+      throw err;
+    }
     this.notify(key, undefined);
     return true;
   }

@@ -22,6 +22,8 @@ const config = (overrides: Partial<LogConfig> = {}): LogConfig => ({
   compact: false,
   deleteRetentionMs: 86_400_000,
   minCleanableDirtyRatio: 0.5,
+  flushMessages: Number.MAX_SAFE_INTEGER,
+  flushMs: Number.MAX_SAFE_INTEGER,
   ...overrides,
 });
 

@@ -1,7 +1,7 @@
 // The log of one partition: an ordered list of segments, of which the last one takes appends.
 // It assigns offsets, serves reads of whole batches, finds offsets by timestamp, rolls segments
 // by size and age, and deletes old segments by retention time and size.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogConfig } from '../config.js';
 import { type BatchInfo, LOG_OVERHEAD, BatchOffset, decodeRecords, readInt64, stampBatch } from '../records/record-batch.js';
@@ -9,6 +9,8 @@ import { KafkaError, ErrorCode } from '../protocol/errors.js';
 import { ProducerState, type ProducerBatch } from './producer-state.js';
 import { Segment, type ScannedBatch } from './segment.js';
 import { type CleanResult, cleanSegments } from './log-cleaner.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { KafkaStorageError, describeIoError } from './storage-error.js';
 
 const LOG_START_CHECKPOINT = 'log-start-offset';
 const PRODUCER_SNAPSHOT = 'producer-state.json';
@@ -32,6 +34,8 @@ export interface OpenLogOptions {
   /** True when the previous shutdown was clean: indexes are trusted, tails not re-validated. */
   clean: boolean;
   onTruncate?: (segmentBase: number, bytes: number) => void;
+  /** Called once when a write, roll or flush fails; the log refuses appends from then on. */
+  onStorageError?: (err: KafkaStorageError) => void;
 }
 
 export class PartitionLog {
@@ -45,12 +49,19 @@ export class PartitionLog {
   private readonly positions = new Map<number, { segment: Segment; position: number }>();
   /** Idempotent producers writing to this partition. */
   readonly producers = new ProducerState();
+  /** Set when a write to this log failed (or its log dir went offline): appends are refused. */
+  private offline: KafkaStorageError | null = null;
+  private readonly onStorageError: ((err: KafkaStorageError) => void) | undefined;
+  /** Records appended since the last fsync (flush.messages), and when that was (flush.ms). */
+  private unflushedMessages = 0;
+  private lastFlushMs = Date.now();
 
-  private constructor(dir: string, config: LogConfig, segments: Segment[], logStartOffset: number) {
+  private constructor(dir: string, config: LogConfig, segments: Segment[], logStartOffset: number, onStorageError?: (err: KafkaStorageError) => void) {
     this.dir = dir;
     this.config = config;
     this.segments = segments;
     this.logStartOffset = logStartOffset;
+    this.onStorageError = onStorageError;
   }
 
   static open(options: OpenLogOptions): PartitionLog {
@@ -61,19 +72,45 @@ export class PartitionLog {
       .map((f) => Number(f.slice(0, 20)))
       .sort((a, b) => a - b);
     const segments: Segment[] = [];
-    bases.forEach((base, i) => {
-      const last = i === bases.length - 1;
-      const { segment, truncatedBytes } = Segment.open(dir, base, last && !options.clean, config.indexIntervalBytes);
-      if (truncatedBytes > 0) options.onTruncate?.(base, truncatedBytes);
-      segments.push(segment);
-    });
-    if (segments.length === 0) segments.push(Segment.create(dir, 0));
-    const checkpoint = join(dir, LOG_START_CHECKPOINT);
-    const saved = existsSync(checkpoint) ? Number(readFileSync(checkpoint, 'utf8')) : 0;
-    const logStart = Math.max(Number.isFinite(saved) ? saved : 0, segments[0]!.baseOffset);
-    const log = new PartitionLog(dir, config, segments, Math.min(logStart, segments[segments.length - 1]!.nextOffset));
-    log.loadProducerState();
-    return log;
+    try {
+      bases.forEach((base, i) => {
+        const last = i === bases.length - 1;
+        const { segment, truncatedBytes } = Segment.open(dir, base, last && !options.clean, config.indexIntervalBytes);
+        if (truncatedBytes > 0) options.onTruncate?.(base, truncatedBytes);
+        segments.push(segment);
+      });
+      if (segments.length === 0) segments.push(Segment.create(dir, 0));
+      const checkpoint = join(dir, LOG_START_CHECKPOINT);
+      const saved = existsSync(checkpoint) ? Number(readFileSync(checkpoint, 'utf8')) : 0;
+      const logStart = Math.max(Number.isFinite(saved) ? saved : 0, segments[0]!.baseOffset);
+      const log = new PartitionLog(dir, config, segments, Math.min(logStart, segments[segments.length - 1]!.nextOffset), options.onStorageError);
+      log.loadProducerState();
+      return log;
+    } catch (err) {
+      // A partition that cannot be opened (EMFILE, EIO) must not keep the descriptors it got.
+      for (const s of segments) s.close();
+      throw err;
+    }
+  }
+
+  /** Why appends are refused, or null while the log is writable. */
+  get offlineReason(): string | null {
+    return this.offline?.message ?? null;
+  }
+
+  /** Refuses appends from now on: this log's directory went offline. */
+  takeOffline(err: KafkaStorageError): void {
+    this.offline ??= err;
+  }
+
+  /** Turns a failed write, roll or flush into KafkaStorageError and takes the log offline. */
+  private storageFailure(err: unknown, what: string): KafkaStorageError {
+    const failure = err instanceof KafkaStorageError ? err : new KafkaStorageError(`${what} of ${this.dir} failed: ${describeIoError(err)}`, err);
+    if (!this.offline) {
+      this.offline = failure;
+      this.onStorageError?.(failure);
+    }
+    return failure;
   }
 
   /** Producer state from the last snapshot, then every producer batch in the log after it. */
@@ -146,11 +183,20 @@ export class PartitionLog {
 
   /** Appends a validated client record set: stamps offsets into it and writes it in one call. */
   append(records: Buffer, batches: BatchInfo[], leaderEpoch: number, now = Date.now()): AppendResult {
+    if (this.offline) throw this.offline;
     const duplicate = this.checkProducers(batches);
     if (duplicate) return { baseOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset, logAppendTime: -1, duplicate: true };
     let total = 0;
-    for (const b of batches) total += b.size;
-    this.maybeRoll(total, now);
+    let recordCount = 0;
+    for (const b of batches) {
+      total += b.size;
+      recordCount += b.recordCount;
+    }
+    try {
+      this.maybeRoll(total, now);
+    } catch (err) {
+      throw this.storageFailure(err, 'segment roll');
+    }
     const logAppendTime = this.config.logAppendTime ? now : null;
     const baseOffset = this.logEndOffset;
     let next = baseOffset;
@@ -173,7 +219,13 @@ export class PartitionLog {
     const last = batches[batches.length - 1]!;
     const active = this.active;
     if (active.firstAppendMs === null) active.firstAppendMs = now;
-    active.append([records.subarray(first, last.position + last.size)], scanned, this.config.indexIntervalBytes);
+    try {
+      active.append([records.subarray(first, last.position + last.size)], scanned, this.config.indexIntervalBytes);
+      this.unflushedMessages += recordCount;
+      if (this.unflushedMessages >= this.config.flushMessages) this.flush(now);
+    } catch (err) {
+      throw this.storageFailure(err, 'append');
+    }
     for (const b of scanned) {
       if (b.producerId >= 0) this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, now);
     }
@@ -189,8 +241,26 @@ export class PartitionLog {
     if (full || old) this.roll();
   }
 
+  /** fsyncs the active segment (sealed ones were synced when sealed). */
+  private flush(now: number): void {
+    this.active.flush();
+    this.unflushedMessages = 0;
+    this.lastFlushMs = now;
+  }
+
+  /** Flushes when records have waited flush.ms (the log.flush.scheduler.interval.ms pass). */
+  flushIfDue(now = Date.now()): void {
+    if (this.offline || this.unflushedMessages === 0 || now - this.lastFlushMs < this.config.flushMs) return;
+    try {
+      this.flush(now);
+    } catch (err) {
+      throw this.storageFailure(err, 'flush');
+    }
+  }
+
   roll(): void {
     this.active.seal();
+    this.unflushedMessages = 0;
     this.segments.push(Segment.create(this.dir, this.logEndOffset));
     // A snapshot per roll bounds how much of the log a crash makes us replay.
     this.saveProducerState();
@@ -293,8 +363,7 @@ export class PartitionLog {
     const { segments, result } = cleanSegments(sealed, now, this.config.deleteRetentionMs, this.config.indexIntervalBytes);
     this.segments = [...segments, this.active];
     this.positions.clear();
-    writeFileSync(`${checkpoint}.tmp`, String(this.active.baseOffset));
-    renameSync(`${checkpoint}.tmp`, checkpoint);
+    writeFileAtomic(checkpoint, String(this.active.baseOffset));
     return result;
   }
 
@@ -332,17 +401,24 @@ export class PartitionLog {
   private setLogStartOffset(offset: number): void {
     if (offset <= this.logStartOffset) return;
     this.logStartOffset = offset;
-    const tmp = join(this.dir, `${LOG_START_CHECKPOINT}.tmp`);
-    writeFileSync(tmp, String(offset));
-    renameSync(tmp, join(this.dir, LOG_START_CHECKPOINT));
+    writeFileAtomic(join(this.dir, LOG_START_CHECKPOINT), String(offset));
   }
 
-  /** Seals the active segment (indexes written, data synced) and closes every file. */
+  /**
+   * Seals the active segment (indexes written, data synced) and closes every file. An offline
+   * log is only closed: its directory is not written to again. Throws when sealing fails (the
+   * files are closed all the same).
+   */
   close(): void {
-    this.active.seal();
-    this.saveProducerState();
-    for (const s of this.segments) s.close();
-    this.appendListeners.clear();
+    try {
+      if (!this.offline) {
+        this.active.seal();
+        this.saveProducerState();
+      }
+    } finally {
+      for (const s of this.segments) s.close();
+      this.appendListeners.clear();
+    }
   }
 
   /** Closes and removes the partition's directory. */

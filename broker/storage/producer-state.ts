@@ -2,7 +2,8 @@
 // batches' sequence ranges and offsets. A retried batch that matches one of them is a duplicate
 // and is answered with its original offsets; a gap is OUT_OF_ORDER_SEQUENCE; an old epoch is
 // fenced. The state is snapshotted to a file and rebuilt from the log past the snapshot.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-file.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 
 const CACHED_BATCHES = 5;
@@ -99,8 +100,7 @@ export class ProducerState {
 
   save(path: string, offset: number): void {
     const snapshot: Snapshot = { version: SNAPSHOT_VERSION, offset, producers: [...this.producers] };
-    writeFileSync(`${path}.tmp`, JSON.stringify(snapshot));
-    renameSync(`${path}.tmp`, path);
+    writeFileAtomic(path, JSON.stringify(snapshot));
   }
 
   /** Loads a snapshot; returns the offset replay must start from (0 without a usable one). */

@@ -2,9 +2,11 @@
 // index (relative offset -> file position) and time index (max timestamp -> relative offset).
 // Indexes live in memory while the segment is active and are written out when it is sealed;
 // they can always be rebuilt from the log file, so a missing or bad index never loses data.
-import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeFileSync, writevSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync, writevSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchOffset, LOG_OVERHEAD, BATCH_HEADER_SIZE, batchCrcMatches, readInt64 } from '../records/record-batch.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { KafkaStorageError, describeIoError } from './storage-error.js';
 
 const OFFSET_ENTRY = 8;
 const TIME_ENTRY = 12;
@@ -196,19 +198,50 @@ export class Segment {
     if (b.maxTimestamp > this.maxTimestamp) this.maxTimestamp = b.maxTimestamp;
   }
 
-  /** Appends stamped batches (already carrying their offsets) in one write. */
+  /**
+   * Appends stamped batches (already carrying their offsets) in one write. Size, offsets and
+   * indexes move only once every byte is written; a failed write throws KafkaStorageError.
+   */
   append(buffers: Buffer[], batches: ScannedBatch[], indexIntervalBytes: number): void {
-    let position = this.size;
     let total = 0;
+    for (const b of batches) total += b.size;
+    this.write(buffers, total);
+    let position = this.size;
     for (const b of batches) {
       b.position = position;
       this.indexBatch(b, indexIntervalBytes);
       position += b.size;
-      total += b.size;
     }
-    writevSync(this.fd, buffers);
     this.size += total;
     this.nextOffset = batches[batches.length - 1]!.lastOffset + 1;
+  }
+
+  /**
+   * Writes `total` bytes at the end of the file. A short write is continued; one that fails
+   * (ENOSPC, EIO) cuts the file back to the last whole batch, so no reader and no recovery ever
+   * sees a torn record. When even the cut fails the file keeps bytes past `size`: the caller
+   * takes the log offline and the next start's recovery cuts them.
+   */
+  private write(buffers: Buffer[], total: number): void {
+    let written = 0;
+    try {
+      written = writevSync(this.fd, buffers);
+      // writeFileSync on a descriptor keeps writing until all is written or an error is thrown.
+      if (written < total) writeFileSync(this.fd, Buffer.concat(buffers).subarray(written));
+    } catch (err) {
+      let cut = 'cut back to the last whole batch';
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch (truncateErr) {
+        cut = `not cut back (${describeIoError(truncateErr)}); recovery cuts it at the next start`;
+      }
+      throw new KafkaStorageError(`write to ${this.logPath} failed after ${written} of ${total} bytes: ${describeIoError(err)}; the segment was ${cut}`, err);
+    }
+  }
+
+  /** Forces the segment's data to disk (flush.messages / flush.ms). */
+  flush(): void {
+    fsyncSync(this.fd);
   }
 
   /** Position of the last index entry at or before `offset`. */
@@ -296,8 +329,8 @@ export class Segment {
       time.writeInt32BE(this.timeOffsets[i]!, i * TIME_ENTRY + 8);
     }
     fsyncSync(this.fd);
-    writeFileSync(this.indexPath, index);
-    writeFileSync(this.timeIndexPath, time);
+    writeFileAtomic(this.indexPath, index);
+    writeFileAtomic(this.timeIndexPath, time);
   }
 
   close(): void {
@@ -311,12 +344,18 @@ export class Segment {
    */
   replaceWith(batches: Buffer[], indexIntervalBytes: number): Segment | null {
     const cleaned = `${this.logPath}.cleaned`;
-    const fd = openSync(cleaned, 'w');
     try {
-      if (batches.length > 0) writevSync(fd, batches);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(cleaned, 'w');
+      try {
+        for (const batch of batches) writeFileSync(fd, batch);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      // A full disk must not leave a half-written copy beside the segment.
+      rmSync(cleaned, { force: true });
+      throw err;
     }
     this.delete();
     if (batches.length === 0) {

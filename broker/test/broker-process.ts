@@ -42,6 +42,8 @@ export class BrokerProcess {
   readonly extraArgs: string[];
   /** Options for node itself, before the script (e.g. --cpu-prof). */
   nodeArgs: string[] = [];
+  /** A command that runs node, e.g. ['prlimit', '--nofile=256:256'] (it must exec, keeping the pid). */
+  launcher: string[] = [];
 
   private constructor(port: number, httpPort: number, dataDir: string, config: Record<string, string>, extraArgs: string[]) {
     this.port = port;
@@ -52,9 +54,10 @@ export class BrokerProcess {
   }
 
   /** `extraArgs` go to the command line as they are (e.g. --advertised-port). */
-  static async start(config: Record<string, string> = {}, extraArgs: string[] = [], nodeArgs: string[] = []): Promise<BrokerProcess> {
-    const broker = new BrokerProcess(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), 'samsa-test-')), config, extraArgs);
+  static async start(config: Record<string, string> = {}, extraArgs: string[] = [], nodeArgs: string[] = [], options: { dataDir?: string; launcher?: string[] } = {}): Promise<BrokerProcess> {
+    const broker = new BrokerProcess(await freePort(), await freePort(), options.dataDir ?? mkdtempSync(join(tmpdir(), 'samsa-test-')), config, extraArgs);
     broker.nodeArgs = nodeArgs;
+    broker.launcher = options.launcher ?? [];
     await broker.launch();
     return broker;
   }
@@ -77,7 +80,8 @@ export class BrokerProcess {
     for (const [k, v] of Object.entries(this.config)) args.push('--config', `${k}=${v}`);
     args.push(...this.extraArgs);
     this.launchedAt = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...prefix] = [...this.launcher, process.execPath];
+    const child = spawn(command!, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
