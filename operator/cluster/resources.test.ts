@@ -34,13 +34,16 @@ describe('desiredResources', () => {
   it('replicates by default up to three brokers, and lets the spec override it', () => {
     expect(serverProperties(cluster({ replicas: 1 }))).toBe('default.replication.factor=1\n');
     expect(serverProperties(cluster({ replicas: 5 }))).toBe('default.replication.factor=3\n');
-    expect(serverProperties(cluster({ config: { 'default.replication.factor': '2', 'log.retention.ms': '1000' } }))).toBe('default.replication.factor=2\nlog.retention.ms=1000\n');
+    expect(serverProperties(cluster({ config: { 'default.replication.factor': '2', 'log.retention.check.interval.ms': '1000' } }))).toBe('default.replication.factor=2\nlog.retention.check.interval.ms=1000\n');
   });
 
-  it('rolls pods when the settings change, and only then', () => {
+  it('rolls pods when a read-only setting changes, and only then', () => {
     const hash = (kc: KafkaCluster) => pick(kc, 'StatefulSet').spec.template.metadata.annotations['samsa.dev/config-hash'];
     expect(hash(cluster())).toBe(hash(cluster()));
-    expect(hash(cluster({ config: { 'log.retention.ms': '1' } }))).not.toBe(hash(cluster()));
+    expect(hash(cluster({ config: { 'log.retention.check.interval.ms': '1000' } }))).not.toBe(hash(cluster()));
+    // Dynamic settings are applied live, not through server.properties.
+    expect(hash(cluster({ config: { 'log.retention.ms': '1', 'message.max.bytes': '2000000' } }))).toBe(hash(cluster()));
+    expect(serverProperties(cluster({ replicas: 1, config: { 'log.retention.ms': '1', 'num.partitions': '3' } }))).toBe('default.replication.factor=1\nnum.partitions=3\n');
   });
 
   it('spreads brokers over racks and applies pod template overrides', () => {
