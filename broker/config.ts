@@ -18,10 +18,10 @@ export interface ConfigDef {
   /** The topic setting whose default this broker setting provides. */
   topic?: string;
   /**
-   * Changeable at runtime, as Kafka's "Update Mode" says: cluster-wide settings may be set per
-   * broker or as the cluster default, per-broker ones only per broker. Absent: read-only.
+   * Changeable at runtime, per broker or as the cluster-wide default (Kafka's "cluster-wide"
+   * update mode). Absent: read-only, set at start.
    */
-  dynamic?: 'cluster-wide' | 'per-broker';
+  dynamic?: 'cluster-wide';
 }
 
 const HOUR = 3_600_000;
