@@ -52,10 +52,10 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'message.max.bytes', type: 'int', default: '1048588', min: 0, topic: 'max.message.bytes', dynamic: 'cluster-wide', doc: 'Default for max.message.bytes.' },
   { name: 'log.segment.bytes', type: 'int', default: '1073741824', min: 100, topic: 'segment.bytes', dynamic: 'cluster-wide', doc: 'Default for segment.bytes.' },
   { name: 'log.roll.ms', type: 'long', default: String(168 * HOUR), min: 1, topic: 'segment.ms', dynamic: 'cluster-wide', doc: 'Default for segment.ms.' },
-  { name: 'log.roll.hours', type: 'int', default: '168', min: 1, dynamic: 'cluster-wide', doc: 'log.roll.ms in hours, used when log.roll.ms is not set.' },
+  { name: 'log.roll.hours', type: 'int', default: '168', min: 1, doc: 'log.roll.ms in hours, used when log.roll.ms is not set.' },
   { name: 'log.retention.ms', type: 'long', default: String(168 * HOUR), min: -1, topic: 'retention.ms', dynamic: 'cluster-wide', doc: 'Default for retention.ms.' },
-  { name: 'log.retention.minutes', type: 'int', default: String(168 * 60), min: -1, dynamic: 'cluster-wide', doc: 'log.retention.ms in minutes, used when log.retention.ms is not set.' },
-  { name: 'log.retention.hours', type: 'int', default: '168', min: -1, dynamic: 'cluster-wide', doc: 'log.retention.ms in hours, used when neither of the finer ones is set.' },
+  { name: 'log.retention.minutes', type: 'int', default: String(168 * 60), min: -1, doc: 'log.retention.ms in minutes, used when log.retention.ms is not set.' },
+  { name: 'log.retention.hours', type: 'int', default: '168', min: -1, doc: 'log.retention.ms in hours, used when neither of the finer ones is set.' },
   { name: 'log.retention.bytes', type: 'long', default: '-1', min: -1, topic: 'retention.bytes', dynamic: 'cluster-wide', doc: 'Default for retention.bytes.' },
   { name: 'log.index.interval.bytes', type: 'int', default: '4096', min: 0, topic: 'index.interval.bytes', dynamic: 'cluster-wide', doc: 'Default for index.interval.bytes.' },
   { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'], topic: 'message.timestamp.type', dynamic: 'cluster-wide', doc: 'Default for message.timestamp.type.' },
@@ -139,7 +139,10 @@ export type BrokerConfigSource = 'dynamic-broker' | 'dynamic-default' | 'static'
 /** A dynamic layer: this broker's own settings, or the cluster-wide default. */
 export type DynamicLayer = 'broker' | 'default';
 
-/** Settings that say the same thing at different precision; the finest one set wins. */
+/**
+ * Settings that say the same thing at different precision; the finest one set wins. Only the
+ * millisecond ones are dynamic (as in Kafka), so a dynamic value always beats a static coarser one.
+ */
 const SYNONYMS: readonly (readonly string[])[] = [
   ['log.retention.ms', 'log.retention.minutes', 'log.retention.hours'],
   ['log.roll.ms', 'log.roll.hours'],
@@ -153,8 +156,7 @@ export function brokerConfigDef(name: string): ConfigDef | undefined {
 
 /**
  * The broker's settings: the defaults, under what --config gave (static), under the dynamic
- * cluster-wide default, under this broker's dynamic settings. As in Kafka, a setting in a higher
- * layer hides its synonyms below (a dynamic log.retention.hours beats a static log.retention.ms).
+ * cluster-wide default, under this broker's dynamic settings.
  */
 export class BrokerConfig {
   /** The static settings. */
@@ -187,10 +189,7 @@ export class BrokerConfig {
   private merge(): void {
     const out = new Map<string, { value: string; source: BrokerConfigSource }>();
     const overlay = (layer: ReadonlyMap<string, string>, source: BrokerConfigSource) => {
-      for (const [name, value] of layer) {
-        for (const synonym of synonymsOf(name)) out.delete(synonym);
-        out.set(name, { value, source });
-      }
+      for (const [name, value] of layer) out.set(name, { value, source });
     };
     overlay(this.explicit, 'static');
     overlay(this.layers.default, 'dynamic-default');

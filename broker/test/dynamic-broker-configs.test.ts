@@ -110,14 +110,8 @@ describe('dynamic broker configs', () => {
     // Deleting this broker's setting falls back to the cluster-wide default.
     await alterBroker('1', [{ name: 'log.retention.ms', configOperation: DELETE }]);
     expect((await describeBroker('1', ['log.retention.ms']))['log.retention.ms']).toMatchObject({ value: '3600000', source: DYNAMIC_DEFAULT });
-  });
-
-  it('hides the coarser and finer synonyms of a lower layer, as Kafka does', async () => {
-    await alterBroker('', [{ name: 'log.retention.hours', configOperation: SET, value: '5' }]);
+    // And deleting the default falls back to --config.
     await alterBroker('', [{ name: 'log.retention.ms', configOperation: DELETE }]);
-    // The static log.retention.ms (2 h) is hidden by the dynamic log.retention.hours.
-    expect((await describeBroker('1', ['log.retention.ms']))['log.retention.ms']).toMatchObject({ value: String(5 * 3_600_000), source: DYNAMIC_DEFAULT });
-    await alterBroker('', [{ name: 'log.retention.hours', configOperation: DELETE }]);
     expect((await describeBroker('1', ['log.retention.ms']))['log.retention.ms']).toMatchObject({ value: '7200000', source: STATIC });
   });
 
@@ -129,6 +123,8 @@ describe('dynamic broker configs', () => {
     ]);
     expect(readOnly.errorCode).toBe(42);
     expect(readOnly.errorMessage).toContain('Cannot update these configs dynamically: [num.partitions]');
+    // As in Kafka, only the millisecond retention and roll settings are dynamic.
+    expect((await refusal([{ name: 'log.retention.hours', configOperation: SET, value: '5' }])).errorMessage).toContain('Cannot update these configs dynamically: [log.retention.hours]');
     expect(await refusal([{ name: 'no.such.setting', configOperation: SET, value: '1' }])).toMatchObject({ errorCode: 42, errorMessage: 'unknown broker config "no.such.setting"' });
     expect((await refusal([{ name: 'log.retention.bytes', configOperation: SET, value: 'lots' }])).errorMessage).toContain('log.retention.bytes must be a whole number');
         // The refused log.segment.bytes was not applied with the rest of its resource.
