@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from './config.js';
 import type { BrokerContext, BrokerNode } from './context.js';
 import { BrokerMetrics } from './metrics.js';
+import { DynamicBrokerConfigs } from './metadata/dynamic-configs.js';
 import { FileMetadataStore } from './metadata/file-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { type TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
@@ -36,6 +37,7 @@ export interface BrokerOptions {
 export class Broker implements BrokerContext {
   readonly nodeId: number;
   readonly config: BrokerConfig;
+  readonly dynamicConfigs: DynamicBrokerConfigs;
   readonly logger: Logger;
   readonly logs: LogManager;
   readonly metrics: BrokerMetrics;
@@ -60,6 +62,7 @@ export class Broker implements BrokerContext {
     this.metrics = new BrokerMetrics(this.logs);
     this.store = options.store ?? new FileMetadataStore(join(options.dataDir, 'metadata.json'));
     this.registry = new TopicRegistry(this.store);
+    this.dynamicConfigs = new DynamicBrokerConfigs(this.store, this.nodeId, this.config, this.logger);
     this.producerIds = new ProducerIdAllocator(this.store);
     this.topics = new TopicService(this.registry, this.logs, this.config, () => [this.nodeId]);
     this.groups = new GroupCoordinator(this.config, this.topics, this.logs, this.logger);
@@ -80,6 +83,8 @@ export class Broker implements BrokerContext {
     const address = this.http.server.address();
     this.httpPort = typeof address === 'object' && address ? address.port : this.options.httpPort;
     await this.registry.load();
+    // Dynamic broker settings first: the logs open with the defaults they give.
+    await this.dynamicConfigs.load();
     this.topics.openAll();
     this.groups.load();
     this.offsetExpiryTimer = setInterval(() => {

@@ -1,6 +1,8 @@
 // Broker and topic settings, by Kafka's names. A broker setting such as log.retention.ms gives
 // the default for a topic setting (retention.ms) that a topic may override at creation or later
-// through AlterConfigs / IncrementalAlterConfigs.
+// through AlterConfigs / IncrementalAlterConfigs. Settings marked dynamic can also be changed on
+// a running broker (IncrementalAlterConfigs on the BROKER resource), for this broker or as the
+// cluster-wide default; the rest are read-only and need a restart.
 import { isIP } from 'node:net';
 
 export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
@@ -18,6 +20,11 @@ export interface ConfigDef {
   topic?: string;
   /** Further checks of a string setting's form; throws ConfigError. */
   check?: (value: string) => void;
+  /**
+   * Changeable at runtime, per broker or as the cluster-wide default (Kafka's "cluster-wide"
+   * update mode). Absent: read-only, set at start.
+   */
+  dynamic?: 'cluster-wide';
 }
 
 const HOUR = 3_600_000;
@@ -74,19 +81,19 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'delete.topic.enable', type: 'boolean', default: 'true', doc: 'Allow DeleteTopics.' },
   { name: 'socket.request.max.bytes', type: 'int', default: '104857600', min: 1024, doc: 'Largest request frame; a larger one closes the connection.' },
   { name: 'log.retention.check.interval.ms', type: 'long', default: '300000', min: 1, doc: 'How often retention runs.' },
-  { name: 'message.max.bytes', type: 'int', default: '1048588', min: 0, topic: 'max.message.bytes', doc: 'Default for max.message.bytes.' },
-  { name: 'log.segment.bytes', type: 'int', default: '1073741824', min: 100, topic: 'segment.bytes', doc: 'Default for segment.bytes.' },
-  { name: 'log.roll.ms', type: 'long', default: String(168 * HOUR), min: 1, topic: 'segment.ms', doc: 'Default for segment.ms.' },
+  { name: 'message.max.bytes', type: 'int', default: '1048588', min: 0, topic: 'max.message.bytes', dynamic: 'cluster-wide', doc: 'Default for max.message.bytes.' },
+  { name: 'log.segment.bytes', type: 'int', default: '1073741824', min: 100, topic: 'segment.bytes', dynamic: 'cluster-wide', doc: 'Default for segment.bytes.' },
+  { name: 'log.roll.ms', type: 'long', default: String(168 * HOUR), min: 1, topic: 'segment.ms', dynamic: 'cluster-wide', doc: 'Default for segment.ms.' },
   { name: 'log.roll.hours', type: 'int', default: '168', min: 1, doc: 'log.roll.ms in hours, used when log.roll.ms is not set.' },
-  { name: 'log.retention.ms', type: 'long', default: String(168 * HOUR), min: -1, topic: 'retention.ms', doc: 'Default for retention.ms.' },
+  { name: 'log.retention.ms', type: 'long', default: String(168 * HOUR), min: -1, topic: 'retention.ms', dynamic: 'cluster-wide', doc: 'Default for retention.ms.' },
   { name: 'log.retention.minutes', type: 'int', default: String(168 * 60), min: -1, doc: 'log.retention.ms in minutes, used when log.retention.ms is not set.' },
   { name: 'log.retention.hours', type: 'int', default: '168', min: -1, doc: 'log.retention.ms in hours, used when neither of the finer ones is set.' },
-  { name: 'log.retention.bytes', type: 'long', default: '-1', min: -1, topic: 'retention.bytes', doc: 'Default for retention.bytes.' },
-  { name: 'log.index.interval.bytes', type: 'int', default: '4096', min: 0, topic: 'index.interval.bytes', doc: 'Default for index.interval.bytes.' },
-  { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'], topic: 'message.timestamp.type', doc: 'Default for message.timestamp.type.' },
-  { name: 'log.cleanup.policy', type: 'list', default: 'delete', values: ['delete', 'compact'], topic: 'cleanup.policy', doc: 'Default for cleanup.policy.' },
-  { name: 'log.cleaner.delete.retention.ms', type: 'long', default: '86400000', min: 0, topic: 'delete.retention.ms', doc: 'Default for delete.retention.ms.' },
-  { name: 'log.cleaner.min.cleanable.ratio', type: 'double', default: '0.5', min: 0, max: 1, topic: 'min.cleanable.dirty.ratio', doc: 'Default for min.cleanable.dirty.ratio.' },
+  { name: 'log.retention.bytes', type: 'long', default: '-1', min: -1, topic: 'retention.bytes', dynamic: 'cluster-wide', doc: 'Default for retention.bytes.' },
+  { name: 'log.index.interval.bytes', type: 'int', default: '4096', min: 0, topic: 'index.interval.bytes', dynamic: 'cluster-wide', doc: 'Default for index.interval.bytes.' },
+  { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'], topic: 'message.timestamp.type', dynamic: 'cluster-wide', doc: 'Default for message.timestamp.type.' },
+  { name: 'log.cleanup.policy', type: 'list', default: 'delete', values: ['delete', 'compact'], topic: 'cleanup.policy', dynamic: 'cluster-wide', doc: 'Default for cleanup.policy.' },
+  { name: 'log.cleaner.delete.retention.ms', type: 'long', default: '86400000', min: 0, topic: 'delete.retention.ms', dynamic: 'cluster-wide', doc: 'Default for delete.retention.ms.' },
+  { name: 'log.cleaner.min.cleanable.ratio', type: 'double', default: '0.5', min: 0, max: 1, topic: 'min.cleanable.dirty.ratio', dynamic: 'cluster-wide', doc: 'Default for min.cleanable.dirty.ratio.' },
   { name: 'log.cleaner.backoff.ms', type: 'long', default: '15000', min: 1, doc: 'How often the cleaner looks for compacted partitions to clean.' },
   { name: 'producer.id.expiration.ms', type: 'int', default: '86400000', min: 1, doc: 'How long a silent idempotent producer keeps its sequence state.' },
   { name: 'group.initial.rebalance.delay.ms', type: 'int', default: '3000', min: 0, doc: 'How long the first rebalance of an empty group waits for more members.' },
@@ -97,8 +104,8 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'offsets.topic.segment.bytes', type: 'int', default: '104857600', min: 100, doc: 'segment.bytes of __consumer_offsets.' },
   { name: 'offsets.retention.ms', type: 'long', default: '604800000', min: 1, doc: 'How long committed offsets of an empty group are kept.' },
   { name: 'offset.metadata.max.bytes', type: 'int', default: '4096', min: 0, doc: 'Largest metadata string of a committed offset.' },
-  { name: 'min.insync.replicas', type: 'int', default: '1', min: 1, topic: 'min.insync.replicas', doc: 'Default for the topic setting of the same name.' },
-  { name: 'compression.type', type: 'string', default: 'producer', values: ['producer'], topic: 'compression.type', doc: 'Default for the topic setting of the same name.' },
+  { name: 'min.insync.replicas', type: 'int', default: '1', min: 1, topic: 'min.insync.replicas', dynamic: 'cluster-wide', doc: 'Default for the topic setting of the same name.' },
+  { name: 'compression.type', type: 'string', default: 'producer', values: ['producer'], topic: 'compression.type', dynamic: 'cluster-wide', doc: 'Default for the topic setting of the same name.' },
   // Storage: fsync policy and partition limits.
   { name: 'log.flush.interval.messages', type: 'long', default: NEVER, min: 1, topic: 'flush.messages', doc: 'Default for flush.messages.' },
   { name: 'log.flush.interval.ms', type: 'long', default: NEVER, min: 0, topic: 'flush.ms', doc: 'Default for flush.ms; when not set, log.flush.scheduler.interval.ms.' },
@@ -167,9 +174,37 @@ export function validateTopicConfigs(configs: Record<string, string>): Record<st
   return out;
 }
 
-/** The broker's static settings: what --config gave, over the defaults. */
+/** Where a broker setting's value comes from, highest precedence first. */
+export type BrokerConfigSource = 'dynamic-broker' | 'dynamic-default' | 'static' | 'default';
+/** A dynamic layer: this broker's own settings, or the cluster-wide default. */
+export type DynamicLayer = 'broker' | 'default';
+
+/**
+ * Settings that say the same thing at different precision; the finest one set wins. Only the
+ * millisecond ones are dynamic (as in Kafka), so a dynamic value always beats a static coarser one.
+ */
+const SYNONYMS: readonly (readonly string[])[] = [
+  ['log.retention.ms', 'log.retention.minutes', 'log.retention.hours'],
+  ['log.roll.ms', 'log.roll.hours'],
+  // As in Kafka, flushes by time follow the scheduler interval when log.flush.interval.ms is not set.
+  ['log.flush.interval.ms', 'log.flush.scheduler.interval.ms'],
+];
+const synonymsOf = (name: string) => SYNONYMS.find((group) => group.includes(name)) ?? [name];
+const SCALE: Record<string, number> = { 'log.retention.minutes': 60_000, 'log.retention.hours': HOUR, 'log.roll.hours': HOUR, 'log.flush.scheduler.interval.ms': 1 };
+
+export function brokerConfigDef(name: string): ConfigDef | undefined {
+  return brokerDefs.get(name);
+}
+
+/**
+ * The broker's settings: the defaults, under what --config gave (static), under the dynamic
+ * cluster-wide default, under this broker's dynamic settings.
+ */
 export class BrokerConfig {
+  /** The static settings. */
   readonly explicit: ReadonlyMap<string, string>;
+  private readonly layers: Record<DynamicLayer, ReadonlyMap<string, string>> = { broker: new Map(), default: new Map() };
+  private effective = new Map<string, { value: string; source: BrokerConfigSource }>();
 
   constructor(settings: Record<string, string> = {}) {
     const explicit = new Map<string, string>();
@@ -179,29 +214,46 @@ export class BrokerConfig {
       explicit.set(name, validateValue(def, value));
     }
     this.explicit = explicit;
+    this.merge();
+  }
+
+  /** The settings of one dynamic layer. */
+  dynamic(layer: DynamicLayer): ReadonlyMap<string, string> {
+    return this.layers[layer];
+  }
+
+  /** Replaces one dynamic layer (values already validated and dynamic). */
+  setDynamic(layer: DynamicLayer, settings: ReadonlyMap<string, string>): void {
+    this.layers[layer] = new Map(settings);
+    this.merge();
+  }
+
+  private merge(): void {
+    const out = new Map<string, { value: string; source: BrokerConfigSource }>();
+    const overlay = (layer: ReadonlyMap<string, string>, source: BrokerConfigSource) => {
+      for (const [name, value] of layer) out.set(name, { value, source });
+    };
+    overlay(this.explicit, 'static');
+    overlay(this.layers.default, 'dynamic-default');
+    overlay(this.layers.broker, 'dynamic-broker');
+    this.effective = out;
+  }
+
+  /** The value in force and the layer it comes from. */
+  resolve(name: string): { value: string; source: BrokerConfigSource } {
+    const def = brokerDefs.get(name);
+    if (!def) throw new ConfigError(`unknown broker config "${name}"`);
+    // The finest synonym that is set gives the millisecond value: log.retention.ms, then minutes, then hours.
+    const group = synonymsOf(name);
+    for (const synonym of group[0] === name ? group : [name]) {
+      const set = this.effective.get(synonym);
+      if (set) return synonym === name ? set : { value: String(Number(set.value) * SCALE[synonym]!), source: set.source };
+    }
+    return { value: def.default, source: 'default' };
   }
 
   get(name: string): string {
-    const explicit = this.explicit.get(name);
-    if (explicit !== undefined) return explicit;
-    // The coarser retention and roll settings stand in for the finer ones when only they are set.
-    if (name === 'log.retention.ms') {
-      const minutes = this.explicit.get('log.retention.minutes');
-      if (minutes !== undefined) return String(Number(minutes) * 60_000);
-      const hours = this.explicit.get('log.retention.hours');
-      if (hours !== undefined) return String(Number(hours) * HOUR);
-    }
-    if (name === 'log.roll.ms') {
-      const hours = this.explicit.get('log.roll.hours');
-      if (hours !== undefined) return String(Number(hours) * HOUR);
-    }
-    if (name === 'log.flush.interval.ms') {
-      const scheduler = this.explicit.get('log.flush.scheduler.interval.ms');
-      if (scheduler !== undefined) return scheduler;
-    }
-    const def = brokerDefs.get(name);
-    if (!def) throw new ConfigError(`unknown broker config "${name}"`);
-    return def.default;
+    return this.resolve(name).value;
   }
 
   int(name: string): number {
@@ -218,19 +270,15 @@ export class BrokerConfig {
   }
 
   /** Value and origin of a topic setting, given the topic's overrides. */
-  topicValue(name: string, overrides: Readonly<Record<string, string>>): { value: string; source: 'topic' | 'broker' | 'default' } {
+  topicValue(name: string, overrides: Readonly<Record<string, string>>): { value: string; source: 'topic' | BrokerConfigSource } {
     const override = overrides[name];
     if (override !== undefined) return { value: override, source: 'topic' };
     const broker = this.brokerSourceOf(name);
-    if (broker && (this.explicit.has(broker.name) || this.coarserSet(broker.name))) return { value: this.get(broker.name), source: 'broker' };
+    if (broker) {
+      const resolved = this.resolve(broker.name);
+      if (resolved.source !== 'default') return resolved;
+    }
     return { value: topicDefs.get(name)!.default, source: 'default' };
-  }
-
-  private coarserSet(name: string): boolean {
-    if (name === 'log.retention.ms') return this.explicit.has('log.retention.minutes') || this.explicit.has('log.retention.hours');
-    if (name === 'log.roll.ms') return this.explicit.has('log.roll.hours');
-    if (name === 'log.flush.interval.ms') return this.explicit.has('log.flush.scheduler.interval.ms');
-    return false;
   }
 }
 

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig } from './config.js';
 import type { BrokerMetrics } from './metrics.js';
+import type { DynamicBrokerConfigs } from './metadata/dynamic-configs.js';
 import type { TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
 import type { ProducerIdAllocator } from './metadata/producer-ids.js';
 import type { GroupCoordinator } from './groups/coordinator.js';
@@ -18,6 +19,8 @@ export interface BrokerNode {
 export interface BrokerContext {
   readonly nodeId: number;
   readonly config: BrokerConfig;
+  /** Where the dynamic layers of `config` are kept. */
+  readonly dynamicConfigs: DynamicBrokerConfigs;
   readonly registry: TopicRegistry;
   readonly topics: TopicService;
   readonly logs: LogManager;

@@ -22,8 +22,9 @@ Options:
   --log-level LEVEL        trace, debug, info, warn, error (default info, or LOG_LEVEL)
   --help                   Show this help
 
-Broker settings (--config):
-${brokerConfigDefs.map((d) => `  ${d.name.padEnd(34)} ${d.doc} (default ${d.default === '' ? 'none' : d.default})`).join('\n')}
+Broker settings (--config; "dynamic" ones can also be changed on a running broker with
+IncrementalAlterConfigs, e.g. kafka-configs --entity-type brokers --entity-default):
+${brokerConfigDefs.map((d) => `  ${d.name.padEnd(34)} ${d.doc} (default ${d.default === '' ? 'none' : d.default}${d.dynamic ? ', dynamic' : ''})`).join('\n')}
 `;
 
 /** Java properties: name=value (or name: value) lines; # and ! start comments. */

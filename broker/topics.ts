@@ -215,6 +215,11 @@ export class TopicService {
     }
   }
 
+  /** Re-resolves every topic's log settings, after a broker setting that gives their defaults changed. */
+  refreshLogConfigs(): void {
+    for (const topic of this.registry.all()) this.logs.setConfig(topic.name, resolveLogConfig(this.config, topic.configs));
+  }
+
   /** Replaces a topic's config overrides (already validated by the caller). */
   async setConfigs(name: string, configs: Record<string, string>): Promise<void> {
     const record = this.registry.get(name);

@@ -35,8 +35,9 @@ kubectl run e2e-consume --rm -i --restart=Never --image edenhill/kcat:1.7.1 --co
   kcat -b my-cluster.default.svc:9092 -C -t orders -o beginning -e -f '%k=%s\n' | grep -qx 'k=e2e'
 echo "e2e: produced and consumed through the bootstrap service"
 
-# Rolling change: new broker config rolls the pods one at a time; the cluster comes back Ready.
-kubectl patch kafkacluster my-cluster --type merge -p '{"spec":{"config":{"log.retention.ms":"86400000"}}}'
+# A dynamic setting (log.retention.ms) is applied live; a read-only one rolls the pods one at a
+# time, and the cluster comes back Ready.
+kubectl patch kafkacluster my-cluster --type merge -p '{"spec":{"config":{"log.retention.ms":"86400000","num.partitions":"6"}}}'
 sleep 5
 kubectl wait kafkacluster/my-cluster --for=condition=Ready --timeout=600s
 kubectl delete -f examples/kafka-topic.yaml -f examples/kafka-cluster.yaml --wait

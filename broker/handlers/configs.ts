@@ -1,7 +1,8 @@
-// DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (changeable at runtime)
-// and brokers (described; set with --config at start).
+// DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (their overrides) and
+// brokers: the BROKER resource named by this broker's id holds its own dynamic settings, the one
+// named "" the cluster-wide default (KIP-226); both are kept in the MetadataStore.
 import type { BrokerContext } from '../context.js';
-import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { ErrorCode, type ErrorCodeValue, KafkaError } from '../protocol/errors.js';
 import type {
   DescribeConfigsRequest,
   DescribeConfigsResponse,
@@ -11,13 +12,43 @@ import type {
   IncrementalAlterConfigsResponse,
 } from '../protocol/messages/index.js';
 import type { DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym } from '../protocol/messages/describe-configs-response.js';
-import { type ConfigDef, type ConfigType, ConfigError, brokerConfigDefs, topicConfigDef, topicConfigDefs, validateTopicConfigs } from '../config.js';
+import {
+  type ConfigDef,
+  type ConfigType,
+  type DynamicLayer,
+  ConfigError,
+  brokerConfigDef,
+  brokerConfigDefs,
+  topicConfigDef,
+  topicConfigDefs,
+  validateTopicConfigs,
+  validateValue,
+} from '../config.js';
 
 const ResourceType = { topic: 2, broker: 4 } as const;
 /** Kafka's ConfigSource codes for where a value comes from. */
-export const ConfigSource = { topic: 1, broker: 4, default: 5 } as const;
+export const ConfigSource = { topic: 1, 'dynamic-broker': 2, 'dynamic-default': 3, static: 4, default: 5 } as const;
 const ConfigTypeCode: Record<ConfigType, number> = { boolean: 1, string: 2, int: 3, long: 5, double: 6, list: 7 };
 const AlterOp = { set: 0, delete: 1, append: 2, subtract: 3 } as const;
+
+/**
+ * A broker setting in each layer that sets it, highest precedence first, then its default; the
+ * default resource (`from` "default") shows the layers under this broker's own.
+ */
+function brokerSynonyms(broker: BrokerContext, def: ConfigDef, from: DynamicLayer = 'broker'): DescribeConfigsSynonym[] {
+  const list: DescribeConfigsSynonym[] = [];
+  const layers = [
+    ...(from === 'broker' ? [[broker.config.dynamic('broker'), ConfigSource['dynamic-broker']] as const] : []),
+    [broker.config.dynamic('default'), ConfigSource['dynamic-default']] as const,
+    [broker.config.explicit, ConfigSource.static] as const,
+  ];
+  for (const [layer, source] of layers) {
+    const value = layer.get(def.name);
+    if (value !== undefined) list.push({ name: def.name, value, source });
+  }
+  list.push({ name: def.name, value: def.default, source: ConfigSource.default });
+  return list;
+}
 
 function describeTopicConfigs(broker: BrokerContext, name: string, keys: string[] | null, synonyms: boolean, docs: boolean): DescribeConfigsResourceResult[] {
   const record = broker.registry.get(name);
@@ -30,18 +61,33 @@ function describeTopicConfigs(broker: BrokerContext, name: string, keys: string[
       if (synonyms) {
         if (record.configs[def.name] !== undefined) list.push({ name: def.name, value: record.configs[def.name]!, source: ConfigSource.topic });
         const brokerDef = broker.config.brokerSourceOf(def.name);
-        if (brokerDef && broker.config.explicit.has(brokerDef.name)) list.push({ name: brokerDef.name, value: broker.config.get(brokerDef.name), source: ConfigSource.broker });
+        if (brokerDef) list.push(...brokerSynonyms(broker, brokerDef).slice(0, -1));
         list.push({ name: brokerDef?.name ?? def.name, value: def.default, source: ConfigSource.default });
       }
       return entry(def, value, ConfigSource[source], false, list, docs);
     });
 }
 
-function describeBrokerConfigs(broker: BrokerContext, name: string, keys: string[] | null, docs: boolean): DescribeConfigsResourceResult[] {
-  if (name !== '' && name !== String(broker.nodeId)) throw new KafkaError(ErrorCode.INVALID_REQUEST, `this is broker ${broker.nodeId}, not "${name}"`);
-  return brokerConfigDefs
-    .filter((def) => keys === null || keys.includes(def.name))
-    .map((def) => entry(def, broker.config.get(def.name), broker.config.explicit.has(def.name) ? ConfigSource.broker : ConfigSource.default, true, [], docs));
+/** The dynamic layer a BROKER resource names: "" the cluster-wide default, this broker's id its own. */
+function brokerLayer(broker: BrokerContext, resourceName: string): DynamicLayer {
+  if (resourceName === '') return 'default';
+  if (resourceName === String(broker.nodeId)) return 'broker';
+  throw new KafkaError(ErrorCode.INVALID_REQUEST, `this is broker ${broker.nodeId}, not "${resourceName}"`);
+}
+
+function describeBrokerConfigs(broker: BrokerContext, name: string, keys: string[] | null, synonyms: boolean, docs: boolean): DescribeConfigsResourceResult[] {
+  const wanted = (def: ConfigDef) => keys === null || keys.includes(def.name);
+  // The default resource holds only what was set as the cluster-wide default, as in Kafka.
+  if (brokerLayer(broker, name) === 'default') {
+    const defaults = broker.config.dynamic('default');
+    return brokerConfigDefs
+      .filter((def) => defaults.has(def.name) && wanted(def))
+      .map((def) => entry(def, defaults.get(def.name)!, ConfigSource['dynamic-default'], false, synonyms ? brokerSynonyms(broker, def, 'default') : [], docs));
+  }
+  return brokerConfigDefs.filter(wanted).map((def) => {
+    const { value, source } = broker.config.resolve(def.name);
+    return entry(def, value, ConfigSource[source], !def.dynamic, synonyms ? brokerSynonyms(broker, def) : [], docs);
+  });
 }
 
 function entry(def: ConfigDef, value: string, source: number, readOnly: boolean, synonyms: DescribeConfigsSynonym[], docs: boolean): DescribeConfigsResourceResult {
@@ -64,7 +110,7 @@ export function handleDescribeConfigs(broker: BrokerContext, req: DescribeConfig
     try {
       let configs: DescribeConfigsResourceResult[];
       if (res.resourceType === ResourceType.topic) configs = describeTopicConfigs(broker, res.resourceName, res.configurationKeys, req.includeSynonyms, req.includeDocumentation);
-      else if (res.resourceType === ResourceType.broker) configs = describeBrokerConfigs(broker, res.resourceName, res.configurationKeys, req.includeDocumentation);
+      else if (res.resourceType === ResourceType.broker) configs = describeBrokerConfigs(broker, res.resourceName, res.configurationKeys, req.includeSynonyms, req.includeDocumentation);
       else throw new KafkaError(ErrorCode.INVALID_REQUEST, `resource type ${res.resourceType} is not supported`);
       return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };
     } catch (err) {
@@ -75,15 +121,42 @@ export function handleDescribeConfigs(broker: BrokerContext, req: DescribeConfig
   return { throttleTimeMs: 0, results };
 }
 
-/** Resolves a topic resource of an alter request, refusing broker resources with a clear reason. */
-function alterTarget(broker: BrokerContext, resourceType: number, resourceName: string) {
-  if (resourceType === ResourceType.broker) {
-    throw new KafkaError(ErrorCode.INVALID_REQUEST, 'broker configs cannot be changed at runtime; start the broker with --config name=value');
-  }
+function topicRecord(broker: BrokerContext, resourceType: number, resourceName: string) {
   if (resourceType !== ResourceType.topic) throw new KafkaError(ErrorCode.INVALID_REQUEST, `resource type ${resourceType} is not supported`);
   const record = broker.registry.get(resourceName);
   if (!record) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${resourceName}" does not exist`);
   return record;
+}
+
+/**
+ * Checks a dynamic layer's new settings as Kafka does, refusing the whole resource with
+ * INVALID_REQUEST: unknown names, read-only settings (they need a restart) and bad values.
+ */
+function validateBrokerLayer(settings: ReadonlyMap<string, string>): Map<string, string> {
+  const names = [...settings.keys()];
+  const unknown = names.filter((n) => !brokerConfigDef(n));
+  if (unknown.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown broker config(s): ${unknown.join(', ')}`);
+  const readOnly = names.filter((n) => !brokerConfigDef(n)!.dynamic);
+  if (readOnly.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Cannot update these configs dynamically: [${readOnly.join(', ')}]; they are read-only and need a restart`);
+  const valid = new Map<string, string>();
+  for (const [name, value] of settings) {
+    try {
+      valid.set(name, validateValue(brokerConfigDef(name)!, value));
+    } catch (err) {
+      if (err instanceof ConfigError) throw new KafkaError(ErrorCode.INVALID_REQUEST, `invalid value for broker config: ${err.message}`);
+      throw err;
+    }
+  }
+  return valid;
+}
+
+async function applyBrokerLayer(broker: BrokerContext, layer: DynamicLayer, settings: ReadonlyMap<string, string>, validateOnly: boolean): Promise<void> {
+  const valid = validateBrokerLayer(settings);
+  if (validateOnly) return;
+  await broker.dynamicConfigs.set(layer, valid);
+  // Topics without an override take the new defaults from now on.
+  broker.topics.refreshLogConfigs();
+  broker.logger.info({ layer, configs: Object.fromEntries(valid) }, 'dynamic broker configs changed');
 }
 
 async function applyTopicConfigs(broker: BrokerContext, name: string, configs: Record<string, string>, validateOnly: boolean): Promise<void> {
@@ -116,48 +189,62 @@ async function eachResource<R extends { resourceType: number; resourceName: stri
   return out;
 }
 
-/** Legacy AlterConfigs: the given set replaces all of the topic's overrides. */
+/** Legacy AlterConfigs: the given set replaces all of the resource's settings. */
 export async function handleAlterConfigs(broker: BrokerContext, req: AlterConfigsRequest): Promise<AlterConfigsResponse> {
   const responses = await eachResource(req.resources, async (res) => {
-    alterTarget(broker, res.resourceType, res.resourceName);
-    const configs: Record<string, string> = {};
-    for (const c of res.configs) if (c.value !== null) configs[c.name] = c.value;
-    await applyTopicConfigs(broker, res.resourceName, configs, req.validateOnly);
+    const configs = new Map<string, string>();
+    for (const c of res.configs) if (c.value !== null) configs.set(c.name, c.value);
+    if (res.resourceType === ResourceType.broker) return applyBrokerLayer(broker, brokerLayer(broker, res.resourceName), configs, req.validateOnly);
+    topicRecord(broker, res.resourceType, res.resourceName);
+    await applyTopicConfigs(broker, res.resourceName, Object.fromEntries(configs), req.validateOnly);
   });
   return { throttleTimeMs: 0, responses };
 }
 
+type AlterableConfig = IncrementalAlterConfigsRequest['resources'][number]['configs'][number];
+
+/** Applies SET, DELETE, APPEND and SUBTRACT to `configs`; `current` gives a list's value in force. */
+function applyOps(configs: Map<string, string>, ops: AlterableConfig[], defOf: (name: string) => ConfigDef | undefined, current: (name: string) => string, unknown: { code: ErrorCodeValue; kind: 'topic' | 'broker' }): void {
+  const names = ops.map((c) => c.name);
+  if (new Set(names).size !== names.length) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'a config appears more than once for one resource');
+  for (const c of ops) {
+    const def = defOf(c.name);
+    if (!def) throw new KafkaError(unknown.code, `unknown ${unknown.kind} config "${c.name}"`);
+    switch (c.configOperation) {
+      case AlterOp.set:
+        if (c.value === null) throw new KafkaError(ErrorCode.INVALID_REQUEST, `SET of ${c.name} needs a value`);
+        configs.set(c.name, c.value);
+        break;
+      case AlterOp.delete:
+        configs.delete(c.name);
+        break;
+      case AlterOp.append:
+      case AlterOp.subtract: {
+        if (def.type !== 'list') throw new KafkaError(ErrorCode.INVALID_CONFIG, `${c.name} is not a list; APPEND and SUBTRACT apply to lists only`);
+        const was = (configs.get(c.name) ?? current(c.name)).split(',').filter(Boolean);
+        const items = (c.value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const next = c.configOperation === AlterOp.append ? [...was, ...items.filter((i) => !was.includes(i))] : was.filter((i) => !items.includes(i));
+        configs.set(c.name, next.join(','));
+        break;
+      }
+      default:
+        throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown config operation ${c.configOperation}`);
+    }
+  }
+}
+
 export async function handleIncrementalAlterConfigs(broker: BrokerContext, req: IncrementalAlterConfigsRequest): Promise<IncrementalAlterConfigsResponse> {
   const responses = await eachResource(req.resources, async (res) => {
-    const record = alterTarget(broker, res.resourceType, res.resourceName);
-    const names = res.configs.map((c) => c.name);
-    if (new Set(names).size !== names.length) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'a config appears more than once for one resource');
-    const configs = { ...record.configs };
-    for (const c of res.configs) {
-      const def = topicConfigDef(c.name);
-      if (!def) throw new KafkaError(ErrorCode.INVALID_CONFIG, `unknown topic config "${c.name}"`);
-      switch (c.configOperation) {
-        case AlterOp.set:
-          if (c.value === null) throw new KafkaError(ErrorCode.INVALID_REQUEST, `SET of ${c.name} needs a value`);
-          configs[c.name] = c.value;
-          break;
-        case AlterOp.delete:
-          delete configs[c.name];
-          break;
-        case AlterOp.append:
-        case AlterOp.subtract: {
-          if (def.type !== 'list') throw new KafkaError(ErrorCode.INVALID_CONFIG, `${c.name} is not a list; APPEND and SUBTRACT apply to lists only`);
-          const current = broker.config.topicValue(c.name, configs).value.split(',').filter(Boolean);
-          const items = (c.value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-          const next = c.configOperation === AlterOp.append ? [...current, ...items.filter((i) => !current.includes(i))] : current.filter((i) => !items.includes(i));
-          configs[c.name] = next.join(',');
-          break;
-        }
-        default:
-          throw new KafkaError(ErrorCode.INVALID_REQUEST, `unknown config operation ${c.configOperation}`);
-      }
+    if (res.resourceType === ResourceType.broker) {
+      const layer = brokerLayer(broker, res.resourceName);
+      const settings = new Map(broker.config.dynamic(layer));
+      applyOps(settings, res.configs, brokerConfigDef, (name) => broker.config.get(name), { code: ErrorCode.INVALID_REQUEST, kind: 'broker' });
+      return applyBrokerLayer(broker, layer, settings, req.validateOnly);
     }
-    await applyTopicConfigs(broker, res.resourceName, configs, req.validateOnly);
+    const record = topicRecord(broker, res.resourceType, res.resourceName);
+    const configs = new Map(Object.entries(record.configs));
+    applyOps(configs, res.configs, topicConfigDef, (name) => broker.config.topicValue(name, record.configs).value, { code: ErrorCode.INVALID_CONFIG, kind: 'topic' });
+    await applyTopicConfigs(broker, res.resourceName, Object.fromEntries(configs), req.validateOnly);
   });
   return { throttleTimeMs: 0, responses };
 }

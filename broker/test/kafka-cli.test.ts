@@ -1,5 +1,6 @@
 // Apache Kafka's own command-line tools (4.0.0 from Maven Central) against a Samsa broker:
-// kafka-topics, kafka-console-producer/-consumer, kafka-configs, kafka-consumer-groups,
+// kafka-topics, kafka-console-producer/-consumer, kafka-configs (topics and dynamic broker
+// configs), kafka-consumer-groups,
 // kafka-get-offsets, and what Samsa does not serve yet failing with a clear error.
 // docs/compatibility.md lists these outcomes.
 import { execFile } from 'node:child_process';
@@ -89,6 +90,22 @@ describe('Kafka CLI tools against Samsa', () => {
     const refused = await cli('kafka.admin.ConfigCommand', ['--bootstrap-server', broker.bootstrap, '--alter', '--entity-type', 'topics', '--entity-name', 'cli-topic', '--add-config', 'segment.bytes=tiny']);
     expect(refused.code).not.toBe(0);
     expect(refused.out).toContain('segment.bytes must be a whole number');
+  });
+
+  it('kafka-configs changes the cluster-wide broker default and this broker live, and refuses read-only settings', async () => {
+    const configs = (...args: string[]) => cli('kafka.admin.ConfigCommand', ['--bootstrap-server', broker.bootstrap, '--entity-type', 'brokers', ...args]);
+    const altered = await configs('--entity-default', '--alter', '--add-config', 'log.retention.ms=3600000');
+    expect(altered.out).toContain('Completed updating default config for brokers in the cluster.');
+    expect((await configs('--entity-default', '--describe')).out).toMatch(/log\.retention\.ms=3600000 sensitive=false synonyms=\{DYNAMIC_DEFAULT_BROKER_CONFIG:log\.retention\.ms=3600000/);
+    expect((await configs('--entity-name', '1', '--alter', '--add-config', 'log.retention.bytes=1000000')).out).toContain('Completed updating config for broker 1.');
+    const all = (await configs('--entity-name', '1', '--describe', '--all')).out;
+    expect(all).toMatch(/log\.retention\.bytes=1000000 sensitive=false synonyms=\{DYNAMIC_BROKER_CONFIG:log\.retention\.bytes=1000000, DEFAULT_CONFIG:log\.retention\.bytes=-1\}/);
+    expect(all).toContain('synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=3600000, DEFAULT_CONFIG:log.retention.ms=604800000}');
+    const refused = await configs('--entity-name', '1', '--alter', '--add-config', 'num.partitions=3');
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toContain('Cannot update these configs dynamically: [num.partitions]');
+    await configs('--entity-default', '--alter', '--delete-config', 'log.retention.ms');
+    await configs('--entity-name', '1', '--alter', '--delete-config', 'log.retention.bytes');
   });
 
   it('kafka-get-offsets lists latest offsets', async () => {

@@ -7,8 +7,12 @@ import { API_VERSION, type KafkaCluster, type KafkaClusterStatus } from '../crds
 import { sameStatus, verdict } from '../conditions.js';
 import type { ReconcileResult, Reconciler } from '../controller/controller.js';
 import { type Kube, KubeError, type KubernetesObject } from '../kube.js';
+import { reportDegraded } from './degraded.js';
+import { applyDynamicConfig, reportDynamicConfig } from './dynamic-config.js';
 import { type BrokerFailure, brokerFailure, type PodStatus } from './pod-failures.js';
 import { bootstrapAddress, configMapName, desiredResources, names, selectorLabels } from './resources.js';
+import { type BrokerAddress, scaleDownBlocker } from './scale-down.js';
+import { validateCluster } from './validation.js';
 
 interface Pod extends KubernetesObject {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
@@ -17,7 +21,7 @@ interface Pod extends KubernetesObject {
 }
 
 interface StatefulSet extends KubernetesObject {
-  spec?: { template?: { spec?: { volumes?: Array<{ configMap?: { name: string } }> } } };
+  spec?: { replicas?: number; template?: { spec?: { volumes?: Array<{ configMap?: { name: string } }> } } };
   status?: { observedGeneration?: number; updateRevision?: string; currentRevision?: string };
 }
 
@@ -33,6 +37,9 @@ export const isReady = (pod: Pod) => !pod.metadata.deletionTimestamp && (pod.sta
 const ordinal = (pod: Pod) => Number(pod.metadata.name.slice(pod.metadata.name.lastIndexOf('-') + 1));
 const selector = (cluster: string) => Object.entries(selectorLabels(cluster)).map(([k, v]) => `${k}=${v}`).join(',');
 const configMapsOf = (spec: { volumes?: Array<{ configMap?: { name: string } }> } | undefined) => (spec?.volumes ?? []).flatMap((v) => (v.configMap ? [v.configMap.name] : []));
+
+/** Each broker's id and, when it is ready, the address to reach it at. */
+const brokerAddresses = (pods: Pod[]): BrokerAddress[] => pods.map((p) => ({ id: ordinal(p), host: isReady(p) ? (p.status?.podIP ?? null) : null }));
 
 /** The broker pods of a cluster, by ordinal. */
 export async function brokerPods(kube: Kube, namespace: string, cluster: string): Promise<Pod[]> {
@@ -62,8 +69,16 @@ export class ClusterReconciler implements Reconciler {
       return;
     }
 
-    // apply → observe → roll → collect → report
-    const applyFault = await this.apply(kc);
+    // Nothing is applied or rolled while the spec cannot work.
+    const problems = validateCluster(kc);
+    if (problems.length > 0) return reportDegraded(this.kube, kc, 'InvalidConfig', `the spec cannot be applied: ${problems.join('; ')}`);
+
+    // scale-down check → apply → observe → roll → collect → dynamic settings → report
+    const existing = await this.kube.getOrNull<StatefulSet>('apps/v1', 'StatefulSet', namespace, names(name).statefulSet);
+    const scaleDownBlocked = await scaleDownBlocker(kc, existing?.spec?.replicas ?? 0, async () => brokerAddresses(await brokerPods(this.kube, namespace, name)));
+    // A refused scale-down keeps the current size for the rest of this reconcile.
+    if (scaleDownBlocked) kc.spec.replicas = existing!.spec!.replicas!;
+    const applyFault = await this.apply(kc, !existing);
     const sts = await this.kube.getOrNull<StatefulSet>('apps/v1', 'StatefulSet', namespace, names(name).statefulSet);
     const pods = await brokerPods(this.kube, namespace, name);
     const brokers = await this.observe(kc, pods);
@@ -74,14 +89,16 @@ export class ClusterReconciler implements Reconciler {
       await this.roll(kc, pods, brokers, onOldTemplate);
       await this.collectConfigMaps(kc, sts, pods);
     }
+    const dynamicConfig = await applyDynamicConfig(kc, brokerAddresses(pods).filter((b): b is { id: number; host: string } => b.host !== null), this.logger);
+    await reportDynamicConfig(this.kube, kc, dynamicConfig, this.logger);
     // Pods exist but the StatefulSet controller has not seen the newest template yet: a roll may be coming.
     const outdated = updateRevision ? pods.filter(onOldTemplate).length : sts && pods.length > 0 ? null : 0;
-    return this.report(kc, pods.length, brokers, applyFault, outdated);
+    const specFault = applyFault ?? (scaleDownBlocked ? { reason: 'ScaleDownBlocked', message: scaleDownBlocked } : null);
+    return this.report(kc, pods.length, brokers, specFault, outdated, dynamicConfig.failed.size > 0);
   }
 
   /** Server-side applies every desired object; a refusal by the API server becomes the cluster's fault. */
-  private async apply(kc: KafkaCluster & KubernetesObject): Promise<Fault | null> {
-    const firstTime = !(await this.kube.getOrNull('apps/v1', 'StatefulSet', kc.metadata.namespace, names(kc.metadata.name).statefulSet));
+  private async apply(kc: KafkaCluster & KubernetesObject, firstTime: boolean): Promise<Fault | null> {
     for (const obj of desiredResources(kc)) {
       try {
         await this.kube.apply(obj);
@@ -164,11 +181,15 @@ export class ClusterReconciler implements Reconciler {
     return brokers;
   }
 
-  /** Status from what was observed; `outdated` counts pods on an old template, null while unknown. */
-  private async report(kc: KafkaCluster & KubernetesObject, podCount: number, brokers: BrokerStatus[], applyFault: Fault | null, outdated: number | null): Promise<ReconcileResult | void> {
+  /**
+   * Status from what was observed. `specFault`: what keeps the spec from being carried out (the
+   * API server refused an object, a scale-down was refused); `outdated` counts pods on an old
+   * template, null while unknown; `retry`: something the next reconcile must try again.
+   */
+  private async report(kc: KafkaCluster & KubernetesObject, podCount: number, brokers: BrokerStatus[], specFault: Fault | null, outdated: number | null, retry: boolean): Promise<ReconcileResult | void> {
     const ready = brokers.filter((b) => b.ready).length;
     const failing = brokers.filter((b) => b.reason);
-    const fault: Fault | null = applyFault ?? (failing.length > 0 ? { reason: failing[0]!.reason!, message: failing.map((b) => `${b.pod}: ${b.message}`).join('; ') } : null);
+    const fault: Fault | null = specFault ?? (failing.length > 0 ? { reason: failing[0]!.reason!, message: failing.map((b) => `${b.pod}: ${b.message}`).join('; ') } : null);
     const versions = [...new Set(brokers.flatMap((b) => (b.version ? [b.version] : [])))].sort();
 
     const status: KafkaClusterStatus = {
@@ -195,9 +216,9 @@ export class ClusterReconciler implements Reconciler {
       if (fault && faultKey(status) !== faultKey(kc.status)) await this.kube.event(kc, 'Warning', fault.reason, fault.message);
     }
     // Ready, and every ready broker's version known: nothing to wait for.
-    if (allReady && brokers.every((b) => b.version)) return;
-    // A refused apply waits for a change of the spec (which triggers a reconcile) or this retry.
-    return { requeueAfterMs: applyFault ? 30_000 : 2000 };
+    if (allReady && brokers.every((b) => b.version) && !retry) return;
+    // A spec fault waits for a change of the spec (which triggers a reconcile) or this retry.
+    return { requeueAfterMs: specFault ? 30_000 : 2000 };
   }
 }
 
@@ -205,10 +226,13 @@ export class ClusterReconciler implements Reconciler {
  * What identifies a failure for its Event: the reason and the failing brokers; for a refused
  * apply, the API server's message. A crash loop's changing last log line is not a new failure.
  */
+/** Faults of the spec rather than of brokers: the message says all there is. */
+const SPEC_FAULTS = new Set(['ApplyFailed', 'ScaleDownBlocked']);
+
 function faultKey(status: KafkaClusterStatus | undefined): string {
   const degraded = status?.conditions?.find((c) => c.type === 'Degraded');
   if (degraded?.status !== 'True') return '';
-  if (degraded.reason === 'ApplyFailed') return `${degraded.reason}|${degraded.message}`;
+  if (SPEC_FAULTS.has(degraded.reason)) return `${degraded.reason}|${degraded.message}`;
   const failing = (status?.brokers ?? []).filter((b) => b.reason).map((b) => `${b.pod}=${b.reason}`);
   return `${degraded.reason}|${failing.join(',')}`;
 }

@@ -31,19 +31,26 @@ describe('desiredResources', () => {
     expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
   });
 
-  it('writes the spec\'s settings and nothing the brokers do not do (no replication factor of their own)', () => {
+  it('writes the spec\'s read-only settings and nothing the brokers do not do (no replication factor of their own)', () => {
     expect(serverProperties(cluster({ replicas: 5 }))).toBe('\n');
-    expect(serverProperties(cluster({ config: { 'log.retention.ms': '1000', 'default.replication.factor': '1' } }))).toBe('default.replication.factor=1\nlog.retention.ms=1000\n');
+    expect(serverProperties(cluster({ config: { 'log.retention.check.interval.ms': '1000', 'default.replication.factor': '1' } }))).toBe('default.replication.factor=1\nlog.retention.check.interval.ms=1000\n');
   });
 
-  it('versions the config: each version of the settings is its own ConfigMap, named in the pod template', () => {
+  it('versions the config: each version of the read-only settings is its own ConfigMap, named in the pod template', () => {
     const mounted = (kc: KafkaCluster) => pick(kc, 'StatefulSet').spec.template.spec.volumes[0].configMap.name;
-    const changed = cluster({ config: { 'log.retention.ms': '1' } });
+    const changed = cluster({ config: { 'log.retention.check.interval.ms': '1' } });
     expect(mounted(cluster())).toBe(mounted(cluster()));
     expect(mounted(changed)).not.toBe(mounted(cluster()));
     expect(mounted(changed)).toMatch(/^prod-config-[0-9a-f]{10}$/);
     expect(pick(changed, 'ConfigMap').metadata.name).toBe(mounted(changed));
-    expect(pick(changed, 'ConfigMap').data['server.properties']).toBe('log.retention.ms=1\n');
+    expect(pick(changed, 'ConfigMap').data['server.properties']).toBe('log.retention.check.interval.ms=1\n');
+  });
+
+  it('rolls pods when a read-only setting changes, and only then', () => {
+    const mounted = (kc: KafkaCluster) => pick(kc, 'StatefulSet').spec.template.spec.volumes[0].configMap.name;
+    // Dynamic settings are applied live, not through server.properties.
+    expect(mounted(cluster({ config: { 'log.retention.ms': '1', 'message.max.bytes': '2000000' } }))).toBe(mounted(cluster()));
+    expect(serverProperties(cluster({ replicas: 1, config: { 'log.retention.ms': '1', 'num.partitions': '3' } }))).toBe('num.partitions=3\n');
   });
 
   it('keeps the last log lines of a failed broker in its pod status', () => {

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '../kube.js';
 import { API_VERSION, type KafkaCluster } from '../crds/types.js';
+import { isDynamic } from './dynamic-config.js';
 
 export const DATA_PATH = '/var/lib/samsa';
 export const CONFIG_PATH = '/etc/samsa';
@@ -36,9 +37,12 @@ function meta(kc: KafkaCluster, name: string) {
   return { name, namespace: kc.metadata.namespace, labels: labels(kc.metadata.name), ownerReferences: [ownerReference(kc)] };
 }
 
-/** server.properties of the brokers: the spec's settings, sorted so the text is stable. */
+/**
+ * server.properties of the brokers: the spec's read-only settings, sorted so the text is stable.
+ * Dynamic ones are applied live (dynamic-config.ts), so changing them rolls nothing.
+ */
 export function serverProperties(kc: KafkaCluster): string {
-  const config: Record<string, string> = kc.spec.config ?? {};
+  const config: Record<string, string> = Object.fromEntries(Object.entries(kc.spec.config ?? {}).filter(([name]) => !isDynamic(name)));
   return Object.keys(config)
     .sort()
     .map((k) => `${k}=${config[k]}`)

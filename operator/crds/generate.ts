@@ -9,7 +9,7 @@ import { GROUP, VERSION, crdDefinitions } from './types.js';
 type JsonSchema = Record<string, unknown>;
 
 // Keywords a structural schema may carry; TypeBox's own markers and the rest are dropped.
-const KEPT = ['type', 'description', 'default', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'format', 'enum', 'minItems', 'maxItems'];
+const KEPT = ['type', 'description', 'default', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern', 'format', 'enum', 'minItems', 'maxItems', 'maxProperties'];
 
 /** Turns a TypeBox (JSON Schema) schema into the structural OpenAPI subset Kubernetes accepts. */
 export function toStructural(schema: JsonSchema): JsonSchema {

@@ -1,6 +1,7 @@
 // The samsa.dev/v1alpha1 custom resources, written once: these TypeBox schemas give the
 // TypeScript types the operator uses and, through generate.ts, the CRDs in crds/.
 import { type Static, Type } from '@sinclair/typebox';
+import { brokerConfigDefs } from '../../broker/config.js';
 
 export const GROUP = 'samsa.dev';
 export const VERSION = 'v1alpha1';
@@ -10,6 +11,20 @@ const immutable = (what: string) => ({ 'x-kubernetes-validations': [{ rule: 'sel
 const quantity = (description: string, defaultValue?: string) =>
   Type.String({ description, pattern: '^[0-9]+(\\.[0-9]+)?([KMGTPE]i?|[mkMGTPE]|e[0-9]+)?$', ...(defaultValue ? { default: defaultValue } : {}) });
 const stringMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
+
+/** A container image reference: [registry[:port]/]path[:tag][@digest], as the distribution spec shapes it. */
+export const IMAGE_REFERENCE = '^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@[a-z0-9]+([+._-][a-z0-9]+)*:[a-fA-F0-9]{32,})?$';
+
+/** Broker settings spec.config may hold: the broker's own, less node.id, which each pod's ordinal gives. */
+const settableBrokerConfigs = brokerConfigDefs.map((d) => d.name).filter((n) => n !== 'node.id');
+const knownKeys = `[${settableBrokerConfigs.map((n) => `'${n}'`).join(', ')}]`;
+const brokerConfigRules = [
+  { rule: "!('node.id' in self)", message: 'node.id cannot be set: each broker gets its id from its pod ordinal' },
+  {
+    rule: `self.all(k, k in ${knownKeys})`,
+    messageExpression: `'unknown broker config: ' + self.filter(k, !(k in ${knownKeys}))[0]`,
+  },
+];
 
 export const Condition = Type.Object({
   type: Type.String({ description: 'Ready, Reconciling or Degraded.' }),
@@ -38,7 +53,7 @@ const Resources = Type.Object(
 export const KafkaClusterSpec = Type.Object(
   {
     replicas: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Number of brokers.' }),
-    image: Type.String({ minLength: 1, default: 'samsa:0.1.0', description: 'Container image of the brokers.' }),
+    image: Type.String({ minLength: 1, maxLength: 512, pattern: IMAGE_REFERENCE, default: 'samsa:0.1.0', description: 'Container image of the brokers: [registry[:port]/]name[:tag][@digest].' }),
     version: Type.Optional(Type.String({ description: 'Samsa version the image holds, for people and tools; status.version shows the version the brokers report. Changing the image rolls the brokers one at a time.' })),
     storage: Type.Object(
       {
@@ -50,13 +65,27 @@ export const KafkaClusterSpec = Type.Object(
       { default: {}, description: 'Persistent volumes of the brokers, one per broker.' },
     ),
     resources: Type.Optional(Resources),
-    config: Type.Optional(stringMap('Broker settings by their Kafka names, e.g. log.retention.ms: "86400000". Changing them rolls the brokers.')),
+    config: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description:
+          'Broker settings by their Kafka names, e.g. log.retention.ms: "86400000". Dynamic ones (log.retention.*, log.segment.bytes, message.max.bytes, ...) are applied to the running brokers; changing a read-only one rolls the brokers.',
+        maxProperties: 100,
+        'x-kubernetes-validations': brokerConfigRules,
+      }),
+    ),
     listeners: Type.Object(
       {
         kafkaPort: Type.Integer({ minimum: 1, maximum: 65535, default: 9092, description: 'Port of the Kafka protocol listener.' }),
         httpPort: Type.Integer({ minimum: 1, maximum: 65535, default: 9644, description: 'Port of /healthz, /readyz and /metrics.' }),
       },
-      { default: {}, description: 'Ports the brokers listen on.' },
+      {
+        default: {},
+        description: 'Ports the brokers listen on.',
+        'x-kubernetes-validations': [
+          // has(): the schema's default {} is checked before its fields are defaulted.
+          { rule: '!has(self.kafkaPort) || !has(self.httpPort) || self.kafkaPort != self.httpPort', message: 'listeners.kafkaPort and listeners.httpPort must differ' },
+        ],
+      },
     ),
     rack: Type.Optional(
       Type.Object(

@@ -76,6 +76,8 @@ export class LocalKubelet {
   private readonly containers = new Map<string, ContainerState>();
   private readonly ips = new Map<string, string>();
   private nextIp = 2;
+  // A loopback /24 of this test process's own, so kubelets of test runs side by side never share addresses.
+  private readonly subnet = `127.${1 + (process.pid % 250)}.${(process.pid >> 8) & 0xff}`;
   private timer: NodeJS.Timeout | undefined;
   private syncing = false;
   readonly dataRoot: string;
@@ -134,7 +136,7 @@ export class LocalKubelet {
     const name = `${pod.metadata.namespace}/${pod.metadata.name}`;
     let ip = this.ips.get(name);
     if (!ip) {
-      ip = `127.0.0.${this.nextIp++}`;
+      ip = `${this.subnet}.${this.nextIp++}`;
       this.ips.set(name, ip);
     }
     return ip;

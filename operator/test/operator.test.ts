@@ -35,7 +35,7 @@ describe('operator on a real control plane', () => {
   let bootstrap = '';
 
   it('turns a KafkaCluster into a ready broker and every object it needs', async () => {
-    await admin.create({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: 'demo', namespace: NS }, spec: { replicas: 1, config: { 'log.retention.ms': '86400000' } } } as KubernetesObject);
+    await admin.create({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: 'demo', namespace: NS }, spec: { replicas: 1, config: { 'log.retention.check.interval.ms': '60000' } } } as KubernetesObject);
     const kc = await waitFor('cluster ready', async () => {
       const c = await get('KafkaCluster', 'demo');
       return readyCondition(c)?.status === 'True' ? c : null;
@@ -55,7 +55,7 @@ describe('operator on a real control plane', () => {
     const configMap = sts.spec.template.spec.volumes.find((v: { configMap?: { name: string } }) => v.configMap).configMap.name as string;
     expect(configMap).toMatch(/^demo-config-[0-9a-f]+$/);
     const cm = await admin.get<Obj & { data: Record<string, string> }>('v1', 'ConfigMap', NS, configMap);
-    expect(cm.data['server.properties']).toContain('log.retention.ms=86400000');
+    expect(cm.data['server.properties']).toContain('log.retention.check.interval.ms=60000');
     for (const [apiVersion, kind, name] of [['v1', 'ServiceAccount', 'demo-broker'], ['rbac.authorization.k8s.io/v1', 'Role', 'demo-broker'], ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'demo-broker'], ['policy/v1', 'PodDisruptionBudget', 'demo'], ['v1', 'Service', 'demo']] as const) {
       expect((await admin.get(apiVersion, kind, NS, name)).metadata?.ownerReferences?.[0]?.name).toBe('demo');
     }
@@ -136,9 +136,9 @@ describe('operator on a real control plane', () => {
     await adminClient.disconnect();
   });
 
-  it('rolls the broker when its config changes, keeps its data, and status follows', async () => {
+  it('rolls the broker when a read-only setting changes, keeps its data, and status follows', async () => {
     const before = await admin.get<Obj>('v1', 'Pod', NS, 'demo-0');
-    await admin.mergePatch(await get('KafkaCluster', 'demo'), { spec: { config: { 'log.retention.ms': '7200000' } } });
+    await admin.mergePatch(await get('KafkaCluster', 'demo'), { spec: { config: { 'log.retention.check.interval.ms': '30000' } } });
     const kc = await waitFor('rolled and ready again', async () => {
       const c = await get('KafkaCluster', 'demo');
       const pod = await admin.getOrNull<Obj>('v1', 'Pod', NS, 'demo-0');

@@ -1,0 +1,33 @@
+// The operator's own check of a KafkaCluster spec, against the broker's config definitions.
+import { describe, expect, it } from 'vitest';
+import { API_VERSION, type KafkaCluster } from '../crds/types.js';
+import { validateCluster } from './validation.js';
+
+const cluster = (spec: Partial<KafkaCluster['spec']> = {}): KafkaCluster => ({
+  apiVersion: API_VERSION,
+  kind: 'KafkaCluster',
+  metadata: { name: 'prod', namespace: 'data', generation: 1 },
+  spec: { replicas: 3, image: 'samsa:0.1.0', storage: { size: '1Gi', deleteClaimsOnClusterDelete: false, deleteClaimsOnScaleDown: false }, listeners: { kafkaPort: 9092, httpPort: 9644 }, ...spec },
+});
+
+describe('validateCluster', () => {
+  it('accepts known settings with good values', () => {
+    expect(validateCluster(cluster({ config: { 'log.retention.ms': '3600000', 'log.cleanup.policy': 'compact,delete', 'auto.create.topics.enable': 'false' } }))).toEqual([]);
+  });
+
+  it('names every unknown, ill-typed or out-of-range setting', () => {
+    expect(validateCluster(cluster({ config: { 'log.retention.ms': 'soon', 'no.such.thing': '1', 'num.partitions': '0', 'log.cleanup.policy': 'shred', 'node.id': '4' } }))).toEqual([
+      'log.retention.ms must be a whole number, got "soon"',
+      'unknown broker config "no.such.thing"',
+      'num.partitions must be at least 1, got 0',
+      'log.cleanup.policy does not support "shred" (supported: delete, compact)',
+      'node.id cannot be set: each broker gets its id from its pod ordinal',
+    ]);
+  });
+
+  it('refuses equal ports and malformed images', () => {
+    expect(validateCluster(cluster({ listeners: { kafkaPort: 9092, httpPort: 9092 } }))).toEqual(['listeners.kafkaPort and listeners.httpPort are both 9092']);
+    for (const good of ['samsa:0.1.0', 'ghcr.io/acme/samsa:1.2', 'localhost:5000/samsa', `samsa@sha256:${'a'.repeat(64)}`]) expect(validateCluster(cluster({ image: good }))).toEqual([]);
+    for (const bad of ['Samsa:1', 'samsa:', 'samsa::1', 'sam sa', 'samsa:1 ', '/samsa']) expect(validateCluster(cluster({ image: bad })), bad).toEqual([`image "${bad}" is not a valid image reference`]);
+  });
+});

@@ -1,0 +1,28 @@
+// Checks a KafkaCluster's broker settings against the broker's own definitions before anything
+// is applied, so that a bad value is reported on the resource instead of crash-looping brokers.
+// The CRD refuses unknown keys, node.id, equal ports and malformed images at admission; this
+// catches what a schema cannot (ill-typed or out-of-range values) and CRDs older than the operator.
+import { ConfigError, brokerConfigDef, validateValue } from '../../broker/config.js';
+import type { KafkaCluster } from '../crds/types.js';
+import { IMAGE_REFERENCE } from '../crds/types.js';
+
+/** What is wrong with the spec, one line per problem; empty when it can be applied. */
+export function validateCluster(kc: KafkaCluster): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(kc.spec.config ?? {})) {
+    const def = brokerConfigDef(name);
+    if (!def) problems.push(`unknown broker config "${name}"`);
+    else if (name === 'node.id') problems.push('node.id cannot be set: each broker gets its id from its pod ordinal');
+    else {
+      try {
+        validateValue(def, value);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.push(err.message);
+      }
+    }
+  }
+  if (kc.spec.listeners.kafkaPort === kc.spec.listeners.httpPort) problems.push(`listeners.kafkaPort and listeners.httpPort are both ${kc.spec.listeners.kafkaPort}`);
+  if (!new RegExp(IMAGE_REFERENCE).test(kc.spec.image)) problems.push(`image "${kc.spec.image}" is not a valid image reference`);
+  return problems;
+}

@@ -1,0 +1,194 @@
+// What keeps a KafkaCluster safe to change, on a real control plane with the operator installed
+// from the chart and brokers run as local processes: a spec that cannot work is refused at
+// admission or reported before anything is touched; dynamic broker settings reach the running
+// brokers without a restart; a scale-down that would strand a topic waits, unless overridden.
+import kafkajs from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KafkaConnection } from '../../broker/protocol/client.js';
+import { describeConfigsApi } from '../../broker/protocol/messages/index.js';
+import { API_VERSION } from '../crds/types.js';
+import { type Kube, KubeError, type KubernetesObject } from '../kube.js';
+import { type Condition, type Obj, OperatorHarness, type OperatorProcess } from './operator-harness.js';
+
+const NS = 'safety';
+const CLUSTER = 'safe';
+const DYNAMIC_DEFAULT = 3;
+
+let harness: OperatorHarness;
+let admin: Kube;
+let operator: OperatorProcess;
+
+const cluster = () => harness.get('KafkaCluster', NS, CLUSTER);
+const condition = (o: Obj, type: string): Condition | undefined => o.status?.conditions?.find((c) => c.type === type);
+const waitFor = <T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs?: number) => harness.waitFor(what, probe, timeoutMs);
+const pods = async () => (await admin.list<Obj & { status: { podIP: string } }>('v1', 'Pod', NS)).filter((p) => p.metadata!.labels?.['app.kubernetes.io/instance'] === CLUSTER);
+const podUids = async () => Object.fromEntries((await pods()).map((p) => [p.metadata!.name!, p.metadata!.uid]));
+const events = async (reason: string) => (await admin.list<Obj & { reason: string; type: string; message: string; involvedObject: { name: string } }>('v1', 'Event', NS)).filter((e) => e.involvedObject.name === CLUSTER && e.reason === reason);
+const serverProperties = async () => (await admin.get<Obj & { data: Record<string, string> }>('v1', 'ConfigMap', NS, `${CLUSTER}-config`)).data['server.properties'];
+
+/** The cluster-wide default broker settings one broker reports. */
+async function brokerDefaults(podIP: string): Promise<Record<string, string>> {
+  const conn = await KafkaConnection.open(podIP, 9092, 'cluster-safety-test');
+  try {
+    const res = await conn.send(describeConfigsApi, 4, { resources: [{ resourceType: 4, resourceName: '', configurationKeys: null }], includeSynonyms: false, includeDocumentation: false });
+    expect(res.results[0]!.configs.every((c) => c.configSource === DYNAMIC_DEFAULT)).toBe(true);
+    return Object.fromEntries(res.results[0]!.configs.map((c) => [c.name, c.value!]));
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Waits until every broker pod reports exactly `expected` as its cluster-wide default. */
+async function waitForDefaults(expected: Record<string, string>): Promise<void> {
+  await waitFor(`every broker reports ${JSON.stringify(expected)}`, async () => {
+    const all = await pods();
+    const canonical = (o: Record<string, string>) => JSON.stringify(Object.entries(o).sort());
+    for (const p of all) if (canonical(await brokerDefaults(p.status.podIP)) !== canonical(expected)) return false;
+    return all.length > 0;
+  });
+}
+
+/** KafkaCluster reconciles the operator has finished, from its metrics. */
+async function clusterReconciles(): Promise<number> {
+  const text = await (await fetch(`${operator.url}/metrics`)).text();
+  return Number(/samsa_operator_reconciles_total\{controller="kafkacluster",result="success"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+async function refusal(spec: Record<string, unknown>): Promise<string> {
+  try {
+    await admin.create({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: 'refused', namespace: NS }, spec } as KubernetesObject);
+    return 'accepted';
+  } catch (err) {
+    if (!(err instanceof KubeError)) throw err;
+    return err.message;
+  }
+}
+
+beforeAll(async () => {
+  harness = await OperatorHarness.start([NS]);
+  admin = harness.admin;
+  operator = await harness.startOperator(['resyncSeconds=5']);
+}, 600_000);
+
+afterAll(async () => {
+  await harness?.stop();
+});
+
+describe('changing a KafkaCluster safely', () => {
+  it('refuses at admission what cannot work, with a message that names it', async () => {
+    expect(await refusal({ replicas: 1, listeners: { kafkaPort: 9092, httpPort: 9092 } })).toContain('listeners.kafkaPort and listeners.httpPort must differ');
+    expect(await refusal({ replicas: 1, image: 'Samsa::latest' })).toMatch(/spec\.image.*should match/);
+    expect(await refusal({ replicas: 1, image: 'samsa:1.0 ' })).toMatch(/spec\.image.*should match/);
+    expect(await refusal({ replicas: 1, config: { 'log.retention.msx': '1', 'num.partitions': '2' } })).toContain('unknown broker config: log.retention.msx');
+    expect(await refusal({ replicas: 1, config: { 'node.id': '7' } })).toContain('node.id cannot be set');
+    expect(await admin.getOrNull(API_VERSION, 'KafkaCluster', NS, 'refused')).toBeNull();
+  });
+
+  it('applies dynamic broker settings to every running broker without a restart, removes dropped ones, and gives a new broker them', async () => {
+    await admin.create({
+      apiVersion: API_VERSION,
+      kind: 'KafkaCluster',
+      metadata: { name: CLUSTER, namespace: NS },
+      spec: { replicas: 3, config: { 'log.retention.ms': '3600000', 'num.partitions': '2' } },
+    } as KubernetesObject);
+    await waitFor('cluster ready', async () => condition(await cluster(), 'Ready')?.status === 'True', 180_000);
+    // Read-only settings go to server.properties; dynamic ones to the brokers.
+    const properties = await serverProperties();
+    expect(properties).toContain('num.partitions=2');
+    expect(properties).not.toContain('log.retention.ms');
+    await waitForDefaults({ 'log.retention.ms': '3600000' });
+
+    const before = await podUids();
+    expect(Object.keys(before)).toHaveLength(3);
+    await admin.mergePatch(await cluster(), { spec: { config: { 'log.retention.ms': '7200000', 'log.segment.bytes': '2000000' } } });
+    await waitForDefaults({ 'log.retention.ms': '7200000', 'log.segment.bytes': '2000000' });
+    expect((await events('ConfigApplied')).map((e) => e.message)).toContainEqual(expect.stringContaining('log.retention.ms=7200000, log.segment.bytes=2000000 live to broker(s)'));
+    await admin.mergePatch(await cluster(), { spec: { config: { 'log.segment.bytes': null } } });
+    await waitForDefaults({ 'log.retention.ms': '7200000' });
+    await waitFor('status caught up', async () => {
+      const c = await cluster();
+      return c.status?.observedGeneration === c.metadata!.generation && condition(c, 'Ready')?.status === 'True';
+    });
+    // No broker was restarted and the pod template did not change.
+    expect(await podUids()).toEqual(before);
+    expect(await serverProperties()).toBe(properties);
+    expect(await events('RollingRestart')).toEqual([]);
+
+    // A new broker starts without the default and gets it once it is ready.
+    await admin.mergePatch(await cluster(), { spec: { replicas: 4 } });
+    await waitFor('fourth broker', async () => (await pods()).length === 4);
+    await waitForDefaults({ 'log.retention.ms': '7200000' });
+  }, 300_000);
+
+  it('reports an ill-typed setting before touching anything, and proceeds once it is fixed', async () => {
+    const before = await podUids();
+    const properties = await serverProperties();
+    await admin.mergePatch(await cluster(), { spec: { config: { 'log.retention.ms': 'a week', 'num.partitions': '3' } } });
+    const degraded = await waitFor('InvalidConfig', async () => {
+      const c = await cluster();
+      const d = condition(c, 'Degraded');
+      return d?.status === 'True' && d.reason === 'InvalidConfig' && d.observedGeneration === c.metadata!.generation ? d : null;
+    });
+    expect(degraded.message).toContain('log.retention.ms must be a whole number, got "a week"');
+    expect(condition(await cluster(), 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidConfig' });
+    // Reconciles that find the same problem again (an unrelated change, a resync) say nothing new.
+    const reconciled = await clusterReconciles();
+    await admin.mergePatch(await cluster(), { metadata: { annotations: { 'example.com/note': 'poke' } } });
+    await waitFor('two more reconciles', async () => (await clusterReconciles()) >= reconciled + 2);
+    const warnings = await events('InvalidConfig');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ type: 'Warning' });
+    // Nothing was applied: not the read-only num.partitions, not the dynamic default.
+    expect(await serverProperties()).toBe(properties);
+    await waitForDefaults({ 'log.retention.ms': '7200000' });
+    expect(await podUids()).toEqual(before);
+
+    await admin.mergePatch(await cluster(), { spec: { config: { 'log.retention.ms': '1800000', 'num.partitions': '2' } } });
+    await waitForDefaults({ 'log.retention.ms': '1800000' });
+    await waitFor('ready again', async () => {
+      const c = await cluster();
+      return c.status?.observedGeneration === c.metadata!.generation && condition(c, 'Ready')?.status === 'True' && condition(c, 'Degraded')?.status === 'False';
+    });
+    // Still one warning: a problem is announced once, not on every reconcile.
+    expect(await events('InvalidConfig')).toHaveLength(1);
+  }, 180_000);
+
+  it('keeps a broker that holds a topic until the scale-down is overridden; brokers holding nothing go', async () => {
+    const broker2 = (await pods()).find((p) => p.metadata!.name === `${CLUSTER}-2`)!;
+    const kafka = new kafkajs.Kafka({ clientId: 'cluster-safety', brokers: [`${broker2.status.podIP}:9092`], logLevel: kafkajs.logLevel.NOTHING });
+    const kadmin = kafka.admin();
+    await kadmin.connect();
+    await kadmin.createTopics({ topics: [{ topic: 'stranded', numPartitions: 1, replicationFactor: 1 }] });
+    await kadmin.disconnect();
+
+    await admin.mergePatch(await cluster(), { spec: { replicas: 2 } });
+    // Brokers 2 and 3 would go; broker 3 holds nothing, broker 2 the topic.
+    const blocked = await waitFor('ScaleDownBlocked', async () => {
+      const d = condition(await cluster(), 'Degraded');
+      return d?.status === 'True' && d.reason === 'ScaleDownBlocked' ? d : null;
+    });
+    expect(blocked.message).toContain('broker 2 holds stranded');
+    expect(blocked.message).toContain('samsa.dev/skip-broker-scaledown-check');
+    expect(blocked.message).not.toContain('broker 3');
+    const reconciled = await clusterReconciles();
+    await waitFor('a resync', async () => (await clusterReconciles()) > reconciled);
+    expect((await events('ScaleDownBlocked')).map((e) => e.type)).toEqual(['Warning']);
+    const sts = await admin.get<Obj & { spec: { replicas: number } }>('apps/v1', 'StatefulSet', NS, CLUSTER);
+    expect(sts.spec.replicas).toBe(4);
+    expect(Object.keys(await podUids()).sort()).toEqual([0, 1, 2, 3].map((i) => `${CLUSTER}-${i}`));
+
+    await admin.mergePatch(await cluster(), { metadata: { annotations: { 'samsa.dev/skip-broker-scaledown-check': 'true' } } });
+    await waitFor('scaled down to 2 with the override', async () => {
+      const c = await cluster();
+      return c.status?.replicas === 2 && condition(c, 'Ready')?.status === 'True' && Object.keys(await podUids()).length === 2;
+    }, 120_000);
+
+    // Without the override again: broker 1 holds nothing, so going to one broker proceeds.
+    await admin.mergePatch(await cluster(), { metadata: { annotations: { 'samsa.dev/skip-broker-scaledown-check': null } }, spec: { replicas: 1 } });
+    await waitFor('scaled down to 1', async () => {
+      const c = await cluster();
+      return c.status?.replicas === 1 && condition(c, 'Ready')?.status === 'True' && Object.keys(await podUids()).length === 1;
+    }, 120_000);
+    expect((await admin.get<Obj & { spec: { replicas: number } }>('apps/v1', 'StatefulSet', NS, CLUSTER)).spec.replicas).toBe(1);
+  }, 240_000);
+});
