@@ -24,7 +24,12 @@ const waitFor = <T>(what: string, probe: () => Promise<T | null | undefined | fa
 const pods = async () => (await admin.list<Obj & { status: { podIP: string } }>('v1', 'Pod', NS)).filter((p) => p.metadata!.labels?.['app.kubernetes.io/instance'] === CLUSTER);
 const podUids = async () => Object.fromEntries((await pods()).map((p) => [p.metadata!.name!, p.metadata!.uid]));
 const events = async (reason: string) => (await admin.list<Obj & { reason: string; type: string; message: string; involvedObject: { name: string } }>('v1', 'Event', NS)).filter((e) => e.involvedObject.name === CLUSTER && e.reason === reason);
-const serverProperties = async () => (await admin.get<Obj & { data: Record<string, string> }>('v1', 'ConfigMap', NS, `${CLUSTER}-config`)).data['server.properties'];
+// The config version the pod template mounts.
+const serverProperties = async () => {
+  const sts = await admin.get<Obj & { spec: { template: { spec: { volumes: Array<{ configMap?: { name: string } }> } } } }>('apps/v1', 'StatefulSet', NS, CLUSTER);
+  const name = sts.spec.template.spec.volumes.find((v) => v.configMap)!.configMap!.name;
+  return (await admin.get<Obj & { data: Record<string, string> }>('v1', 'ConfigMap', NS, name)).data['server.properties'];
+};
 
 /** The cluster-wide default broker settings one broker reports. */
 async function brokerDefaults(podIP: string): Promise<Record<string, string>> {
