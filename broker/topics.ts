@@ -10,6 +10,11 @@ import type { LogManager } from './storage/log-manager.js';
 const MAX_TOPIC_NAME = 249;
 const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
 
+/** Kafka's internal topics: written by the broker only; never deleted or resized by clients. */
+const INTERNAL_TOPICS: ReadonlySet<string> = new Set(['__consumer_offsets', '__transaction_state', '__share_group_state']);
+
+export const isInternalTopic = (name: string): boolean => INTERNAL_TOPICS.has(name);
+
 export function validateTopicName(name: string): void {
   if (name.length === 0) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, 'topic name is empty');
   if (name === '.' || name === '..') throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic name cannot be "${name}"`);
@@ -112,6 +117,7 @@ export class TopicService {
   }
 
   async delete(name: string): Promise<TopicRecord> {
+    if (isInternalTopic(name)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot delete internal topic ${name}`);
     if (!this.config.bool('delete.topic.enable')) throw new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED, 'topic deletion is disabled (delete.topic.enable=false)');
     const record = this.registry.get(name);
     if (!record) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${name}" does not exist`);
@@ -122,6 +128,8 @@ export class TopicService {
 
   /** Raises a topic's partition count; lowering it is refused as Kafka does. */
   async createPartitions(name: string, count: number, assignments: number[][] | null, validateOnly: boolean): Promise<void> {
+    // Groups map to offsets-topic partitions by their count: changing it would strand them.
+    if (isInternalTopic(name)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot change the partition count of internal topic ${name}`);
     const record = this.registry.get(name);
     if (!record) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${name}" does not exist`);
     const current = record.partitions.length;

@@ -1,13 +1,14 @@
 // Produce: validate each partition's record set (batch headers, then every record, inflating
 // compressed batches), stamp offsets into the batch headers and append them to the partition
 // log. acks=0 gets no response; with one replica acks=1 and acks=all are both answered once the
-// batches are in the log.
+// batches are in the log. Internal topics are written by the broker only.
 import type { BrokerContext } from '../context.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/index.js';
 import type { PartitionProduceResponse } from '../protocol/messages/produce-response.js';
 import { isTransactional, validateClientBatches } from '../records/record-batch.js';
 import { RecordValidationError, checkBatchRecords } from '../records/record-validator.js';
+import { isInternalTopic } from '../topics.js';
 
 function failed(index: number, errorCode: number, errorMessage: string | null, recordErrors: PartitionProduceResponse['recordErrors'] = []): PartitionProduceResponse {
   return {
@@ -32,6 +33,10 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest):
     for (const pd of topicData.partitionData) {
       if (!validAcks) {
         partitionResponses.push(failed(pd.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1, got ${acks}`));
+        continue;
+      }
+      if (isInternalTopic(topicData.name)) {
+        partitionResponses.push(failed(pd.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicData.name}`));
         continue;
       }
       const log = topic ? broker.logs.get(topic.name, pd.index) : undefined;
