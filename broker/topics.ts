@@ -15,6 +15,9 @@ const INTERNAL_TOPICS: ReadonlySet<string> = new Set(['__consumer_offsets', '__t
 
 export const isInternalTopic = (name: string): boolean => INTERNAL_TOPICS.has(name);
 
+/** Metric names replace '.' with '_', so Kafka refuses a topic that differs from another only there. */
+const collisionName = (name: string): string => name.replaceAll('.', '_');
+
 export function validateTopicName(name: string): void {
   if (name.length === 0) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, 'topic name is empty');
   if (name === '.' || name === '..') throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic name cannot be "${name}"`);
@@ -52,9 +55,18 @@ export class TopicService {
     }
   }
 
+  /** Checks the name of a topic to create: legal, and not colliding with another topic on '.'/'_'. */
+  validateNewName(name: string): void {
+    validateTopicName(name);
+    if (!/[._]/.test(name)) return;
+    const normalized = collisionName(name);
+    const existing = this.registry.all().find((t) => t.name !== name && collisionName(t.name) === normalized);
+    if (existing) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${name}' collides with existing topic: ${existing.name}`);
+  }
+
   /** Checks a create request and returns the record it would write. */
   plan(request: CreateTopicRequest): TopicRecord {
-    validateTopicName(request.name);
+    this.validateNewName(request.name);
     if (this.registry.get(request.name)) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${request.name}" already exists`);
     let configs: Record<string, string>;
     try {

@@ -1,6 +1,7 @@
-// Internal topics against a real broker process: clients cannot write to, delete or resize
-// __consumer_offsets, and a record in it that the coordinator cannot read is skipped (logged and
-// counted) at start instead of keeping the broker down.
+// Internal topics and topic names against a real broker process: clients cannot write to,
+// delete or resize __consumer_offsets; a record in it that the coordinator cannot read is
+// skipped (logged and counted) at start instead of keeping the broker down; and topic names that
+// collide on '.'/'_' are refused as Kafka refuses them, also when auto-created.
 import { appendFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
@@ -9,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionForGroup } from '../groups/offsets-records.js';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { createPartitionsApi, deleteTopicsApi, listOffsetsApi, metadataApi, offsetCommitApi, produceApi } from '../protocol/messages/index.js';
+import { createPartitionsApi, createTopicsApi, deleteTopicsApi, listOffsetsApi, metadataApi, offsetCommitApi, produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { Compression } from '../records/compression.js';
 import { BatchOffset } from '../records/record-batch.js';
@@ -147,5 +148,31 @@ describe('__consumer_offsets', () => {
     expect(await committed(before, 'payments')).toBe('3');
     expect(await committed(after, 'payments')).toBe('4');
     expect(await metric('samsa_offsets_load_skipped_records_total')).toBe(2);
+  });
+});
+
+describe('topic names colliding on . and _', () => {
+  it('are refused with INVALID_TOPIC_EXCEPTION, by CreateTopics and by auto-creation', async () => {
+    const c = await open();
+    const create = async (name: string) =>
+      (await c.send(createTopicsApi, 7, { topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false })).topics[0]!;
+    expect(await create('metrics.daily')).toMatchObject({ errorCode: 0 });
+    expect(await create('metrics_daily')).toMatchObject({ errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: "Topic 'metrics_daily' collides with existing topic: metrics.daily" });
+    expect(await create('metrics.daily')).toMatchObject({ errorCode: ErrorCode.TOPIC_ALREADY_EXISTS });
+    expect(await create('metrics-daily')).toMatchObject({ errorCode: 0 });
+
+    const auto = await c.send(metadataApi, 12, { topics: [{ name: 'metrics_daily', topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], allowAutoTopicCreation: true, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+    expect(auto.topics[0]).toMatchObject({ name: 'metrics_daily', errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION });
+    await c.close();
+
+    // A real client producing to the colliding name gets the error; the existing topic is untouched.
+    await expect(kcatProduce(broker.bootstrap, 'metrics_daily', ['lost'], ['-X', 'message.timeout.ms=3000'])).rejects.toThrow();
+    await kcatProduce(broker.bootstrap, 'metrics.daily', ['kept']);
+    const a = admin();
+    await a.connect();
+    expect((await a.listTopics()).filter((t) => t.startsWith('metrics'))).toEqual(expect.arrayContaining(['metrics.daily', 'metrics-daily']));
+    expect(await a.listTopics()).not.toContain('metrics_daily');
+    await a.disconnect();
+    expect((await kcatConsume(broker.bootstrap, 'metrics.daily')).map((r) => r.value)).toEqual(['kept']);
   });
 });
