@@ -42,75 +42,81 @@ function recordError(index: number, detail: string): RecordValidationError {
 
 const invalidStructure = (index: number) => recordError(index, 'Found invalid record structure');
 
-// The walk's read position, shared by the helpers below so that reading a field allocates nothing.
-let cursor = 0;
+// Where the last varint read by readVarint ended (-1: cut short or longer than 5 bytes). The
+// walk keeps its position in a local and decodes one-byte varints inline; longer ones come here.
+let varintEnd = 0;
 
-/** A zig-zag varint (at most 5 bytes) read before `end`; NaN if cut short or too long. */
-function varint(buf: Buffer, end: number): number {
+/** A zig-zag varint (at most 5 bytes) starting at `p`, read before `end`; sets varintEnd. */
+function readVarint(buf: Buffer, p: number, end: number): number {
   let raw = 0;
   for (let shift = 0; shift < 35; shift += 7) {
-    if (cursor >= end) return NaN;
-    const b = buf[cursor++]!;
+    if (p >= end) break;
+    const b = buf[p++]!;
     raw |= (b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return (raw >>> 1) ^ -(raw & 1);
+    if ((b & 0x80) === 0) {
+      varintEnd = p;
+      return (raw >>> 1) ^ -(raw & 1);
+    }
   }
-  return NaN;
-}
-
-/** Steps over a varlong (at most 10 bytes) before `end`; false if cut short or too long. */
-function skipVarlong(buf: Buffer, end: number): boolean {
-  for (let i = 0; i < 10; i++) {
-    if (cursor >= end) return false;
-    if ((buf[cursor++]! & 0x80) === 0) return true;
-  }
-  return false;
+  varintEnd = -1;
+  return 0;
 }
 
 /**
  * Checks records `from` to `to` (exclusive) of a payload holding `count` records, the first of
  * them starting at `pos`; the payload ends at `end`. Returns where record `to` starts. Once
- * `to` reaches `count`, the payload must end there.
+ * `to` reaches `count`, the payload must end there. Runs for every produced record: positions
+ * stay in locals and nothing is allocated unless a record is refused.
  */
 export function checkRecords(buf: Buffer, pos: number, end: number, count: number, compacted: boolean, from = 0, to = count): number {
+  let p = pos;
+  let b = 0;
+  let v = 0;
   for (let i = from; i < to; i++) {
-    if (pos >= end) throw new RecordValidationError(ErrorCode.INVALID_RECORD, `Incorrect declared batch size, premature EOF reached: the batch declares ${count} records and holds ${i}`);
-    cursor = pos;
-    const size = varint(buf, end);
-    if (Number.isNaN(size) || size < 0) throw invalidStructure(i);
-    const bodyStart = cursor;
+    if (p >= end) throw new RecordValidationError(ErrorCode.INVALID_RECORD, `Incorrect declared batch size, premature EOF reached: the batch declares ${count} records and holds ${i}`);
+    // Each field: a one-byte varint decoded here, a longer one by readVarint.
+    if ((b = buf[p]!) < 0x80) (v = (b >>> 1) ^ -(b & 1)), p++;
+    else if (((v = readVarint(buf, p, end)), (p = varintEnd)) < 0) throw invalidStructure(i);
+    const size = v;
+    const bodyStart = p;
+    if (size < 0) throw invalidStructure(i);
     if (size > end - bodyStart) throw recordError(i, `Invalid record size: expected ${size} bytes in record payload, but instead the buffer has only ${end - bodyStart} remaining bytes.`);
     const recordEnd = bodyStart + size;
-    cursor++; // attributes: unused in v2
-    if (cursor > recordEnd || !skipVarlong(buf, recordEnd)) throw invalidStructure(i);
-    const offsetDelta = varint(buf, recordEnd);
-    if (Number.isNaN(offsetDelta)) throw invalidStructure(i);
-    if (offsetDelta !== i) throw recordError(i, `offset delta ${offsetDelta} where ${i} was expected: record offsets in a batch must be consecutive`);
-    const keySize = varint(buf, recordEnd);
-    if (Number.isNaN(keySize)) throw invalidStructure(i);
-    if (keySize < 0 && compacted) throw recordError(i, 'Compacted topic cannot accept a record without a key');
-    if (keySize > 0) cursor += keySize;
-    const valueSize = cursor <= recordEnd ? varint(buf, recordEnd) : NaN;
-    if (Number.isNaN(valueSize)) throw invalidStructure(i);
-    if (valueSize > 0) cursor += valueSize;
-    const headers = cursor <= recordEnd ? varint(buf, recordEnd) : NaN;
-    if (Number.isNaN(headers)) throw invalidStructure(i);
-    if (headers < 0) throw recordError(i, `Found invalid number of record headers ${headers}`);
-    if (headers > recordEnd - cursor) throw recordError(i, `Found invalid number of record headers. ${headers} is larger than the remaining size of the buffer`);
-    for (let h = 0; h < headers; h++) {
-      const keyLength = varint(buf, recordEnd);
-      if (Number.isNaN(keyLength)) throw invalidStructure(i);
-      if (keyLength < 0) throw recordError(i, `Invalid negative header key size ${keyLength}`);
-      cursor += keyLength;
-      const valueLength = cursor <= recordEnd ? varint(buf, recordEnd) : NaN;
-      if (Number.isNaN(valueLength)) throw invalidStructure(i);
-      if (valueLength > 0) cursor += valueLength;
-      if (cursor > recordEnd) throw invalidStructure(i);
+    p++; // attributes: unused in v2
+    for (let n = 0; ; n++) {
+      // timestamp delta: a varlong of at most 10 bytes, not needed here
+      if (p >= recordEnd || n === 10) throw invalidStructure(i);
+      if (buf[p++]! < 0x80) break;
     }
-    if (cursor !== recordEnd) throw recordError(i, `Invalid record size: expected to read ${size} bytes in record payload, but instead read ${cursor - bodyStart}`);
-    pos = recordEnd;
+    if (p < recordEnd && (b = buf[p]!) < 0x80) (v = (b >>> 1) ^ -(b & 1)), p++;
+    else if (((v = readVarint(buf, p, recordEnd)), (p = varintEnd)) < 0) throw invalidStructure(i);
+    if (v !== i) throw recordError(i, `offset delta ${v} where ${i} was expected: record offsets in a batch must be consecutive`);
+    if (p < recordEnd && (b = buf[p]!) < 0x80) (v = (b >>> 1) ^ -(b & 1)), p++;
+    else if (((v = readVarint(buf, p, recordEnd)), (p = varintEnd)) < 0) throw invalidStructure(i);
+    if (v < 0 && compacted) throw recordError(i, 'Compacted topic cannot accept a record without a key');
+    if (v > 0) p += v; // key
+    if (p < recordEnd && (b = buf[p]!) < 0x80) (v = (b >>> 1) ^ -(b & 1)), p++;
+    else if (((v = readVarint(buf, p, recordEnd)), (p = varintEnd)) < 0) throw invalidStructure(i);
+    if (v > 0) p += v; // value
+    if (p < recordEnd && (b = buf[p]!) < 0x80) (v = (b >>> 1) ^ -(b & 1)), p++;
+    else if (((v = readVarint(buf, p, recordEnd)), (p = varintEnd)) < 0) throw invalidStructure(i);
+    const headers = v;
+    if (headers < 0) throw recordError(i, `Found invalid number of record headers ${headers}`);
+    if (headers > recordEnd - p) throw recordError(i, `Found invalid number of record headers. ${headers} is larger than the remaining size of the buffer`);
+    for (let h = 0; h < headers; h++) {
+      v = readVarint(buf, p, recordEnd);
+      if ((p = varintEnd) < 0) throw invalidStructure(i);
+      if (v < 0) throw recordError(i, `Invalid negative header key size ${v}`);
+      p += v;
+      v = readVarint(buf, p, recordEnd);
+      if ((p = varintEnd) < 0) throw invalidStructure(i);
+      if (v > 0) p += v;
+      if (p > recordEnd) throw invalidStructure(i);
+    }
+    if (p !== recordEnd) throw recordError(i, `Invalid record size: expected to read ${size} bytes in record payload, but instead read ${p - bodyStart}`);
   }
-  if (to === count && pos !== end) throw new RecordValidationError(ErrorCode.INVALID_RECORD, `Incorrect declared batch size, records still remaining in file: ${end - pos} bytes follow the ${count} declared records`);
-  return pos;
+  if (to === count && p !== end) throw new RecordValidationError(ErrorCode.INVALID_RECORD, `Incorrect declared batch size, records still remaining in file: ${end - p} bytes follow the ${count} declared records`);
+  return p;
 }
 
 /** A FIFO of waiters for one of a fixed number of slots. */
