@@ -64,36 +64,50 @@ function snappyLength(block: Buffer): number {
 }
 
 const LZ4_MAGIC = 0x184d2204;
+const LZ4_SKIPPABLE_MAGIC = 0x184d2a50; // 0x184d2a50 to 0x184d2a5f
 const LZ4_BLOCK_MAX = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
 
 /**
- * Upper bound of what an LZ4 frame inflates to, from its headers alone: each block's own size
- * if stored uncompressed, the frame's block maximum if compressed (the format caps every block
- * at it). A declared content size is not trusted: the blocks are what gets inflated.
+ * Upper bound of what LZ4 frames inflate to, from their headers alone: each block's own size if
+ * stored uncompressed, the frame's block maximum if compressed (the format caps every block at
+ * it). Declared content sizes are not trusted: the blocks are what gets inflated. Every frame
+ * of a concatenation counts.
  */
 function lz4Bound(data: Buffer): number {
-  if (data.length < 7 || data.readUInt32LE(0) !== LZ4_MAGIC) throw new CorruptPayloadError('lz4: not an LZ4 frame');
-  const flg = data[4]!;
-  const bd = data[5]!;
-  if (flg >> 6 !== 1) throw new CorruptPayloadError('lz4: unsupported frame version');
-  const blockMax = LZ4_BLOCK_MAX[(bd >> 4) & 7]!;
-  if (blockMax === 0) throw new CorruptPayloadError('lz4: invalid block maximum size');
-  const blockChecksum = (flg & 0x10) !== 0 ? 4 : 0;
-  let pos = 6;
-  if ((flg & 0x08) !== 0) pos += 8; // content size
-  if ((flg & 0x01) !== 0) pos += 4; // dictionary id
-  pos += 1; // header checksum
   let bound = 0;
-  for (;;) {
-    if (pos + 4 > data.length) throw new CorruptPayloadError('lz4: truncated block header');
-    const word = data.readUInt32LE(pos);
-    pos += 4;
-    if (word === 0) return bound;
-    const size = word & 0x7fffffff;
-    if (size > blockMax || pos + size + blockChecksum > data.length) throw new CorruptPayloadError(`lz4: block of ${size} bytes overruns the frame`);
-    bound += (word & 0x80000000) !== 0 ? size : blockMax;
-    pos += size + blockChecksum;
-  }
+  let pos = 0;
+  do {
+    if (pos + 4 > data.length) throw new CorruptPayloadError('lz4: truncated frame');
+    const magic = data.readUInt32LE(pos);
+    if ((magic & 0xfffffff0) === LZ4_SKIPPABLE_MAGIC) {
+      if (pos + 8 > data.length) throw new CorruptPayloadError('lz4: truncated skippable frame');
+      pos += 8 + data.readUInt32LE(pos + 4);
+      continue;
+    }
+    if (magic !== LZ4_MAGIC || pos + 7 > data.length) throw new CorruptPayloadError('lz4: not an LZ4 frame');
+    const flg = data[pos + 4]!;
+    const bd = data[pos + 5]!;
+    if (flg >> 6 !== 1) throw new CorruptPayloadError('lz4: unsupported frame version');
+    const blockMax = LZ4_BLOCK_MAX[(bd >> 4) & 7]!;
+    if (blockMax === 0) throw new CorruptPayloadError('lz4: invalid block maximum size');
+    const blockChecksum = (flg & 0x10) !== 0 ? 4 : 0;
+    pos += 6;
+    if ((flg & 0x08) !== 0) pos += 8; // content size
+    if ((flg & 0x01) !== 0) pos += 4; // dictionary id
+    pos += 1; // header checksum
+    for (;;) {
+      if (pos + 4 > data.length) throw new CorruptPayloadError('lz4: truncated block header');
+      const word = data.readUInt32LE(pos);
+      pos += 4;
+      if (word === 0) break;
+      const size = word & 0x7fffffff;
+      if (size > blockMax || pos + size + blockChecksum > data.length) throw new CorruptPayloadError(`lz4: block of ${size} bytes overruns the frame`);
+      bound += (word & 0x80000000) !== 0 ? size : blockMax;
+      pos += size + blockChecksum;
+    }
+    if ((flg & 0x04) !== 0) pos += 4; // content checksum
+  } while (pos < data.length);
+  return bound;
 }
 
 function tooLarge(codec: number, maxBytes: number): InflateLimitError {

@@ -74,6 +74,10 @@ describe('capped inflation', () => {
     // A valid 16 MiB lz4 frame: refused by its block count alone (inflating it would succeed).
     const frame = lz4.compressFrameSync(Buffer.alloc(16 << 20));
     await expect(inflate(Compression.lz4, frame, 1 << 20)).rejects.toBeInstanceOf(InflateLimitError);
+    // A small frame followed by that one: every frame of a concatenation counts.
+    const small = lz4.compressFrameSync(Buffer.from('small'));
+    expect((await inflate(Compression.lz4, small, 1 << 20)).toString()).toBe('small');
+    await expect(inflate(Compression.lz4, Buffer.concat([small, frame]), 1 << 20)).rejects.toBeInstanceOf(InflateLimitError);
   });
 
   it('reports data that is not of its codec as corrupt', async () => {

@@ -24,11 +24,14 @@ export class RecordValidationError extends KafkaError {
 const MIN_RECORD_BYTES = 7;
 
 /**
- * The most a compressed batch may inflate to: 64 times the topic's max.message.bytes (64 MiB at
- * Kafka's default). Far above what producers' batch sizes and compression ratios give, and
- * small enough that a bomb is refused within a few hundred milliseconds of thread-pool time.
+ * The most a compressed batch may inflate to is this many times the topic's max.message.bytes
+ * (64 MiB at Kafka's default): far above what producers' batch sizes and compression ratios
+ * give, and small enough that a bomb is refused within a few hundred milliseconds of
+ * thread-pool time. Never more than 1 GiB, whatever max.message.bytes says.
  */
-export const maxInflatedBytes = (maxMessageBytes: number): number => Math.min(64 * Math.max(maxMessageBytes, MIN_RECORD_BYTES), 2 ** 30);
+const INFLATE_FACTOR = 64;
+const maxInflatedBytes = (maxMessageBytes: number): number => Math.min(INFLATE_FACTOR * Math.max(maxMessageBytes, MIN_RECORD_BYTES), 2 ** 30);
+const LIMIT_NOTE = `the limit is ${INFLATE_FACTOR} × max.message.bytes`;
 
 /** Records walked between yields to the event loop while checking an inflated payload. */
 const RECORDS_PER_SLICE = 50_000;
@@ -145,14 +148,14 @@ const inflations = new Slots(MAX_CONCURRENT_INFLATIONS);
 async function inflateAndCheck(records: Buffer, batch: BatchInfo, compacted: boolean, maxBytes: number): Promise<void> {
   const codec = compressionOf(batch.attributes);
   if (batch.recordCount > Math.floor(maxBytes / MIN_RECORD_BYTES)) {
-    throw new KafkaError(ErrorCode.MESSAGE_TOO_LARGE, `a compressed batch of ${batch.recordCount} records would inflate past the ${maxBytes}-byte limit (64 × max.message.bytes)`);
+    throw new KafkaError(ErrorCode.MESSAGE_TOO_LARGE, `a compressed batch of ${batch.recordCount} records would inflate to more than ${maxBytes} bytes (${LIMIT_NOTE})`);
   }
   await inflations.acquire();
   let payload: Buffer;
   try {
     payload = await inflate(codec, records.subarray(batch.position + BATCH_HEADER_SIZE, batch.position + batch.size), maxBytes);
   } catch (err) {
-    if (err instanceof InflateLimitError) throw new KafkaError(ErrorCode.MESSAGE_TOO_LARGE, `${err.message} (the limit is 64 × max.message.bytes)`);
+    if (err instanceof InflateLimitError) throw new KafkaError(ErrorCode.MESSAGE_TOO_LARGE, `${err.message} (${LIMIT_NOTE})`);
     if (err instanceof CorruptPayloadError) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, err.message);
     throw err;
   } finally {
