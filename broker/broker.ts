@@ -10,12 +10,12 @@ import { FileMetadataStore } from './metadata/file-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { type TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
 import { ProducerIdAllocator } from './metadata/producer-ids.js';
-import { GroupCoordinator } from './groups/coordinator.js';
+import { GroupCoordinator, OFFSETS_TOPIC } from './groups/coordinator.js';
 import { KafkaError } from './protocol/errors.js';
 import { createHttpServer } from './server/http-server.js';
 import { KafkaServer, listenerSettings } from './server/kafka-server.js';
 import { LogManager } from './storage/log-manager.js';
-import { TopicService } from './topics.js';
+import { TopicService, isInternalTopic } from './topics.js';
 import { BROKER_VERSION } from './version.js';
 
 export interface BrokerOptions {
@@ -65,7 +65,7 @@ export class Broker implements BrokerContext {
     this.dynamicConfigs = new DynamicBrokerConfigs(this.store, this.nodeId, this.config, this.logger);
     this.producerIds = new ProducerIdAllocator(this.store);
     this.topics = new TopicService(this.registry, this.logs, this.config, () => [this.nodeId]);
-    this.groups = new GroupCoordinator(this.config, this.topics, this.logs, this.logger);
+    this.groups = new GroupCoordinator(this.config, this.topics, this.logs, this.logger, () => this.metrics.offsetsRecordSkipped());
     this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger);
     this.http = createHttpServer(
       {
@@ -150,6 +150,9 @@ export class Broker implements BrokerContext {
 
   autoCreateTopic(name: string): Promise<TopicRecord | undefined> {
     if (!this.config.bool('auto.create.topics.enable')) return Promise.resolve(undefined);
+    // Internal topics never get a client's defaults: the offsets topic is created as the coordinator needs it.
+    if (name === OFFSETS_TOPIC) return this.groups.ensureOffsetsTopic().then(() => this.registry.get(name));
+    if (isInternalTopic(name)) return Promise.resolve(undefined);
     // Concurrent requests for one unknown topic share a single creation.
     let pending = this.creating.get(name);
     if (!pending) {

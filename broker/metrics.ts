@@ -12,6 +12,7 @@ export class BrokerMetrics {
   private readonly messagesInTotal: Counter<'topic'>;
   private readonly bytesOutTotal: Counter;
   private readonly rejected: Counter<'topic' | 'code'>;
+  private readonly offsetsSkipped: Counter;
   readonly connections: Gauge;
   readonly connectionsTotal: Counter;
   readonly closedForBadFrames: Counter<'reason'>;
@@ -33,6 +34,7 @@ export class BrokerMetrics {
     this.messagesInTotal = new Counter({ name: 'samsa_messages_in_total', help: 'Records appended, by topic.', labelNames: ['topic'], registers });
     this.bytesOutTotal = new Counter({ name: 'samsa_bytes_out_total', help: 'Record bytes sent to fetchers.', registers });
     this.rejected = new Counter({ name: 'samsa_produce_rejected_total', help: 'Partition writes refused, by topic and Kafka error code.', labelNames: ['topic', 'code'], registers });
+    this.offsetsSkipped = new Counter({ name: 'samsa_offsets_load_skipped_records_total', help: 'Records of __consumer_offsets that start-up replay could not read and skipped.', registers });
     this.connections = new Gauge({ name: 'samsa_connections', help: 'Open client connections.', registers });
     this.connectionsTotal = new Counter({ name: 'samsa_connections_total', help: 'Client connections accepted.', registers });
     this.closedForBadFrames = new Counter({ name: 'samsa_connections_closed_bad_request_total', help: 'Connections closed for an oversized, garbage or unsupported request.', labelNames: ['reason'], registers });
@@ -113,5 +115,9 @@ export class BrokerMetrics {
 
   produceRejected(topic: string, code: number): void {
     this.rejected.inc({ topic, code: String(code) });
+  }
+
+  offsetsRecordSkipped(): void {
+    this.offsetsSkipped.inc();
   }
 }

@@ -12,6 +12,14 @@ import { KafkaStorageError, describeIoError } from './storage/storage-error.js';
 const MAX_TOPIC_NAME = 249;
 const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
 
+/** Kafka's internal topics: written by the broker only; never deleted or resized by clients. */
+const INTERNAL_TOPICS: ReadonlySet<string> = new Set(['__consumer_offsets', '__transaction_state', '__share_group_state']);
+
+export const isInternalTopic = (name: string): boolean => INTERNAL_TOPICS.has(name);
+
+/** Metric names replace '.' with '_', so Kafka refuses a topic that differs from another only there. */
+const collisionName = (name: string): string => name.replaceAll('.', '_');
+
 export function validateTopicName(name: string): void {
   if (name.length === 0) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, 'topic name is empty');
   if (name === '.' || name === '..') throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic name cannot be "${name}"`);
@@ -98,9 +106,18 @@ export class TopicService {
     else this.logs.deletePartitionsFrom(name, fromPartition);
   }
 
+  /** Checks the name of a topic to create: legal, and not colliding with another topic on '.'/'_'. */
+  validateNewName(name: string): void {
+    validateTopicName(name);
+    if (!/[._]/.test(name)) return;
+    const normalized = collisionName(name);
+    const existing = this.registry.all().find((t) => t.name !== name && collisionName(t.name) === normalized);
+    if (existing) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${name}' collides with existing topic: ${existing.name}`);
+  }
+
   /** Checks a create request and returns the record it would write. */
   plan(request: CreateTopicRequest): TopicRecord {
-    validateTopicName(request.name);
+    this.validateNewName(request.name);
     if (this.registry.get(request.name)) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${request.name}" already exists`);
     let configs: Record<string, string>;
     try {
@@ -171,6 +188,7 @@ export class TopicService {
   }
 
   async delete(name: string): Promise<TopicRecord> {
+    if (isInternalTopic(name)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot delete internal topic ${name}`);
     if (!this.config.bool('delete.topic.enable')) throw new KafkaError(ErrorCode.TOPIC_DELETION_DISABLED, 'topic deletion is disabled (delete.topic.enable=false)');
     const record = this.registry.get(name);
     if (!record) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${name}" does not exist`);
@@ -181,6 +199,8 @@ export class TopicService {
 
   /** Raises a topic's partition count; lowering it is refused as Kafka does. */
   async createPartitions(name: string, count: number, assignments: number[][] | null, validateOnly: boolean): Promise<void> {
+    // Groups map to offsets-topic partitions by their count: changing it would strand them.
+    if (isInternalTopic(name)) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot change the partition count of internal topic ${name}`);
     const record = this.registry.get(name);
     if (!record) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${name}" does not exist`);
     const current = record.partitions.length;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { buildRecordBatch, type RecordToWrite } from '../records/batch-builder.js';
-import { decodeRecords, LOG_OVERHEAD, validateClientBatches } from '../records/record-batch.js';
+import { type DecodedRecord, decodeRecords, readBatchInfo, validateClientBatches } from '../records/record-batch.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { TopicService } from '../topics.js';
 import { Group, type JoinResult, type Member, type SyncResult } from './group.js';
@@ -71,6 +71,8 @@ export class GroupCoordinator {
     private readonly topics: TopicService,
     private readonly logs: LogManager,
     private readonly logger: Logger,
+    /** Called for each record of the offsets topic that start-up replay cannot read and skips. */
+    private readonly onSkippedRecord: () => void = () => {},
   ) {
     this.initialDelayMs = config.int('group.initial.rebalance.delay.ms');
   }
@@ -117,11 +119,21 @@ export class GroupCoordinator {
     }
   }
 
-  /** Rebuilds offsets and groups from __consumer_offsets (broker start). */
+  /**
+   * Rebuilds offsets and groups from __consumer_offsets (broker start). A record that cannot be
+   * read (an unknown key version, a malformed key or value, a batch that does not decode) is
+   * logged, counted and skipped, as Kafka's loader skips unknown records: the broker starts.
+   */
   load(): void {
     const topic = this.topics.registry.get(OFFSETS_TOPIC);
     if (!topic) return;
     let records = 0;
+    let skipped = 0;
+    const skip = (details: Record<string, unknown>, reason: string) => {
+      skipped++;
+      this.onSkippedRecord();
+      this.logger.warn({ topic: OFFSETS_TOPIC, ...details }, `skipped an unreadable offsets-topic record: ${reason}`);
+    };
     for (const p of topic.partitions) {
       const log = this.logs.get(OFFSETS_TOPIC, p.partition);
       if (!log) continue;
@@ -131,25 +143,37 @@ export class GroupCoordinator {
         if (read.outOfRange || !read.records || read.records.length === 0) break;
         let pos = 0;
         while (pos < read.records.length) {
-          const size = read.records.readInt32BE(pos + 8) + LOG_OVERHEAD;
-          for (const r of decodeRecords(read.records.subarray(pos, pos + size))) {
-            offset = r.offset + 1;
-            if (r.key) this.applyRecord(r.key, r.value);
+          const info = readBatchInfo(read.records, pos);
+          let decoded: DecodedRecord[];
+          try {
+            decoded = decodeRecords(read.records.subarray(pos, pos + info.size));
+          } catch (err) {
+            skip({ partition: p.partition, offset: info.baseOffset, err }, 'the batch does not decode');
+            decoded = [];
+          }
+          for (const r of decoded) {
+            try {
+              if (r.key) this.applyRecord(r.key, r.value);
+              else skip({ partition: p.partition, offset: r.offset }, 'it has no key');
+            } catch (err) {
+              skip({ partition: p.partition, offset: r.offset, err }, 'its key or value does not decode');
+            }
             records++;
           }
-          pos += size;
+          offset = info.baseOffset + info.lastOffsetDelta + 1;
+          pos += info.size;
         }
       }
     }
     for (const group of this.groups.values()) {
       for (const m of group.members.values()) this.scheduleSessionExpiry(group, m);
     }
-    this.logger.info({ groups: this.groups.size, records }, 'loaded consumer groups and offsets');
+    this.logger.info({ groups: this.groups.size, records, skipped }, 'loaded consumer groups and offsets');
   }
 
   private applyRecord(key: Buffer, value: Buffer | null): void {
     const k = readKey(key);
-    if (!k) return;
+    if (!k) throw new Error(`unknown key version ${key.length >= 2 ? key.readInt16BE(0) : 'none'}`);
     if (k.kind === 'offset') {
       const id = `${k.topic}\0${k.partition}`;
       if (value === null) this.offsets.get(k.group)?.delete(id);

@@ -4,7 +4,6 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { MetadataRequest, MetadataResponse, DescribeClusterRequest, DescribeClusterResponse } from '../protocol/messages/index.js';
 import type { MetadataResponseTopic } from '../protocol/messages/metadata-response.js';
 import type { TopicRecord } from '../metadata/topic-registry.js';
-import { validateTopicName } from '../topics.js';
 
 const NOT_REQUESTED = -2147483648;
 const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
@@ -56,7 +55,7 @@ export async function handleMetadata(broker: BrokerContext, req: MetadataRequest
       let topic = broker.registry.get(wanted.name);
       if (!topic && mayCreate) {
         try {
-          validateTopicName(wanted.name);
+          broker.topics.validateNewName(wanted.name);
           topic = await broker.autoCreateTopic(wanted.name);
         } catch (err) {
           if (!(err instanceof KafkaError)) throw err;

@@ -1,26 +1,29 @@
-// Produce: validate each partition's record set, stamp offsets into the batch headers and
-// append them to the partition log. acks=0 gets no response; with one replica acks=1 and
-// acks=all are both answered once the batches are in the log.
+// Produce: validate each partition's record set (batch headers, then every record, inflating
+// compressed batches), stamp offsets into the batch headers and append them to the partition
+// log. acks=0 gets no response; with one replica acks=1 and acks=all are both answered once the
+// batches are in the log. Internal topics are written by the broker only.
 import type { BrokerContext } from '../context.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/index.js';
 import type { PartitionProduceResponse } from '../protocol/messages/produce-response.js';
-import { decodeRecords, isTransactional, validateClientBatches } from '../records/record-batch.js';
+import { isTransactional, validateClientBatches } from '../records/record-batch.js';
+import { RecordValidationError, checkBatchRecords } from '../records/record-validator.js';
+import { isInternalTopic } from '../topics.js';
 
-function failed(index: number, errorCode: number, errorMessage: string | null): PartitionProduceResponse {
+function failed(index: number, errorCode: number, errorMessage: string | null, recordErrors: PartitionProduceResponse['recordErrors'] = []): PartitionProduceResponse {
   return {
     index,
     errorCode,
     baseOffset: -1,
     logAppendTimeMs: -1,
     logStartOffset: -1,
-    recordErrors: [],
+    recordErrors,
     errorMessage,
     currentLeader: { leaderId: -1, leaderEpoch: -1 },
   };
 }
 
-export function handleProduce(broker: BrokerContext, req: ProduceRequest): ProduceResponse | null {
+export async function handleProduce(broker: BrokerContext, req: ProduceRequest): Promise<ProduceResponse | null> {
   const acks = req.acks;
   const responses: ProduceResponse['responses'] = [];
   const validAcks = acks === 0 || acks === 1 || acks === -1;
@@ -30,6 +33,10 @@ export function handleProduce(broker: BrokerContext, req: ProduceRequest): Produ
     for (const pd of topicData.partitionData) {
       if (!validAcks) {
         partitionResponses.push(failed(pd.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1, got ${acks}`));
+        continue;
+      }
+      if (isInternalTopic(topicData.name)) {
+        partitionResponses.push(failed(pd.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicData.name}`));
         continue;
       }
       const log = topic ? broker.logs.get(topic.name, pd.index) : undefined;
@@ -53,13 +60,11 @@ export function handleProduce(broker: BrokerContext, req: ProduceRequest): Produ
         if (batches.some((b) => isTransactional(b.attributes))) {
           throw new KafkaError(ErrorCode.INVALID_RECORD, 'transactional batches are not supported by this broker yet');
         }
-        if (log.config.compact) {
-          // Compaction works by key: a compacted topic refuses records without one, as Kafka does.
-          for (const b of batches) {
-            if (decodeRecords(pd.records.subarray(b.position, b.position + b.size)).some((r) => r.key === null)) {
-              throw new KafkaError(ErrorCode.INVALID_RECORD, `compacted topic ${topic.name} cannot accept a record without a key`);
-            }
-          }
+        // Compaction works by key: a compacted topic refuses records without one, as Kafka does.
+        await checkBatchRecords(pd.records, batches, { compacted: log.config.compact, maxMessageBytes: log.config.maxMessageBytes });
+        // Inflating a compressed batch yields the event loop: the partition may be gone since.
+        if (broker.logs.get(topic.name, pd.index) !== log) {
+          throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic or partition ${topicData.name}-${pd.index}`);
         }
         const result = log.append(pd.records, batches, assignment.leaderEpoch);
         if (!result.duplicate) {
@@ -80,7 +85,7 @@ export function handleProduce(broker: BrokerContext, req: ProduceRequest): Produ
       } catch (err) {
         if (!(err instanceof KafkaError)) throw err;
         broker.metrics.produceRejected(topic.name, err.code);
-        partitionResponses.push(failed(pd.index, err.code, err.message));
+        partitionResponses.push(failed(pd.index, err.code, err.message, err instanceof RecordValidationError ? err.recordErrors : []));
       }
     }
     responses.push({ name: topicData.name, partitionResponses });
