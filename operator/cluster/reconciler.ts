@@ -51,14 +51,23 @@ export class ClusterReconciler implements Reconciler {
     const outdated = updateRevision ? pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] !== updateRevision && !p.metadata.deletionTimestamp) : [];
     const ready = pods.filter(isReady);
     let rolling = false;
+    let evictionBlocked: string | undefined;
     if (outdated.length > 0) {
       rolling = true;
       // One broker at a time, the highest ordinal first, and only while every broker is ready.
       if (ready.length === pods.length && pods.length === kc.spec.replicas) {
         const victim = outdated[outdated.length - 1]!;
-        await this.kube.delete(victim);
-        this.logger.info({ cluster: key, pod: victim.metadata.name }, 'restarting broker with the new template');
-        await this.kube.event(kc, 'Normal', 'RollingRestart', `restarting ${victim.metadata.name} to apply the new pod template`);
+        // Through the Eviction API, so that PodDisruptionBudgets (ours and the user's) hold.
+        const eviction = await this.kube.evict(victim);
+        if (eviction.evicted) {
+          this.logger.info({ cluster: key, pod: victim.metadata.name }, 'restarting broker with the new template');
+          await this.kube.event(kc, 'Normal', 'RollingRestart', `restarting ${victim.metadata.name} to apply the new pod template`);
+        } else {
+          evictionBlocked = `cannot restart ${victim.metadata.name} yet: ${eviction.message}`;
+          this.logger.info({ cluster: key, pod: victim.metadata.name, reason: eviction.message }, 'eviction refused; retrying later');
+          const shown = kc.status?.conditions?.find((c) => c.type === 'Ready');
+          if (shown?.reason !== 'EvictionBlocked' || shown.message !== evictionBlocked) await this.kube.event(kc, 'Warning', 'EvictionBlocked', evictionBlocked);
+        }
       }
     }
 
@@ -75,8 +84,8 @@ export class ClusterReconciler implements Reconciler {
       : verdict(
           kc.status?.conditions,
           'progressing',
-          rolling ? 'RollingRestart' : 'BrokersStarting',
-          rolling ? `${outdated.length} broker(s) still to restart with the new template` : `${ready.length} of ${kc.spec.replicas} broker(s) ready`,
+          evictionBlocked ? 'EvictionBlocked' : rolling ? 'RollingRestart' : 'BrokersStarting',
+          evictionBlocked ?? (rolling ? `${outdated.length} broker(s) still to restart with the new template` : `${ready.length} of ${kc.spec.replicas} broker(s) ready`),
           kc.metadata.generation,
         );
     const wasReady = kc.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
