@@ -25,3 +25,22 @@ export function verdict(conditions: Condition[] | undefined, state: 'ready' | 'p
   list = setCondition(list, 'Reconciling', state === 'progressing' ? 'True' : 'False', reason, message, generation);
   return setCondition(list, 'Degraded', state === 'failed' ? 'True' : 'False', reason, message, generation);
 }
+
+/** JSON text of a value with object keys sorted, so that key order does not matter. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * Whether two statuses say the same thing: compared field by field whatever the key order (the
+ * API server's JSON and ours differ), ignoring the conditions' lastTransitionTime.
+ */
+export function sameStatus<S extends { conditions?: Condition[] }>(a: S | undefined, b: S | undefined): boolean {
+  const strip = (s: S | undefined) => ({ ...s, conditions: s?.conditions?.map(({ lastTransitionTime: _t, ...c }) => c) });
+  return canonical(strip(a)) === canonical(strip(b));
+}
