@@ -16,7 +16,7 @@ import { API_VERSION, type KafkaTopic } from './crds/types.js';
 import { Kube, type KubernetesObject } from './kube.js';
 import { LEADER_ELECTION_DEFAULTS, LeaderElector, leaderElectionTimingError } from './leader-election.js';
 import { OperatorMetrics } from './metrics.js';
-import { TopicReconciler } from './topic/reconciler.js';
+import { TopicReconciler, kafkaTopicName } from './topic/reconciler.js';
 
 const { values } = parseArgs({
   options: {
@@ -116,6 +116,13 @@ topicController.watch(topics);
 // When brokers become ready, topics waiting on their cluster move on.
 clusters.on('update', (kc) => {
   for (const t of topics.list()) if (t.metadata?.namespace === kc.metadata?.namespace && t.spec.clusterRef.name === kc.metadata?.name) topicController.queue.add(keyOf(t));
+});
+
+// When a KafkaTopic goes, another one naming the same topic may now manage it.
+topics.on('delete', (gone) => {
+  for (const t of topics.list()) {
+    if (t.metadata?.namespace === gone.metadata?.namespace && t.spec.clusterRef.name === gone.spec.clusterRef.name && kafkaTopicName(t) === kafkaTopicName(gone)) topicController.queue.add(keyOf(t));
+  }
 });
 
 for (const informer of [clusters, topics, statefulSets, pods]) {
