@@ -46,6 +46,7 @@ export class LeaderElector {
   private leading = false;
   private stopped = false;
   private wake: (() => void) | undefined;
+  private inflight: Promise<unknown> | undefined;
   private observed: { record: string; at: number } | undefined;
   private readonly timing: Required<Pick<LeaderElectionOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>>;
 
@@ -61,18 +62,14 @@ export class LeaderElector {
     };
   }
 
-  get isLeader(): boolean {
-    return this.leading;
-  }
-
   /**
-   * Resolves once this replica leads (false if stop() came first), then keeps renewing; calls
+   * Resolves once this replica leads (false if release() came first), then keeps renewing; calls
    * onLost once if it stops leading for any reason other than release().
    */
   async run(onLost: (why: string) => void): Promise<boolean> {
     const lease = `${this.options.namespace}/${this.options.name}`;
     while (!this.stopped) {
-      const attempt = await this.tryAcquireOrRenew().catch((err: unknown) => {
+      const attempt = await this.attempt().catch((err: unknown) => {
         this.logger.warn({ err, lease }, 'could not get the leader lease');
         return 'held-by-other' as const;
       });
@@ -80,7 +77,6 @@ export class LeaderElector {
       await this.pause(this.timing.retryPeriodMs);
     }
     if (this.stopped) return false;
-    this.leading = true;
     this.logger.info({ identity: this.options.identity, lease }, 'became leader');
     void this.renewLoop(onLost);
     return true;
@@ -95,7 +91,7 @@ export class LeaderElector {
       let why: string | null = null;
       try {
         // A renewal that hangs counts as failed once the deadline passes.
-        const attempt = await Promise.race([this.tryAcquireOrRenew(), sleep(Math.max(0, left)).then(() => 'timeout' as const)]);
+        const attempt = await Promise.race([this.attempt(), sleep(Math.max(0, left)).then(() => 'timeout' as const)]);
         if (!this.leading) return;
         if (attempt === 'held') lastRenewal = Date.now();
         else if (attempt === 'held-by-other') why = 'another replica holds the leader lease';
@@ -129,6 +125,16 @@ export class LeaderElector {
       if (isNotFound(err)) return null;
       throw err;
     }
+  }
+
+  /** One try to acquire or renew; release() waits for it, so that it never lands after the release. */
+  private attempt(): Promise<Attempt> {
+    const attempt = this.tryAcquireOrRenew().then((result) => {
+      if (result === 'held' && !this.stopped) this.leading = true;
+      return result;
+    });
+    this.inflight = attempt.catch(() => undefined);
+    return attempt;
   }
 
   private async tryAcquireOrRenew(): Promise<Attempt> {
@@ -179,10 +185,10 @@ export class LeaderElector {
    */
   async release(): Promise<void> {
     this.stopped = true;
-    const wasLeading = this.leading;
     this.leading = false;
     this.wake?.();
-    if (!wasLeading) return;
+    // A try under way may yet acquire or renew the lease: release after it, whatever it did.
+    await Promise.race([this.inflight, sleep(this.timing.retryPeriodMs)]);
     const { namespace, name, identity } = this.options;
     try {
       const lease = await this.getLease();
