@@ -2,7 +2,8 @@
 // plane, brokers run as local processes: two KafkaTopics naming one topic (the oldest manages it,
 // the other reports ResourceConflict, changes nothing, and its deletion keeps the topic and its
 // data), and brokers that stop answering (SIGSTOP) while topics are reconciled: no topic is
-// created while a broker that may hold it is down, and none on another broker than its own.
+// created while a broker that may hold it is down, and none on another broker than its own, also
+// when the KafkaCluster is deleted and created again.
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../../broker/protocol/client.js';
@@ -162,5 +163,21 @@ describe('KafkaTopics while a broker is down', () => {
     expect(await topicConfig(broker, 'shared', 'retention.ms')).toBe('7200000');
     expect((await topicsOn(other)).has('shared')).toBe(false);
     expect((await kcatConsume(`${brokerIp[broker]}:9092`, 'shared')).map((r) => r.value)).toEqual(['kept']);
+  }, 300_000);
+
+  it('after the KafkaCluster is re-created, brings each topic back on its own broker with its data', async () => {
+    const fresh = await topicResource('fresh');
+    const broker = fresh.status!.brokerId as number;
+    await kcatProduce(`${brokerIp[broker]}:9092`, 'fresh', ['survives']);
+    await admin.delete(await harness.get('KafkaCluster', NS, CLUSTER), { propagationPolicy: 'Background' });
+    await harness.waitFor('broker pods gone', async () => (await admin.list('v1', 'Pod', NS)).length === 0, 120_000);
+    await waitForReason('fresh', 'ClusterNotFound');
+
+    // The volumes were kept (the default): the brokers come back with their topics.
+    await admin.create({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: CLUSTER, namespace: NS }, spec: { replicas: 2 } } as KubernetesObject);
+    await harness.waitFor('fresh ready again', async () => readyCondition(await topicResource('fresh'))?.status === 'True', 120_000);
+    expect((await topicResource('fresh')).status?.brokerId).toBe(broker);
+    expect((await topicsOn(1 - broker)).has('fresh')).toBe(false);
+    expect((await kcatConsume(`${brokerIp[broker]}:9092`, 'fresh')).map((r) => r.value)).toEqual(['survives']);
   }, 300_000);
 });
