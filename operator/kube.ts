@@ -58,10 +58,18 @@ export class KubeError extends Error {
     readonly status: number,
     readonly reason: string,
     message: string,
+    /** The messages of the Status's details.causes (e.g. which disruption budget refused an eviction). */
+    readonly causes: string[] = [],
   ) {
     super(message);
   }
 }
+
+// The API server's (500) answer for a pod that more than one PodDisruptionBudget selects.
+const MULTIPLE_BUDGETS = /more than one PodDisruptionBudget/;
+
+/** What became of an eviction: done (or the pod was gone already), or refused for now and why. */
+export type Eviction = { evicted: true } | { evicted: false; message: string };
 
 export const isNotFound = (err: unknown) => err instanceof KubeError && err.status === 404;
 export const isConflict = (err: unknown) => err instanceof KubeError && err.status === 409;
@@ -97,8 +105,10 @@ export class Kube {
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString();
           const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-          if ((res.statusCode ?? 500) >= 400) reject(new KubeError(res.statusCode ?? 500, String(parsed.reason ?? ''), String(parsed.message ?? text)));
-          else resolve(parsed as T);
+          if ((res.statusCode ?? 500) >= 400) {
+            const causes = ((parsed.details as { causes?: Array<{ message?: string }> } | undefined)?.causes ?? []).flatMap((c) => (c.message ? [c.message] : []));
+            reject(new KubeError(res.statusCode ?? 500, String(parsed.reason ?? ''), String(parsed.message ?? text), causes));
+          } else resolve(parsed as T);
         });
       });
       req.on('error', reject);
@@ -151,6 +161,25 @@ export class Kube {
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Deletes a pod through the Eviction API (policy/v1), so that PodDisruptionBudgets hold. The API
+   * server answers 429 while an eviction would violate a budget (or one is not yet computed), and
+   * refuses to evict a pod that more than one budget selects: not evicted, with the API server's
+   * reason; try again later.
+   */
+  async evict(pod: KubernetesObject): Promise<Eviction> {
+    const { name, namespace } = pod.metadata!;
+    const eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } };
+    try {
+      await this.request('POST', `${objectPath({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace } })}/eviction`, eviction);
+      return { evicted: true };
+    } catch (err) {
+      if (isNotFound(err)) return { evicted: true };
+      if (err instanceof KubeError && (err.status === 429 || MULTIPLE_BUDGETS.test(err.message))) return { evicted: false, message: [err.message, ...err.causes].join(' ') };
       throw err;
     }
   }

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// The Samsa operator: leader election, then the KafkaCluster and KafkaTopic controllers; fastify
-// serves /healthz, /readyz and /metrics all along.
+// The Samsa operator: informer caches, then leader election, then the KafkaCluster and KafkaTopic
+// controllers; fastify serves /healthz, /readyz and /metrics all along. As in controller-runtime,
+// a standby is Ready once its caches are synced (so it never blocks a rolling update of the
+// Deployment); whether it leads shows in samsa_operator_leader.
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -11,9 +14,9 @@ import { selectorLabels } from './cluster/resources.js';
 import { Controller, keyOf } from './controller/controller.js';
 import { API_VERSION, type KafkaTopic } from './crds/types.js';
 import { Kube, type KubernetesObject } from './kube.js';
-import { LeaderElector } from './leader-election.js';
+import { LEADER_ELECTION_DEFAULTS, LeaderElector, leaderElectionTimingError } from './leader-election.js';
 import { OperatorMetrics } from './metrics.js';
-import { TopicReconciler } from './topic/reconciler.js';
+import { TopicReconciler, kafkaTopicName } from './topic/reconciler.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +25,10 @@ const { values } = parseArgs({
     'http-host': { type: 'string', default: '0.0.0.0' },
     // A string, as the chart renders it (--leader-elect=true|false), the way Kubernetes components take it.
     'leader-elect': { type: 'string', default: 'true' },
+    // Durations as Kubernetes components take them (15s, 500ms), with client-go's defaults.
+    'leader-elect-lease-duration': { type: 'string', default: `${LEADER_ELECTION_DEFAULTS.leaseDurationMs / 1000}s` },
+    'leader-elect-renew-deadline': { type: 'string', default: `${LEADER_ELECTION_DEFAULTS.renewDeadlineMs / 1000}s` },
+    'leader-elect-retry-period': { type: 'string', default: `${LEADER_ELECTION_DEFAULTS.retryPeriodMs / 1000}s` },
     'lease-namespace': { type: 'string', default: process.env.POD_NAMESPACE ?? 'default' },
     'lease-name': { type: 'string', default: 'samsa-operator' },
     'resync-seconds': { type: 'string', default: '60' },
@@ -29,13 +36,29 @@ const { values } = parseArgs({
   },
 });
 
+function usageError(message: string): never {
+  process.stderr.write(`samsa-operator: ${message}\n`);
+  process.exit(2);
+}
 function booleanFlag(name: string, value: string): boolean {
   if (value === 'true') return true;
   if (value === 'false') return false;
-  process.stderr.write(`samsa-operator: --${name} must be true or false, got "${value}"\n`);
-  process.exit(2);
+  usageError(`--${name} must be true or false, got "${value}"`);
+}
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+function durationFlag(name: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value);
+  if (!m) usageError(`--${name} must be a duration such as 15s or 500ms, got "${value}"`);
+  return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 const leaderElect = booleanFlag('leader-elect', values['leader-elect']);
+const timing = {
+  leaseDurationMs: durationFlag('leader-elect-lease-duration', values['leader-elect-lease-duration']),
+  renewDeadlineMs: durationFlag('leader-elect-renew-deadline', values['leader-elect-renew-deadline']),
+  retryPeriodMs: durationFlag('leader-elect-retry-period', values['leader-elect-retry-period']),
+};
+const timingError = leaderElectionTimingError(timing);
+if (timingError) usageError(`leader election: ${timingError} (--leader-elect-lease-duration > --leader-elect-renew-deadline > --leader-elect-retry-period)`);
 
 // Each component binds its own `component` on a child of the root, so each line has it once.
 const rootLogger = pino({ level: values['log-level'], base: { pid: process.pid } });
@@ -49,7 +72,7 @@ let ready = false;
 
 const http = Fastify({ loggerInstance: rootLogger.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
 http.get('/healthz', async () => ({ status: 'ok' }));
-http.get('/readyz', async (_req, reply) => (ready ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reason: 'waiting for leadership or caches' })));
+http.get('/readyz', async (_req, reply) => (ready ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reason: 'caches are not synced yet' })));
 http.get('/metrics', async (_req, reply) => {
   reply.header('content-type', metrics.registry.contentType);
   return metrics.registry.metrics();
@@ -57,25 +80,21 @@ http.get('/metrics', async (_req, reply) => {
 await http.listen({ host: values['http-host'], port: Number(values['http-port']) });
 
 const controllers: Controller[] = [];
-const elector = new LeaderElector(kube, { namespace: values['lease-namespace'], name: values['lease-name'], identity: `${hostname()}-${process.pid}` }, logger);
+const elector = leaderElect
+  ? new LeaderElector(kube, { namespace: values['lease-namespace'], name: values['lease-name'], identity: `${hostname()}_${randomUUID()}`, ...timing }, logger)
+  : null;
 
 async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'operator stopping');
-  for (const c of controllers) c.stop();
-  elector.stop();
+  // Finish the reconciles under way (for a while), then hand the lease over at once.
+  await Promise.race([Promise.all(controllers.map((c) => c.stop())), new Promise((r) => setTimeout(r, 10_000))]);
+  await elector?.release();
+  metrics.leader.set(0);
   await http.close();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
-
-if (leaderElect) {
-  await elector.run(() => {
-    // Another replica may be acting already: stop at once, the Deployment restarts us as a standby.
-    process.exit(1);
-  });
-}
-metrics.leader.set(1);
 
 const resyncMs = Number(values['resync-seconds']) * 1000;
 const clusters = kube.informer<KubernetesObject>(API_VERSION, 'KafkaCluster');
@@ -101,6 +120,13 @@ clusters.on('update', (kc) => {
   for (const t of topics.list()) if (t.metadata?.namespace === kc.metadata?.namespace && t.spec.clusterRef.name === kc.metadata?.name) topicController.queue.add(keyOf(t));
 });
 
+// When a KafkaTopic goes, another one naming the same topic may now manage it.
+topics.on('delete', (gone) => {
+  for (const t of topics.list()) {
+    if (t.metadata?.namespace === gone.metadata?.namespace && t.spec.clusterRef.name === gone.spec.clusterRef.name && kafkaTopicName(t) === kafkaTopicName(gone)) topicController.queue.add(keyOf(t));
+  }
+});
+
 for (const informer of [clusters, topics, statefulSets, pods]) {
   // A client-node informer stops on an error; it lists and watches again after a pause.
   informer.on('error', (err: unknown) => {
@@ -109,8 +135,24 @@ for (const informer of [clusters, topics, statefulSets, pods]) {
   });
   await informer.start();
 }
-controllers.push(clusterController, topicController);
-clusterController.start(resyncMs, () => clusters.list().map(keyOf));
-topicController.start(resyncMs, () => topics.list().map(keyOf));
+// Caches are synced: this replica can serve, whether it leads or stands by.
 ready = true;
-logger.info('operator running');
+
+/** Waits for the leader lease (when electing); false if shutdown came first. */
+async function lead(): Promise<boolean> {
+  if (!elector) return true;
+  logger.info({ lease: `${values['lease-namespace']}/${values['lease-name']}` }, 'standing by for the leader lease');
+  return elector.run((why) => {
+    // Another replica may be acting already: stop at once; the Deployment restarts us as a standby.
+    metrics.leader.set(0);
+    logger.error({ reason: why }, 'stopping: no longer the leader');
+    process.exit(1);
+  });
+}
+if (await lead()) {
+  metrics.leader.set(1);
+  controllers.push(clusterController, topicController);
+  clusterController.start(resyncMs, () => clusters.list().map(keyOf));
+  topicController.start(resyncMs, () => topics.list().map(keyOf));
+  logger.info('operator running');
+}

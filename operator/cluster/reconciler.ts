@@ -85,8 +85,9 @@ export class ClusterReconciler implements Reconciler {
     // The StatefulSet controller has seen the template that was just applied: its revisions are current.
     const updateRevision = sts?.status?.observedGeneration === sts?.metadata?.generation ? sts?.status?.updateRevision : undefined;
     const onOldTemplate = (p: Pod) => p.metadata.labels?.['controller-revision-hash'] !== updateRevision && !p.metadata.deletionTimestamp;
+    let evictionBlocked: string | null = null;
     if (!applyFault && updateRevision) {
-      await this.roll(kc, pods, brokers, onOldTemplate);
+      evictionBlocked = await this.roll(kc, pods, brokers, onOldTemplate);
       await this.collectConfigMaps(kc, sts, pods);
     }
     const dynamicConfig = await applyDynamicConfig(kc, brokerAddresses(pods).filter((b): b is { id: number; host: string } => b.host !== null), this.logger);
@@ -94,7 +95,7 @@ export class ClusterReconciler implements Reconciler {
     // Pods exist but the StatefulSet controller has not seen the newest template yet: a roll may be coming.
     const outdated = updateRevision ? pods.filter(onOldTemplate).length : sts && pods.length > 0 ? null : 0;
     const specFault = applyFault ?? (scaleDownBlocked ? { reason: 'ScaleDownBlocked', message: scaleDownBlocked } : null);
-    return this.report(kc, pods.length, brokers, specFault, outdated, dynamicConfig.failed.size > 0);
+    return this.report(kc, pods.length, brokers, specFault, outdated, evictionBlocked, dynamicConfig.failed.size > 0);
   }
 
   /** Server-side applies every desired object; a refusal by the API server becomes the cluster's fault. */
@@ -118,22 +119,33 @@ export class ClusterReconciler implements Reconciler {
    * forever, and replacing it takes nothing more down — so reverting a bad spec heals the
    * cluster. Unless the new template fails itself on a broker: then the roll stops, and no
    * broker gets it for being down. Otherwise the highest ordinal goes, only while all are ready.
+   * Returns why the restart must wait, when a disruption budget refused it.
    */
-  private async roll(kc: KafkaCluster & KubernetesObject, pods: Pod[], brokers: BrokerStatus[], onOldTemplate: (p: Pod) => boolean): Promise<void> {
+  private async roll(kc: KafkaCluster & KubernetesObject, pods: Pod[], brokers: BrokerStatus[], onOldTemplate: (p: Pod) => boolean): Promise<string | null> {
     const failing = (p: Pod) => Boolean(brokers.find((b) => b.pod === p.metadata.name)?.reason);
     const outdated = pods.filter(onOldTemplate);
     const newTemplateFails = pods.some((p) => !onOldTemplate(p) && failing(p));
     const broken = newTemplateFails ? [] : outdated.filter(failing);
     const allReady = pods.length === kc.spec.replicas && pods.every(isReady);
     const victim = broken.at(-1) ?? (allReady ? outdated.at(-1) : undefined);
-    if (victim) await this.restart(kc, victim, isReady(victim) ? 'to apply the new pod template' : 'that is failing, to apply the new pod template');
+    return victim ? this.restart(kc, victim, isReady(victim) ? 'to apply the new pod template' : 'that is failing, to apply the new pod template') : null;
   }
 
-  /** The one place a broker pod is deleted for a roll; its StatefulSet creates it again from the new template. */
-  private async restart(kc: KafkaCluster & KubernetesObject, pod: Pod, why: string): Promise<void> {
-    await this.kube.delete(pod);
-    this.logger.info({ cluster: `${kc.metadata.namespace}/${kc.metadata.name}`, pod: pod.metadata.name }, 'restarting broker with the new template');
+  /**
+   * The one place a broker pod is restarted for a roll: evicted through the Eviction API, so
+   * PodDisruptionBudgets (ours and the user's) hold; its StatefulSet creates it again from the
+   * new template. Returns why it must wait when a budget refuses the eviction.
+   */
+  private async restart(kc: KafkaCluster & KubernetesObject, pod: Pod, why: string): Promise<string | null> {
+    const cluster = `${kc.metadata.namespace}/${kc.metadata.name}`;
+    const eviction = await this.kube.evict(pod);
+    if (!eviction.evicted) {
+      this.logger.info({ cluster, pod: pod.metadata.name, reason: eviction.message }, 'eviction refused; retrying later');
+      return `cannot restart ${pod.metadata.name} yet: ${eviction.message}`;
+    }
+    this.logger.info({ cluster, pod: pod.metadata.name }, 'restarting broker with the new template');
     await this.kube.event(kc, 'Normal', 'RollingRestart', `restarting ${pod.metadata.name} ${why}`);
+    return null;
   }
 
   /** Deletes the cluster's ConfigMap versions that neither the template nor any pod (old revisions included) mounts. */
@@ -184,9 +196,18 @@ export class ClusterReconciler implements Reconciler {
   /**
    * Status from what was observed. `specFault`: what keeps the spec from being carried out (the
    * API server refused an object, a scale-down was refused); `outdated` counts pods on an old
-   * template, null while unknown; `retry`: something the next reconcile must try again.
+   * template, null while unknown; `evictionBlocked`: why the roll waits for a disruption budget;
+   * `retry`: something the next reconcile must try again.
    */
-  private async report(kc: KafkaCluster & KubernetesObject, podCount: number, brokers: BrokerStatus[], specFault: Fault | null, outdated: number | null, retry: boolean): Promise<ReconcileResult | void> {
+  private async report(
+    kc: KafkaCluster & KubernetesObject,
+    podCount: number,
+    brokers: BrokerStatus[],
+    specFault: Fault | null,
+    outdated: number | null,
+    evictionBlocked: string | null,
+    retry: boolean,
+  ): Promise<ReconcileResult | void> {
     const ready = brokers.filter((b) => b.ready).length;
     const failing = brokers.filter((b) => b.reason);
     const fault: Fault | null = specFault ?? (failing.length > 0 ? { reason: failing[0]!.reason!, message: failing.map((b) => `${b.pod}: ${b.message}`).join('; ') } : null);
@@ -205,6 +226,7 @@ export class ClusterReconciler implements Reconciler {
     const generation = kc.metadata.generation;
     if (fault) status.conditions = verdict(kc.status?.conditions, 'failed', fault.reason, fault.message, generation);
     else if (allReady) status.conditions = verdict(kc.status?.conditions, 'ready', 'BrokersReady', `all ${kc.spec.replicas} broker(s) are ready`, generation);
+    else if (evictionBlocked) status.conditions = verdict(kc.status?.conditions, 'progressing', 'EvictionBlocked', evictionBlocked, generation);
     else if (rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollingRestart', outdated === null ? 'waiting for the StatefulSet controller to see the new template' : `${outdated} broker(s) still to restart with the new template`, generation);
     else status.conditions = verdict(kc.status?.conditions, 'progressing', 'BrokersStarting', `${ready} of ${kc.spec.replicas} broker(s) ready`, generation);
 
@@ -214,6 +236,8 @@ export class ClusterReconciler implements Reconciler {
       if (allReady && !wasReady) await this.kube.event(kc, 'Normal', 'Ready', `all ${kc.spec.replicas} broker(s) are ready`);
       // One Warning per failure, not one per reconcile: only when the failure is new or another.
       if (fault && faultKey(status) !== faultKey(kc.status)) await this.kube.event(kc, 'Warning', fault.reason, fault.message);
+      const shown = kc.status?.conditions?.find((c) => c.type === 'Ready');
+      if (!fault && evictionBlocked && (shown?.reason !== 'EvictionBlocked' || shown.message !== evictionBlocked)) await this.kube.event(kc, 'Warning', 'EvictionBlocked', evictionBlocked);
     }
     // Ready, and every ready broker's version known: nothing to wait for.
     if (allReady && brokers.every((b) => b.version) && !retry) return;

@@ -184,6 +184,12 @@ export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
     },
   };
   // One broker at a time may go down voluntarily (drains, upgrades).
-  const pdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(kc, n.pdb), spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(kc.metadata.name) } } };
+  // A broker that is not ready serves nothing, so evicting it (a roll replacing a failing broker) never counts against the budget.
+  const pdb = {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(kc, n.pdb),
+    spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: selectorLabels(kc.metadata.name) } },
+  };
   return [serviceAccount, role, roleBinding, configMap, headless, bootstrap, statefulSet, pdb];
 }

@@ -27,6 +27,7 @@ export class Controller {
   readonly queue = new WorkQueue();
   private running = false;
   private resyncTimer: NodeJS.Timeout | undefined;
+  private workersDone: Promise<void[]> = Promise.resolve([]);
 
   constructor(
     private readonly reconciler: Reconciler,
@@ -48,7 +49,7 @@ export class Controller {
 
   start(resyncMs: number, keys: () => string[]): void {
     this.running = true;
-    for (let i = 0; i < this.workers; i++) void this.work();
+    this.workersDone = Promise.all(Array.from({ length: this.workers }, () => this.work()));
     this.resyncTimer = setInterval(() => keys().forEach((k) => this.queue.add(k)), resyncMs);
     this.resyncTimer.unref();
   }
@@ -74,9 +75,11 @@ export class Controller {
     }
   }
 
-  stop(): void {
+  /** Takes no more keys; resolves when the reconciles under way have finished. */
+  async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.resyncTimer);
     this.queue.shutDown();
+    await this.workersDone;
   }
 }

@@ -162,6 +162,9 @@ export const KafkaTopicStatus = Type.Object(
     ...statusCommon,
     topicId: Type.Optional(Type.String({ description: 'Kafka topic id.' })),
     partitions: Type.Optional(Type.Integer({ description: 'Partitions the topic has in Kafka.' })),
+    brokerId: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'The broker that holds the topic. Until brokers replicate, a topic lives on one broker; while it is down the topic waits for it and is never created elsewhere.' }),
+    ),
   },
   { description: 'Observed state of the topic.' },
 );
@@ -173,6 +176,7 @@ export interface ObjectMeta {
   uid?: string;
   generation?: number;
   resourceVersion?: string;
+  creationTimestamp?: string;
   deletionTimestamp?: string;
   finalizers?: string[];
   labels?: Record<string, string>;
