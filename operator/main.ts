@@ -87,8 +87,10 @@ const elector = leaderElect
 async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'operator stopping');
   // Finish the reconciles under way (for a while), then hand the lease over at once.
-  await Promise.race([Promise.all(controllers.map((c) => c.stop())), new Promise((r) => setTimeout(r, 10_000))]);
-  await elector?.release();
+  const atMost = (ms: number, work: Promise<unknown>) => Promise.race([work, new Promise((r) => setTimeout(r, ms))]);
+  await atMost(10_000, Promise.all(controllers.map((c) => c.stop())));
+  // An API server that does not answer must not keep the process from exiting: the lease then expires.
+  await atMost(5_000, elector?.release() ?? Promise.resolve());
   metrics.leader.set(0);
   await http.close();
   process.exit(0);

@@ -44,7 +44,7 @@ describe('rolls through the Eviction API', () => {
       return pdb.status?.observedGeneration === pdb.metadata!.generation && pdb.status?.currentHealthy === 1;
     });
 
-    await admin.mergePatch(await harness.get('KafkaCluster', NS, 'held'), { spec: { config: { 'log.retention.ms': '7200000' } } });
+    await admin.mergePatch(await harness.get('KafkaCluster', NS, 'held'), { spec: { config: { 'log.retention.check.interval.ms': '120000' } } });
     const blocked = await harness.waitFor('eviction blocked', async () => {
       const kc = await harness.get('KafkaCluster', NS, 'held');
       return readyCondition(kc)?.reason === 'EvictionBlocked' ? kc : null;
