@@ -23,17 +23,24 @@ trap '[ "${KEEP:-0}" = 1 ] || kind delete cluster --name "$CLUSTER"' EXIT
 kind load docker-image "$IMAGE" --name "$CLUSTER"
 
 helm upgrade --install samsa charts/samsa-operator --namespace samsa-system --create-namespace --wait
+# The example spreads brokers over zones (spec.rack): kind's node has no zone label of its own.
+kubectl label node --all --overwrite topology.kubernetes.io/zone=zone-a
 kubectl apply -f examples/kafka-cluster.yaml -f examples/kafka-topic.yaml
 kubectl wait kafkacluster/my-cluster --for=condition=Ready --timeout=300s
 kubectl wait kafkatopic/orders --for=condition=Ready --timeout=120s
 kubectl get kafkaclusters,kafkatopics,statefulsets,pods
 
-# A Kafka client inside the cluster (kcat), through the bootstrap Service.
+# A Kafka client inside the cluster (kcat). Brokers do not share metadata yet: each is a cluster
+# of its own, so clients use the broker that holds the topic (status.brokerId), not the
+# bootstrap Service, which picks any broker.
+broker=$(kubectl get kafkatopic orders -o jsonpath='{.status.brokerId}')
+address="my-cluster-$broker.my-cluster-brokers.default.svc:9092"
 kubectl run e2e-produce --rm -i --restart=Never --image edenhill/kcat:1.7.1 --command -- \
-  sh -c 'echo "k:e2e" | kcat -b my-cluster.default.svc:9092 -P -t orders -K: && echo produced'
+  sh -c "echo 'k:e2e' | kcat -b $address -P -t orders -K: && echo produced"
+# A consumer group reads it back (committed offsets live in that broker's __consumer_offsets).
 kubectl run e2e-consume --rm -i --restart=Never --image edenhill/kcat:1.7.1 --command -- \
-  kcat -b my-cluster.default.svc:9092 -C -t orders -o beginning -e -f '%k=%s\n' | grep -qx 'k=e2e'
-echo "e2e: produced and consumed through the bootstrap service"
+  kcat -b "$address" -G e2e-group -o beginning -e -f '%k=%s\n' orders | grep -qx 'k=e2e'
+echo "e2e: produced and consumed in a group on broker $broker"
 
 # A dynamic setting (log.retention.ms) is applied live; a read-only one rolls the pods one at a
 # time, and the cluster comes back Ready.
