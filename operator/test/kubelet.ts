@@ -318,6 +318,8 @@ export class LocalKubelet {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    // A pass under way may still start a container: let it finish, then stop them all.
+    while (this.syncing) await new Promise((r) => setTimeout(r, 20));
     await Promise.all([...this.containers.keys()].map((k) => this.stopPod(k)));
     rmSync(this.dataRoot, { recursive: true, force: true });
   }
