@@ -53,12 +53,6 @@ async function waitForDefaults(expected: Record<string, string>): Promise<void> 
   });
 }
 
-/** KafkaCluster reconciles the operator has finished, from its metrics. */
-async function clusterReconciles(): Promise<number> {
-  const text = await (await fetch(`${operator.url}/metrics`)).text();
-  return Number(/samsa_operator_reconciles_total\{controller="kafkacluster",result="success"\} (\d+)/.exec(text)?.[1] ?? 0);
-}
-
 async function refusal(spec: Record<string, unknown>): Promise<string> {
   try {
     await admin.create({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: 'refused', namespace: NS }, spec } as KubernetesObject);
@@ -137,9 +131,9 @@ describe('changing a KafkaCluster safely', () => {
     expect(degraded.message).toContain('log.retention.ms must be a whole number, got "a week"');
     expect(condition(await cluster(), 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidConfig' });
     // Reconciles that find the same problem again (an unrelated change, a resync) say nothing new.
-    const reconciled = await clusterReconciles();
+    const reconciled = await operator.reconciles('kafkacluster');
     await admin.mergePatch(await cluster(), { metadata: { annotations: { 'example.com/note': 'poke' } } });
-    await waitFor('two more reconciles', async () => (await clusterReconciles()) >= reconciled + 2);
+    await waitFor('two more reconciles', async () => (await operator.reconciles('kafkacluster')) >= reconciled + 2);
     const warnings = await events('InvalidConfig');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ type: 'Warning' });
@@ -175,8 +169,8 @@ describe('changing a KafkaCluster safely', () => {
     expect(blocked.message).toContain('broker 2 holds stranded');
     expect(blocked.message).toContain('samsa.dev/skip-broker-scaledown-check');
     expect(blocked.message).not.toContain('broker 3');
-    const reconciled = await clusterReconciles();
-    await waitFor('a resync', async () => (await clusterReconciles()) > reconciled);
+    const reconciled = await operator.reconciles('kafkacluster');
+    await waitFor('a resync', async () => (await operator.reconciles('kafkacluster')) > reconciled);
     expect((await events('ScaleDownBlocked')).map((e) => e.type)).toEqual(['Warning']);
     const sts = await admin.get<Obj & { spec: { replicas: number } }>('apps/v1', 'StatefulSet', NS, CLUSTER);
     expect(sts.spec.replicas).toBe(4);

@@ -58,18 +58,12 @@ async function warnings(name: string, reason: string): Promise<Event[]> {
   return events.filter((e) => e.involvedObject.name === name && e.type === 'Warning' && e.reason === reason);
 }
 
-/** Successful reconciles of KafkaClusters so far, from the operator's /metrics. */
-async function reconciles(): Promise<number> {
-  const text = await (await fetch(`${operator.url}/metrics`)).text();
-  return Number(/^samsa_operator_reconciles_total\{controller="kafkacluster",result="success"\} (\d+)/m.exec(text)?.[1] ?? 0);
-}
-
 /** Waits until the operator has reconciled `name` `n` more times (touching it so that it does). */
 async function afterReconciles(name: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    const before = await reconciles();
+    const before = await operator.reconciles('kafkacluster');
     await admin.mergePatch(await cluster(name), { metadata: { annotations: { 'test.samsa.dev/touch': String(Date.now()) } } });
-    await waitFor('another reconcile', async () => (await reconciles()) > before);
+    await waitFor('another reconcile', async () => (await operator.reconciles('kafkacluster')) > before);
   }
 }
 

@@ -13,7 +13,6 @@ let admin: Kube;
 let operator: OperatorProcess;
 
 const readyCondition = (o: Obj) => o.status?.conditions?.find((c) => c.type === 'Ready');
-const reconciles = async () => Number(/samsa_operator_reconciles_total\{controller="kafkacluster",result="success"\} (\d+)/.exec(await (await fetch(`${operator.url}/metrics`)).text())?.[1] ?? 0);
 
 beforeAll(async () => {
   harness = await OperatorHarness.start([NS]);
@@ -53,8 +52,8 @@ describe('rolls through the Eviction API', () => {
     // With the operator's own budget, this one makes two: the API server refuses to evict such a pod.
     expect(readyCondition(blocked)!.message).toContain('more than one PodDisruptionBudget');
     // Several reconciles later: the broker still runs, and the Warning was given once.
-    const seen = await reconciles();
-    await harness.waitFor('more reconciles', async () => (await reconciles()) >= seen + 3);
+    const seen = await operator.reconciles('kafkacluster');
+    await harness.waitFor('more reconciles', async () => (await operator.reconciles('kafkacluster')) >= seen + 3);
     expect((await admin.get<Obj>('v1', 'Pod', NS, 'held-0')).metadata!.uid).toBe(before.metadata!.uid);
     const warnings = (await admin.list<Obj & { reason: string; type: string; involvedObject: { name: string } }>('v1', 'Event', NS)).filter((e) => e.involvedObject.name === 'held' && e.reason === 'EvictionBlocked');
     expect(warnings).toHaveLength(1);

@@ -71,6 +71,12 @@ export class OperatorProcess {
     return (await fetch(`${this.url}${path}`)).status;
   }
 
+  /** Reconciles of one controller that finished successfully, from the operator's /metrics. */
+  async reconciles(controller: 'kafkacluster' | 'kafkatopic'): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    return Number(new RegExp(`^samsa_operator_reconciles_total\\{controller="${controller}",result="success"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  }
+
   get exited(): boolean {
     return this.process.exitCode !== null || this.process.signalCode !== null;
   }

@@ -24,7 +24,6 @@ const brokerIp: string[] = [];
 
 const readyCondition = (o: Obj) => o.status?.conditions?.find((c) => c.type === 'Ready');
 const topicResource = (name: string) => harness.get('KafkaTopic', NS, name);
-const topicReconciles = async () => Number(/samsa_operator_reconciles_total\{controller="kafkatopic",result="success"\} (\d+)/.exec(await (await fetch(`${operator.url}/metrics`)).text())?.[1] ?? 0);
 const warnings = async (name: string, reason: string) =>
   (await admin.list<Obj & { reason: string; type: string; involvedObject: { name: string } }>('v1', 'Event', NS)).filter((e) => e.involvedObject.name === name && e.reason === reason && e.type === 'Warning');
 
@@ -113,8 +112,8 @@ describe('KafkaTopics naming one topic', () => {
     expect(readyCondition(second)).toMatchObject({ status: 'False', message: expect.stringContaining('KafkaTopic first') });
     expect(second.status?.conditions?.find((c) => c.type === 'Degraded')?.status).toBe('True');
     // Reconciled again and again (resync every 5s): one Warning, and the topic as the first says.
-    const seen = await topicReconciles();
-    await harness.waitFor('more topic reconciles', async () => (await topicReconciles()) >= seen + 6);
+    const seen = await operator.reconciles('kafkatopic');
+    await harness.waitFor('more topic reconciles', async () => (await operator.reconciles('kafkatopic')) >= seen + 6);
     expect(await warnings('second', 'ResourceConflict')).toHaveLength(1);
     expect((await topicsOn(broker)).get('shared')).toBe(2);
     expect(await topicConfig(broker, 'shared', 'retention.ms')).toBe('3600000');
