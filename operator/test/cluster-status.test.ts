@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { kcatProduce } from '../../broker/test/kcat.js';
 import { API_VERSION } from '../crds/types.js';
 import type { Kube, KubernetesObject } from '../kube.js';
 import { type Obj, OperatorHarness, type OperatorProcess } from './operator-harness.js';
@@ -80,7 +81,7 @@ afterAll(async () => {
 });
 
 describe('the KafkaCluster reconciler in the first hour', () => {
-  it('runs examples/kafka-cluster.yaml as shipped, with consumer groups on a broker of it, and shows the brokers\' version', async () => {
+  it('runs examples/kafka-cluster.yaml and kafka-topic.yaml as shipped, with consumer groups on a broker of it, and shows the brokers\' version', async () => {
     const example = parse(readFileSync(join(ROOT, 'examples/kafka-cluster.yaml'), 'utf8')) as Obj;
     await admin.create({ ...example, metadata: { ...example.metadata, namespace: NS } });
     const name = example.metadata!.name!;
@@ -124,6 +125,22 @@ describe('the KafkaCluster reconciler in the first hour', () => {
     // kcat's balanced consumer (a group through __consumer_offsets) reads the auto-created topic to its end.
     const { stdout } = await run('kcat', ['-b', address, '-G', 'clickers', 'clicks', '-o', 'beginning', '-e', '-q', '-f', '%s\n'], { timeout: 60_000 });
     expect(stdout.trim()).toBe('first click');
+
+    // examples/kafka-topic.yaml as shipped: the topic lives on one broker, named in status.brokerId.
+    const topicExample = parse(readFileSync(join(ROOT, 'examples/kafka-topic.yaml'), 'utf8')) as Obj;
+    await admin.create({ ...topicExample, metadata: { ...topicExample.metadata, namespace: NS } });
+    const topic = await waitFor('the example topic ready', async () => {
+      const t = await harness.get('KafkaTopic', NS, topicExample.metadata!.name!);
+      return condition(t, 'Ready')?.status === 'True' ? t : null;
+    });
+    const holder = `${(await pod(`${name}-${topic.status!.brokerId}`)).status.podIP}:9092`;
+    const holderAdmin = kafkaAt(holder).admin();
+    await holderAdmin.connect();
+    expect((await holderAdmin.fetchTopicMetadata({ topics: ['orders'] })).topics[0]!.partitions).toHaveLength(topicExample.spec.partitions);
+    await holderAdmin.disconnect();
+    await kcatProduce(holder, 'orders', ['order-1:paid'], ['-K:']);
+    const orders = await run('kcat', ['-b', holder, '-G', 'shipping', 'orders', '-o', 'beginning', '-e', '-q', '-f', '%k=%s\n'], { timeout: 60_000 });
+    expect(orders.stdout.trim()).toBe('order-1=paid');
   }, 300_000);
 
   it('puts an object the API server refuses into status and one Warning Event, and recovers when the spec is fixed', async () => {
