@@ -6,10 +6,11 @@ import { type Socket, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../protocol/client.js';
 import { encodeRequest } from '../protocol/frame.js';
-import { createTopicsApi, fetchApi, produceApi } from '../protocol/messages/index.js';
+import { fetchApi, produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BrokerProcess } from './broker-process.js';
 import { kcatConsume, kcatProduce } from './kcat.js';
+import { mustCreateTopic } from './topics.js';
 
 /** ApiVersions v0, correlation id 1, no client id. */
 const API_VERSIONS = Buffer.from([0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
@@ -79,11 +80,6 @@ function produceBody(topic: string, records: Buffer) {
   return { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] };
 }
 
-async function createTopic(c: KafkaConnection, name: string): Promise<void> {
-  const res = await c.send(createTopicsApi, 7, { topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
-  expect(res.topics[0]!.errorCode).toBe(0);
-}
-
 describe('connection timeouts', () => {
   let broker: BrokerProcess;
 
@@ -100,7 +96,7 @@ describe('connection timeouts', () => {
     expect(await answers(idle)).toBe(true);
 
     const polling = await KafkaConnection.open('127.0.0.1', broker.port, 'long-poll');
-    await createTopic(polling, 'quiet');
+    await mustCreateTopic(polling, 'quiet');
     // Waits three idle periods at the end of an empty log: in progress, so not idle.
     const res = await polling.send(fetchApi, 12, fetchBody('quiet', 3000));
     expect(res.responses[0]!.partitions[0]).toMatchObject({ errorCode: 0, highWatermark: 0 });
@@ -113,7 +109,7 @@ describe('connection timeouts', () => {
 
   it('closes a connection whose client stops reading its responses', async () => {
     const producer = await KafkaConnection.open('127.0.0.1', broker.port, 'producer');
-    await createTopic(producer, 'unread');
+    await mustCreateTopic(producer, 'unread');
     const value = Buffer.alloc(100_000, 'x');
     for (let i = 0; i < 2; i++) {
       const res = await producer.send(produceApi, 9, produceBody('unread', buildRecordBatch(Array.from({ length: 10 }, () => ({ value })))));
@@ -261,7 +257,7 @@ describe('max.connections', () => {
     await extra.closed;
     expect(await closedTotal(broker, 'max_connections')).toBe(1);
 
-    await createTopic(producer, 'capped');
+    await mustCreateTopic(producer, 'capped');
     const produced = await producer.send(produceApi, 9, produceBody('capped', buildRecordBatch([{ value: Buffer.from('kept') }])));
     expect(produced.responses[0]!.partitionResponses[0]).toMatchObject({ errorCode: 0, baseOffset: 0 });
     const fetched = await consumer.send(fetchApi, 12, fetchBody('capped', 0));

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { createTopicsApi, produceApi } from '../protocol/messages/index.js';
+import { produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BrokerProcess } from './broker-process.js';
+import { mustCreateTopic } from './topics.js';
 
 let broker: BrokerProcess | undefined;
 let tracer: ChildProcess | undefined;
@@ -39,15 +40,6 @@ function traceFsyncs(pid: number, out: string): Promise<ChildProcess> {
 
 const fsyncs = (out: string) => readFileSync(out, 'utf8').split('\n').filter((l) => /^(fsync|fdatasync)\(/.test(l)).length;
 
-async function createTopic(c: KafkaConnection, name: string, configs: Record<string, string>) {
-  const res = await c.send(createTopicsApi, 7, {
-    topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([k, v]) => ({ name: k, value: v })) }],
-    timeoutMs: 5000,
-    validateOnly: false,
-  });
-  expect(res.topics[0]!.errorCode).toBe(ErrorCode.NONE);
-}
-
 async function produce(c: KafkaConnection, topic: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
     const res = await c.send(produceApi, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: buildRecordBatch([{ value: Buffer.from(`r${i}`) }]) }] }] });
@@ -60,9 +52,9 @@ describe('fsync policy', () => {
     // The scheduler runs often here; log.flush.interval.ms is set so that it does not default to it.
     broker = await BrokerProcess.start({ 'log.flush.scheduler.interval.ms': '50', 'log.flush.interval.ms': '9223372036854775807' });
     const c = await KafkaConnection.open('127.0.0.1', broker.port);
-    await createTopic(c, 'page-cache', {});
-    await createTopic(c, 'every-five', { 'flush.messages': '5' });
-    await createTopic(c, 'timed', { 'flush.ms': '200' });
+    await mustCreateTopic(c, 'page-cache');
+    await mustCreateTopic(c, 'every-five', { configs: { 'flush.messages': '5' } });
+    await mustCreateTopic(c, 'timed', { configs: { 'flush.ms': '200' } });
     const out = join(work, 'strace.out');
     tracer = await traceFsyncs(broker.pid, out);
 

@@ -9,13 +9,14 @@ import { crc32c } from '@node-rs/crc32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { apiVersionsApi, createTopicsApi, produceApi } from '../protocol/messages/index.js';
+import { apiVersionsApi, produceApi } from '../protocol/messages/index.js';
 import { Writer } from '../protocol/writer.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { Compression } from '../records/compression.js';
 import { BatchOffset, BATCH_HEADER_SIZE, LOG_OVERHEAD } from '../records/record-batch.js';
 import { BrokerProcess } from './broker-process.js';
 import { kcatConsume, kcatProduce } from './kcat.js';
+import { mustCreateTopic } from './topics.js';
 
 let broker: BrokerProcess;
 
@@ -31,13 +32,11 @@ const open = () => KafkaConnection.open('127.0.0.1', broker.port, 'hostile-test'
 
 async function createTopic(name: string, configs: Record<string, string> = {}): Promise<void> {
   const c = await open();
-  const res = await c.send(createTopicsApi, 7, {
-    topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([k, v]) => ({ name: k, value: v })) }],
-    timeoutMs: 5000,
-    validateOnly: false,
-  });
-  await c.close();
-  expect(res.topics[0]!.errorCode).toBe(0);
+  try {
+    await mustCreateTopic(c, name, { configs });
+  } finally {
+    await c.close();
+  }
 }
 
 /** A v2 batch around `payload` exactly as given, claiming `recordCount` records, with a valid CRC. */

@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { createTopicsApi, describeGroupsApi, initProducerIdApi, listGroupsApi, produceApi } from '../protocol/messages/index.js';
+import { describeGroupsApi, initProducerIdApi, listGroupsApi, produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BrokerProcess } from './broker-process.js';
 import { kcatConsume, kcatProduce } from './kcat.js';
+import { mustCreateTopic } from './topics.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -24,13 +25,11 @@ const open = () => KafkaConnection.open('127.0.0.1', broker.port, 'idempotence-t
 
 async function createTopic(name: string, configs: Record<string, string> = {}): Promise<void> {
   const c = await open();
-  const res = await c.send(createTopicsApi, 7, {
-    topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([k, v]) => ({ name: k, value: v })) }],
-    timeoutMs: 5000,
-    validateOnly: false,
-  });
-  expect(res.topics[0]!.errorCode).toBe(0);
-  await c.close();
+  try {
+    await mustCreateTopic(c, name, { configs });
+  } finally {
+    await c.close();
+  }
 }
 
 const produceBody = (topic: string, records: Buffer) => ({ transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] });

@@ -7,9 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { createPartitionsApi, createTopicsApi, deleteTopicsApi, metadataApi, produceApi } from '../protocol/messages/index.js';
+import { createPartitionsApi, deleteTopicsApi, metadataApi, produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BrokerProcess } from './broker-process.js';
+import { createTopic } from './topics.js';
 
 const NOFILE = 256;
 let broker: BrokerProcess | undefined;
@@ -18,11 +19,6 @@ afterEach(async () => {
   await broker?.destroy();
   broker = undefined;
 });
-
-async function createTopic(c: KafkaConnection, name: string, partitions: number) {
-  const res = await c.send(createTopicsApi, 7, { topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
-  return res.topics[0]!;
-}
 
 async function produce(c: KafkaConnection, topic: string, partition: number, value: string) {
   const res = await c.send(produceApi, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: partition, records: buildRecordBatch([{ value: Buffer.from(value) }]) }] }] });
@@ -38,14 +34,14 @@ describe('partition limits', () => {
   it('refuses a CreateTopics past the open-file limit and keeps serving', async () => {
     broker = await BrokerProcess.start({}, [], [], { launcher: ['prlimit', `--nofile=${NOFILE}:${NOFILE}`] });
     const c = await KafkaConnection.open('127.0.0.1', broker.port);
-    const refused = await createTopic(c, 'too-wide', 600);
+    const refused = await createTopic(c, 'too-wide', { partitions: 600 });
     expect(refused.errorCode).toBe(ErrorCode.POLICY_VIOLATION);
     expect(refused.errorMessage).toMatch(new RegExp(`RLIMIT_NOFILE ${NOFILE}`));
     expect(await topicNames(c)).toEqual([]);
     expect(readdirSync(broker.dataDir).filter((f) => f.startsWith('too-wide'))).toEqual([]);
 
     // Growing a topic past the budget is refused the same way.
-    expect((await createTopic(c, 'fits', 10)).errorCode).toBe(ErrorCode.NONE);
+    expect((await createTopic(c, 'fits', { partitions: 10 })).errorCode).toBe(ErrorCode.NONE);
     const grown = await c.send(createPartitionsApi, 3, { topics: [{ name: 'fits', count: 700, assignments: null }], timeoutMs: 5000, validateOnly: false });
     expect(grown.results[0]).toMatchObject({ errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: expect.stringMatching(/RLIMIT_NOFILE/) });
 
@@ -61,10 +57,10 @@ describe('partition limits', () => {
   it('refuses partitions past max.broker.partitions, max.partitions and the per-request cap', async () => {
     broker = await BrokerProcess.start({ 'max.broker.partitions': '20', 'max.partitions': '25' });
     const c = await KafkaConnection.open('127.0.0.1', broker.port);
-    expect((await createTopic(c, 'first', 15)).errorCode).toBe(ErrorCode.NONE);
-    const overBroker = await createTopic(c, 'second', 6);
+    expect((await createTopic(c, 'first', { partitions: 15 })).errorCode).toBe(ErrorCode.NONE);
+    const overBroker = await createTopic(c, 'second', { partitions: 6 });
     expect(overBroker).toMatchObject({ errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: expect.stringMatching(/max\.broker\.partitions=20/) });
-    expect((await createTopic(c, 'second', 5)).errorCode).toBe(ErrorCode.NONE);
+    expect((await createTopic(c, 'second', { partitions: 5 })).errorCode).toBe(ErrorCode.NONE);
     const grown = await c.send(createPartitionsApi, 3, { topics: [{ name: 'second', count: 6, assignments: null }], timeoutMs: 5000, validateOnly: false });
     expect(grown.results[0]).toMatchObject({ errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: expect.stringMatching(/max\.broker\.partitions=20/) });
     expect(await topicNames(c)).toEqual(['first', 'second']);
@@ -73,9 +69,9 @@ describe('partition limits', () => {
     await broker.destroy();
     broker = await BrokerProcess.start({ 'max.partitions': '4' });
     const d = await KafkaConnection.open('127.0.0.1', broker.port);
-    expect(await createTopic(d, 'wide', 5)).toMatchObject({ errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: expect.stringMatching(/max\.partitions=4/) });
+    expect(await createTopic(d, 'wide', { partitions: 5 })).toMatchObject({ errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: expect.stringMatching(/max\.partitions=4/) });
     // Kafka's cap on one request holds whatever the other limits say.
-    const huge = await createTopic(d, 'huge', 2_000_000_000);
+    const huge = await createTopic(d, 'huge', { partitions: 2_000_000_000 });
     expect(huge).toMatchObject({ errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: expect.stringMatching(/at most 10000/) });
     expect(await topicNames(d)).toEqual([]);
     await d.close();
@@ -84,7 +80,7 @@ describe('partition limits', () => {
   it('starts with partitions it cannot open offline instead of crash-looping', async () => {
     broker = await BrokerProcess.start();
     const c = await KafkaConnection.open('127.0.0.1', broker.port);
-    expect((await createTopic(c, 'many', 300)).errorCode).toBe(ErrorCode.NONE);
+    expect((await createTopic(c, 'many', { partitions: 300 })).errorCode).toBe(ErrorCode.NONE);
     expect((await produce(c, 'many', 0, 'first')).errorCode).toBe(ErrorCode.NONE);
     expect((await produce(c, 'many', 299, 'last')).errorCode).toBe(ErrorCode.NONE);
     await c.close();

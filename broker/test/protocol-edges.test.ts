@@ -8,7 +8,6 @@ import { encodeRequest } from '../protocol/frame.js';
 import {
   apiVersionsApi,
   createPartitionsApi,
-  createTopicsApi,
   fetchApi,
   listOffsetsApi,
   metadataApi,
@@ -21,6 +20,7 @@ import { buildRecordBatch } from '../records/batch-builder.js';
 import { BatchOffset } from '../records/record-batch.js';
 import { BrokerProcess } from './broker-process.js';
 import { kcatConsume } from './kcat.js';
+import { createTopic as createTopicOn } from './topics.js';
 
 let broker: BrokerProcess;
 
@@ -37,12 +37,7 @@ const open = () => KafkaConnection.open('127.0.0.1', broker.port, 'edge-test');
 async function createTopic(name: string, partitions = 1, configs: Record<string, string> = {}) {
   const c = await open();
   try {
-    const res = await c.send(createTopicsApi, 7, {
-      topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([k, v]) => ({ name: k, value: v })) }],
-      timeoutMs: 5000,
-      validateOnly: false,
-    });
-    return res.topics[0]!;
+    return await createTopicOn(c, name, { partitions, configs });
   } finally {
     await c.close();
   }

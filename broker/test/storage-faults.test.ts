@@ -13,14 +13,15 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { apiVersionsApi, createTopicsApi, fetchApi, heartbeatApi, initProducerIdApi, joinGroupApi, listOffsetsApi, metadataApi, offsetCommitApi, offsetFetchApi, produceApi, syncGroupApi } from '../protocol/messages/index.js';
+import { apiVersionsApi, fetchApi, heartbeatApi, initProducerIdApi, joinGroupApi, listOffsetsApi, metadataApi, offsetCommitApi, offsetFetchApi, produceApi, syncGroupApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BatchOffset, LOG_OVERHEAD, decodeRecords } from '../records/record-batch.js';
 import { BrokerProcess } from './broker-process.js';
-import type { LogConfig } from '../config.js';
+import { testLogConfig } from './log-config.js';
 import { PartitionLog } from '../storage/partition-log.js';
 import { KafkaStorageError } from '../storage/storage-error.js';
 import { validateClientBatches } from '../records/record-batch.js';
+import { createTopic } from './topics.js';
 
 const RECORD_BYTES = 60 * 1024;
 const mounts: string[] = [];
@@ -56,11 +57,6 @@ function valueOf(i: number): Buffer {
 /** Offset and a digest of the value: cheap to compare for thousands of 60 KB records. */
 function summary(offset: number, value: Buffer): [number, string] {
   return [offset, createHash('sha256').update(value).digest('hex')];
-}
-
-async function createTopic(c: KafkaConnection, name: string, partitions = 1) {
-  const res = await c.send(createTopicsApi, 7, { topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
-  return res.topics[0]!;
 }
 
 async function produce(c: KafkaConnection, topic: string, value: Buffer) {
@@ -260,7 +256,7 @@ describe('a full disk', () => {
     const filler = join(dataDir, 'filler');
     fillUp(filler);
 
-    const refused = await createTopic(c, 'unrecorded', 3);
+    const refused = await createTopic(c, 'unrecorded', { partitions: 3 });
     expect(refused.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
     expect(refused.errorMessage).toMatch(/metadata.*ENOSPC/);
     expect(tmpFiles(dataDir)).toEqual([]);
@@ -287,7 +283,7 @@ describe('a full disk', () => {
     await broker.launch();
     c = await KafkaConnection.open('127.0.0.1', broker.port);
     expect(await readAll(c, 'kept')).toEqual([summary(0, Buffer.from('kept record'))]);
-    expect((await createTopic(c, 'unrecorded', 3)).errorCode).toBe(ErrorCode.NONE);
+    expect((await createTopic(c, 'unrecorded', { partitions: 3 })).errorCode).toBe(ErrorCode.NONE);
     await c.close();
     await broker.restart();
     const after = await KafkaConnection.open('127.0.0.1', broker.port);
@@ -299,22 +295,7 @@ describe('a full disk', () => {
 
   it('a roll that cannot write its indexes refuses the append and keeps the log whole', () => {
     const root = mountTmpfs('1m');
-    const config: LogConfig = {
-      segmentBytes: 16 * 1024,
-      segmentMs: 7 * 24 * 3600 * 1000,
-      retentionMs: -1,
-      retentionBytes: -1,
-      indexIntervalBytes: 1,
-      maxMessageBytes: 1 << 20,
-      logAppendTime: false,
-      minInsyncReplicas: 1,
-      delete: true,
-      compact: false,
-      deleteRetentionMs: 86_400_000,
-      minCleanableDirtyRatio: 0.5,
-      flushMessages: Number.MAX_SAFE_INTEGER,
-      flushMs: Number.MAX_SAFE_INTEGER,
-    };
+    const config = testLogConfig({ segmentBytes: 16 * 1024, indexIntervalBytes: 1 });
     const dir = join(root, 'roll-0');
     const failures: KafkaStorageError[] = [];
     const append = (log: PartitionLog, i: number) => {
