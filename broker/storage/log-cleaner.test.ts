@@ -5,27 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { LogConfig } from '../config.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BATCH_HEADER_SIZE, BatchOffset, validateClientBatches } from '../records/record-batch.js';
+import { testLogConfig } from '../test/log-config.js';
 import { PartitionLog } from './partition-log.js';
 
-const config: LogConfig = {
-  segmentBytes: 400,
-  segmentMs: 7 * 24 * 3600 * 1000,
-  retentionMs: -1,
-  retentionBytes: -1,
-  indexIntervalBytes: 256,
-  maxMessageBytes: 1 << 20,
-  logAppendTime: false,
-  minInsyncReplicas: 1,
-  delete: false,
-  compact: true,
-  deleteRetentionMs: 60_000,
-  minCleanableDirtyRatio: 0.5,
-  flushMessages: Number.MAX_SAFE_INTEGER,
-  flushMs: Number.MAX_SAFE_INTEGER,
-};
+const config = testLogConfig({ segmentBytes: 400, delete: false, compact: true, deleteRetentionMs: 60_000 });
 
 let dir: string;
 beforeEach(() => {

@@ -4,28 +4,11 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LogConfig } from '../config.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { decodeRecords, readBatchInfo, validateClientBatches, LOG_OVERHEAD } from '../records/record-batch.js';
+import { testLogConfig as config } from '../test/log-config.js';
 import { PartitionLog } from './partition-log.js';
 
-const config = (overrides: Partial<LogConfig> = {}): LogConfig => ({
-  segmentBytes: 1 << 30,
-  segmentMs: 7 * 24 * 3600 * 1000,
-  retentionMs: -1,
-  retentionBytes: -1,
-  indexIntervalBytes: 256,
-  maxMessageBytes: 1 << 20,
-  logAppendTime: false,
-  minInsyncReplicas: 1,
-  delete: true,
-  compact: false,
-  deleteRetentionMs: 86_400_000,
-  minCleanableDirtyRatio: 0.5,
-  flushMessages: Number.MAX_SAFE_INTEGER,
-  flushMs: Number.MAX_SAFE_INTEGER,
-  ...overrides,
-});
 
 let dir: string;
 beforeEach(() => {
