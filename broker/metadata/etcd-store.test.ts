@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdProcess } from '../test/etcd-process.js';
+import { eventually } from '../test/eventually.js';
 import { TcpProxy } from '../test/tcp-proxy.js';
 import { EtcdMetadataStore } from './etcd-store.js';
 import { type StoredValue, VersionConflictError } from './metadata-store.js';
@@ -31,21 +32,6 @@ function store(url: string, requestTimeoutMs?: number): EtcdMetadataStore {
   return opened;
 }
 
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const result = await probe();
-      if (result !== undefined) return result;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-}
-
 describe('EtcdMetadataStore', () => {
   it('tells a holder cut off from etcd that its session is lost before another can take its key', async () => {
     const keys = prefix();
@@ -60,7 +46,7 @@ describe('EtcdMetadataStore', () => {
 
     proxy.cut();
     const rivalSession = await rival.openSession(5000);
-    const mine = await poll('the rival taking the key', async () => {
+    const mine = await eventually('the rival taking the key', async () => {
       try {
         return await rivalSession.put('controller', 'node-2', 0);
       } catch (err) {
@@ -90,7 +76,7 @@ describe('EtcdMetadataStore', () => {
     await expect(cutOff.put('k', 'w')).rejects.toThrow();
     await expect(cutOff.get('k')).rejects.toThrow();
     proxy.heal();
-    expect((await poll('etcd again', () => cutOff.get('k')))?.value).toBe('v');
+    expect((await eventually('etcd again', () => cutOff.get('k')))?.value).toBe('v');
   });
 
   it('keeps a watch across an etcd restart without missing or repeating a change', async () => {
@@ -102,10 +88,10 @@ describe('EtcdMetadataStore', () => {
     const a = await writer.put('t/a', '1');
     await etcd.restart();
     // Written before the watch has reconnected: it must resume from the revision after "a".
-    const b = await poll('a write after the restart', () => writer.put('t/b', '2'));
+    const b = await eventually('a write after the restart', () => writer.put('t/b', '2'));
     await writer.delete('t/a');
     const c = await writer.put('t/c', '3');
-    await poll('every change', async () => (changes.length >= 4 ? true : undefined));
+    await eventually('every change', async () => (changes.length >= 4 ? true : undefined));
     expect(changes).toEqual([
       ['t/a', { value: '1', version: a }],
       ['t/b', { value: '2', version: b }],
@@ -142,7 +128,7 @@ describe('EtcdMetadataStore', () => {
     resetMidCatchUp = true;
     proxy.heal();
     proxy.reset();
-    await poll('every change', async () => (delivered.length >= count ? true : undefined), 30_000).catch((err: Error) => {
+    await eventually('every change', async () => (delivered.length >= count ? true : undefined), 30_000).catch((err: Error) => {
       throw new Error(`${err.message}: ${delivered.length} of ${count} delivered`);
     });
     expect(resetMidCatchUp).toBe(false);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdProcess } from '../test/etcd-process.js';
+import { eventually } from '../test/eventually.js';
 import { EtcdMetadataStore, parseEtcdUrl } from './etcd-store.js';
 import { FileMetadataStore } from './file-store.js';
 import { MemoryMetadataStore, type MemorySession } from './memory-store.js';
@@ -112,21 +113,6 @@ function etcdBackend(): Backend {
   };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const result = await probe();
-      if (result !== undefined) return result;
-    } catch (err) {
-      lastError = err; // etcd may refuse calls for a while after it was paused
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-}
-
 type Change = [string, StoredValue | undefined];
 
 const backends = [
@@ -204,7 +190,7 @@ for (const backend of backends) {
       expect(await store.delete('w/a')).toBe(true);
       await store.put('elsewhere', 'y');
       const vb2 = await store.put('w/b', 'b2', vb);
-      await waitFor('three changes', () => (changes.length >= 3 ? true : undefined));
+      await eventually('three changes', () => (changes.length >= 3 ? true : undefined));
       expect(changes).toEqual([
         ['w/b', { value: 'b1', version: vb }],
         ['w/a', undefined],
@@ -220,7 +206,7 @@ for (const backend of backends) {
       const session = await store.openSession(TTL_MS);
       const version = await session.put('brokers/1', 'host-1', 0);
       await session.close();
-      await waitFor('the delete', () => (changes.length >= 2 ? true : undefined));
+      await eventually('the delete', () => (changes.length >= 2 ? true : undefined));
       expect(changes).toEqual([
         ['brokers/1', { value: 'host-1', version }],
         ['brokers/1', undefined],
@@ -238,10 +224,10 @@ for (const backend of backends) {
         const changes: Change[] = [];
         const watch = await store.watch(key, (k, value) => changes.push([k, value]));
         const held = await holder(key, stop);
-        await waitFor("the holder's put", () => (changes.length >= 1 ? true : undefined));
+        await eventually("the holder's put", () => (changes.length >= 1 ? true : undefined));
         expect(changes[0]).toEqual([key, { value: stop, version: held.version }]);
         held[stop]();
-        await waitFor('the expiry', () => (changes.length >= 2 ? true : undefined));
+        await eventually('the expiry', () => (changes.length >= 2 ? true : undefined));
         expect(changes[1]).toEqual([key, undefined]);
         expect(await store.get(key)).toBeUndefined();
         watch.stop();
@@ -258,7 +244,7 @@ for (const backend of backends) {
       let gone = false;
       const watch = await second.watch('controller', (_key, value) => (gone ||= value === undefined));
       first.hang();
-      await waitFor("the first holder's expiry", () => (gone ? true : undefined));
+      await eventually("the first holder's expiry", () => (gone ? true : undefined));
       watch.stop();
       const mine = await session.put('controller', 'node-2', 0);
       const epoch = await second.get('controller_epoch');
@@ -285,9 +271,9 @@ for (const backend of backends) {
       } finally {
         backend.restore();
       }
-      await waitFor('the delete of the lost session\'s key', () => (changes.length >= 2 ? true : undefined));
+      await eventually('the delete of the lost session\'s key', () => (changes.length >= 2 ? true : undefined));
       expect(changes[1]).toEqual(['brokers/7', undefined]);
-      expect(await waitFor('a readable store', () => store.get('brokers/7').then((v) => v ?? null))).toBeNull();
+      expect(await eventually('a readable store', () => store.get('brokers/7').then((v) => v ?? null))).toBeNull();
       watch.stop();
     });
   });
