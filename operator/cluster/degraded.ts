@@ -5,7 +5,7 @@ import { verdict } from '../conditions.js';
 import type { Kube, KubernetesObject } from '../kube.js';
 
 /** Whether the cluster already reports exactly this problem. */
-export function alreadyDegraded(kc: KafkaCluster, reason: string, message: string): boolean {
+function alreadyDegraded(kc: KafkaCluster, reason: string, message: string): boolean {
   const degraded = kc.status?.conditions?.find((c) => c.type === 'Degraded');
   return degraded?.status === 'True' && degraded.reason === reason && degraded.message === message && degraded.observedGeneration === kc.metadata.generation;
 }
