@@ -55,10 +55,16 @@ export class BrokerProcess {
 
   /** `extraArgs` go to the command line as they are (e.g. --advertised-port). */
   static async start(config: Record<string, string> = {}, extraArgs: string[] = [], nodeArgs: string[] = [], options: { dataDir?: string; launcher?: string[] } = {}): Promise<BrokerProcess> {
+    const broker = await BrokerProcess.create(config, extraArgs, nodeArgs, options);
+    await broker.launch();
+    return broker;
+  }
+
+  /** Picks free ports and a data directory; does not launch. */
+  static async create(config: Record<string, string> = {}, extraArgs: string[] = [], nodeArgs: string[] = [], options: { dataDir?: string; launcher?: string[] } = {}): Promise<BrokerProcess> {
     const broker = new BrokerProcess(await freePort(), await freePort(), options.dataDir ?? mkdtempSync(join(tmpdir(), 'samsa-test-')), config, extraArgs);
     broker.nodeArgs = nodeArgs;
     broker.launcher = options.launcher ?? [];
-    await broker.launch();
     return broker;
   }
 
@@ -74,8 +80,16 @@ export class BrokerProcess {
     return `http://127.0.0.1:${this.httpPort}`;
   }
 
-  /** Starts the process on the same ports and data directory and waits until /readyz says ready. */
-  async launch(): Promise<void> {
+  /** True while the process has been spawned and has not exited (stopped with SIGSTOP counts). */
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * Starts the process on the same ports and data directory and, unless `wait` is false,
+   * waits until /readyz says ready (see waitReady).
+   */
+  async launch(options: { wait?: boolean; readyTimeoutMs?: number } = {}): Promise<void> {
     const args = [...this.nodeArgs, MAIN, '--port', String(this.port), '--http-port', String(this.httpPort), '--data-dir', this.dataDir];
     for (const [k, v] of Object.entries(this.config)) args.push('--config', `${k}=${v}`);
     args.push(...this.extraArgs);
@@ -85,9 +99,16 @@ export class BrokerProcess {
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
-    const deadline = Date.now() + 20_000;
+    if (options.wait !== false) await this.waitReady(options.readyTimeoutMs);
+  }
+
+  /** Polls /readyz until it answers 200; fails when the process exits first or time runs out. */
+  async waitReady(timeoutMs = 20_000): Promise<void> {
+    const child = this.child;
+    if (!child) throw new Error('broker not launched');
+    const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`broker exited with ${child.exitCode}:\n${this.output}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`broker exited with ${child.exitCode ?? child.signalCode}:\n${this.output}`);
       try {
         const res = await fetch(`${this.httpUrl}/readyz`);
         if (res.status === 200) return;
@@ -96,7 +117,12 @@ export class BrokerProcess {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`broker not ready within 20s:\n${this.output}`);
+    throw new Error(`broker not ready within ${timeoutMs / 1000}s:\n${this.output}`);
+  }
+
+  /** Sends a signal without waiting (SIGSTOP/SIGCONT to pause and resume it). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
   }
 
   private waitExit(): Promise<number | null> {
@@ -109,6 +135,8 @@ export class BrokerProcess {
   async stop(): Promise<number | null> {
     const exited = this.waitExit();
     this.child?.kill('SIGTERM');
+    // A paused process would not act on SIGTERM until continued.
+    this.child?.kill('SIGCONT');
     return exited;
   }
 

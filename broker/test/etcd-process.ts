@@ -1,28 +1,39 @@
 // A real single-member etcd for tests, on free ports in a temp dir, from the binary that
 // scripts/control-plane/build.sh builds (a no-op once built). A missing etcd is an error,
 // never a skipped test. pause()/resume() are SIGSTOP/SIGCONT: an etcd that stops answering.
+// Written without parameter properties so that Node's type stripping can run it (bench/, scripts/).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, terminate } from './broker-process.js';
+import { freePort, terminate } from './broker-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ETCD = join(ROOT, '.cache/control-plane/bin/etcd');
+
+/** The project's etcd, built by scripts/control-plane/build.sh when missing (a no-op once built). */
+export function ensureEtcd(): string {
+  if (!existsSync(ETCD)) execFileSync('sh', [join(ROOT, 'scripts/control-plane/build.sh')], { stdio: 'inherit' });
+  if (!existsSync(ETCD)) throw new Error(`etcd not found at ${ETCD}: run scripts/control-plane/build.sh`);
+  return ETCD;
+}
 
 export class EtcdProcess {
   output = '';
   private child: ChildProcess | undefined;
 
-  private constructor(
-    readonly clientPort: number,
-    private readonly peerPort: number,
-    private readonly dir: string,
-  ) {}
+  readonly clientPort: number;
+  private readonly peerPort: number;
+  private readonly dir: string;
+
+  private constructor(clientPort: number, peerPort: number, dir: string) {
+    this.clientPort = clientPort;
+    this.peerPort = peerPort;
+    this.dir = dir;
+  }
 
   static async start(): Promise<EtcdProcess> {
-    if (!existsSync(ETCD)) execFileSync('sh', [join(ROOT, 'scripts/control-plane/build.sh')], { stdio: 'inherit' });
-    if (!existsSync(ETCD)) throw new Error(`etcd not found at ${ETCD}: run scripts/control-plane/build.sh`);
+    ensureEtcd();
     const etcd = new EtcdProcess(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), 'samsa-etcd-')));
     try {
       await etcd.launch();

@@ -1,5 +1,6 @@
-// Runs Apache Kafka (the pinned release of scripts/kafka/pom.xml) as a single-node
-// KRaft broker on free loopback ports: the reference for benchmarks and compatibility tests.
+// Runs Apache Kafka (the pinned release of scripts/kafka/pom.xml) on free loopback ports: a
+// single-node KRaft broker (KafkaProcess) or a cluster of combined broker+controller nodes
+// (KafkaCluster), the reference for benchmarks and compatibility tests.
 // Written without parameter properties so that Node's type stripping can run it (bench/).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -7,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createConnection } from 'node:net';
+import kafkajs from 'kafkajs';
 import { freePort, terminate } from './broker-process.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -17,8 +19,8 @@ export function ensureKafka(): void {
   execFileSync('sh', [join(ROOT, 'scripts/maven-deps.sh'), 'scripts/kafka/pom.xml', '.cache/kafka/lib'], { stdio: 'inherit' });
 }
 
-/** JVM settings of Kafka's own start scripts (kafka-server-start.sh, kafka-run-class.sh). */
-const BROKER_JVM = ['-Xmx1G', '-Xms1G', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true'];
+/** JVM settings of Kafka's own start scripts (kafka-server-start.sh, kafka-run-class.sh), heap aside. */
+const BROKER_JVM = ['-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true'];
 const QUIET = ['-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-Dorg.slf4j.simpleLogger.logFile=System.err'];
 
 /** Runs one of Kafka's main classes (tools, CLI commands) and returns its standard output. */
@@ -31,6 +33,14 @@ export function randomClusterId(): string {
   return randomBytes(16).toString('base64url');
 }
 
+export interface KafkaProcessOptions {
+  /** Listener ports; free ones by default. A cluster picks them first to name its voters. */
+  port?: number;
+  controllerPort?: number;
+  /** -Xmx and -Xms (kafka-server-start.sh's default is 1G). */
+  heap?: string;
+}
+
 export class KafkaProcess {
   private child: ChildProcess | null = null;
   output = '';
@@ -39,11 +49,13 @@ export class KafkaProcess {
   readonly port: number;
   readonly controllerPort: number;
   readonly dir: string;
+  readonly heap: string;
 
-  private constructor(port: number, controllerPort: number, dir: string) {
+  private constructor(port: number, controllerPort: number, dir: string, heap: string) {
     this.port = port;
     this.controllerPort = controllerPort;
     this.dir = dir;
+    this.heap = heap;
   }
 
   get bootstrap(): string {
@@ -55,9 +67,9 @@ export class KafkaProcess {
   }
 
   /** Writes server.properties and formats the storage with `clusterId`; does not launch. */
-  static async create(settings: Record<string, string> = {}, clusterId = randomClusterId()): Promise<KafkaProcess> {
+  static async create(settings: Record<string, string> = {}, clusterId = randomClusterId(), options: KafkaProcessOptions = {}): Promise<KafkaProcess> {
     ensureKafka();
-    const kafka = new KafkaProcess(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), 'kafka-ref-')));
+    const kafka = new KafkaProcess(options.port ?? (await freePort()), options.controllerPort ?? (await freePort()), mkdtempSync(join(tmpdir(), 'kafka-ref-')), options.heap ?? '1G');
     const properties = {
       'process.roles': 'broker,controller',
       'node.id': '1',
@@ -95,19 +107,49 @@ export class KafkaProcess {
     return join(this.dir, 'logs');
   }
 
-  private async launch(): Promise<void> {
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Starts the JVM on the same ports and data and, unless `wait` is false, waits until it answers. */
+  async launch(options: { wait?: boolean } = {}): Promise<void> {
     this.launchedAt = performance.now();
-    const child = spawn('java', [...BROKER_JVM, ...QUIET, '-cp', `${KAFKA_LIB}/*`, 'kafka.Kafka', this.propertiesFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const jvm = [`-Xmx${this.heap}`, `-Xms${this.heap}`, ...BROKER_JVM];
+    const child = spawn('java', [...jvm, ...QUIET, '-cp', `${KAFKA_LIB}/*`, 'kafka.Kafka', this.propertiesFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
-    const deadline = Date.now() + 60_000;
+    // The tail only: a node of a long benchmark logs for a long time.
+    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-100_000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    if (options.wait !== false) await this.waitReady();
+  }
+
+  /** Waits until the listener answers an ApiVersions request; fails when the JVM exits first. */
+  async waitReady(timeoutMs = 60_000): Promise<void> {
+    const child = this.child;
+    if (!child) throw new Error('Kafka not launched');
+    const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`Kafka exited with ${child.exitCode}:\n${this.output}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`Kafka exited with ${child.exitCode ?? child.signalCode}:\n${this.output}`);
       if (await this.answersMetadata()) return;
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`Kafka not ready within 60s:\n${this.output}`);
+    throw new Error(`Kafka not ready within ${timeoutMs / 1000}s:\n${this.output}`);
+  }
+
+  /** Sends a signal without waiting for its effect (SIGSTOP/SIGCONT). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** SIGKILL and wait until the JVM is gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    await new Promise<void>((resolveExit) => {
+      child.once('exit', () => resolveExit());
+      child.kill('SIGKILL');
+    });
   }
 
   /** True once the listener accepts a connection and answers an ApiVersions request. */
@@ -129,11 +171,123 @@ export class KafkaProcess {
   }
 
   async stop(): Promise<void> {
-    if (this.child) await terminate(this.child, 30_000);
+    if (!this.child) return;
+    const stopped = terminate(this.child, 30_000);
+    // A paused JVM would not act on SIGTERM until continued.
+    this.child.kill('SIGCONT');
+    await stopped;
   }
 
   async destroy(): Promise<void> {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface KafkaClusterOptions {
+  nodes?: number;
+  /** server.properties settings every node gets (over the cluster's own). */
+  settings?: Record<string, string>;
+  /** Each node's -Xmx/-Xms; several 1G JVMs beside Samsa are too much for a small machine. */
+  heap?: string;
+}
+
+/**
+ * A KRaft cluster of combined broker+controller nodes (node ids 0..N-1, every node a voter),
+ * formatted with one cluster id, on free loopback ports.
+ */
+export class KafkaCluster {
+  readonly nodes: KafkaProcess[];
+  readonly clusterId: string;
+
+  private constructor(nodes: KafkaProcess[], clusterId: string) {
+    this.nodes = nodes;
+    this.clusterId = clusterId;
+  }
+
+  static async start(options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
+    const count = options.nodes ?? 3;
+    const ports: Array<{ port: number; controllerPort: number }> = [];
+    for (let id = 0; id < count; id++) ports.push({ port: await freePort(), controllerPort: await freePort() });
+    const voters = ports.map((p, id) => `${id}@127.0.0.1:${p.controllerPort}`).join(',');
+    const clusterId = randomClusterId();
+    const replication = String(Math.min(3, count));
+    const nodes: KafkaProcess[] = [];
+    const cluster = new KafkaCluster(nodes, clusterId);
+    try {
+      for (let id = 0; id < count; id++) {
+        const settings = {
+          'node.id': String(id),
+          'controller.quorum.voters': voters,
+          'offsets.topic.replication.factor': replication,
+          'transaction.state.log.replication.factor': replication,
+          'transaction.state.log.min.isr': String(Math.min(2, count)),
+          ...options.settings,
+        };
+        nodes.push(await KafkaProcess.create(settings, clusterId, { ...ports[id]!, heap: options.heap }));
+      }
+      // Together: a node's broker serves only once a quorum of controllers has elected a leader.
+      for (const node of nodes) await node.launch({ wait: false });
+      await Promise.all(nodes.map((node) => node.waitReady(120_000)));
+      await cluster.waitForBrokers(count, 60_000);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  get bootstrap(): string {
+    return this.nodes.map((n) => n.bootstrap).join(',');
+  }
+
+  node(nodeId: number): KafkaProcess {
+    const node = this.nodes[nodeId];
+    if (!node) throw new Error(`no Kafka node with id ${nodeId} (0..${this.nodes.length - 1})`);
+    return node;
+  }
+
+  /** SIGKILL (resolves once the JVM is gone), SIGSTOP or SIGCONT (resolve at once). */
+  async kill(nodeId: number, signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT' = 'SIGKILL'): Promise<void> {
+    const node = this.node(nodeId);
+    if (signal === 'SIGKILL') await node.kill();
+    else node.signal(signal);
+  }
+
+  /** Stops the node (SIGTERM, unless already gone) and starts it on the same ports and data. */
+  async restart(nodeId: number): Promise<void> {
+    const node = this.node(nodeId);
+    if (node.running) await node.stop();
+    await node.launch({ wait: false });
+    await node.waitReady(120_000);
+  }
+
+  /** Waits until Metadata, asked of any live node, lists `count` brokers. */
+  async waitForBrokers(count: number, timeoutMs: number): Promise<void> {
+    const live = this.nodes.filter((n) => n.running).map((n) => n.bootstrap);
+    const kafka = new kafkajs.Kafka({ clientId: 'kafka-cluster', brokers: live, logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 } });
+    const admin = kafka.admin();
+    const deadline = Date.now() + timeoutMs;
+    let seen = -1;
+    try {
+      while (Date.now() < deadline) {
+        try {
+          await admin.connect();
+          seen = (await admin.describeCluster()).brokers.length;
+          if (seen === count) return;
+        } catch {
+          // a node still starting
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    throw new Error(`Kafka cluster: ${seen} of ${count} brokers registered after ${timeoutMs / 1000}s`);
+  }
+
+  /** Stops every node (SIGTERM, all at once) and removes their data. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.destroy()));
   }
 }
