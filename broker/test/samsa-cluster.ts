@@ -1,0 +1,102 @@
+// A Samsa cluster of real broker processes sharing one real etcd, for tests, benchmarks and the
+// operator's tests: node ids 0..N-1, each broker on its own free ports and data directory, all
+// naming the same `etcd://…/samsa/<random>` metadata URL.
+// Written without parameter properties so that Node's type stripping can run it (bench/).
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { BrokerProcess } from './broker-process.ts';
+import { EtcdProcess } from './etcd-process.ts';
+
+export interface SamsaClusterOptions {
+  brokers: number;
+  /** Broker settings (--config) every broker gets. */
+  config?: Record<string, string>;
+  /** `broker.rack` of broker i is racks[i % racks.length]. */
+  racks?: string[];
+  /** An etcd to use (left running by stop()); by default the cluster starts its own. */
+  etcd?: EtcdProcess;
+  /** How long each broker may take to become ready (registered in the cluster). */
+  readyTimeoutMs?: number;
+}
+
+export class SamsaCluster {
+  readonly brokers: BrokerProcess[];
+  readonly etcd: EtcdProcess;
+  readonly metadataUrl: string;
+  private readonly ownsEtcd: boolean;
+  private readonly readyTimeoutMs: number;
+
+  private constructor(brokers: BrokerProcess[], etcd: EtcdProcess, metadataUrl: string, ownsEtcd: boolean, readyTimeoutMs: number) {
+    this.brokers = brokers;
+    this.etcd = etcd;
+    this.metadataUrl = metadataUrl;
+    this.ownsEtcd = ownsEtcd;
+    this.readyTimeoutMs = readyTimeoutMs;
+  }
+
+  /** Starts etcd (unless given) and the brokers, all at once, and waits until every broker is ready. */
+  static async start(options: SamsaClusterOptions): Promise<SamsaCluster> {
+    if (!Number.isInteger(options.brokers) || options.brokers < 1) throw new Error(`brokers must be a positive integer, got ${options.brokers}`);
+    const etcd = options.etcd ?? (await EtcdProcess.start());
+    const metadataUrl = etcd.url(`samsa/${randomBytes(6).toString('hex')}`);
+    const brokers: BrokerProcess[] = [];
+    const cluster = new SamsaCluster(brokers, etcd, metadataUrl, options.etcd === undefined, options.readyTimeoutMs ?? 60_000);
+    try {
+      for (let id = 0; id < options.brokers; id++) {
+        const config = { ...options.config };
+        if (options.racks?.length) config['broker.rack'] = options.racks[id % options.racks.length]!;
+        brokers.push(await BrokerProcess.create(config, ['--node-id', String(id), '--metadata', metadataUrl]));
+      }
+      // Launched together: a broker may wait for the others (a controller, replicas) to be ready.
+      for (const broker of brokers) await broker.launch({ wait: false });
+      await Promise.all(brokers.map((broker) => broker.waitReady(cluster.readyTimeoutMs)));
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** Every broker's listener, comma-separated (a client's bootstrap.servers). */
+  get bootstrap(): string {
+    return this.brokers.map((b) => b.bootstrap).join(',');
+  }
+
+  broker(nodeId: number): BrokerProcess {
+    const broker = this.brokers[nodeId];
+    if (!broker) throw new Error(`no broker with node id ${nodeId} (0..${this.brokers.length - 1})`);
+    return broker;
+  }
+
+  /** SIGKILL (resolves once the process is gone), SIGSTOP or SIGCONT (resolve at once). */
+  async kill(nodeId: number, signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT' = 'SIGKILL'): Promise<void> {
+    const broker = this.broker(nodeId);
+    if (signal === 'SIGKILL') await broker.kill();
+    else broker.signal(signal);
+  }
+
+  /** Stops the broker (SIGTERM, unless it is already gone) and starts it on the same ports and data. */
+  async restart(nodeId: number): Promise<void> {
+    const broker = this.broker(nodeId);
+    if (broker.running) await broker.stop();
+    await broker.launch({ readyTimeoutMs: this.readyTimeoutMs });
+  }
+
+  /** Stops every broker (SIGTERM, all at once), removes their data, and stops etcd if it is ours. */
+  async stop(): Promise<void> {
+    await Promise.all(this.brokers.map((b) => stopWithin(b, 30_000)));
+    for (const b of this.brokers) rmSync(b.dataDir, { recursive: true, force: true });
+    if (this.ownsEtcd) await this.etcd.stop();
+  }
+}
+
+/** SIGTERM, then SIGKILL if the broker has not exited in time (a stuck shutdown must not hang a test). */
+async function stopWithin(broker: BrokerProcess, graceMs: number): Promise<void> {
+  if (!broker.running) return;
+  const timer = setTimeout(() => broker.signal('SIGKILL'), graceMs);
+  try {
+    await broker.stop();
+  } finally {
+    clearTimeout(timer);
+  }
+}
