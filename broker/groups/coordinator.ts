@@ -139,7 +139,8 @@ export class GroupCoordinator {
       if (!log) continue;
       let offset = log.logStartOffset;
       for (;;) {
-        const read = log.read(offset, 1 << 20);
+        // As Kafka's loader: up to the log end, not the high watermark (a new leader's log is the truth).
+        const read = log.read(offset, 1 << 20, log.logEndOffset);
         if (read.outOfRange || !read.records || read.records.length === 0) break;
         let pos = 0;
         while (pos < read.records.length) {

@@ -11,6 +11,11 @@ const MAX_TIMESTAMP = -3;
 const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
 
+/** Consumers see only committed records: a record past the high watermark is no match yet. */
+function committed(found: { offset: number; timestamp: number } | null, highWatermark: number): { offset: number; timestamp: number } | null {
+  return found && found.offset < highWatermark ? found : null;
+}
+
 export function handleListOffsets(broker: BrokerContext, req: ListOffsetsRequest): ListOffsetsResponse {
   const topics = req.topics.map((t) => {
     const topic = broker.registry.get(t.name);
@@ -39,11 +44,11 @@ export function handleListOffsets(broker: BrokerContext, req: ListOffsetsRequest
           found = { offset: log.logStartOffset - 1, timestamp: -1 };
           break;
         case MAX_TIMESTAMP:
-          found = log.maxTimestampRecord();
+          found = committed(log.maxTimestampRecord(), log.highWatermark);
           break;
         default:
           if (p.timestamp < 0) return { ...out, errorCode: ErrorCode.INVALID_REQUEST };
-          found = log.offsetForTimestamp(p.timestamp);
+          found = committed(log.offsetForTimestamp(p.timestamp), log.highWatermark);
       }
       if (!found) return { ...out, leaderEpoch: assignment.leaderEpoch };
       return { ...out, oldStyleOffsets: [found.offset], timestamp: found.timestamp, offset: found.offset, leaderEpoch: assignment.leaderEpoch };
@@ -67,10 +72,12 @@ export function handleOffsetForLeaderEpoch(broker: BrokerContext, req: OffsetFor
         const code = p.currentLeaderEpoch > assignment.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
         return { errorCode: code, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
       }
-      // Every batch carries the partition's single leader epoch, so it ends where the log ends;
-      // an epoch from the future has no end offset.
+      // An epoch later than the current one is unknown. The current one ends at the log end,
+      // even before a batch carries it (Kafka records it when leadership starts); earlier ones
+      // end where the leader-epoch cache says (KIP-279).
       if (p.leaderEpoch > assignment.leaderEpoch) return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
-      return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: assignment.leaderEpoch, endOffset: log.logEndOffset };
+      const found = p.leaderEpoch === assignment.leaderEpoch ? { epoch: p.leaderEpoch, endOffset: log.logEndOffset } : log.endOffsetForEpoch(p.leaderEpoch);
+      return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: found.epoch, endOffset: found.endOffset };
     });
     return { topic: t.topic, partitions };
   });
