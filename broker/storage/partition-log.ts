@@ -378,6 +378,7 @@ export class PartitionLog {
    * Below the log start the log is emptied and starts at `offset`.
    */
   truncateTo(offset: number): void {
+    if (this.offline) throw this.offline;
     if (offset >= this.logEndOffset) return;
     if (offset < this.logStartOffset) return this.truncateFullyAndStartAt(offset);
     try {
@@ -414,6 +415,7 @@ export class PartitionLog {
    * cleared, the high watermark is `offset`.
    */
   truncateFullyAndStartAt(offset: number): void {
+    if (this.offline) throw this.offline;
     try {
       // The cache file goes first: a crash before the segments are gone leaves no file, and the
       // next open rebuilds the cache from the batches still there.
