@@ -211,8 +211,11 @@ export class PartitionLog {
   }
 
   set autoCommit(on: boolean) {
+    if (on === this.commitOnAppend) return;
     this.commitOnAppend = on;
     if (on) this.setHighWatermark(this.logEndOffset);
+    // From now on the file must exist: after a crash, no file would mean everything is committed.
+    else if (!this.hwFileExists && !this.offline) this.saveHighWatermark(this.hw);
   }
 
   /**
@@ -430,7 +433,7 @@ export class PartitionLog {
       this.producers.clear();
       this.saveProducerState();
       this.hw = offset;
-      if (this.hwFileExists || !this.commitOnAppend) this.saveHighWatermark(offset);
+      if (this.hwFileExists) this.saveHighWatermark(offset);
     } catch (err) {
       throw this.storageFailure(err, 'truncation');
     }
