@@ -74,9 +74,13 @@ export class Broker implements BrokerContext {
     this.store = options.store ?? (options.metadataUrl ? EtcdMetadataStore.fromUrl(options.metadataUrl) : new FileMetadataStore(join(options.dataDir, 'metadata.json')));
     this.registry = new TopicRegistry(this.store);
     this.view = new ClusterView(this.store, this.logger, (name) => this.registry.get(name));
-    this.registry.onChange(() => this.view.changed());
-    this.replicas = new ReplicaManager(this.nodeId, this.config, this.logs, this.registry, this.view, this.logger.child({ component: 'replication' }));
-    this.controller = new Controller(this.nodeId, this.store, this.view, this.registry, this.config, this.logger.child({ component: 'controller' }));
+    this.registry.onChange(() => {
+      this.view.changed();
+      // A topic this broker just created is led here before the request that created it is answered.
+      if (this.state === 'ready') this.replicas.reconcile();
+    });
+    this.replicas = new ReplicaManager(this.nodeId, this.config, this.logs, this.registry, this.view, options.logger.child({ component: 'replication' }));
+    this.controller = new Controller(this.nodeId, this.store, this.view, this.registry, this.config, options.logger.child({ component: 'controller' }));
     this.view.onChange(() => this.replicas.reconcile());
     const rack = this.config.get('broker.rack');
     this.registrar = new BrokerRegistrar(
@@ -115,6 +119,12 @@ export class Broker implements BrokerContext {
       },
       () => this.metrics.offsetsRecordSkipped(),
     );
+    // The coordinator of a group is the leader of its offsets partition: groups move with leadership.
+    this.replicas.onLeadershipChange((topic, partition, leading) => {
+      if (topic !== OFFSETS_TOPIC) return;
+      if (leading) this.groups.loadPartition(partition);
+      else this.groups.unloadPartition(partition);
+    });
     this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger);
     this.http = createHttpServer(
       {
@@ -137,7 +147,6 @@ export class Broker implements BrokerContext {
     await this.dynamicConfigs.load();
     this.topics.openAll();
     this.replicas.reconcile();
-    this.groups.load();
     this.offsetExpiryTimer = setInterval(() => {
       try {
         this.groups.expireOffsets();

@@ -26,9 +26,11 @@ let broker: BrokerContext;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'samsa-offsets-'));
   logs = new LogManager(dir, pino({ level: 'silent' }));
-  const topic: TopicRecord = { name: 't', id: 'AAAAAAAAAAAAAAAAAAAAAQ', partitions: [{ partition: 0, replicas: [0, 1, 2], leader: 0, leaderEpoch: CURRENT_EPOCH }], configs: {} };
-  broker = { logs, registry: { get: (name: string) => (name === 't' ? topic : undefined) } } as unknown as BrokerContext;
+  const topic: TopicRecord = { name: 't', id: 'AAAAAAAAAAAAAAAAAAAAAQ', partitions: [{ partition: 0, replicas: [0, 1, 2] }], configs: {} };
   log = logs.open('t', 0, testLogConfig());
+  // This broker leads the partition in CURRENT_EPOCH.
+  const replica = { role: 'leader', leaderEpoch: CURRENT_EPOCH, log };
+  broker = { logs, registry: { get: (name: string) => (name === 't' ? topic : undefined) }, replicas: { replica: () => replica } } as unknown as BrokerContext;
   log.autoCommit = false;
   // Offsets 0-1 in epoch 2 at t=1000, 2-3 in epoch 5 at t=2000, 4-5 in epoch 7 at t=3000.
   for (const [epoch, timestamp] of [
@@ -65,7 +67,7 @@ describe('OffsetForLeaderEpoch over epochs', () => {
     expect(endOffset(5)).toMatchObject({ leaderEpoch: 5, endOffset: 4 });
     expect(endOffset(6)).toMatchObject({ leaderEpoch: 5, endOffset: 4 });
     expect(endOffset(7)).toMatchObject({ leaderEpoch: 7, endOffset: 6 });
-    expect(endOffset(1)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: -1, endOffset: -1 });
+    expect(endOffset(1)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: 1, endOffset: 0 });
     expect(endOffset(8)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: -1, endOffset: -1 });
     expect(endOffset(5, 6)).toMatchObject({ errorCode: ErrorCode.FENCED_LEADER_EPOCH });
     expect(endOffset(5, 8)).toMatchObject({ errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH });

@@ -37,13 +37,13 @@ describe('LeaderEpochCache', () => {
     expect(cache.latestEpoch).toBe(4);
   });
 
-  it('has no answer below the first epoch, nor when empty', () => {
+  it('answers below the first epoch with the first epoch\'s start (Kafka), and nothing when empty', () => {
     const empty = new LeaderEpochCache(path);
     expect(empty.latestEpoch).toBe(-1);
     expect(empty.endOffsetFor(0, 0)).toEqual({ epoch: -1, endOffset: -1 });
     const cache = new LeaderEpochCache(path);
     cache.assign(3, 100);
-    expect(cache.endOffsetFor(2, 150)).toEqual({ epoch: -1, endOffset: -1 });
+    expect(cache.endOffsetFor(2, 150)).toEqual({ epoch: 2, endOffset: 100 });
     expect(cache.endOffsetFor(-1, 150)).toEqual({ epoch: -1, endOffset: -1 });
   });
 
@@ -104,6 +104,6 @@ describe('LeaderEpochCache', () => {
     cache.truncateFromStart(27);
     expect(cache.all).toEqual([{ epoch: 4, startOffset: 27 }]);
     expect(LeaderEpochCache.read(path)).toEqual([{ epoch: 4, startOffset: 27 }]);
-    expect(cache.endOffsetFor(2, 30)).toEqual({ epoch: -1, endOffset: -1 });
+    expect(cache.endOffsetFor(2, 30)).toEqual({ epoch: 2, endOffset: 27 });
   });
 });

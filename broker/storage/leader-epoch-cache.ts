@@ -75,7 +75,8 @@ export class LeaderEpochCache {
 
   /**
    * Where `epoch` ends (KIP-279): the largest epoch <= `epoch` and the start offset of the next
-   * one, or `logEndOffset` when it is the latest. Undefined (-1, -1) below the first epoch.
+   * one, or `logEndOffset` when it is the latest. Below the first epoch, as Kafka: the requested
+   * epoch and the first epoch's start (a follower truncates to it); undefined (-1, -1) when empty.
    */
   endOffsetFor(epoch: number, logEndOffset: number): EpochEndOffset {
     let floor = -1;
@@ -85,7 +86,8 @@ export class LeaderEpochCache {
         break;
       }
     }
-    if (floor < 0) return UNDEFINED;
+    if (epoch < 0) return UNDEFINED;
+    if (floor < 0) return this.entries.length === 0 ? UNDEFINED : { epoch, endOffset: this.entries[0]!.startOffset };
     const next = this.entries[floor + 1];
     return { epoch: this.entries[floor]!.epoch, endOffset: next ? next.startOffset : logEndOffset };
   }

@@ -162,7 +162,7 @@ describe('leader-epoch cache of a partition log', () => {
     expect(log.applyRetention()).toBeGreaterThan(0);
     expect(log.logStartOffset).toBeGreaterThan(6);
     expect(log.epochEntries).toEqual([{ epoch: 2, startOffset: log.logStartOffset }]);
-    expect(log.endOffsetForEpoch(1)).toEqual({ epoch: -1, endOffset: -1 });
+    expect(log.endOffsetForEpoch(1)).toEqual({ epoch: 1, endOffset: log.logStartOffset });
   });
 });
 
@@ -658,7 +658,8 @@ function modelEpochs(model: Array<[number, string, number]>): Array<{ epoch: num
 
 function modelEndOffset(entries: Array<{ epoch: number; startOffset: number }>, epoch: number, logEnd: number): { epoch: number; endOffset: number } {
   const floor = entries.filter((e) => e.epoch <= epoch).at(-1);
-  if (!floor) return { epoch: -1, endOffset: -1 };
+  if (epoch < 0 || entries.length === 0) return { epoch: -1, endOffset: -1 };
+  if (!floor) return { epoch, endOffset: entries[0]!.startOffset };
   const after = entries.find((e) => e.epoch > floor.epoch);
   return { epoch: floor.epoch, endOffset: after ? after.startOffset : logEnd };
 }
