@@ -75,8 +75,8 @@ export class Broker implements BrokerContext {
     this.registry = new TopicRegistry(this.store);
     this.view = new ClusterView(this.store, this.logger, (name) => this.registry.get(name));
     this.registry.onChange(() => this.view.changed());
-    this.replicas = new ReplicaManager(this.nodeId, this.config, this.logs, this.registry, this.view, this.logger.child({ component: 'replication' }));
-    this.controller = new Controller(this.nodeId, this.store, this.view, this.registry, this.config, this.logger.child({ component: 'controller' }));
+    this.replicas = new ReplicaManager(this.nodeId, this.config, this.logs, this.registry, this.view, options.logger.child({ component: 'replication' }));
+    this.controller = new Controller(this.nodeId, this.store, this.view, this.registry, this.config, options.logger.child({ component: 'controller' }));
     this.view.onChange(() => this.replicas.reconcile());
     const rack = this.config.get('broker.rack');
     this.registrar = new BrokerRegistrar(

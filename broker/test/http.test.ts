@@ -81,7 +81,7 @@ describe('HTTP endpoints', () => {
     expect(topLevelKeys('{"a":1,"b":{"a":[{"a":2}],"c":"x\\",\\"a"},"a":3}')).toEqual(['a', 'b', 'a']);
     const lines = jsonLines(broker.output);
     const components = new Set(lines.map((l) => (JSON.parse(l) as { component?: string }).component));
-    expect(components).toEqual(new Set(['broker', 'http']));
+    expect(components).toEqual(new Set(['broker', 'controller', 'replication', 'http']));
     for (const line of lines) expect(repeatedKeys(line), line).toEqual([]);
   });
 });
