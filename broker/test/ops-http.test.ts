@@ -8,6 +8,8 @@ import { KafkaConnection } from '../protocol/client.js';
 import { createTopicsApi, produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import type { LaggingPartition, ShutdownBlocker } from '../replication/partition-health.js';
+import { BrokerProcess } from './broker-process.js';
+import { EtcdProcess } from './etcd-process.js';
 import { eventually } from './eventually.js';
 import { SamsaCluster } from './samsa-cluster.js';
 
@@ -195,5 +197,28 @@ describe('operator endpoints of a three-broker cluster', () => {
       ['guarded', 1, 'under-replicated'],
       ['guarded', 2, 'under-replicated'],
     ]);
+  });
+
+  it('answer 503 rather than guess while the broker is still loading the cluster metadata', async () => {
+    // A broker whose etcd is paused stays in start-up with its HTTP port open and its view of the cluster empty.
+    const etcd = await EtcdProcess.start();
+    const broker = await BrokerProcess.create({}, ['--node-id', '0', '--metadata', etcd.url('samsa/starting')]);
+    try {
+      etcd.pause();
+      await broker.launch({ wait: false });
+      const ask = async <T>(path: string) => {
+        const res = await fetch(`${broker.httpUrl}${path}`);
+        return { status: res.status, body: (await res.json()) as T };
+      };
+      await until('the starting broker to answer its HTTP port', async () => expect(await ask('/v1/shutdown-safety')).toEqual({ status: 503, body: { safe: false, reason: 'starting', blocking: [] } }));
+      expect(await ask('/v1/caught-up')).toEqual({ status: 503, body: { caughtUp: false, reason: 'starting', lagging: [] } });
+      etcd.resume();
+      await broker.waitReady(30_000);
+      expect(await ask('/v1/shutdown-safety')).toEqual({ status: 200, body: { safe: true, blocking: [] } });
+      expect(await ask('/v1/caught-up')).toEqual({ status: 200, body: { caughtUp: true, lagging: [] } });
+    } finally {
+      await broker.destroy();
+      await etcd.stop();
+    }
   });
 });
