@@ -13,6 +13,7 @@ import { ClusterView } from './metadata/cluster-view.js';
 import { BrokerRegistrar } from './metadata/broker-registration.js';
 import { Controller } from './controller/controller.js';
 import { ReplicaManager } from './replication/replica-manager.js';
+import { PartitionHealth } from './replication/partition-health.js';
 import { type TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
 import { ProducerIdAllocator } from './metadata/producer-ids.js';
 import { GroupCoordinator, OFFSETS_TOPIC } from './groups/coordinator.js';
@@ -55,6 +56,7 @@ export class Broker implements BrokerContext {
   readonly view: ClusterView;
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
+  private readonly health: PartitionHealth;
   private readonly registrar: BrokerRegistrar;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
   private readonly store: MetadataStore;
@@ -82,6 +84,8 @@ export class Broker implements BrokerContext {
     this.replicas = new ReplicaManager(this.nodeId, this.config, this.logs, this.registry, this.view, options.logger.child({ component: 'replication' }));
     this.controller = new Controller(this.nodeId, this.store, this.view, this.registry, this.config, options.logger.child({ component: 'controller' }));
     this.view.onChange(() => this.replicas.reconcile());
+    this.health = new PartitionHealth(this.nodeId, this.config, this.registry, this.view, this.replicas, () => this.controller.active);
+    this.metrics.trackReplication(this.health);
     const rack = this.config.get('broker.rack');
     this.registrar = new BrokerRegistrar(
       this.store,
@@ -130,6 +134,10 @@ export class Broker implements BrokerContext {
       {
         notReadyReason: () => this.notReadyReason(),
         identity: () => ({ nodeId: this.nodeId, clusterId: this.registry.clusterId || null, version: BROKER_VERSION }),
+        // Before start-up has loaded the view it is empty, and during shutdown it goes stale: no answer rather than a wrong one.
+        clusterUnknownReason: () => (this.state === 'ready' ? null : this.state),
+        shutdownBlockers: () => this.health.shutdownBlockers(),
+        laggingPartitions: () => this.health.laggingPartitions(),
       },
       this.metrics.registry,
       options.logger,
