@@ -1,7 +1,8 @@
 // The cluster's one controller. Every broker campaigns; the one that creates the ephemeral
 // `controller/active` key in its session wins and bumps the durable `controller/epoch`. While
 // active it keeps every partition's leadership consistent with which brokers are live
-// (reconcileLeadership: fenced and shutting-down brokers leave ISRs and leaderships), moves
+// (reconcileLeadership: fenced and shutting-down brokers leave ISRs and leaderships), completes
+// reassignments whose new replicas have joined the ISR (reassignment.ts), moves
 // leadership back to preferred replicas when a broker's share is imbalanced, and removes the
 // states of deleted topics. Each write is a compare-and-set on the partition's state carrying the
 // controller epoch; a controller that meets a state written by a newer epoch, or loses its
@@ -13,6 +14,7 @@ import { ACTIVE_CONTROLLER_KEY, CONTROLLER_EPOCH_KEY, type ActiveController, typ
 import { type MetadataStore, type Session, VersionConflictError } from '../metadata/metadata-store.js';
 import type { TopicRecord, TopicRegistry } from '../metadata/topic-registry.js';
 import { electPreferred, reconcileLeadership, type PartitionState } from './partition-state.js';
+import { completeReassignment, reassigning } from './reassignment.js';
 
 export class Controller {
   /** The epoch this broker controls with; -1 when it is not the controller. */
@@ -122,8 +124,12 @@ export class Controller {
         if (!this.active) return;
         const current = this.view.partition(topic, p);
         if (!current) continue;
-        const next = reconcileLeadership(current.state, live, this.epoch, unclean);
-        if (next && !(await this.write(topic, p, current.state, next, current.version))) failed = true;
+        const reconciled = reconcileLeadership(current.state, live, this.epoch, unclean);
+        // A reassignment whose target replicas are all in sync completes in the same write.
+        const next = completeReassignment(reconciled ?? current.state, live, this.epoch) ?? reconciled;
+        if (!next) continue;
+        if (!(await this.write(topic, p, current.state, next, current.version))) failed = true;
+        else if (reassigning(current.state) && !reassigning(next)) this.logger.info({ topic: topic.name, partition: p, replicas: next.replicas, leader: next.leader, isr: next.isr }, 'reassignment completed');
       }
     }
     for (const orphan of this.view.orphanStates()) await this.view.deleteOrphan(orphan).catch(() => {});

@@ -31,6 +31,9 @@ import {
   deleteGroupsApi,
   offsetDeleteApi,
   electLeadersApi,
+  alterPartitionReassignmentsApi,
+  listPartitionReassignmentsApi,
+  describeLogDirsApi,
   type ApiVersionsResponse,
 } from '../protocol/messages/index.js';
 import { handleMetadata, handleDescribeCluster } from './metadata.js';
@@ -41,6 +44,8 @@ import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from '
 import { handleDescribeConfigs, handleAlterConfigs, handleIncrementalAlterConfigs } from './configs.js';
 import { handleInitProducerId } from './init-producer-id.js';
 import { handleElectLeaders } from './elect-leaders.js';
+import { handleAlterPartitionReassignments, handleListPartitionReassignments } from './reassignments.js';
+import { handleDescribeLogDirs } from './describe-log-dirs.js';
 import {
   handleFindCoordinator,
   handleJoinGroup,
@@ -81,6 +86,9 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(deleteTopicsApi, 1, (b, req, ctx) => handleDeleteTopics(b, req, ctx.apiVersion)),
     serve(createPartitionsApi, 0, (b, req) => handleCreatePartitions(b, req)),
     serve(electLeadersApi, 0, (b, req, ctx) => handleElectLeaders(b, req, ctx.apiVersion)),
+    serve(alterPartitionReassignmentsApi, 0, (b, req) => handleAlterPartitionReassignments(b, req)),
+    serve(listPartitionReassignmentsApi, 0, (b, req) => handleListPartitionReassignments(b, req)),
+    serve(describeLogDirsApi, 1, (b, req) => handleDescribeLogDirs(b, req)),
     serve(describeConfigsApi, 1, (b, req) => handleDescribeConfigs(b, req)),
     serve(alterConfigsApi, 0, (b, req) => handleAlterConfigs(b, req)),
     serve(incrementalAlterConfigsApi, 0, (b, req) => handleIncrementalAlterConfigs(b, req)),
