@@ -76,8 +76,10 @@ export class Broker implements BrokerContext {
     this.store = options.store ?? (options.metadataUrl ? EtcdMetadataStore.fromUrl(options.metadataUrl) : new FileMetadataStore(join(options.dataDir, 'metadata.json')));
     this.registry = new TopicRegistry(this.store);
     this.view = new ClusterView(this.store, this.logger, (name) => this.registry.get(name));
-    this.registry.onChange(() => {
+    this.registry.onChange((name) => {
       this.view.changed();
+      // Config overrides changed through another broker apply to the logs here too.
+      this.topics.refreshLogConfig(name);
       // A topic this broker just created is led here before the request that created it is answered.
       if (this.state === 'ready') this.replicas.reconcile();
     });
@@ -102,6 +104,8 @@ export class Broker implements BrokerContext {
     );
     this.registrar.onSession((session) => this.controller.useSession(session));
     this.dynamicConfigs = new DynamicBrokerConfigs(this.store, this.nodeId, this.config, this.logger);
+    // Set through another broker: topics without an override take the new defaults.
+    this.dynamicConfigs.onChange(() => this.topics.refreshLogConfigs());
     this.producerIds = new ProducerIdAllocator(this.store);
     this.topics = new TopicService(
       this.registry,
@@ -211,6 +215,7 @@ export class Broker implements BrokerContext {
     await this.registrar.close().catch((err: unknown) => this.logger.warn({ err }, 'cannot end the cluster session; it expires by itself'));
     this.view.stop();
     this.registry.stop();
+    this.dynamicConfigs.stop();
     clearInterval(this.offsetExpiryTimer);
     this.groups.close();
     this.logs.close();

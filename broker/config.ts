@@ -48,7 +48,33 @@ export const topicConfigDefs: readonly ConfigDef[] = [
   // Storage: explicit fsync policy.
   { name: 'flush.messages', type: 'long', default: NEVER, min: 1, doc: 'fsync the log after this many records; 1 syncs every write before it is acknowledged. Default: never (the OS writes back).' },
   { name: 'flush.ms', type: 'long', default: NEVER, min: 0, doc: 'fsync the log when records have waited this long (checked every log.flush.scheduler.interval.ms). Default: never.' },
+  // Replication throttles (KIP-73): which replicas the brokers' throttled rates apply to.
+  { name: 'leader.replication.throttled.replicas', type: 'string', default: '', check: (v) => void parseThrottledReplicas(v), doc: 'Replicas ("partition:broker,..." or "*") whose leader-side replication to out-of-sync followers is held to the leader broker\'s leader.replication.throttled.rate.' },
+  { name: 'follower.replication.throttled.replicas', type: 'string', default: '', check: (v) => void parseThrottledReplicas(v), doc: 'Replicas ("partition:broker,..." or "*") whose fetching while out of sync is held to the follower broker\'s follower.replication.throttled.rate.' },
 ];
+
+/** The replicas a throttled-replicas setting lists: every one ("*"), or "partition:broker" pairs. */
+export type ThrottledReplicas = '*' | ReadonlySet<string>;
+
+const parsedThrottles = new Map<string, ThrottledReplicas>();
+
+/** Parses (and checks) a throttled-replicas value, as Kafka accepts it; "" lists none. */
+export function parseThrottledReplicas(value: string): ThrottledReplicas {
+  const known = parsedThrottles.get(value);
+  if (known) return known;
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  let out: ThrottledReplicas;
+  if (items.length === 1 && items[0] === '*') out = '*';
+  else {
+    for (const item of items) {
+      if (!/^\d+:\d+$/.test(item)) throw new ConfigError(`throttled replicas must be "*" or a list of partition:broker pairs (e.g. 0:101,0:102,1:101), got "${item}"`);
+    }
+    out = new Set(items);
+  }
+  if (parsedThrottles.size > 1000) parsedThrottles.clear();
+  parsedThrottles.set(value, out);
+  return out;
+}
 
 // Client connections: limits checked at accept (KIP-402 names) and timeouts of the listener.
 const connectionConfigDefs: readonly ConfigDef[] = [
@@ -126,6 +152,8 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'auto.leader.rebalance.enable', type: 'boolean', default: 'true', doc: 'The controller moves leadership back to preferred replicas when leadership is imbalanced.' },
   { name: 'leader.imbalance.check.interval.seconds', type: 'long', default: '300', min: 1, doc: 'How often the controller checks leadership balance.' },
   { name: 'leader.imbalance.per.broker.percentage', type: 'int', default: '10', min: 0, max: 100, doc: 'Share of a broker\'s preferred partitions led elsewhere that triggers preferred-leader elections.' },
+  { name: 'leader.replication.throttled.rate', type: 'long', default: NEVER, min: 0, dynamic: 'cluster-wide', doc: 'Bytes/s this broker sends as leader to out-of-sync followers of the replicas a topic lists in leader.replication.throttled.replicas.' },
+  { name: 'follower.replication.throttled.rate', type: 'long', default: NEVER, min: 0, dynamic: 'cluster-wide', doc: 'Bytes/s this broker fetches as an out-of-sync follower of the replicas a topic lists in follower.replication.throttled.replicas.' },
   { name: 'controlled.shutdown.enable', type: 'boolean', default: 'true', doc: 'On SIGTERM, move leaderships to other replicas before stopping.' },
   { name: 'controlled.shutdown.timeout.ms', type: 'long', default: '30000', min: 0, doc: 'Longest wait for leaderships to move away at shutdown.' },
   ...connectionConfigDefs,

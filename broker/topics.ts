@@ -259,6 +259,12 @@ export class TopicService {
     for (const topic of this.registry.all()) this.logs.setConfig(topic.name, resolveLogConfig(this.config, topic.configs));
   }
 
+  /** Re-resolves one topic's log settings (its overrides changed, possibly through another broker). */
+  refreshLogConfig(name: string): void {
+    const record = this.registry.get(name);
+    if (record) this.logs.setConfig(name, resolveLogConfig(this.config, record.configs));
+  }
+
   /** Replaces a topic's config overrides (already validated by the caller). */
   async setConfigs(name: string, configs: Record<string, string>): Promise<void> {
     const record = this.registry.get(name);

@@ -1,7 +1,9 @@
 // DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (their overrides) and
 // brokers: the BROKER resource named by this broker's id holds its own dynamic settings, the one
-// named "" the cluster-wide default (KIP-226); both are kept in the MetadataStore.
+// named "" the cluster-wide default (KIP-226); both are kept in the MetadataStore, and a broker's
+// may be altered through any broker.
 import type { BrokerContext } from '../context.js';
+import type { ConfigOwner } from '../metadata/dynamic-configs.js';
 import { ErrorCode, type ErrorCodeValue, KafkaError } from '../protocol/errors.js';
 import type {
   DescribeConfigsRequest,
@@ -150,13 +152,24 @@ function validateBrokerLayer(settings: ReadonlyMap<string, string>): Map<string,
   return valid;
 }
 
-async function applyBrokerLayer(broker: BrokerContext, layer: DynamicLayer, settings: ReadonlyMap<string, string>, validateOnly: boolean): Promise<void> {
+/**
+ * Whose dynamic settings an alteration of a BROKER resource changes: "" the cluster-wide default,
+ * a node id that broker's (any broker may write them; the one named follows them through the store).
+ */
+function configOwner(broker: BrokerContext, resourceName: string): ConfigOwner {
+  if (resourceName === '') return 'default';
+  const id = /^\d+$/.test(resourceName) ? Number(resourceName) : -1;
+  if (id === broker.nodeId || broker.view.brokers.has(id)) return id;
+  throw new KafkaError(ErrorCode.INVALID_REQUEST, `broker "${resourceName}" is not registered in the cluster (this is broker ${broker.nodeId})`);
+}
+
+async function applyBrokerLayer(broker: BrokerContext, owner: ConfigOwner, settings: ReadonlyMap<string, string>, validateOnly: boolean): Promise<void> {
   const valid = validateBrokerLayer(settings);
   if (validateOnly) return;
-  await broker.dynamicConfigs.set(layer, valid);
+  await broker.dynamicConfigs.set(owner, valid);
   // Topics without an override take the new defaults from now on.
-  broker.topics.refreshLogConfigs();
-  broker.logger.info({ layer, configs: Object.fromEntries(valid) }, 'dynamic broker configs changed');
+  if (owner === 'default' || owner === broker.nodeId) broker.topics.refreshLogConfigs();
+  broker.logger.info({ broker: owner, configs: Object.fromEntries(valid) }, 'dynamic broker configs changed');
 }
 
 async function applyTopicConfigs(broker: BrokerContext, name: string, configs: Record<string, string>, validateOnly: boolean): Promise<void> {
@@ -194,7 +207,7 @@ export async function handleAlterConfigs(broker: BrokerContext, req: AlterConfig
   const responses = await eachResource(req.resources, async (res) => {
     const configs = new Map<string, string>();
     for (const c of res.configs) if (c.value !== null) configs.set(c.name, c.value);
-    if (res.resourceType === ResourceType.broker) return applyBrokerLayer(broker, brokerLayer(broker, res.resourceName), configs, req.validateOnly);
+    if (res.resourceType === ResourceType.broker) return applyBrokerLayer(broker, configOwner(broker, res.resourceName), configs, req.validateOnly);
     topicRecord(broker, res.resourceType, res.resourceName);
     await applyTopicConfigs(broker, res.resourceName, Object.fromEntries(configs), req.validateOnly);
   });
@@ -236,10 +249,10 @@ function applyOps(configs: Map<string, string>, ops: AlterableConfig[], defOf: (
 export async function handleIncrementalAlterConfigs(broker: BrokerContext, req: IncrementalAlterConfigsRequest): Promise<IncrementalAlterConfigsResponse> {
   const responses = await eachResource(req.resources, async (res) => {
     if (res.resourceType === ResourceType.broker) {
-      const layer = brokerLayer(broker, res.resourceName);
-      const settings = new Map(broker.config.dynamic(layer));
+      const owner = configOwner(broker, res.resourceName);
+      const settings = broker.dynamicConfigs.settings(owner);
       applyOps(settings, res.configs, brokerConfigDef, (name) => broker.config.get(name), { code: ErrorCode.INVALID_REQUEST, kind: 'broker' });
-      return applyBrokerLayer(broker, layer, settings, req.validateOnly);
+      return applyBrokerLayer(broker, owner, settings, req.validateOnly);
     }
     const record = topicRecord(broker, res.resourceType, res.resourceName);
     const configs = new Map(Object.entries(record.configs));

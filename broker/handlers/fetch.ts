@@ -3,7 +3,8 @@
 // Fetch sessions are not kept: every response says session 0, so clients send full requests.
 // Only a partition's leader serves it. Consumers read up to the high watermark; a follower
 // (replica id >= 0) reads up to the log end, and its fetch offset tells the leader how far it
-// has replicated (replication/replica-manager.ts).
+// has replicated (replication/replica-manager.ts). Throttled replicas that are out of sync get
+// no data while the leader's replication quota is used up (replication/replication-quota.ts).
 import type { BrokerContext } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { FetchRequest, FetchResponse } from '../protocol/messages/index.js';
@@ -77,7 +78,13 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, followe
         continue;
       }
       if (follower >= 0 && first) broker.replicas.onFollowerFetch(replica, follower, fp.fetchOffset);
+      // An out-of-sync follower of a throttled replica gets no data while the leader quota is used up (the fetch waits as for no data).
+      const throttled = follower >= 0 && broker.replicas.leaderThrottled(replica, follower);
       logs.push(log);
+      if (throttled && broker.replicas.leaderQuota.exceeded()) {
+        partitions.push(partitionResult(fp.partition, ErrorCode.NONE, log));
+        continue;
+      }
       // KIP-74: the first batch of the response is sent whole even past the limits.
       const limit = Math.min(fp.partitionMaxBytes, bytes === 0 ? Math.max(budget, 1) : budget);
       if (limit <= 0) {
@@ -91,6 +98,7 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, followe
         continue;
       }
       const records = read.records ?? EMPTY;
+      if (throttled) broker.replicas.leaderQuota.record(records.length);
       bytes += records.length;
       budget -= records.length;
       partitions.push(partitionResult(fp.partition, ErrorCode.NONE, log, records));

@@ -1,14 +1,23 @@
 // Dynamic broker settings in the MetadataStore, so that they survive restarts: "config/brokers/<id>"
 // holds one broker's, "config/brokers/<default>" the cluster-wide default, each a JSON object of
-// name → value. Loading puts them in force in the BrokerConfig before any log is opened.
+// name → value. Every broker follows them with a list-then-watch (started before any log is
+// opened), so a setting written through any broker is in force on the broker it names at once.
 import type { Logger } from 'pino';
 import { type BrokerConfig, type DynamicLayer, ConfigError, brokerConfigDef, validateValue } from '../config.js';
-import type { MetadataStore, StoredValue } from './metadata-store.js';
+import type { MetadataStore, StoredValue, Watch } from './metadata-store.js';
 
 const PREFIX = 'config/brokers/';
+const DEFAULT_NAME = '<default>';
+
+/** Whose settings: a broker's (by node id) or the cluster-wide default. */
+export type ConfigOwner = number | 'default';
 
 export class DynamicBrokerConfigs {
-  private readonly versions: Record<DynamicLayer, number> = { broker: 0, default: 0 };
+  /** Every broker's stored layer (and the default), as last seen: what a compare-and-set expects. */
+  private readonly stored = new Map<string, StoredValue>();
+  private watch: Watch | undefined;
+  private stopped = false;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(
     private readonly store: MetadataStore,
@@ -17,15 +26,57 @@ export class DynamicBrokerConfigs {
     private readonly logger: Logger,
   ) {}
 
-  private key(layer: DynamicLayer): string {
-    return PREFIX + (layer === 'broker' ? String(this.nodeId) : '<default>');
+  private key(owner: ConfigOwner): string {
+    return PREFIX + (owner === 'default' ? DEFAULT_NAME : String(owner));
   }
 
+  /** The owner of the layer `layer` of this broker. */
+  private ownerOf(layer: DynamicLayer): ConfigOwner {
+    return layer === 'broker' ? this.nodeId : 'default';
+  }
+
+  /** Calls `listener` after this broker's settings in force changed (here or through another broker). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Lists every broker's settings, puts this broker's in force, and follows changes. */
   async load(): Promise<void> {
-    for (const layer of ['default', 'broker'] as const) this.adopt(layer, await this.store.get(this.key(layer)));
+    const watch = await this.store.watch(PREFIX, (key, value) => this.apply(key, value, true), (err) => {
+      if (this.stopped) return;
+      this.logger.warn({ err }, 'dynamic broker config watch broken; listing again');
+      const retry = (): void => {
+        if (!this.stopped) this.load().catch(() => setTimeout(retry, 1000).unref());
+      };
+      retry();
+    });
+    if (this.stopped) return watch.stop();
+    this.watch?.stop();
+    this.watch = watch;
+    for (const key of [...this.stored.keys()]) if (!watch.snapshot.has(key)) this.apply(key, undefined, false);
+    for (const [key, value] of watch.snapshot) this.apply(key, value, false);
+    for (const layer of ['default', 'broker'] as const) this.adopt(layer);
   }
 
-  private adopt(layer: DynamicLayer, stored: StoredValue | undefined): void {
+  private apply(key: string, value: StoredValue | undefined, live: boolean): void {
+    const current = this.stored.get(key);
+    if (value) {
+      // A write this broker made was applied when the store accepted it; the watch brings it again.
+      if (current && current.version >= value.version) return;
+      this.stored.set(key, value);
+    } else this.stored.delete(key);
+    if (!live) return;
+    const layer = key === this.key('default') ? 'default' : key === this.key(this.nodeId) ? 'broker' : null;
+    if (layer) {
+      this.adopt(layer);
+      this.logger.info({ layer, configs: Object.fromEntries(this.config.dynamic(layer)) }, 'dynamic broker configs changed');
+      for (const listener of this.listeners) listener();
+    }
+  }
+
+  /** Puts the stored settings of one of this broker's layers in force. */
+  private adopt(layer: DynamicLayer): void {
+    const stored = this.stored.get(this.key(this.ownerOf(layer)));
     const settings = new Map<string, string>();
     for (const [name, value] of Object.entries(stored ? (JSON.parse(stored.value) as Record<string, string>) : {})) {
       // A setting stored by another version of the broker may no longer be known or dynamic.
@@ -37,18 +88,32 @@ export class DynamicBrokerConfigs {
         this.logger.warn({ layer, config: name, value, reason: (err as Error).message }, 'ignoring a stored dynamic broker config');
       }
     }
-    this.versions[layer] = stored?.version ?? 0;
     this.config.setDynamic(layer, settings);
   }
 
-  /** Writes one layer (validated by the caller) and puts it in force. */
-  async set(layer: DynamicLayer, settings: ReadonlyMap<string, string>): Promise<void> {
-    const key = this.key(layer);
-    if (settings.size > 0) this.versions[layer] = await this.store.put(key, JSON.stringify(Object.fromEntries(settings)), this.versions[layer]);
-    else if (this.versions[layer] > 0) {
-      await this.store.delete(key, this.versions[layer]);
-      this.versions[layer] = 0;
+  /** The stored settings of a broker or of the default. */
+  settings(owner: ConfigOwner): Map<string, string> {
+    const stored = this.stored.get(this.key(owner));
+    return new Map(Object.entries(stored ? (JSON.parse(stored.value) as Record<string, string>) : {}));
+  }
+
+  /** Writes the settings of a broker or the default (validated by the caller); this broker's own are in force at once. */
+  async set(owner: ConfigOwner, settings: ReadonlyMap<string, string>): Promise<void> {
+    const key = this.key(owner);
+    const version = this.stored.get(key)?.version ?? 0;
+    if (settings.size > 0) {
+      const value = JSON.stringify(Object.fromEntries(settings));
+      this.stored.set(key, { value, version: await this.store.put(key, value, version) });
+    } else if (version > 0) {
+      await this.store.delete(key, version);
+      this.stored.delete(key);
     }
-    this.config.setDynamic(layer, settings);
+    if (owner === 'default') this.adopt('default');
+    else if (owner === this.nodeId) this.adopt('broker');
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.watch?.stop();
   }
 }

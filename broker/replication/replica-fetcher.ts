@@ -4,12 +4,14 @@
 // (OffsetForLeaderEpoch) and truncates whatever it has past that (KIP-101/279): a diverged tail
 // left by an old leader is cut, and never by the high watermark alone. Records are appended
 // verbatim, with the leader's offsets and epochs; the follower's high watermark follows the
-// leader's.
+// leader's. A throttled partition (replication-quota.ts) is left out of the request while the
+// follower quota is used up.
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.js';
 import { KafkaConnection } from '../protocol/client.js';
 import { fetchApi, offsetForLeaderEpochApi } from '../protocol/messages/index.js';
 import type { PartitionLog } from '../storage/partition-log.js';
+import type { ReplicationQuota } from './replication-quota.js';
 
 /** Fetch v12: topic names, replica id in the request, leader epochs per partition. */
 const FETCH_VERSION = 12;
@@ -32,6 +34,8 @@ export interface FetcherSettings {
   maxBytes: number;
   responseMaxBytes: number;
   backoffMs: number;
+  /** The follower replication throttle: throttled partitions are not fetched while its quota is used up. */
+  throttle: { quota: ReplicationQuota; throttled: (topic: string, partition: number) => boolean };
 }
 
 export class ReplicaFetcher {
@@ -159,7 +163,17 @@ export class ReplicaFetcher {
   /** One Fetch round; false when nothing could be fetched (all partitions waiting). */
   private async fetchOnce(connection: KafkaConnection): Promise<boolean> {
     const now = Date.now();
-    const ready = [...this.partitions.values()].filter((p) => !p.needsTruncation && p.retryAt <= now);
+    const { quota, throttled: isThrottled } = this.settings.throttle;
+    const throttled = new Set<FollowedPartition>();
+    let quotaUsedUp: boolean | undefined;
+    const ready = [...this.partitions.values()].filter((p) => {
+      if (p.needsTruncation || p.retryAt > now) return false;
+      if (!isThrottled(p.topic, p.partition)) return true;
+      quotaUsedUp ??= quota.exceeded(now);
+      if (quotaUsedUp) return false;
+      throttled.add(p);
+      return true;
+    });
     if (ready.length === 0) return false;
     const byTopic = new Map<string, FollowedPartition[]>();
     for (const p of ready) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
@@ -196,6 +210,7 @@ export class ReplicaFetcher {
         const p = this.partitions.get(key);
         // Removed or moved to another epoch while the request was out: its answer is stale.
         if (!p || !ready.includes(p)) continue;
+        if (throttled.has(p) && r.records) quota.record(r.records.length);
         this.apply(p, r.errorCode, r.records, r.highWatermark, r.logStartOffset);
       }
     }

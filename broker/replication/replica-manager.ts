@@ -17,6 +17,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import { type FollowedPartition, ReplicaFetcher } from './replica-fetcher.js';
+import { listsReplica, ReplicationQuota } from './replication-quota.js';
 
 interface FollowerProgress {
   /** The follower's log end offset: the offset of its last fetch. */
@@ -83,6 +84,10 @@ export class ReplicaManager {
     }
   }
 
+  /** Replication throttles: bytes sent to out-of-sync followers of throttled replicas, and fetched as one. */
+  readonly leaderQuota: ReplicationQuota;
+  readonly followerQuota: ReplicationQuota;
+
   constructor(
     private readonly nodeId: number,
     private readonly config: BrokerConfig,
@@ -91,6 +96,8 @@ export class ReplicaManager {
     private readonly view: ClusterView,
     private readonly logger: Logger,
   ) {
+    this.leaderQuota = new ReplicationQuota(() => config.int('leader.replication.throttled.rate'));
+    this.followerQuota = new ReplicationQuota(() => config.int('follower.replication.throttled.rate'));
     const lagMs = config.int('replica.lag.time.max.ms');
     this.shrinkTimer = setInterval(() => this.shrinkIsrs(), Math.max(50, Math.min(lagMs / 2, 2 ** 31 - 1)));
     this.shrinkTimer.unref();
@@ -219,6 +226,7 @@ export class ReplicaManager {
           maxBytes: this.config.int('replica.fetch.max.bytes'),
           responseMaxBytes: this.config.int('replica.fetch.response.max.bytes'),
           backoffMs: this.config.int('replica.fetch.backoff.ms'),
+          throttle: { quota: this.followerQuota, throttled: (topic, partition) => this.followerThrottled(topic, partition) },
         },
         this.logger,
         () => {},
@@ -246,6 +254,17 @@ export class ReplicaManager {
     const wasLeader = replica.role === 'leader';
     replica.role = 'offline';
     if (wasLeader) this.leadershipChanged(replica, false);
+  }
+
+  /** Whether this leader's answers to `follower` for the partition are held to the leader quota: listed and out of sync. */
+  leaderThrottled(replica: PartitionReplica, follower: number): boolean {
+    return !replica.state.isr.includes(follower) && listsReplica(replica.topic.configs, 'leader.replication.throttled.replicas', replica.partition, this.nodeId);
+  }
+
+  /** Whether this broker's fetching of the partition is held to the follower quota: listed and out of sync. */
+  private followerThrottled(topic: string, partition: number): boolean {
+    const replica = this.replica(topic, partition);
+    return !!replica && !replica.state.isr.includes(this.nodeId) && listsReplica(replica.topic.configs, 'follower.replication.throttled.replicas', partition, this.nodeId);
   }
 
   /** A follower fetched from `fetchOffset`: that is its log end offset. */

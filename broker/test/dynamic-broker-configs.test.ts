@@ -178,7 +178,7 @@ describe('dynamic broker configs', () => {
       'log.cleanup.policy': { value: 'delete,compact', source: DYNAMIC_DEFAULT, readOnly: false },
       'min.insync.replicas': { value: '1', source: DYNAMIC_BROKER, readOnly: false },
     });
-    // Another broker's resource is not this broker's to change.
-    expect(await tryAlterBroker('7', [{ name: 'message.max.bytes', configOperation: SET, value: '1' }])).toMatchObject({ errorCode: 42, errorMessage: 'this is broker 1, not "7"' });
+    // A broker that is not in the cluster has no settings to change.
+    expect(await tryAlterBroker('7', [{ name: 'message.max.bytes', configOperation: SET, value: '1' }])).toMatchObject({ errorCode: 42, errorMessage: 'broker "7" is not registered in the cluster (this is broker 1)' });
   });
 });
