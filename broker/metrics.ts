@@ -54,7 +54,7 @@ export class BrokerMetrics {
       registers,
       collect() {
         let n = 0;
-        for (const [, list] of logs.all()) n += list.length;
+        for (const [, list] of logs.all()) for (const log of list) if (log) n++;
         this.set(n);
       },
     });

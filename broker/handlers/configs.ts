@@ -222,6 +222,9 @@ function applyOps(configs: Map<string, string>, ops: AlterableConfig[], defOf: (
   if (new Set(names).size !== names.length) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'a config appears more than once for one resource');
   for (const c of ops) {
     const def = defOf(c.name);
+    // Deleting a setting that cannot be set changes nothing (kafka-reassign-partitions --verify
+    // clears replica.alter.log.dirs.io.max.bytes.per.second, which one log directory has no use for).
+    if (!def && c.configOperation === AlterOp.delete && !configs.has(c.name)) continue;
     if (!def) throw new KafkaError(unknown.code, `unknown ${unknown.kind} config "${c.name}"`);
     switch (c.configOperation) {
       case AlterOp.set:

@@ -70,7 +70,13 @@ export class DynamicBrokerConfigs {
     if (layer) {
       this.adopt(layer);
       this.logger.info({ layer, configs: Object.fromEntries(this.config.dynamic(layer)) }, 'dynamic broker configs changed');
-      for (const listener of this.listeners) listener();
+      for (const listener of this.listeners) {
+        try {
+          listener();
+        } catch (err) {
+          this.logger.error({ err, layer }, 'applying changed dynamic broker configs failed');
+        }
+      }
     }
   }
 

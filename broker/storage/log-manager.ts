@@ -187,7 +187,8 @@ export class LogManager {
   }
 
   setConfig(topic: string, config: LogConfig): void {
-    for (const log of this.topicLogs(topic)) log.config = config;
+    // The list has holes where a partition's replica moved away (deletePartition).
+    for (const log of this.topicLogs(topic)) if (log) log.config = config;
   }
 
   deleteTopic(topic: string): void {
