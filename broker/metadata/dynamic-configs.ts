@@ -46,7 +46,7 @@ export class DynamicBrokerConfigs {
       if (this.stopped) return;
       this.logger.warn({ err }, 'dynamic broker config watch broken; listing again');
       const retry = (): void => {
-        if (!this.stopped) this.load().catch(() => setTimeout(retry, 1000).unref());
+        if (!this.stopped) this.load().then(() => this.notify(), () => setTimeout(retry, 1000).unref());
       };
       retry();
     });
@@ -70,12 +70,16 @@ export class DynamicBrokerConfigs {
     if (layer) {
       this.adopt(layer);
       this.logger.info({ layer, configs: Object.fromEntries(this.config.dynamic(layer)) }, 'dynamic broker configs changed');
-      for (const listener of this.listeners) {
-        try {
-          listener();
-        } catch (err) {
-          this.logger.error({ err, layer }, 'applying changed dynamic broker configs failed');
-        }
+      this.notify();
+    }
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.logger.error({ err }, 'applying changed dynamic broker configs failed');
       }
     }
   }
