@@ -333,6 +333,15 @@ describe('partition reassignment', () => {
     expect(throttledMs).toBeGreaterThanOrEqual((bytes / rate) * 1000 * 0.5);
   }, 300_000);
 
+  it('a restarted broker takes up its replicas on the logs it opened at start: what it leads is produced to and read back', async () => {
+    await createTopic('restarted', [[1]]);
+    await fill('restarted', 1, 10, 100);
+    await cluster.restart(1);
+    await until('broker 1 to lead its partition again', async () => expect((await partitionsOf('restarted'))[0]!.leaderId).toBe(1));
+    await fill('restarted', 1, 10, 100);
+    expect(await consumeAll('restarted', 20)).toHaveLength(20);
+  }, 120_000);
+
   it('puts configs changed through one broker in force on the others: a broker throttle rate and a topic setting', async () => {
     const res = await withConnection(0, (c) =>
       c.send(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: BROKER_RESOURCE, resourceName: '1', configs: [{ name: 'follower.replication.throttled.rate', configOperation: 0, value: '123456' }] }], validateOnly: false }),
