@@ -119,7 +119,9 @@ export class Broker implements BrokerContext {
       () => this.view.brokers.size,
       (partition) => {
         const replica = this.replicas.replica(OFFSETS_TOPIC, partition);
-        return replica?.role === 'leader' ? replica : undefined;
+        if (replica?.role !== 'leader') return undefined;
+        const timeoutMs = this.config.int('offsets.commit.timeout.ms');
+        return { log: replica.log, leaderEpoch: replica.leaderEpoch, committed: (offset: number) => this.replicas.waitForCommit(replica, offset, timeoutMs) };
       },
       () => this.metrics.offsetsRecordSkipped(),
     );

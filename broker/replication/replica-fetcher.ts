@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.js';
 import { KafkaConnection } from '../protocol/client.js';
-import { fetchApi, offsetForLeaderEpochApi } from '../protocol/messages/index.js';
+import { fetchApi, listOffsetsApi, offsetForLeaderEpochApi } from '../protocol/messages/index.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 
 /** Fetch v12: topic names, replica id in the request, leader epochs per partition. */
@@ -24,6 +24,8 @@ export interface FollowedPartition {
   needsTruncation: boolean;
   /** A partition the leader refused (stale epoch, not leader yet) waits until this time. */
   retryAt: number;
+  /** Set when a fetch was out of range past the leader's log end: its end is asked for before fetching again. */
+  leaderEndUnknown?: boolean;
 }
 
 export interface FetcherSettings {
@@ -88,6 +90,7 @@ export class ReplicaFetcher {
         try {
           const connection = await this.connect();
           await this.truncate(connection);
+          await this.truncateToLeaderEnd(connection);
           if (!(await this.fetchOnce(connection))) await this.sleep(this.settings.backoffMs);
         } catch (err) {
           if (this.stopped) break;
@@ -156,10 +159,43 @@ export class ReplicaFetcher {
     }
   }
 
+  /**
+   * A follower whose fetch offset is past the leader's log end holds records the leader never had
+   * (only possible after an unclean election, or a leader that lost its tail): it truncates to the
+   * leader's log end (ListOffsets LATEST as a replica), never further, as Kafka's fetcher does.
+   */
+  private async truncateToLeaderEnd(connection: KafkaConnection): Promise<void> {
+    const pending = [...this.partitions.values()].filter((p) => p.leaderEndUnknown && !p.needsTruncation);
+    if (pending.length === 0) return;
+    const byTopic = new Map<string, FollowedPartition[]>();
+    for (const p of pending) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+    const res = await connection.send(listOffsetsApi, 4, {
+      replicaId: this.settings.nodeId,
+      isolationLevel: 0,
+      timeoutMs: 5000,
+      topics: [...byTopic].map(([name, ps]) => ({ name, partitions: ps.map((p) => ({ partitionIndex: p.partition, currentLeaderEpoch: p.leaderEpoch, timestamp: -1, maxNumOffsets: 1 })) })),
+    });
+    for (const t of res.topics) {
+      for (const r of t.partitions) {
+        const p = this.partitions.get(`${t.name}\0${r.partitionIndex}`);
+        if (!p || !p.leaderEndUnknown) continue;
+        if (r.errorCode !== ErrorCode.NONE) {
+          p.retryAt = Date.now() + this.settings.backoffMs;
+          continue;
+        }
+        p.leaderEndUnknown = false;
+        if (r.offset < p.log.logEndOffset) {
+          this.logger.warn({ topic: p.topic, partition: p.partition, from: p.log.logEndOffset, to: r.offset, highWatermark: p.log.highWatermark, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, "follower is past the leader's log end: truncating to it");
+          p.log.truncateTo(r.offset);
+        }
+      }
+    }
+  }
+
   /** One Fetch round; false when nothing could be fetched (all partitions waiting). */
   private async fetchOnce(connection: KafkaConnection): Promise<boolean> {
     const now = Date.now();
-    const ready = [...this.partitions.values()].filter((p) => !p.needsTruncation && p.retryAt <= now);
+    const ready = [...this.partitions.values()].filter((p) => !p.needsTruncation && !p.leaderEndUnknown && p.retryAt <= now);
     if (ready.length === 0) return false;
     const byTopic = new Map<string, FollowedPartition[]>();
     for (const p of ready) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
@@ -214,12 +250,9 @@ export class ReplicaFetcher {
         if (leaderLogStart > log.logEndOffset) {
           this.logger.warn({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: leaderLogStart }, "follower is behind the leader's log start: starting over there");
           log.truncateFullyAndStartAt(leaderLogStart);
-        } else if (highWatermark >= 0 && highWatermark < log.logEndOffset) {
-          // Past the leader's log end: what we hold beyond its high watermark it does not have.
-          this.logger.warn({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: highWatermark, leader: this.leaderId }, "follower is past the leader's log end: truncating to its high watermark");
-          log.truncateTo(highWatermark);
         } else {
-          p.retryAt = Date.now() + this.settings.backoffMs;
+          // Past the leader's log end, which epoch truncation should have prevented: ask where it ends.
+          p.leaderEndUnknown = true;
         }
         return;
       default:
