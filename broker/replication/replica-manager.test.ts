@@ -89,6 +89,17 @@ describe('ReplicaManager ISR expansion', () => {
     expect(replica.log.highWatermark).toBe(1);
   });
 
+  it('takes a fetch past its log end for no progress: that follower diverged and stays out of the ISR', async () => {
+    const { view, manager, topic } = await leaderAlone();
+    const replica = manager.replica(topic.name, 0)!;
+    // A follower that kept a longer log from an older epoch (after an unclean election) fetches at 3; the leader has nothing.
+    manager.onFollowerFetch(replica, 1, 3);
+    expect(replica.joining).toBeNull();
+    expect(replica.followers.get(1)!.leo).toBe(-1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(view.partition(topic, 0)!.state.isr).toEqual([0]);
+  });
+
   it('commits alone again when the expansion fails', async () => {
     const { store, view, manager, topic } = await leaderAlone();
     const replica = manager.replica(topic.name, 0)!;

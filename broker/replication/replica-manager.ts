@@ -244,6 +244,8 @@ export class ReplicaManager {
     const progress = replica.followers.get(followerId);
     if (!progress || replica.role !== 'leader') return;
     const leo = replica.log.logEndOffset;
+    // Past the log end the fetch is answered OFFSET_OUT_OF_RANGE: that follower's log diverged from this one, it is no progress.
+    if (fetchOffset > leo) return;
     if (fetchOffset >= leo) progress.lastCaughtUpMs = now;
     else if (fetchOffset >= progress.leaderLeoAtLastFetch) progress.lastCaughtUpMs = Math.max(progress.lastCaughtUpMs, progress.lastFetchMs);
     progress.leo = fetchOffset;
