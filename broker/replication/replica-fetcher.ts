@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.js';
 import { KafkaConnection } from '../protocol/client.js';
 import { fetchApi, offsetForLeaderEpochApi } from '../protocol/messages/index.js';
+import type { EpochEndOffset } from '../storage/leader-epoch-cache.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 
 /** Fetch v12: topic names, replica id in the request, leader epochs per partition. */
@@ -24,6 +25,29 @@ export interface FollowedPartition {
   needsTruncation: boolean;
   /** A partition the leader refused (stale epoch, not leader yet) waits until this time. */
   retryAt: number;
+}
+
+/** What deciding where a follower's log diverged from its leader's needs of that log. */
+export interface FollowerLog {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly highWatermark: number;
+  readonly latestEpoch: number;
+  endOffsetForEpoch(epoch: number): EpochEndOffset;
+}
+
+/**
+ * Where a follower cuts its log, given the leader's OffsetForLeaderEpoch answer (`leaderEpoch`,
+ * `endOffset`) for the follower's latest epoch: at the end of the last epoch both logs share.
+ */
+export function truncationOffset(log: FollowerLog, leaderEpoch: number, endOffset: number): number {
+  if (log.latestEpoch < 0) return log.logEndOffset;
+  // The leader has no answer for our epoch: nothing we hold past our high watermark is known to be committed.
+  if (leaderEpoch < 0 || endOffset < 0) return Math.min(log.logEndOffset, log.highWatermark);
+  let target = Math.min(log.logEndOffset, endOffset);
+  // The leader's epoch is older than ours: our records of later epochs were never its.
+  if (leaderEpoch < log.latestEpoch) target = Math.min(target, log.endOffsetForEpoch(leaderEpoch).endOffset);
+  return target;
 }
 
 export interface FetcherSettings {
@@ -136,17 +160,7 @@ export class ReplicaFetcher {
           continue;
         }
         const log = p.log;
-        let target = log.logEndOffset;
-        if (log.latestEpoch >= 0) {
-          if (r.leaderEpoch < 0 || r.endOffset < 0) {
-            // The leader has no epoch at or below ours: nothing we hold past our high watermark is known to be committed.
-            target = Math.min(target, log.highWatermark);
-          } else {
-            target = Math.min(target, r.endOffset);
-            // The leader's epoch is older than ours: our records of later epochs were never its.
-            if (r.leaderEpoch < log.latestEpoch) target = Math.min(target, log.endOffsetForEpoch(r.leaderEpoch).endOffset);
-          }
-        }
+        const target = truncationOffset(log, r.leaderEpoch, r.endOffset);
         if (target < log.logEndOffset) {
           this.logger.info({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: target, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, 'follower truncated its diverged tail');
           log.truncateTo(target);

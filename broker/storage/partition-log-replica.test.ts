@@ -162,7 +162,8 @@ describe('leader-epoch cache of a partition log', () => {
     expect(log.applyRetention()).toBeGreaterThan(0);
     expect(log.logStartOffset).toBeGreaterThan(6);
     expect(log.epochEntries).toEqual([{ epoch: 2, startOffset: log.logStartOffset }]);
-    expect(log.endOffsetForEpoch(1)).toEqual({ epoch: -1, endOffset: -1 });
+    // Epoch 1 is gone: asked about it, the log says it ends where the log now starts, as Kafka's cache answers.
+    expect(log.endOffsetForEpoch(1)).toEqual({ epoch: 1, endOffset: log.logStartOffset });
   });
 });
 
@@ -651,8 +652,10 @@ function modelEpochs(model: Array<[number, string, number]>): Array<{ epoch: num
 }
 
 function modelEndOffset(entries: Array<{ epoch: number; startOffset: number }>, epoch: number, logEnd: number): { epoch: number; endOffset: number } {
+  if (epoch < 0) return { epoch: -1, endOffset: -1 };
   const floor = entries.filter((e) => e.epoch <= epoch).at(-1);
-  if (!floor) return { epoch: -1, endOffset: -1 };
+  // Below the first epoch (or with none), the asked epoch ends where the first starts (or at the log end).
+  if (!floor) return { epoch, endOffset: entries[0]?.startOffset ?? logEnd };
   const after = entries.find((e) => e.epoch > floor.epoch);
   return { epoch: floor.epoch, endOffset: after ? after.startOffset : logEnd };
 }
