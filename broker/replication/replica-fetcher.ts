@@ -39,15 +39,20 @@ export interface FollowerLog {
 /**
  * Where a follower cuts its log, given the leader's OffsetForLeaderEpoch answer (`leaderEpoch`,
  * `endOffset`) for the follower's latest epoch: at the end of the last epoch both logs share.
+ * `done` is false when the follower must ask again, about the latest epoch it has left.
  */
-export function truncationOffset(log: FollowerLog, leaderEpoch: number, endOffset: number): number {
-  if (log.latestEpoch < 0) return log.logEndOffset;
+export function truncationOffset(log: FollowerLog, leaderEpoch: number, endOffset: number): { offset: number; done: boolean } {
+  const end = log.logEndOffset;
+  if (log.latestEpoch < 0) return { offset: end, done: true };
   // The leader has no answer for our epoch: nothing we hold past our high watermark is known to be committed.
-  if (leaderEpoch < 0 || endOffset < 0) return Math.min(log.logEndOffset, log.highWatermark);
-  let target = Math.min(log.logEndOffset, endOffset);
+  if (leaderEpoch < 0 || endOffset < 0) return { offset: Math.min(end, log.highWatermark), done: true };
+  if (leaderEpoch >= log.latestEpoch) return { offset: Math.min(end, endOffset), done: true };
   // The leader's epoch is older than ours: our records of later epochs were never its.
-  if (leaderEpoch < log.latestEpoch) target = Math.min(target, log.endOffsetForEpoch(leaderEpoch).endOffset);
-  return target;
+  const own = log.endOffsetForEpoch(leaderEpoch);
+  // We never had the leader's epoch: what we hold of our last epoch before it may differ from the
+  // leader's records at those offsets. Cut to where that epoch ends and ask about it (as Kafka does).
+  if (own.epoch !== leaderEpoch) return { offset: Math.min(end, own.endOffset), done: false };
+  return { offset: Math.min(end, endOffset, own.endOffset), done: true };
 }
 
 export interface FetcherSettings {
@@ -161,11 +166,11 @@ export class ReplicaFetcher {
         }
         const log = p.log;
         const target = truncationOffset(log, r.leaderEpoch, r.endOffset);
-        if (target < log.logEndOffset) {
-          this.logger.info({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: target, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, 'follower truncated its diverged tail');
-          log.truncateTo(target);
+        if (target.offset < log.logEndOffset) {
+          this.logger.info({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: target.offset, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, 'follower truncated its diverged tail');
+          log.truncateTo(target.offset);
         }
-        p.needsTruncation = false;
+        p.needsTruncation = !target.done;
       }
     }
   }
