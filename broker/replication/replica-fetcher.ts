@@ -233,8 +233,12 @@ export class ReplicaFetcher {
         if (leaderLogStart > log.logEndOffset) {
           this.logger.warn({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: leaderLogStart }, "follower is behind the leader's log start: starting over there");
           log.truncateFullyAndStartAt(leaderLogStart);
+        } else if (highWatermark >= 0 && highWatermark < log.logEndOffset) {
+          // Past the leader's log end: what we hold beyond its high watermark it does not have.
+          this.logger.warn({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: highWatermark, leader: this.leaderId }, "follower is past the leader's log end: truncating to its high watermark");
+          log.truncateTo(highWatermark);
         } else {
-          p.needsTruncation = true;
+          p.retryAt = Date.now() + this.settings.backoffMs;
         }
         return;
       default:

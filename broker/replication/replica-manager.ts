@@ -78,6 +78,22 @@ export class ReplicaManager {
   private readonly shrinkTimer: NodeJS.Timeout;
   readonly counts: ReplicationMetrics = { isrShrinks: 0, isrExpands: 0 };
   private stopped = false;
+  private readonly leadershipListeners: ((topic: string, partition: number, leading: boolean) => void)[] = [];
+
+  /** Calls `listener` when this broker starts or stops leading a partition (the group coordinator follows its offsets partitions). */
+  onLeadershipChange(listener: (topic: string, partition: number, leading: boolean) => void): void {
+    this.leadershipListeners.push(listener);
+  }
+
+  private leadershipChanged(replica: PartitionReplica, leading: boolean): void {
+    for (const listener of this.leadershipListeners) {
+      try {
+        listener(replica.topic.name, replica.partition, leading);
+      } catch (err) {
+        this.logger.error({ err, topic: replica.topic.name, partition: replica.partition }, 'leadership change listener failed');
+      }
+    }
+  }
 
   constructor(
     private readonly nodeId: number,
@@ -161,6 +177,7 @@ export class ReplicaManager {
       this.stopFollowing(replica);
       this.failWaiters(replica, ErrorCode.NOT_LEADER_OR_FOLLOWER);
       replica.role = 'offline';
+      if (wasRole === 'leader') this.leadershipChanged(replica, false);
     }
   }
 
@@ -176,6 +193,7 @@ export class ReplicaManager {
     }
     this.logger.info({ topic: replica.topic.name, partition: replica.partition, leaderEpoch: replica.leaderEpoch, isr: replica.state.isr, logEndOffset: replica.log.logEndOffset }, 'leading partition');
     this.leaderStateChanged(replica);
+    this.leadershipChanged(replica, true);
   }
 
   /** The ISR may have changed: the high watermark is recomputed over it. */
@@ -194,7 +212,9 @@ export class ReplicaManager {
   private becomeFollower(replica: PartitionReplica): void {
     this.stopFollowing(replica);
     this.failWaiters(replica, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    const wasLeader = replica.role === 'leader';
     replica.role = 'follower';
+    if (wasLeader) this.leadershipChanged(replica, false);
     replica.followers.clear();
     replica.log.autoCommit = false;
     const leader = replica.state.leader;
@@ -236,7 +256,9 @@ export class ReplicaManager {
   private drop(replica: PartitionReplica): void {
     this.stopFollowing(replica);
     this.failWaiters(replica, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    const wasLeader = replica.role === 'leader';
     replica.role = 'offline';
+    if (wasLeader) this.leadershipChanged(replica, false);
   }
 
   /** A follower fetched from `fetchOffset`: that is its log end offset. */

@@ -5,11 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { KafkaConnection } from '../protocol/client.js';
-import { createTopicsApi, metadataApi, describeClusterApi, produceApi } from '../protocol/messages/index.js';
+import { createTopicsApi, metadataApi, describeClusterApi, findCoordinatorApi, produceApi } from '../protocol/messages/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { SamsaCluster } from './samsa-cluster.js';
 import { eventually } from './eventually.js';
+import { kafkaTool } from './kafka-process.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -233,4 +234,55 @@ describe('a three-broker cluster', () => {
     for (const p of after.topics[0]!.partitions) expect(p.leaderId).not.toBe(leader);
     await cluster.restart(leader);
   });
+
+  it("moves leadership back to the preferred replicas with Kafka's kafka-leader-election tool", async () => {
+    const created = await createTopic(0, { name: 'preferred', numPartitions: 3, replicationFactor: 3 });
+    expect(created.errorCode).toBe(0);
+    await until('the topic to be in sync', async () => {
+      for (const p of (await metadata(0, ['preferred'])).topics[0]!.partitions) expect(p.isrNodes).toHaveLength(3);
+    });
+    // Broker 2 restarts: the partitions it led move away and stay away (the automatic rebalance runs every 300 s).
+    await cluster.kill(2, 'SIGKILL');
+    await cluster.restart(2);
+    await until('broker 2 to be back in every ISR, leading nothing', async () => {
+      const partitions = (await metadata(0, ['preferred'])).topics[0]!.partitions;
+      for (const p of partitions) expect(p.isrNodes).toHaveLength(3);
+      expect(partitions.filter((p) => p.leaderId === 2)).toHaveLength(0);
+    }, 60_000);
+    const out = kafkaTool('org.apache.kafka.tools.LeaderElectionCommand', ['--bootstrap-server', cluster.bootstrap, '--election-type', 'PREFERRED', '--all-topic-partitions']);
+    expect(out).toContain('Successfully completed leader election (PREFERRED)');
+    await until('every partition to be led by its preferred replica', async () => {
+      for (const p of (await metadata(1, ['preferred'])).topics[0]!.partitions) expect(p.leaderId).toBe(p.replicaNodes[0]);
+    });
+    // Asked again, there is nothing to do: Kafka's ELECTION_NOT_NEEDED.
+    const again = kafkaTool('org.apache.kafka.tools.LeaderElectionCommand', ['--bootstrap-server', cluster.bootstrap, '--election-type', 'PREFERRED', '--topic', 'preferred', '--partition', '0']);
+    expect(again).toContain('Valid replica already elected for partitions');
+  });
+
+  it('keeps committed offsets when the group coordinator is killed: the group moves with its offsets partition', async () => {
+    expect((await createTopic(0, { name: 'group-move', numPartitions: 1, replicationFactor: 3 })).errorCode).toBe(0);
+    const kafka = client('group-move');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId: 'moving-group', topic: 'group-move', partitions: [{ partition: 0, offset: '42' }] });
+    const c = await connect(0);
+    const find = await c.send(findCoordinatorApi, 3, { key: 'moving-group', keyType: 0, coordinatorKeys: [] });
+    await c.close();
+    expect(find.errorCode).toBe(0);
+    const coordinator = find.nodeId;
+    await cluster.kill(coordinator, 'SIGKILL');
+    try {
+      await until('the group to answer from its new coordinator', async () => {
+        const offsets = await admin.fetchOffsets({ groupId: 'moving-group', topics: ['group-move'] });
+        expect(offsets[0]!.partitions.find((p) => p.partition === 0)!.offset).toBe('42');
+      }, 60_000);
+      const c2 = await connect([0, 1, 2].find((id) => id !== coordinator)!);
+      const moved = await c2.send(findCoordinatorApi, 3, { key: 'moving-group', keyType: 0, coordinatorKeys: [] });
+      await c2.close();
+      expect(moved.nodeId).not.toBe(coordinator);
+    } finally {
+      await admin.disconnect();
+      await cluster.restart(coordinator);
+    }
+  }, 120_000);
 });
