@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.js';
 import { KafkaConnection } from '../protocol/client.js';
 import { fetchApi, listOffsetsApi, offsetForLeaderEpochApi } from '../protocol/messages/index.js';
+import type { EpochEndOffset } from '../storage/leader-epoch-cache.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 
 /** Fetch v12: topic names, replica id in the request, leader epochs per partition. */
@@ -26,6 +27,34 @@ export interface FollowedPartition {
   retryAt: number;
   /** Set when a fetch was out of range past the leader's log end: its end is asked for before fetching again. */
   leaderEndUnknown?: boolean;
+}
+
+/** What deciding where a follower's log diverged from its leader's needs of that log. */
+export interface FollowerLog {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly highWatermark: number;
+  readonly latestEpoch: number;
+  endOffsetForEpoch(epoch: number): EpochEndOffset;
+}
+
+/**
+ * Where a follower cuts its log, given the leader's OffsetForLeaderEpoch answer (`leaderEpoch`,
+ * `endOffset`) for the follower's latest epoch: at the end of the last epoch both logs share.
+ * `done` is false when the follower must ask again, about the latest epoch it has left.
+ */
+export function truncationOffset(log: FollowerLog, leaderEpoch: number, endOffset: number): { offset: number; done: boolean } {
+  const end = log.logEndOffset;
+  if (log.latestEpoch < 0) return { offset: end, done: true };
+  // The leader has no answer for our epoch: nothing we hold past our high watermark is known to be committed.
+  if (leaderEpoch < 0 || endOffset < 0) return { offset: Math.min(end, log.highWatermark), done: true };
+  if (leaderEpoch >= log.latestEpoch) return { offset: Math.min(end, endOffset), done: true };
+  // The leader's epoch is older than ours: our records of later epochs were never its.
+  const own = log.endOffsetForEpoch(leaderEpoch);
+  // We never had the leader's epoch: what we hold of our last epoch before it may differ from the
+  // leader's records at those offsets. Cut to where that epoch ends and ask about it (as Kafka does).
+  if (own.epoch !== leaderEpoch) return { offset: Math.min(end, own.endOffset), done: false };
+  return { offset: Math.min(end, endOffset, own.endOffset), done: true };
 }
 
 export interface FetcherSettings {
@@ -139,22 +168,12 @@ export class ReplicaFetcher {
           continue;
         }
         const log = p.log;
-        let target = log.logEndOffset;
-        if (log.latestEpoch >= 0) {
-          if (r.leaderEpoch < 0 || r.endOffset < 0) {
-            // The leader's log holds no epoch at all: only what we know was committed stays.
-            target = Math.min(target, log.highWatermark);
-          } else {
-            target = Math.min(target, r.endOffset);
-            // The leader's epoch is older than ours: our records of later epochs were never its.
-            if (r.leaderEpoch < log.latestEpoch) target = Math.min(target, log.endOffsetForEpoch(r.leaderEpoch).endOffset);
-          }
+        const target = truncationOffset(log, r.leaderEpoch, r.endOffset);
+        if (target.offset < log.logEndOffset) {
+          this.logger.info({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: target.offset, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, 'follower truncated its diverged tail');
+          log.truncateTo(target.offset);
         }
-        if (target < log.logEndOffset) {
-          this.logger.info({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: target, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, 'follower truncated its diverged tail');
-          log.truncateTo(target);
-        }
-        p.needsTruncation = false;
+        p.needsTruncation = !target.done;
       }
     }
   }
