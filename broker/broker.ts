@@ -8,6 +8,11 @@ import { BrokerMetrics } from './metrics.js';
 import { DynamicBrokerConfigs } from './metadata/dynamic-configs.js';
 import { FileMetadataStore } from './metadata/file-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
+import { EtcdMetadataStore } from './metadata/etcd-store.js';
+import { ClusterView } from './metadata/cluster-view.js';
+import { BrokerRegistrar } from './metadata/broker-registration.js';
+import { Controller } from './controller/controller.js';
+import { ReplicaManager } from './replication/replica-manager.js';
 import { type TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
 import { ProducerIdAllocator } from './metadata/producer-ids.js';
 import { GroupCoordinator, OFFSETS_TOPIC } from './groups/coordinator.js';
@@ -30,7 +35,9 @@ export interface BrokerOptions {
   config: BrokerConfig;
   /** The root logger, without a `component`: the broker and its HTTP server each bind theirs. */
   logger: Logger;
-  /** Defaults to the embedded file store in the data directory. */
+  /** The cluster's store, `etcd://host:port[,host:port]/prefix`; without it (and without `store`), the embedded file store in the data directory. */
+  metadataUrl?: string;
+  /** A store given directly (tests); takes precedence over metadataUrl. */
   store?: MetadataStore;
 }
 
@@ -45,6 +52,10 @@ export class Broker implements BrokerContext {
   readonly topics: TopicService;
   readonly producerIds: ProducerIdAllocator;
   readonly groups: GroupCoordinator;
+  readonly view: ClusterView;
+  readonly replicas: ReplicaManager;
+  readonly controller: Controller;
+  private readonly registrar: BrokerRegistrar;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
   private readonly store: MetadataStore;
   private readonly kafka: KafkaServer;
@@ -60,12 +71,50 @@ export class Broker implements BrokerContext {
     this.logger = options.logger.child({ component: 'broker' });
     this.logs = new LogManager(options.dataDir, this.logger);
     this.metrics = new BrokerMetrics(this.logs);
-    this.store = options.store ?? new FileMetadataStore(join(options.dataDir, 'metadata.json'));
+    this.store = options.store ?? (options.metadataUrl ? EtcdMetadataStore.fromUrl(options.metadataUrl) : new FileMetadataStore(join(options.dataDir, 'metadata.json')));
     this.registry = new TopicRegistry(this.store);
+    this.view = new ClusterView(this.store, this.logger, (name) => this.registry.get(name));
+    this.registry.onChange(() => this.view.changed());
+    this.replicas = new ReplicaManager(this.nodeId, this.config, this.logs, this.registry, this.view, this.logger.child({ component: 'replication' }));
+    this.controller = new Controller(this.nodeId, this.store, this.view, this.registry, this.config, this.logger.child({ component: 'controller' }));
+    this.view.onChange(() => this.replicas.reconcile());
+    const rack = this.config.get('broker.rack');
+    this.registrar = new BrokerRegistrar(
+      this.store,
+      {
+        nodeId: this.nodeId,
+        host: options.advertisedHost ?? options.host,
+        // Known once the listener is bound; registration happens after that.
+        port: 0,
+        rack: rack === '' ? null : rack,
+        httpPort: 0,
+      },
+      this.config.int('broker.session.timeout.ms'),
+      this.logger,
+    );
+    this.registrar.onSession((session) => this.controller.useSession(session));
     this.dynamicConfigs = new DynamicBrokerConfigs(this.store, this.nodeId, this.config, this.logger);
     this.producerIds = new ProducerIdAllocator(this.store);
-    this.topics = new TopicService(this.registry, this.logs, this.config, () => [this.nodeId]);
-    this.groups = new GroupCoordinator(this.config, this.topics, this.logs, this.logger, () => this.metrics.offsetsRecordSkipped());
+    this.topics = new TopicService(
+      this.registry,
+      this.logs,
+      this.config,
+      this.nodeId,
+      () => [...this.view.brokers.values()].map((b) => ({ id: b.nodeId, rack: b.rack })),
+      (topic, partition) => this.view.partition(topic, partition)?.state.replicas.includes(this.nodeId) ?? false,
+    );
+    this.groups = new GroupCoordinator(
+      this.config,
+      this.topics,
+      this.logs,
+      this.logger,
+      () => this.view.brokers.size,
+      (partition) => {
+        const replica = this.replicas.replica(OFFSETS_TOPIC, partition);
+        return replica?.role === 'leader' ? replica : undefined;
+      },
+      () => this.metrics.offsetsRecordSkipped(),
+    );
     this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger);
     this.http = createHttpServer(
       {
@@ -83,9 +132,11 @@ export class Broker implements BrokerContext {
     const address = this.http.server.address();
     this.httpPort = typeof address === 'object' && address ? address.port : this.options.httpPort;
     await this.registry.load();
+    await this.view.start();
     // Dynamic broker settings first: the logs open with the defaults they give.
     await this.dynamicConfigs.load();
     this.topics.openAll();
+    this.replicas.reconcile();
     this.groups.load();
     this.offsetExpiryTimer = setInterval(() => {
       try {
@@ -100,6 +151,9 @@ export class Broker implements BrokerContext {
     this.logs.startCleaner(this.config.int('log.cleaner.backoff.ms'));
     this.logs.startFlusher(this.config.int('log.flush.scheduler.interval.ms'));
     this.kafkaPort = await this.kafka.listen(this.options.host, this.options.port);
+    // Other brokers and clients are sent here once registered, so the listener is up first.
+    this.registrar.setEndpoint(this.options.advertisedPort ?? this.kafkaPort, this.httpPort);
+    await this.registrar.register();
     this.state = 'ready';
     this.logger.info(
       {
@@ -123,15 +177,23 @@ export class Broker implements BrokerContext {
    */
   private notReadyReason(): string | null {
     if (this.state !== 'ready') return this.state;
+    if (!this.registrar.registered) return 'not registered in the cluster metadata store';
     const offline = this.logs.offline;
     return offline === null ? null : `log directory offline: ${offline}`;
   }
 
   async stop(): Promise<void> {
     if (this.state === 'stopping') return;
+    const wasReady = this.state === 'ready';
     this.state = 'stopping';
     this.logger.info('broker stopping');
+    if (wasReady) await this.controlledShutdown();
     await this.kafka.close();
+    this.replicas.stop();
+    this.controller.stop();
+    await this.registrar.close().catch((err: unknown) => this.logger.warn({ err }, 'cannot end the cluster session; it expires by itself'));
+    this.view.stop();
+    this.registry.stop();
     clearInterval(this.offsetExpiryTimer);
     this.groups.close();
     this.logs.close();
@@ -140,12 +202,41 @@ export class Broker implements BrokerContext {
     this.logger.info('broker stopped cleanly');
   }
 
+  /**
+   * Controlled shutdown: marked as shutting down, the broker waits (up to
+   * controlled.shutdown.timeout.ms) until the controller has moved every leadership that has
+   * another in-sync replica to take it, so clients see only retriable errors when it stops.
+   */
+  private async controlledShutdown(): Promise<void> {
+    if (!this.config.bool('controlled.shutdown.enable')) return;
+    if (![...this.view.brokers.keys()].some((id) => id !== this.nodeId) || this.replicas.leadershipsToMove() === 0) return;
+    const started = Date.now();
+    const deadline = started + this.config.int('controlled.shutdown.timeout.ms');
+    try {
+      await this.registrar.beginShutdown();
+    } catch (err) {
+      this.logger.warn({ err }, 'cannot announce controlled shutdown; stopping without moving leaderships');
+      return;
+    }
+    this.logger.info({ leaderships: this.replicas.leadershipsToMove() }, 'controlled shutdown: moving leaderships away');
+    while (this.replicas.leadershipsToMove() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const left = this.replicas.leadershipsToMove();
+    if (left > 0) this.logger.warn({ leaderships: left, waitedMs: Date.now() - started }, 'controlled shutdown timed out; stopping with leaderships left');
+    else this.logger.info({ waitedMs: Date.now() - started }, 'controlled shutdown: leaderships moved');
+  }
+
+  /** Live brokers as clients reach them: every registered broker of the cluster. */
   brokers(): BrokerNode[] {
-    return [{ nodeId: this.nodeId, host: this.options.advertisedHost ?? this.options.host, port: this.options.advertisedPort ?? this.kafkaPort, rack: null }];
+    return [...this.view.brokers.values()].sort((a, b) => a.nodeId - b.nodeId).map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack }));
+  }
+
+  broker(nodeId: number): BrokerNode | undefined {
+    const b = this.view.brokers.get(nodeId);
+    return b && { nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack };
   }
 
   controllerId(): number {
-    return this.nodeId;
+    return this.view.controller?.nodeId ?? -1;
   }
 
   autoCreateTopic(name: string): Promise<TopicRecord | undefined> {

@@ -37,6 +37,7 @@ export const topicConfigDefs: readonly ConfigDef[] = [
   { name: 'min.cleanable.dirty.ratio', type: 'double', default: '0.5', min: 0, max: 1, doc: 'Share of uncompacted bytes in sealed segments that starts a compaction.' },
   { name: 'compression.type', type: 'string', default: 'producer', values: ['producer'], doc: 'Batches are stored compressed as the producer sent them.' },
   { name: 'max.message.bytes', type: 'int', default: '1048588', min: 0, doc: 'Largest record batch the topic accepts.' },
+  { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', doc: 'Elect a replica outside the ISR when no ISR member is alive (may lose acknowledged records).' },
   { name: 'message.timestamp.type', type: 'string', default: 'CreateTime', values: ['CreateTime', 'LogAppendTime'], doc: 'Keep the producer timestamp, or stamp the broker time on append.' },
   { name: 'min.insync.replicas', type: 'int', default: '1', min: 1, doc: 'Replicas that must hold a write before acks=all succeeds.' },
   { name: 'retention.bytes', type: 'long', default: '-1', min: -1, doc: 'Largest size of a partition before old segments are deleted; -1 for no limit.' },
@@ -112,6 +113,21 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'log.flush.scheduler.interval.ms', type: 'long', default: NEVER, min: 1, doc: 'How often logs are checked for a flush.ms flush.' },
   { name: 'max.partitions', type: 'int', default: '2147483647', min: 1, doc: 'Most partitions the cluster may hold (KIP-578); CreateTopics and CreatePartitions past it are refused.' },
   { name: 'max.broker.partitions', type: 'int', default: '2147483647', min: 1, doc: 'Most partition replicas one broker may hold (KIP-578); also bounded by the open-file limit.' },
+  // Cluster: membership, replication, leadership.
+  { name: 'broker.rack', type: 'string', default: '', doc: 'Rack (or zone) of this broker: replicas of a partition are spread across racks.' },
+  { name: 'broker.session.timeout.ms', type: 'int', default: '9000', min: 1000, doc: 'A broker whose registration is not renewed for this long is fenced: it leaves every ISR and leads nothing.' },
+  { name: 'offsets.topic.replication.factor', type: 'int', default: '3', min: 1, doc: 'Replication factor of __consumer_offsets (at most the live brokers when it is created).' },
+  { name: 'replica.lag.time.max.ms', type: 'long', default: '30000', min: 1, doc: 'A follower that has not caught up to the leader for this long leaves the ISR.' },
+  { name: 'replica.fetch.wait.max.ms', type: 'int', default: '500', min: 0, doc: 'Longest wait of a follower fetch for new records.' },
+  { name: 'replica.fetch.max.bytes', type: 'int', default: '1048576', min: 0, doc: 'Bytes per partition a follower fetch asks for.' },
+  { name: 'replica.fetch.response.max.bytes', type: 'int', default: '10485760', min: 0, doc: 'Bytes a follower fetch response may carry in all.' },
+  { name: 'replica.fetch.backoff.ms', type: 'int', default: '1000', min: 0, doc: 'Wait before a follower fetches again after an error.' },
+  { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', topic: 'unclean.leader.election.enable', dynamic: 'cluster-wide', doc: 'Default for the topic setting of the same name.' },
+  { name: 'auto.leader.rebalance.enable', type: 'boolean', default: 'true', doc: 'The controller moves leadership back to preferred replicas when leadership is imbalanced.' },
+  { name: 'leader.imbalance.check.interval.seconds', type: 'long', default: '300', min: 1, doc: 'How often the controller checks leadership balance.' },
+  { name: 'leader.imbalance.per.broker.percentage', type: 'int', default: '10', min: 0, max: 100, doc: 'Share of a broker\'s preferred partitions led elsewhere that triggers preferred-leader elections.' },
+  { name: 'controlled.shutdown.enable', type: 'boolean', default: 'true', doc: 'On SIGTERM, move leaderships to other replicas before stopping.' },
+  { name: 'controlled.shutdown.timeout.ms', type: 'long', default: '30000', min: 0, doc: 'Longest wait for leaderships to move away at shutdown.' },
   ...connectionConfigDefs,
 ];
 
@@ -292,6 +308,8 @@ export interface LogConfig {
   maxMessageBytes: number;
   logAppendTime: boolean;
   minInsyncReplicas: number;
+  /** With no live ISR member, elect a replica outside it (unclean.leader.election.enable). */
+  uncleanLeaderElection: boolean;
   /** cleanup.policy includes delete: retention applies. */
   delete: boolean;
   /** cleanup.policy includes compact: the cleaner keeps the latest record per key. */
@@ -315,6 +333,7 @@ export function resolveLogConfig(broker: BrokerConfig, overrides: Readonly<Recor
     maxMessageBytes: Number(v('max.message.bytes')),
     logAppendTime: v('message.timestamp.type') === 'LogAppendTime',
     minInsyncReplicas: Number(v('min.insync.replicas')),
+    uncleanLeaderElection: v('unclean.leader.election.enable') === 'true',
     delete: v('cleanup.policy').split(',').includes('delete'),
     compact: v('cleanup.policy').split(',').includes('compact'),
     deleteRetentionMs: Number(v('delete.retention.ms')),

@@ -8,6 +8,9 @@ import type { ProducerIdAllocator } from './metadata/producer-ids.js';
 import type { GroupCoordinator } from './groups/coordinator.js';
 import type { LogManager } from './storage/log-manager.js';
 import type { TopicService } from './topics.js';
+import type { ClusterView } from './metadata/cluster-view.js';
+import type { Controller } from './controller/controller.js';
+import type { ReplicaManager } from './replication/replica-manager.js';
 
 export interface BrokerNode {
   nodeId: number;
@@ -28,8 +31,15 @@ export interface BrokerContext {
   readonly logger: Logger;
   readonly producerIds: ProducerIdAllocator;
   readonly groups: GroupCoordinator;
-  /** Brokers of the cluster as clients reach them. */
+  /** Brokers, controller and partition states of the cluster. */
+  readonly view: ClusterView;
+  /** This broker's replicas: which partitions it leads or follows. */
+  readonly replicas: ReplicaManager;
+  readonly controller: Controller;
+  /** Live brokers of the cluster as clients reach them. */
   brokers(): BrokerNode[];
+  /** One live broker, as clients reach it. */
+  broker(nodeId: number): BrokerNode | undefined;
   /** Broker acting as controller for admin requests. */
   controllerId(): number;
   /** Creates a topic with broker defaults when auto-creation is on; undefined when it is off. */

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import pino from 'pino';
 import { Broker } from './broker.js';
 import { BrokerConfig, ConfigError, brokerConfigDefs } from './config.js';
+import { parseEtcdUrl } from './metadata/etcd-store.js';
 
 const usage = `Usage: samsa-broker [options]
 
@@ -16,7 +17,11 @@ Options:
   --advertised-port PORT   Port clients are told to use (default: --port)
   --http-host HOST         HTTP address for /healthz, /readyz, /metrics (default: --host)
   --http-port PORT         HTTP port (default 9644)
-  --data-dir DIR           Where logs and metadata live (default ./data)
+  --data-dir DIR           Where logs (and, without --metadata, the metadata file) live (default ./data)
+  --node-id N              This broker's id in the cluster (same as --config node.id=N)
+  --metadata URL           The cluster's metadata store: etcd://host:port[,host:port...]/prefix.
+                           Brokers naming the same endpoints and prefix form one cluster. Without it
+                           the broker is a single-node cluster with its metadata in --data-dir.
   --config-file FILE       Broker settings in Java properties form (name=value lines)
   --config NAME=VALUE      A broker setting by its Kafka name; repeatable, overrides the file
   --log-level LEVEL        trace, debug, info, warn, error (default info, or LOG_LEVEL)
@@ -65,6 +70,8 @@ async function main(): Promise<void> {
         'http-host': { type: 'string' },
         'http-port': { type: 'string' },
         'data-dir': { type: 'string' },
+        'node-id': { type: 'string' },
+        metadata: { type: 'string' },
         config: { type: 'string', multiple: true },
         'config-file': { type: 'string' },
         'log-level': { type: 'string' },
@@ -94,6 +101,14 @@ async function main(): Promise<void> {
     if (eq <= 0) fail(`--config takes NAME=VALUE, got "${item}"`);
     settings[item.slice(0, eq).trim()] = item.slice(eq + 1);
   }
+  if (values['node-id'] !== undefined) settings['node.id'] = values['node-id'];
+  if (values.metadata !== undefined) {
+    try {
+      parseEtcdUrl(values.metadata);
+    } catch (err) {
+      fail(`--metadata: ${(err as Error).message}`);
+    }
+  }
   let config: BrokerConfig;
   try {
     config = new BrokerConfig(settings);
@@ -113,6 +128,7 @@ async function main(): Promise<void> {
     httpHost: values['http-host'] ?? host,
     httpPort: port(values['http-port'], 9644, '--http-port'),
     dataDir: resolve(values['data-dir'] ?? 'data'),
+    metadataUrl: values.metadata,
     config,
     logger: rootLogger,
   });

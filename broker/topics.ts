@@ -7,6 +7,7 @@ import { ErrorCode, KafkaError } from './protocol/errors.js';
 import { VersionConflictError } from './metadata/metadata-store.js';
 import { type PartitionAssignment, type TopicRecord, TopicRegistry, newUuid } from './metadata/topic-registry.js';
 import type { LogManager } from './storage/log-manager.js';
+import { type PlacementBroker, placeReplicas } from './controller/placement.js';
 import { KafkaStorageError, describeIoError } from './storage/storage-error.js';
 
 const MAX_TOPIC_NAME = 249;
@@ -58,21 +59,31 @@ export class TopicService {
     readonly registry: TopicRegistry,
     private readonly logs: LogManager,
     private readonly config: BrokerConfig,
-    /** Ids of the brokers that can hold replicas. */
-    private readonly brokerIds: () => number[],
+    private readonly nodeId: number,
+    /** The live brokers new replicas may be placed on. */
+    private readonly liveBrokers: () => PlacementBroker[],
+    /** Whether this broker holds a replica of the partition now (its state's replica list). */
+    private readonly holdsReplica: (topic: TopicRecord, partition: number) => boolean,
   ) {}
 
-  /** Opens the logs of every topic in the registry (broker start); what cannot be opened stays offline. */
+  /** Opens the logs of every partition this broker holds a replica of (broker start); what cannot be opened stays offline. */
   openAll(): void {
     const partitions = this.registry.all().flatMap((topic) => {
       const config = resolveLogConfig(this.config, topic.configs);
-      return topic.partitions.map((p) => ({ topic: topic.name, partition: p.partition, config }));
+      return topic.partitions.filter((p) => this.holdsReplica(topic, p.partition)).map((p) => ({ topic: topic.name, partition: p.partition, config }));
     });
     this.logs.openExisting(partitions);
   }
 
-  /** Refuses `adding` partitions past max.partitions, max.broker.partitions or the descriptor budget (POLICY_VIOLATION). */
-  private checkPartitionLimits(adding: number): void {
+  private brokerIds(): number[] {
+    return this.liveBrokers().map((b) => b.id);
+  }
+
+  /**
+   * Refuses `adding` partitions past max.partitions, or past max.broker.partitions or the
+   * descriptor budget when `local` of them would be this broker's (POLICY_VIOLATION).
+   */
+  private checkPartitionLimits(adding: number, local: number): void {
     let cluster = 0;
     for (const topic of this.registry.all()) cluster += topic.partitions.length;
     const maxPartitions = this.config.int('max.partitions');
@@ -81,19 +92,30 @@ export class TopicService {
     }
     const held = this.logs.partitionCount;
     const maxBroker = this.config.int('max.broker.partitions');
-    if (held + adding > maxBroker) {
-      throw new KafkaError(ErrorCode.POLICY_VIOLATION, `${adding} more partition(s) would exceed max.broker.partitions=${maxBroker}: this broker holds ${held}`);
+    if (held + local > maxBroker) {
+      throw new KafkaError(ErrorCode.POLICY_VIOLATION, `${local} more partition(s) would exceed max.broker.partitions=${maxBroker}: this broker holds ${held}`);
     }
-    this.logs.checkFdBudget(adding);
+    this.logs.checkFdBudget(local);
   }
 
-  /** Opens the logs of new partitions from empty directories; on failure removes those it opened. */
-  private openNew(name: string, partitions: PartitionAssignment[], configs: Record<string, string>): void {
+  private local(partitions: PartitionAssignment[]): PartitionAssignment[] {
+    return partitions.filter((p) => p.replicas.includes(this.nodeId));
+  }
+
+  /**
+   * Opens this broker's replicas of new partitions from empty directories before they are
+   * recorded; on failure removes those it opened. The other replicas' brokers open theirs when
+   * they see the topic.
+   */
+  private openNew(record: TopicRecord, partitions: PartitionAssignment[]): void {
+    const name = record.name;
+    partitions = this.local(partitions);
+    if (partitions.length === 0) return;
     if (this.logs.offline !== null) throw new KafkaStorageError(`cannot add partitions: the log directory is offline (${this.logs.offline})`);
-    const config = resolveLogConfig(this.config, configs);
+    const config = resolveLogConfig(this.config, record.configs);
     for (const p of partitions) {
       try {
-        this.logs.open(name, p.partition, config, true);
+        this.logs.open(name, p.partition, config, true, record.id);
       } catch (err) {
         this.discard(name, partitions[0]!.partition);
         throw new KafkaStorageError(`cannot open the log of partition ${name}-${p.partition}: ${describeIoError(err)}`, err);
@@ -132,8 +154,8 @@ export class TopicService {
       if (request.numPartitions !== -1 || request.replicationFactor !== -1) {
         throw new KafkaError(ErrorCode.INVALID_REQUEST, 'give either replica assignments or numPartitions/replicationFactor, not both');
       }
-      this.checkPartitionLimits(request.assignments.length);
       partitions = request.assignments.map((replicas, partition) => this.checkReplicas(replicas, partition, brokers));
+      this.checkPartitionLimits(partitions.length, this.local(partitions).length);
     } else {
       const count = request.numPartitions === -1 ? this.config.int('num.partitions') : request.numPartitions;
       const rf = request.replicationFactor === -1 ? this.config.int('default.replication.factor') : request.replicationFactor;
@@ -142,8 +164,8 @@ export class TopicService {
       if (rf > brokers.length) {
         throw new KafkaError(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor ${rf} is larger than the ${brokers.length} available broker(s)`);
       }
-      this.checkPartitionLimits(count);
-      partitions = this.assign(0, count, rf, brokers);
+      partitions = this.assign(0, count, rf);
+      this.checkPartitionLimits(count, this.local(partitions).length);
     }
     return { name: request.name, id: newUuid(), partitions, configs };
   }
@@ -154,18 +176,12 @@ export class TopicService {
     for (const id of replicas) {
       if (!brokers.includes(id)) throw new KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `partition ${partition} names unknown broker ${id}`);
     }
-    return { partition, replicas, leader: replicas[0]!, leaderEpoch: 0 };
+    return { partition, replicas };
   }
 
-  /** Round-robin replica placement starting at a rotating broker, like Kafka's rack-unaware assignment. */
-  private assign(first: number, count: number, rf: number, brokers: number[]): PartitionAssignment[] {
-    const sorted = [...brokers].sort((a, b) => a - b);
-    const out: PartitionAssignment[] = [];
-    for (let p = first; p < first + count; p++) {
-      const replicas = Array.from({ length: rf }, (_, r) => sorted[(p + r) % sorted.length]!);
-      out.push({ partition: p, replicas, leader: replicas[0]!, leaderEpoch: 0 });
-    }
-    return out;
+  /** Places `count` new partitions from `first` on the live brokers (rack-aware, controller/placement.ts). */
+  private assign(first: number, count: number, rf: number): PartitionAssignment[] {
+    return placeReplicas(this.liveBrokers(), count, rf).map((replicas, i) => ({ partition: first + i, replicas }));
   }
 
   async create(request: CreateTopicRequest): Promise<TopicRecord> {
@@ -173,7 +189,7 @@ export class TopicService {
     if (this.creating.has(record.name)) throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${request.name}" is being created`);
     this.creating.add(record.name);
     try {
-      this.openNew(record.name, record.partitions, record.configs);
+      this.openNew(record, record.partitions);
       try {
         await this.registry.create(record);
       } catch (err) {
@@ -206,7 +222,6 @@ export class TopicService {
     const current = record.partitions.length;
     if (count < current) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `topic "${name}" has ${current} partitions; the count can only grow, not shrink to ${count}`);
     if (count === current) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `topic "${name}" already has ${current} partitions`);
-    this.checkPartitionLimits(count - current);
     const brokers = this.brokerIds();
     const rf = record.partitions[0]!.replicas.length;
     let added: PartitionAssignment[];
@@ -216,14 +231,18 @@ export class TopicService {
       }
       added = assignments.map((replicas, i) => this.checkReplicas(replicas, current + i, brokers));
     } else {
-      added = this.assign(current, count - current, Math.min(rf, brokers.length), brokers);
+      if (rf > brokers.length) {
+        throw new KafkaError(ErrorCode.INVALID_REPLICATION_FACTOR, `the topic's replication factor ${rf} is larger than the ${brokers.length} available broker(s)`);
+      }
+      added = this.assign(current, count - current, rf);
     }
+    this.checkPartitionLimits(count - current, this.local(added).length);
     if (validateOnly) return;
     const updated: TopicRecord = { ...record, partitions: [...record.partitions, ...added] };
     if (this.creating.has(name)) throw new KafkaError(ErrorCode.INVALID_PARTITIONS, `partitions of topic "${name}" are being added by another request; retry`);
     this.creating.add(name);
     try {
-      this.openNew(name, added, updated.configs);
+      this.openNew(updated, added);
       try {
         await this.registry.update(updated);
       } catch (err) {

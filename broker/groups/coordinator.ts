@@ -8,6 +8,7 @@ import type { BrokerConfig } from '../config.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { buildRecordBatch, type RecordToWrite } from '../records/batch-builder.js';
 import { type DecodedRecord, decodeRecords, readBatchInfo, validateClientBatches } from '../records/record-batch.js';
+import type { PartitionLog } from '../storage/partition-log.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { TopicService } from '../topics.js';
 import { Group, type JoinResult, type Member, type SyncResult } from './group.js';
@@ -71,6 +72,10 @@ export class GroupCoordinator {
     private readonly topics: TopicService,
     private readonly logs: LogManager,
     private readonly logger: Logger,
+    /** This broker's replica of an offsets-topic partition while it leads it (it is then the coordinator of its groups). */
+    /** How many brokers are live now: the offsets topic gets at most that many replicas. */
+    private readonly liveBrokers: () => number,
+    private readonly offsetsLeader: (partition: number) => { log: PartitionLog; leaderEpoch: number } | undefined,
     /** Called for each record of the offsets topic that start-up replay cannot read and skips. */
     private readonly onSkippedRecord: () => void = () => {},
   ) {
@@ -86,7 +91,8 @@ export class GroupCoordinator {
       .create({
         name: OFFSETS_TOPIC,
         numPartitions: this.config.int('offsets.topic.num.partitions'),
-        replicationFactor: -1,
+        // As many replicas as asked for, or as there are live brokers if fewer (a single node keeps working).
+        replicationFactor: Math.max(1, Math.min(this.config.int('offsets.topic.replication.factor'), this.liveBrokers())),
         assignments: [],
         configs: { 'cleanup.policy': 'compact', 'segment.bytes': this.config.get('offsets.topic.segment.bytes') },
       })
@@ -102,10 +108,12 @@ export class GroupCoordinator {
     const topic = this.topics.registry.get(OFFSETS_TOPIC);
     if (!topic) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the offsets topic does not exist yet');
     const partition = partitionForGroup(groupId, topic.partitions.length);
-    const log = this.logs.get(OFFSETS_TOPIC, partition);
-    if (!log) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `offsets partition ${partition} is not open`);
+    const leader = this.offsetsLeader(partition);
+    if (!leader) throw new KafkaError(ErrorCode.NOT_COORDINATOR, `this broker does not lead offsets partition ${partition}`);
+    if (this.logs.get(OFFSETS_TOPIC, partition) !== leader.log) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `offsets partition ${partition} is not open`);
+    const { log } = leader;
     const batch = buildRecordBatch(records);
-    log.append(batch, validateClientBatches(batch, { maxMessageBytes: Math.max(log.config.maxMessageBytes, batch.length) }), topic.partitions[partition]!.leaderEpoch);
+    log.append(batch, validateClientBatches(batch, { maxMessageBytes: Math.max(log.config.maxMessageBytes, batch.length) }), leader.leaderEpoch);
   }
 
   private persistGroup(group: Group): void {
@@ -139,7 +147,8 @@ export class GroupCoordinator {
       if (!log) continue;
       let offset = log.logStartOffset;
       for (;;) {
-        const read = log.read(offset, 1 << 20);
+        // As Kafka's loader: up to the log end, not the high watermark (a new leader's log is the truth).
+        const read = log.read(offset, 1 << 20, log.logEndOffset);
         if (read.outOfRange || !read.records || read.records.length === 0) break;
         let pos = 0;
         while (pos < read.records.length) {

@@ -1,11 +1,15 @@
 // Fetch: reads whole batches from each partition's log within the per-partition and
 // per-response byte limits, and long-polls (maxWaitMs) until minBytes are available.
 // Fetch sessions are not kept: every response says session 0, so clients send full requests.
+// Only a partition's leader serves it. Consumers read up to the high watermark; a follower
+// (replica id >= 0) reads up to the log end, and its fetch offset tells the leader how far it
+// has replicated (replication/replica-manager.ts).
 import type { BrokerContext } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { FetchRequest, FetchResponse } from '../protocol/messages/index.js';
 import type { PartitionData, FetchableTopicResponse } from '../protocol/messages/fetch-response.js';
 import type { PartitionLog } from '../storage/partition-log.js';
+import type { NodeEndpoint } from '../protocol/messages/fetch-response.js';
 
 const EMPTY = Buffer.alloc(0);
 const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
@@ -34,30 +38,45 @@ interface Gathered {
   logs: PartitionLog[];
 }
 
-function gather(broker: BrokerContext, req: FetchRequest, byId: boolean): Gathered {
+/** The replica id of a follower's fetch (v15+ carries it in replica_state, KIP-903); -1 for consumers. */
+function replicaIdOf(req: FetchRequest, apiVersion: number): number {
+  return apiVersion >= 15 ? req.replicaState.replicaId : req.replicaId;
+}
+
+function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, follower: number, first: boolean): Gathered {
   let budget = req.maxBytes;
   let bytes = 0;
   let errors = false;
   const logs: PartitionLog[] = [];
+  const leaders = new Set<number>();
   const responses: FetchableTopicResponse[] = [];
   for (const ft of req.topics) {
     const topic = byId ? broker.registry.getById(ft.topicId) : broker.registry.get(ft.topic);
     const partitions: PartitionData[] = [];
     for (const fp of ft.partitions) {
       const assignment = topic?.partitions[fp.partition];
-      const log = topic && assignment ? broker.logs.get(topic.name, fp.partition) : undefined;
-      if (!topic || !assignment || !log) {
+      const replica = topic && assignment ? broker.replicas.replica(topic.name, fp.partition) : undefined;
+      if (topic && assignment && replica?.role !== 'leader' && broker.logs.offlineReason(topic.name, fp.partition) === null) {
+        errors = true;
+        const state = broker.view.partition(topic, fp.partition)!.state;
+        if (state.leader >= 0) leaders.add(state.leader);
+        partitions.push({ ...partitionResult(fp.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER), currentLeader: { leaderId: state.leader, leaderEpoch: state.leaderEpoch } });
+        continue;
+      }
+      const log = replica ? broker.logs.get(topic!.name, fp.partition) : undefined;
+      if (!topic || !assignment || !log || !replica) {
         errors = true;
         const offline = topic && assignment && broker.logs.offlineReason(topic.name, fp.partition) !== null;
         partitions.push(partitionResult(fp.partition, offline ? ErrorCode.KAFKA_STORAGE_ERROR : byId && !topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
         continue;
       }
-      if (fp.currentLeaderEpoch >= 0 && fp.currentLeaderEpoch !== assignment.leaderEpoch) {
+      if (fp.currentLeaderEpoch >= 0 && fp.currentLeaderEpoch !== replica.leaderEpoch) {
         errors = true;
-        const code = fp.currentLeaderEpoch > assignment.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
-        partitions.push(partitionResult(fp.partition, code, log));
+        const code = fp.currentLeaderEpoch > replica.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
+        partitions.push({ ...partitionResult(fp.partition, code, log), currentLeader: { leaderId: broker.nodeId, leaderEpoch: replica.leaderEpoch } });
         continue;
       }
+      if (follower >= 0 && first) broker.replicas.onFollowerFetch(replica, follower, fp.fetchOffset);
       logs.push(log);
       // KIP-74: the first batch of the response is sent whole even past the limits.
       const limit = Math.min(fp.partitionMaxBytes, bytes === 0 ? Math.max(budget, 1) : budget);
@@ -65,7 +84,7 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean): Gather
         partitions.push(partitionResult(fp.partition, ErrorCode.NONE, log));
         continue;
       }
-      const read = log.read(fp.fetchOffset, limit);
+      const read = log.read(fp.fetchOffset, limit, follower >= 0 ? log.logEndOffset : log.highWatermark);
       if (read.outOfRange) {
         errors = true;
         partitions.push(partitionResult(fp.partition, ErrorCode.OFFSET_OUT_OF_RANGE, log));
@@ -78,32 +97,41 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean): Gather
     }
     responses.push({ topic: topic?.name ?? ft.topic, topicId: topic?.id ?? (byId ? ft.topicId : ZERO_UUID), partitions });
   }
-  return { response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses, nodeEndpoints: [] }, bytes, errors, logs };
+  const nodeEndpoints: NodeEndpoint[] = [];
+  for (const id of leaders) {
+    const b = broker.broker(id);
+    if (b) nodeEndpoints.push(b);
+  }
+  return { response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses, nodeEndpoints }, bytes, errors, logs };
 }
 
-/** Resolves when any of `logs` is appended to, or after `ms`. */
-function waitForAppend(logs: PartitionLog[], ms: number): Promise<void> {
+/**
+ * Resolves when any of `logs` has more to read, or after `ms`: for consumers when the high
+ * watermark moves (appendListeners), for followers when the log grows (leoListeners).
+ */
+function waitForData(logs: PartitionLog[], ms: number, follower: boolean): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      for (const log of logs) log.appendListeners.delete(done);
+      for (const log of logs) (follower ? log.leoListeners : log.appendListeners).delete(done);
       resolve();
     };
     const timer = setTimeout(done, ms);
-    for (const log of logs) log.appendListeners.add(done);
+    for (const log of logs) (follower ? log.leoListeners : log.appendListeners).add(done);
   });
 }
 
 export async function handleFetch(broker: BrokerContext, req: FetchRequest, apiVersion: number): Promise<FetchResponse> {
   const byId = apiVersion >= 13;
+  const follower = replicaIdOf(req, apiVersion);
   const deadline = Date.now() + Math.max(0, req.maxWaitMs);
-  for (;;) {
-    const result = gather(broker, req, byId);
+  for (let first = true; ; first = false) {
+    const result = gather(broker, req, byId, follower, first);
     const remaining = deadline - Date.now();
     if (result.bytes >= req.minBytes || result.errors || remaining <= 0 || result.logs.length === 0) {
-      broker.metrics.bytesOut(result.bytes);
+      if (follower < 0) broker.metrics.bytesOut(result.bytes);
       return result.response;
     }
-    await waitForAppend(result.logs, remaining);
+    await waitForData(result.logs, remaining, follower >= 0);
   }
 }

@@ -32,6 +32,8 @@ import type { Coordinator } from '../protocol/messages/find-coordinator-response
 import type { OffsetFetchResponsePartition } from '../protocol/messages/offset-fetch-response.js';
 import { readConsumerProtocolSubscription, consumerProtocolSubscriptionVersions } from '../protocol/messages/consumer-protocol-subscription.js';
 import { Reader } from '../protocol/reader.js';
+import { OFFSETS_TOPIC } from '../groups/coordinator.js';
+import { partitionForGroup } from '../groups/offsets-records.js';
 
 const GROUP_KEY = 0;
 const TRANSACTION_KEY = 1;
@@ -41,7 +43,6 @@ const ALL_GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 
 export async function handleFindCoordinator(broker: BrokerContext, req: FindCoordinatorRequest, ctx: RequestContext): Promise<FindCoordinatorResponse> {
   const keys = ctx.apiVersion >= 4 ? req.coordinatorKeys : [req.key];
-  const self = broker.brokers().find((b) => b.nodeId === broker.nodeId)!;
   const coordinators: Coordinator[] = [];
   for (const key of keys) {
     const none = { key, nodeId: -1, host: '', port: -1 };
@@ -51,7 +52,12 @@ export async function handleFindCoordinator(broker: BrokerContext, req: FindCoor
       coordinators.push({ ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unknown coordinator key type ${req.keyType}` });
     } else {
       await broker.groups.ensureOffsetsTopic();
-      coordinators.push({ key, nodeId: self.nodeId, host: self.host, port: self.port, errorCode: ErrorCode.NONE, errorMessage: null });
+      // The coordinator of a group is the leader of its offsets-topic partition.
+      const topic = broker.registry.get(OFFSETS_TOPIC);
+      const state = topic && broker.view.partition(topic, partitionForGroup(key, topic.partitions.length))?.state;
+      const leader = state && state.leader >= 0 ? broker.broker(state.leader) : undefined;
+      if (!leader) coordinators.push({ ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'the offsets partition of this group has no leader now' });
+      else coordinators.push({ key, nodeId: leader.nodeId, host: leader.host, port: leader.port, errorCode: ErrorCode.NONE, errorMessage: null });
     }
   }
   const first = coordinators[0]!;

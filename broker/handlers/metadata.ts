@@ -18,16 +18,19 @@ export function describeTopic(broker: BrokerContext, topic: TopicRecord, include
     topicId: topic.id,
     isInternal: topic.name.startsWith('__'),
     partitions: topic.partitions.map((p) => {
-      // A partition whose log is offline has no leader, as Kafka reports a replica on a failed log dir.
-      const offline = broker.logs.offlineReason(topic.name, p.partition) !== null;
+      const { state } = broker.view.partition(topic, p.partition)!;
+      // A replica is offline when its broker is not registered, or (this broker) its log is offline.
+      const localOffline = broker.logs.offlineReason(topic.name, p.partition) !== null;
+      const offlineReplicas = state.replicas.filter((id) => !broker.view.brokers.has(id) || (id === broker.nodeId && localOffline));
+      const leaderId = offlineReplicas.includes(state.leader) ? -1 : state.leader;
       return {
-        errorCode: offline ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+        errorCode: leaderId === -1 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
         partitionIndex: p.partition,
-        leaderId: offline ? -1 : p.leader,
-        leaderEpoch: p.leaderEpoch,
-        replicaNodes: p.replicas,
-        isrNodes: p.replicas,
-        offlineReplicas: offline ? [broker.nodeId] : [],
+        leaderId,
+        leaderEpoch: state.leaderEpoch,
+        replicaNodes: state.replicas,
+        isrNodes: state.isr,
+        offlineReplicas,
       };
     }),
     topicAuthorizedOperations: includeOperations ? ALL_TOPIC_OPERATIONS : NOT_REQUESTED,

@@ -1,5 +1,9 @@
-// ListOffsets (earliest, latest, max timestamp, by timestamp) and OffsetForLeaderEpoch.
+// ListOffsets (earliest, latest, max timestamp, by timestamp) and OffsetForLeaderEpoch, both
+// answered by the partition's leader only (followers ask it OffsetForLeaderEpoch before they
+// truncate).
 import type { BrokerContext } from '../context.js';
+import type { TopicRecord } from '../metadata/topic-registry.js';
+import type { PartitionReplica } from '../replication/replica-manager.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from '../protocol/messages/index.js';
 import type { ListOffsetsPartitionResponse } from '../protocol/messages/list-offsets-response.js';
@@ -11,20 +15,31 @@ const MAX_TIMESTAMP = -3;
 const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
 
+/** Consumers see only committed records: a record past the high watermark is no match yet. */
+function committed(found: { offset: number; timestamp: number } | null, highWatermark: number): { offset: number; timestamp: number } | null {
+  return found && found.offset < highWatermark ? found : null;
+}
+
+/** The leader's replica of a partition, or the error code a request for it gets. */
+function leaderReplica(broker: BrokerContext, topic: TopicRecord | undefined, partition: number, currentLeaderEpoch: number): PartitionReplica | number {
+  if (!topic || !topic.partitions[partition]) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+  if (broker.logs.offlineReason(topic.name, partition) !== null) return ErrorCode.KAFKA_STORAGE_ERROR;
+  const replica = broker.replicas.replica(topic.name, partition);
+  if (!replica || replica.role !== 'leader' || !broker.logs.get(topic.name, partition)) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+  if (currentLeaderEpoch >= 0 && currentLeaderEpoch !== replica.leaderEpoch) {
+    return currentLeaderEpoch > replica.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
+  }
+  return replica;
+}
+
 export function handleListOffsets(broker: BrokerContext, req: ListOffsetsRequest): ListOffsetsResponse {
   const topics = req.topics.map((t) => {
     const topic = broker.registry.get(t.name);
     const partitions = t.partitions.map((p): ListOffsetsPartitionResponse => {
       const out = { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE as number, oldStyleOffsets: [] as number[], timestamp: -1, offset: -1, leaderEpoch: -1 };
-      const assignment = topic?.partitions[p.partitionIndex];
-      const log = topic && assignment ? broker.logs.get(topic.name, p.partitionIndex) : undefined;
-      if (!topic || !assignment || !log) {
-        const offline = topic && assignment && broker.logs.offlineReason(topic.name, p.partitionIndex) !== null;
-        return { ...out, errorCode: offline ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
-      }
-      if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== assignment.leaderEpoch) {
-        return { ...out, errorCode: p.currentLeaderEpoch > assignment.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH };
-      }
+      const replica = leaderReplica(broker, topic, p.partitionIndex, p.currentLeaderEpoch);
+      if (typeof replica === 'number') return { ...out, errorCode: replica };
+      const log = replica.log;
       let found: { offset: number; timestamp: number } | null;
       switch (p.timestamp) {
         case LATEST:
@@ -39,14 +54,14 @@ export function handleListOffsets(broker: BrokerContext, req: ListOffsetsRequest
           found = { offset: log.logStartOffset - 1, timestamp: -1 };
           break;
         case MAX_TIMESTAMP:
-          found = log.maxTimestampRecord();
+          found = committed(log.maxTimestampRecord(), log.highWatermark);
           break;
         default:
           if (p.timestamp < 0) return { ...out, errorCode: ErrorCode.INVALID_REQUEST };
-          found = log.offsetForTimestamp(p.timestamp);
+          found = committed(log.offsetForTimestamp(p.timestamp), log.highWatermark);
       }
-      if (!found) return { ...out, leaderEpoch: assignment.leaderEpoch };
-      return { ...out, oldStyleOffsets: [found.offset], timestamp: found.timestamp, offset: found.offset, leaderEpoch: assignment.leaderEpoch };
+      if (!found) return { ...out, leaderEpoch: replica.leaderEpoch };
+      return { ...out, oldStyleOffsets: [found.offset], timestamp: found.timestamp, offset: found.offset, leaderEpoch: replica.leaderEpoch };
     });
     return { name: t.name, partitions };
   });
@@ -57,20 +72,14 @@ export function handleOffsetForLeaderEpoch(broker: BrokerContext, req: OffsetFor
   const topics = req.topics.map((t) => {
     const topic = broker.registry.get(t.topic);
     const partitions = t.partitions.map((p): EpochEndOffset => {
-      const assignment = topic?.partitions[p.partition];
-      const log = topic && assignment ? broker.logs.get(topic.name, p.partition) : undefined;
-      if (!topic || !assignment || !log) {
-        const offline = topic && assignment && broker.logs.offlineReason(topic.name, p.partition) !== null;
-        return { errorCode: offline ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
-      }
-      if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== assignment.leaderEpoch) {
-        const code = p.currentLeaderEpoch > assignment.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
-        return { errorCode: code, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
-      }
-      // Every batch carries the partition's single leader epoch, so it ends where the log ends;
-      // an epoch from the future has no end offset.
-      if (p.leaderEpoch > assignment.leaderEpoch) return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
-      return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: assignment.leaderEpoch, endOffset: log.logEndOffset };
+      const replica = leaderReplica(broker, topic, p.partition, p.currentLeaderEpoch);
+      if (typeof replica === 'number') return { errorCode: replica, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
+      // An epoch later than the current one is unknown. The current one ends at the log end,
+      // even before a batch carries it (Kafka records it when leadership starts); earlier ones
+      // end where the leader-epoch cache says (KIP-279).
+      if (p.leaderEpoch > replica.leaderEpoch) return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: -1, endOffset: -1 };
+      const found = p.leaderEpoch === replica.leaderEpoch ? { epoch: p.leaderEpoch, endOffset: replica.log.logEndOffset } : replica.log.endOffsetForEpoch(p.leaderEpoch);
+      return { errorCode: ErrorCode.NONE, partition: p.partition, leaderEpoch: found.epoch, endOffset: found.endOffset };
     });
     return { topic: t.topic, partitions };
   });

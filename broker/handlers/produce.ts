@@ -1,11 +1,13 @@
 // Produce: validate each partition's record set (batch headers, then every record, inflating
-// compressed batches), stamp offsets into the batch headers and append them to the partition
-// log. acks=0 gets no response; with one replica acks=1 and acks=all are both answered once the
-// batches are in the log. Internal topics are written by the broker only.
+// compressed batches), stamp offsets into the batch headers and append them to the leader's log.
+// acks=0 gets no response; acks=1 is answered once the batches are in the leader's log; acks=all
+// once every in-sync replica has them (the high watermark passed them). Only the partition's
+// leader takes writes: other brokers answer NOT_LEADER_OR_FOLLOWER with the current leader.
+// Internal topics are written by the broker only.
 import type { BrokerContext } from '../context.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/index.js';
-import type { PartitionProduceResponse } from '../protocol/messages/produce-response.js';
+import type { NodeEndpoint, PartitionProduceResponse } from '../protocol/messages/produce-response.js';
 import { isTransactional, validateClientBatches } from '../records/record-batch.js';
 import { RecordValidationError, checkBatchRecords } from '../records/record-validator.js';
 import { isInternalTopic } from '../topics.js';
@@ -26,6 +28,8 @@ function failed(index: number, errorCode: number, errorMessage: string | null, r
 export async function handleProduce(broker: BrokerContext, req: ProduceRequest): Promise<ProduceResponse | null> {
   const acks = req.acks;
   const responses: ProduceResponse['responses'] = [];
+  const commits: Promise<void>[] = [];
+  const leaders = new Set<number>();
   const validAcks = acks === 0 || acks === 1 || acks === -1;
   for (const topicData of req.topicData) {
     const topic = broker.registry.get(topicData.name);
@@ -39,9 +43,20 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest):
         partitionResponses.push(failed(pd.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topicData.name}`));
         continue;
       }
-      const log = topic ? broker.logs.get(topic.name, pd.index) : undefined;
       const assignment = topic?.partitions[pd.index];
-      if (!topic || !log || !assignment) {
+      const replica = topic && assignment ? broker.replicas.replica(topic.name, pd.index) : undefined;
+      if (topic && assignment && replica?.role !== 'leader' && broker.logs.offlineReason(topic.name, pd.index) === null) {
+        const state = broker.view.partition(topic, pd.index)!.state;
+        if (state.leader >= 0) leaders.add(state.leader);
+        broker.metrics.produceRejected(topic.name, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+        partitionResponses.push({
+          ...failed(pd.index, ErrorCode.NOT_LEADER_OR_FOLLOWER, `broker ${broker.nodeId} is not the leader of ${topic.name}-${pd.index}; the leader is ${state.leader}`),
+          currentLeader: { leaderId: state.leader, leaderEpoch: state.leaderEpoch },
+        });
+        continue;
+      }
+      const log = replica ? broker.logs.get(topic!.name, pd.index) : undefined;
+      if (!topic || !log || !assignment || !replica) {
         const offline = topic && assignment ? broker.logs.offlineReason(topic.name, pd.index) : null;
         if (offline) broker.metrics.produceRejected(topicData.name, ErrorCode.KAFKA_STORAGE_ERROR);
         partitionResponses.push(
@@ -53,8 +68,9 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest):
       }
       try {
         if (pd.records === null) throw new KafkaError(ErrorCode.INVALID_RECORD, 'no records');
-        if (acks === -1 && assignment.replicas.length < log.config.minInsyncReplicas) {
-          throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${assignment.replicas.length} in-sync replica(s), min.insync.replicas is ${log.config.minInsyncReplicas}`);
+        const isr = replica.state.isr.length;
+        if (acks === -1 && isr < log.config.minInsyncReplicas) {
+          throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${isr} in-sync replica(s) of ${topic.name}-${pd.index}, min.insync.replicas is ${log.config.minInsyncReplicas}`);
         }
         const batches = validateClientBatches(pd.records, { maxMessageBytes: log.config.maxMessageBytes });
         if (batches.some((b) => isTransactional(b.attributes))) {
@@ -62,17 +78,18 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest):
         }
         // Compaction works by key: a compacted topic refuses records without one, as Kafka does.
         await checkBatchRecords(pd.records, batches, { compacted: log.config.compact, maxMessageBytes: log.config.maxMessageBytes });
-        // Inflating a compressed batch yields the event loop: the partition may be gone since.
+        // Inflating a compressed batch yields the event loop: the partition may be gone or led elsewhere since.
         if (broker.logs.get(topic.name, pd.index) !== log) {
           throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic or partition ${topicData.name}-${pd.index}`);
         }
-        const result = log.append(pd.records, batches, assignment.leaderEpoch);
+        if (replica.role !== 'leader') throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `broker ${broker.nodeId} is no longer the leader of ${topic.name}-${pd.index}`);
+        const result = log.append(pd.records, batches, replica.leaderEpoch);
         if (!result.duplicate) {
           let records = 0;
           for (const b of batches) records += b.recordCount;
           broker.metrics.recordsIn(topic.name, records, pd.records.length);
         }
-        partitionResponses.push({
+        const response: PartitionProduceResponse = {
           index: pd.index,
           errorCode: ErrorCode.NONE,
           baseOffset: result.baseOffset,
@@ -81,7 +98,18 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest):
           recordErrors: [],
           errorMessage: null,
           currentLeader: { leaderId: -1, leaderEpoch: -1 },
-        });
+        };
+        partitionResponses.push(response);
+        if (acks === -1) {
+          const name = topic.name;
+          commits.push(
+            broker.replicas.waitForCommit(replica, result.lastOffset + 1, req.timeoutMs).then((code) => {
+              if (code === ErrorCode.NONE) return;
+              broker.metrics.produceRejected(name, code);
+              Object.assign(response, failed(pd.index, code, commitFailure(code, name, pd.index)));
+            }),
+          );
+        }
       } catch (err) {
         if (!(err instanceof KafkaError)) throw err;
         broker.metrics.produceRejected(topic.name, err.code);
@@ -91,5 +119,23 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest):
     responses.push({ name: topicData.name, partitionResponses });
   }
   if (acks === 0) return null;
-  return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+  await Promise.all(commits);
+  // v10+ clients learn where the leaders they were sent to are without a Metadata round trip (KIP-951).
+  const nodeEndpoints: NodeEndpoint[] = [];
+  for (const id of leaders) {
+    const b = broker.broker(id);
+    if (b) nodeEndpoints.push(b);
+  }
+  return { responses, throttleTimeMs: 0, nodeEndpoints };
+}
+
+function commitFailure(code: number, topic: string, partition: number): string {
+  switch (code) {
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+      return `the records were written to ${topic}-${partition}, but the ISR shrank below min.insync.replicas before they were replicated`;
+    case ErrorCode.REQUEST_TIMED_OUT:
+      return `the in-sync replicas of ${topic}-${partition} did not replicate the records within the request timeout`;
+    default:
+      return `leadership of ${topic}-${partition} moved before the records were replicated`;
+  }
 }

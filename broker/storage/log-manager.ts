@@ -4,16 +4,19 @@
 // the whole log directory offline (with one data directory: every partition): its partitions
 // answer KAFKA_STORAGE_ERROR until the broker is restarted with the fault fixed. A partition
 // that cannot be opened at start is offline on its own; the broker serves the rest.
-import { existsSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LogConfig } from '../config.js';
 import { PartitionLog } from './partition-log.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { FDS_PER_NEW_PARTITION, openFileCount, openFileLimit, reservedFds } from './fd-budget.js';
 import { KafkaStorageError, describeIoError } from './storage-error.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 
 const CLEAN_SHUTDOWN = '.clean-shutdown';
+/** The id of the topic a partition directory belongs to. */
+const TOPIC_ID_FILE = 'topic-id';
 /** setInterval treats longer delays as 1 ms; a longer interval (Kafka's Long.MAX default) means never. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -51,9 +54,15 @@ export class LogManager {
     return join(this.dataDir, `${topic}-${partition}`);
   }
 
-  /** Opens (or creates) the log of one partition. A brand-new topic starts from an empty directory. */
-  open(topic: string, partition: number, config: LogConfig, fresh = false): PartitionLog {
+  /**
+   * Opens (or creates) the log of one partition. A brand-new topic starts from an empty
+   * directory. With `topicId`, a directory left by an older topic of the same name (deleted while
+   * this broker was away) is emptied first, and the id is recorded in the directory.
+   */
+  open(topic: string, partition: number, config: LogConfig, fresh = false, topicId?: string): PartitionLog {
     const dir = this.dirOf(topic, partition);
+    const idFile = join(dir, TOPIC_ID_FILE);
+    if (!fresh && topicId !== undefined && existsSync(idFile) && readFileSync(idFile, 'utf8') !== topicId) fresh = true;
     if (fresh) rmSync(dir, { recursive: true, force: true });
     const log = PartitionLog.open({
       dir,
@@ -63,6 +72,7 @@ export class LogManager {
       onStorageError: (err) => this.takeDirOffline(err, topic, partition),
     });
     if (this.dirFailure !== null) log.takeOffline(new KafkaStorageError(this.dirFailure));
+    else if (topicId !== undefined && !existsSync(idFile)) writeFileAtomic(idFile, topicId);
     const list = this.logs.get(topic) ?? [];
     list[partition] = log;
     this.logs.set(topic, list);
@@ -181,6 +191,15 @@ export class LogManager {
       this.unopened.delete(key);
       rmSync(this.dirOf(topic, Number(key.slice(topic.length + 1))), { recursive: true, force: true });
     }
+  }
+
+  /** Removes one partition's log (its replica moved to other brokers). */
+  deletePartition(topic: string, partition: number): void {
+    const list = this.logs.get(topic);
+    const log = list?.[partition];
+    if (!list || !log) return;
+    log.delete();
+    delete list[partition];
   }
 
   /** Removes the logs of partitions `from` and up (a CreatePartitions that could not be recorded). */

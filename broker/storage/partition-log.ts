@@ -1,20 +1,27 @@
 // The log of one partition: an ordered list of segments, of which the last one takes appends.
 // It assigns offsets, serves reads of whole batches, finds offsets by timestamp, rolls segments
-// by size and age, and deletes old segments by retention time and size.
+// by size and age, and deletes old segments by retention time and size. As a replica it keeps a
+// high watermark apart from its end (consumers read up to it), the leader-epoch cache, takes a
+// leader's batches verbatim (appendAsFollower) and truncates what diverged from the leader.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogConfig } from '../config.js';
-import { type BatchInfo, LOG_OVERHEAD, BatchOffset, decodeRecords, readInt64, stampBatch } from '../records/record-batch.js';
+import { type BatchInfo, LOG_OVERHEAD, BATCH_HEADER_SIZE, BatchOffset, batchCrcMatches, decodeRecords, readBatchInfo, readInt64, stampBatch } from '../records/record-batch.js';
 import { KafkaError, ErrorCode } from '../protocol/errors.js';
 import { ProducerState, type ProducerBatch } from './producer-state.js';
 import { Segment, type ScannedBatch } from './segment.js';
 import { type CleanResult, cleanSegments } from './log-cleaner.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { KafkaStorageError, describeIoError } from './storage-error.js';
+import { type EpochEndOffset, type EpochEntry, LeaderEpochCache } from './leader-epoch-cache.js';
 
 const LOG_START_CHECKPOINT = 'log-start-offset';
 const PRODUCER_SNAPSHOT = 'producer-state.json';
 const CLEANER_CHECKPOINT = 'cleaner-offset';
+const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint';
+const HIGH_WATERMARK_CHECKPOINT = 'high-watermark';
+/** A moving high watermark is saved at most this often (Kafka's replica.high.watermark.checkpoint.interval.ms). */
+const HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5000;
 const POSITION_CACHE_SIZE = 32;
 
 export interface AppendResult {
@@ -27,6 +34,12 @@ export interface AppendResult {
 }
 
 export type ReadResult = { outOfRange: true } | { outOfRange: false; records: Buffer | null };
+
+/** Offsets of the leader's batches a follower wrote. */
+export interface FollowerAppendResult {
+  firstOffset: number;
+  lastOffset: number;
+}
 
 export interface OpenLogOptions {
   dir: string;
@@ -43,8 +56,18 @@ export class PartitionLog {
   config: LogConfig;
   private segments: Segment[];
   logStartOffset: number;
-  /** Callbacks run after every append (waiting fetches). */
+  /** Callbacks run when the high watermark moves (consumers' waiting fetches). */
   readonly appendListeners = new Set<() => void>();
+  /** Callbacks run after every append (followers' waiting fetches: replicas read past the HW). */
+  readonly leoListeners = new Set<() => void>();
+  /** Offsets below it are committed: consumers read up to here. */
+  private hw: number;
+  private commitOnAppend = true;
+  /** When the HW checkpoint was last written, and whether the file exists. */
+  private hwSavedMs = 0;
+  private hwFileExists: boolean;
+  /** Where each leader epoch starts in this log. */
+  private readonly epochs: LeaderEpochCache;
   /** Where the batch that starts at an offset lies, remembered from the end of recent reads. */
   private readonly positions = new Map<number, { segment: Segment; position: number }>();
   /** Idempotent producers writing to this partition. */
@@ -56,12 +79,19 @@ export class PartitionLog {
   private unflushedMessages = 0;
   private lastFlushMs = Date.now();
 
-  private constructor(dir: string, config: LogConfig, segments: Segment[], logStartOffset: number, onStorageError?: (err: KafkaStorageError) => void) {
+  private constructor(dir: string, config: LogConfig, segments: Segment[], logStartOffset: number, epochs: LeaderEpochCache, onStorageError?: (err: KafkaStorageError) => void) {
     this.dir = dir;
     this.config = config;
     this.segments = segments;
     this.logStartOffset = logStartOffset;
+    this.epochs = epochs;
     this.onStorageError = onStorageError;
+    const saved = readOffsetFile(this.hwPath);
+    this.hwFileExists = saved !== null;
+    // No file: a log of the single-node broker, where every appended batch was committed. A file
+    // that does not parse commits nothing more than the log start; the leader moves it on.
+    const hw = saved === null ? this.logEndOffset : Number.isSafeInteger(saved) ? saved : logStartOffset;
+    this.hw = Math.max(logStartOffset, Math.min(hw, this.logEndOffset));
   }
 
   static open(options: OpenLogOptions): PartitionLog {
@@ -80,10 +110,10 @@ export class PartitionLog {
         segments.push(segment);
       });
       if (segments.length === 0) segments.push(Segment.create(dir, 0));
-      const checkpoint = join(dir, LOG_START_CHECKPOINT);
-      const saved = existsSync(checkpoint) ? Number(readFileSync(checkpoint, 'utf8')) : 0;
-      const logStart = Math.max(Number.isFinite(saved) ? saved : 0, segments[0]!.baseOffset);
-      const log = new PartitionLog(dir, config, segments, Math.min(logStart, segments[segments.length - 1]!.nextOffset), options.onStorageError);
+      const saved = readOffsetFile(join(dir, LOG_START_CHECKPOINT)) ?? 0;
+      const logEnd = segments[segments.length - 1]!.nextOffset;
+      const logStart = Math.min(Math.max(Number.isFinite(saved) ? saved : 0, segments[0]!.baseOffset), logEnd);
+      const log = new PartitionLog(dir, config, segments, logStart, openEpochCache(dir, segments, logStart, logEnd), options.onStorageError);
       log.loadProducerState();
       return log;
     } catch (err) {
@@ -166,9 +196,71 @@ export class PartitionLog {
     return this.active.nextOffset;
   }
 
-  /** With one replica every appended batch is committed. */
+  /** The end of the committed records: consumers read below it. */
   get highWatermark(): number {
-    return this.logEndOffset;
+    return this.hw;
+  }
+
+  /**
+   * Whether every append is committed at once (HW = LEO): the single-node broker, or a partition
+   * whose ISR is its leader alone. The cluster layer turns it off for replicated partitions and
+   * moves the HW itself; turning it on commits the whole log.
+   */
+  get autoCommit(): boolean {
+    return this.commitOnAppend;
+  }
+
+  set autoCommit(on: boolean) {
+    this.commitOnAppend = on;
+    if (on) this.setHighWatermark(this.logEndOffset);
+  }
+
+  /**
+   * Moves the high watermark forward (never back; at most to the log end) and wakes the
+   * consumers waiting on it. Returns whether it moved. The HW is saved at most every few
+   * seconds (and at close): a saved HW lower than the real one only makes consumers wait.
+   */
+  setHighWatermark(offset: number, now = Date.now()): boolean {
+    const hw = Math.min(offset, this.logEndOffset);
+    if (hw <= this.hw) return false;
+    if (!this.commitOnAppend && !this.offline && now - this.hwSavedMs >= HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS) {
+      this.saveHighWatermark(hw);
+      this.hwSavedMs = now;
+    }
+    this.hw = hw;
+    for (const listener of this.appendListeners) listener();
+    return true;
+  }
+
+  private get hwPath(): string {
+    return join(this.dir, HIGH_WATERMARK_CHECKPOINT);
+  }
+
+  private saveHighWatermark(hw: number): void {
+    try {
+      writeFileAtomic(this.hwPath, String(hw));
+      this.hwFileExists = true;
+    } catch (err) {
+      throw this.storageFailure(err, 'high-watermark checkpoint');
+    }
+  }
+
+  /** The latest leader epoch of the log's batches, -1 when there is none. */
+  get latestEpoch(): number {
+    return this.epochs.latestEpoch;
+  }
+
+  /**
+   * Where `epoch` ends in this log (OffsetForLeaderEpoch, KIP-279): the largest cached epoch
+   * <= `epoch`, with the start of the next epoch or the log end offset; -1, -1 below the first.
+   */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.epochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /** The leader-epoch cache's entries, oldest first. */
+  get epochEntries(): readonly EpochEntry[] {
+    return this.epochs.all;
   }
 
   get size(): number {
@@ -209,6 +301,7 @@ export class PartitionLog {
         baseOffset: next,
         lastOffset: next + b.lastOffsetDelta,
         maxTimestamp: b.maxTimestamp,
+        leaderEpoch,
         producerId: b.producerId,
         producerEpoch: b.producerEpoch,
         baseSequence: b.baseSequence,
@@ -220,6 +313,9 @@ export class PartitionLog {
     const active = this.active;
     if (active.firstAppendMs === null) active.firstAppendMs = now;
     try {
+      // The epoch is recorded before its first batch is written: an entry past the log end
+      // (the write failed, or a crash came between) is dropped at the next open.
+      if (leaderEpoch > this.epochs.latestEpoch) this.epochs.assign(leaderEpoch, baseOffset);
       active.append([records.subarray(first, last.position + last.size)], scanned, this.config.indexIntervalBytes);
       this.unflushedMessages += recordCount;
       if (this.unflushedMessages >= this.config.flushMessages) this.flush(now);
@@ -229,8 +325,113 @@ export class PartitionLog {
     for (const b of scanned) {
       if (b.producerId >= 0) this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, now);
     }
-    for (const listener of this.appendListeners) listener();
+    this.appended();
     return { baseOffset, lastOffset: next - 1, logAppendTime: logAppendTime ?? -1, duplicate: false };
+  }
+
+  /**
+   * Appends a leader's batches as a follower: whole batches from the start of `records` (as a
+   * Fetch response carries them), already stamped with offsets and leader epochs, written
+   * verbatim. A partial batch at the end is left out. Throws when a batch is not magic v2, does
+   * not fit its length or fails its CRC, or when the batches start below the log end offset or
+   * go backwards; nothing is written then. Null when `records` holds no whole batch.
+   */
+  appendAsFollower(records: Buffer, now = Date.now()): FollowerAppendResult | null {
+    if (this.offline) throw this.offline;
+    const { batches, bytes, recordCount } = leaderBatches(records, this.logEndOffset);
+    if (batches.length === 0) return null;
+    try {
+      this.maybeRoll(bytes, now);
+    } catch (err) {
+      throw this.storageFailure(err, 'segment roll');
+    }
+    const active = this.active;
+    if (active.firstAppendMs === null) active.firstAppendMs = now;
+    try {
+      for (const b of batches) if (b.leaderEpoch > this.epochs.latestEpoch) this.epochs.assign(b.leaderEpoch, b.baseOffset);
+      active.append([records.subarray(0, bytes)], batches, this.config.indexIntervalBytes);
+      this.unflushedMessages += recordCount;
+      if (this.unflushedMessages >= this.config.flushMessages) this.flush(now);
+    } catch (err) {
+      throw this.storageFailure(err, 'append');
+    }
+    // A follower that becomes leader must recognise the producers' retries.
+    for (const b of batches) {
+      if (b.producerId >= 0) this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, b.maxTimestamp);
+    }
+    this.appended();
+    return { firstOffset: batches[0]!.baseOffset, lastOffset: batches[batches.length - 1]!.lastOffset };
+  }
+
+  /** Wakes the followers waiting on the log end and, when appends commit by themselves, the consumers. */
+  private appended(): void {
+    for (const listener of this.leoListeners) listener();
+    if (!this.commitOnAppend) return;
+    this.hw = this.logEndOffset;
+    for (const listener of this.appendListeners) listener();
+  }
+
+  /**
+   * Removes every batch with an offset at or past `offset` (a follower's log that diverged from
+   * its leader's): later segments are deleted, the one holding `offset` is cut before the batch
+   * that holds it. The epoch cache, producer state and high watermark follow the new end.
+   * Below the log start the log is emptied and starts at `offset`.
+   */
+  truncateTo(offset: number): void {
+    if (offset >= this.logEndOffset) return;
+    if (offset < this.logStartOffset) return this.truncateFullyAndStartAt(offset);
+    try {
+      const index = this.segmentFor(offset);
+      // Newest first, so that a crash leaves a shorter log, never one with a hole.
+      for (let i = this.segments.length - 1; i > index; i--) this.segments[i]!.delete();
+      this.segments = this.segments.slice(0, index + 1);
+      const segment = this.segments[index]!;
+      const cut = segment.findBatch(offset);
+      if (cut) segment.truncateTo(cut.position, this.config.indexIntervalBytes);
+      this.positions.clear();
+      const end = this.logEndOffset;
+      // The data is cut before the cache: a crash in between leaves entries past the end, which
+      // the next open drops.
+      this.epochs.truncateFromEnd(end);
+      // Correctness over speed: the snapshot when it is at or below the new end, else a replay
+      // from the log start; then a snapshot at the new end replaces one past it.
+      this.loadProducerState();
+      this.saveProducerState();
+      const cleanerCheckpoint = join(this.dir, CLEANER_CHECKPOINT);
+      if ((readOffsetFile(cleanerCheckpoint) ?? 0) > end) writeFileAtomic(cleanerCheckpoint, String(end));
+      if (this.hw > end) {
+        this.hw = end;
+        if (this.hwFileExists) this.saveHighWatermark(end);
+      }
+    } catch (err) {
+      throw this.storageFailure(err, 'truncation');
+    }
+  }
+
+  /**
+   * Deletes every segment and starts an empty log at `offset`, its new log start (a follower
+   * whose leader's log starts past this log's end). The epoch cache and producer state are
+   * cleared, the high watermark is `offset`.
+   */
+  truncateFullyAndStartAt(offset: number): void {
+    try {
+      // The cache file goes first: a crash before the segments are gone leaves no file, and the
+      // next open rebuilds the cache from the batches still there.
+      this.epochs.clear();
+      for (let i = this.segments.length - 1; i >= 0; i--) this.segments[i]!.delete();
+      this.segments = [Segment.create(this.dir, offset)];
+      this.positions.clear();
+      this.unflushedMessages = 0;
+      this.logStartOffset = offset;
+      writeFileAtomic(join(this.dir, LOG_START_CHECKPOINT), String(offset));
+      rmSync(join(this.dir, CLEANER_CHECKPOINT), { force: true });
+      this.producers.clear();
+      this.saveProducerState();
+      this.hw = offset;
+      if (this.hwFileExists || !this.commitOnAppend) this.saveHighWatermark(offset);
+    } catch (err) {
+      throw this.storageFailure(err, 'truncation');
+    }
   }
 
   private maybeRoll(incoming: number, now: number): void {
@@ -282,12 +483,13 @@ export class PartitionLog {
 
   /**
    * Reads whole batches starting with the one that holds `offset`, up to `maxBytes`; the first
-   * batch is returned whole even when larger, so a consumer always makes progress.
+   * batch is returned whole even when larger, so a consumer always makes progress. Only batches
+   * that end below `maxOffset` are returned: consumers read up to the high watermark, followers
+   * pass the log end offset. Out of range below the log start or past the log end.
    */
-  read(offset: number, maxBytes: number): ReadResult {
-    const end = this.highWatermark;
-    if (offset < this.logStartOffset || offset > end) return { outOfRange: true };
-    if (offset === end) return { outOfRange: false, records: null };
+  read(offset: number, maxBytes: number, maxOffset = this.hw): ReadResult {
+    if (offset < this.logStartOffset || offset > this.logEndOffset) return { outOfRange: true };
+    if (offset >= maxOffset) return { outOfRange: false, records: null };
     const cached = this.positions.get(offset);
     const cachedIndex = cached ? this.segments.indexOf(cached.segment) : -1;
     let index = cachedIndex >= 0 ? cachedIndex : this.segmentFor(offset);
@@ -298,7 +500,8 @@ export class PartitionLog {
       if (!batch) continue;
       const length = Math.max(batch.size, Math.min(maxBytes, segment.size - batch.position));
       const data = segment.read(batch.position, length);
-      const { bytes, nextOffset } = wholeBatches(data);
+      const { bytes, nextOffset } = wholeBatches(data, maxOffset);
+      if (bytes === 0) return { outOfRange: false, records: null };
       this.remember(nextOffset, segment, batch.position + bytes);
       return { outOfRange: false, records: data.subarray(0, bytes) };
     }
@@ -350,7 +553,12 @@ export class PartitionLog {
    * (min.cleanable.dirty.ratio); null when it was not time yet.
    */
   compact(now = Date.now()): CleanResult | null {
-    const sealed = this.segments.slice(0, -1);
+    // The active segment is never cleaned, nor anything past the high watermark: a record
+    // that supersedes others there may yet be truncated away.
+    let cleanable = this.segments.length - 1;
+    while (cleanable > 0 && this.segments[cleanable - 1]!.nextOffset > this.hw) cleanable--;
+    const sealed = this.segments.slice(0, cleanable);
+    const rest = this.segments.slice(cleanable);
     const checkpoint = join(this.dir, CLEANER_CHECKPOINT);
     const cleanedUpTo = existsSync(checkpoint) ? Number(readFileSync(checkpoint, 'utf8')) || 0 : 0;
     let total = 0;
@@ -361,9 +569,9 @@ export class PartitionLog {
     }
     if (dirty === 0 || dirty / total < this.config.minCleanableDirtyRatio) return null;
     const { segments, result } = cleanSegments(sealed, now, this.config.deleteRetentionMs, this.config.indexIntervalBytes);
-    this.segments = [...segments, this.active];
+    this.segments = [...segments, ...rest];
     this.positions.clear();
-    writeFileAtomic(checkpoint, String(this.active.baseOffset));
+    writeFileAtomic(checkpoint, String(rest[0]!.baseOffset));
     return result;
   }
 
@@ -376,6 +584,8 @@ export class PartitionLog {
       while (this.segments.length > 0) {
         const first = this.segments[0]!;
         if (first.size === 0 || first.maxTimestamp < 0 || first.maxTimestamp >= now - retentionMs) break;
+        // Only committed records expire: a follower may still need the rest.
+        if (first.nextOffset > this.hw) break;
         if (first === this.active) this.roll();
         this.deleteFirstSegment();
         deleted++;
@@ -383,7 +593,7 @@ export class PartitionLog {
     }
     if (retentionBytes >= 0) {
       let excess = this.size - retentionBytes;
-      while (this.segments.length > 1 && excess >= this.segments[0]!.size) {
+      while (this.segments.length > 1 && excess >= this.segments[0]!.size && this.segments[0]!.nextOffset <= this.hw) {
         excess -= this.segments[0]!.size;
         this.deleteFirstSegment();
         deleted++;
@@ -402,6 +612,7 @@ export class PartitionLog {
     if (offset <= this.logStartOffset) return;
     this.logStartOffset = offset;
     writeFileAtomic(join(this.dir, LOG_START_CHECKPOINT), String(offset));
+    this.epochs.truncateFromStart(offset);
   }
 
   /**
@@ -414,10 +625,14 @@ export class PartitionLog {
       if (!this.offline) {
         this.active.seal();
         this.saveProducerState();
+        // With autoCommit the HW is the log end: no file says so, and none may say otherwise.
+        if (!this.commitOnAppend) writeFileAtomic(this.hwPath, String(this.hw));
+        else if (this.hwFileExists) rmSync(this.hwPath, { force: true });
       }
     } finally {
       for (const s of this.segments) s.close();
       this.appendListeners.clear();
+      this.leoListeners.clear();
     }
   }
 
@@ -425,19 +640,120 @@ export class PartitionLog {
   delete(): void {
     for (const s of this.segments) s.close();
     this.appendListeners.clear();
+    this.leoListeners.clear();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** How many leading bytes of `data` are whole batches, and the offset after the last of them. */
-function wholeBatches(data: Buffer): { bytes: number; nextOffset: number } {
+/**
+ * How many leading bytes of `data` are whole batches ending below `maxOffset`, and the offset
+ * after the last of them.
+ */
+function wholeBatches(data: Buffer, maxOffset: number): { bytes: number; nextOffset: number } {
   let at = 0;
   let nextOffset = -1;
   while (at + LOG_OVERHEAD <= data.length) {
     const size = data.readInt32BE(at + BatchOffset.batchLength) + LOG_OVERHEAD;
     if (at + size > data.length) break;
-    nextOffset = readInt64(data, at) + data.readInt32BE(at + BatchOffset.lastOffsetDelta) + 1;
+    const end = readInt64(data, at) + data.readInt32BE(at + BatchOffset.lastOffsetDelta) + 1;
+    if (end > maxOffset) break;
+    nextOffset = end;
     at += size;
   }
   return { bytes: at, nextOffset };
+}
+
+/** A number saved in a small file: null when there is no file, NaN when it does not parse. */
+function readOffsetFile(path: string): number | null {
+  if (!existsSync(path)) return null;
+  const text = readFileSync(path, 'utf8').trim();
+  return text === '' ? Number.NaN : Number(text);
+}
+
+/**
+ * The leader-epoch cache from its checkpoint, or rebuilt from the batch headers when the file is
+ * missing or unreadable; entries past the log end (a crash between the checkpoint and the batch)
+ * or wholly below the log start (a crash during retention) are dropped.
+ */
+function openEpochCache(dir: string, segments: Segment[], logStartOffset: number, logEndOffset: number): LeaderEpochCache {
+  const path = join(dir, LEADER_EPOCH_CHECKPOINT);
+  const saved = LeaderEpochCache.read(path);
+  const cache = new LeaderEpochCache(path, saved ?? epochsFromBatches(segments));
+  if (saved === null && cache.all.length > 0) cache.save();
+  cache.truncateFromEnd(logEndOffset);
+  cache.truncateFromStart(logStartOffset);
+  return cache;
+}
+
+/** Where each leader epoch first appears in the batch headers. */
+function epochsFromBatches(segments: Segment[]): EpochEntry[] {
+  const entries: EpochEntry[] = [];
+  const add = (b: ScannedBatch) => {
+    if (b.leaderEpoch > (entries[entries.length - 1]?.epoch ?? -1)) entries.push({ epoch: b.leaderEpoch, startOffset: b.baseOffset });
+  };
+  for (const segment of segments) {
+    if (segment.size === 0) continue;
+    let first = null as ScannedBatch | null;
+    let last = null as ScannedBatch | null;
+    segment.scanUntil(0, segment.size, (b) => {
+      first = b;
+      return true;
+    });
+    segment.scanUntil(segment.lookupPosition(segment.nextOffset - 1), segment.size, (b) => {
+      last = b;
+      return false;
+    });
+    // Epochs never decrease along a log, so a segment that ends in the epoch it starts with
+    // holds no other: only segments where the epoch changes are read batch by batch.
+    if (first && last && first.leaderEpoch === last.leaderEpoch) add(first);
+    else
+      segment.scanUntil(0, segment.size, (b) => {
+        add(b);
+        return false;
+      });
+  }
+  return entries;
+}
+
+/**
+ * The whole batches at the front of a leader's record set, checked as a follower must before
+ * writing them verbatim: magic v2, a length that fits, the CRC-32C, offsets that start at or
+ * past `logEndOffset` and only grow. Compaction leaves gaps between a leader's batches, so a
+ * batch may start past the offset asked for. A partial batch at the end is left out.
+ */
+function leaderBatches(records: Buffer, logEndOffset: number): { batches: ScannedBatch[]; bytes: number; recordCount: number } {
+  const batches: ScannedBatch[] = [];
+  let pos = 0;
+  let recordCount = 0;
+  let next = logEndOffset;
+  while (pos + BatchOffset.magic < records.length) {
+    const size = records.readInt32BE(pos + BatchOffset.batchLength) + LOG_OVERHEAD;
+    const magic = records.readInt8(pos + BatchOffset.magic);
+    if (magic !== 2) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `the leader's batch at byte ${pos} has magic ${magic}, not 2`);
+    if (size < BATCH_HEADER_SIZE) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `the leader's batch at byte ${pos} claims ${size} bytes, less than a batch header`);
+    if (pos + size > records.length) break;
+    if (!batchCrcMatches(records, pos, size)) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `the leader's batch at byte ${pos} fails its CRC-32C check`);
+    const info = readBatchInfo(records, pos);
+    if (info.lastOffsetDelta < 0) throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `the leader's batch at byte ${pos} has a negative lastOffsetDelta ${info.lastOffsetDelta}`);
+    if (info.baseOffset < next) {
+      const where = batches.length === 0 ? `below the log end offset ${logEndOffset}` : `before the end of the previous batch (${next})`;
+      throw new KafkaError(ErrorCode.CORRUPT_MESSAGE, `the leader's batch at byte ${pos} starts at offset ${info.baseOffset}, ${where}`);
+    }
+    const lastOffset = info.baseOffset + info.lastOffsetDelta;
+    batches.push({
+      position: pos,
+      size,
+      baseOffset: info.baseOffset,
+      lastOffset,
+      maxTimestamp: info.maxTimestamp,
+      leaderEpoch: records.readInt32BE(pos + BatchOffset.partitionLeaderEpoch),
+      producerId: info.producerId,
+      producerEpoch: info.producerEpoch,
+      baseSequence: info.baseSequence,
+    });
+    recordCount += info.recordCount;
+    next = lastOffset + 1;
+    pos += size;
+  }
+  return { batches, bytes: pos, recordCount };
 }

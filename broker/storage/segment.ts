@@ -23,6 +23,8 @@ export interface ScannedBatch {
   baseOffset: number;
   lastOffset: number;
   maxTimestamp: number;
+  /** The epoch of the leader that appended the batch (partitionLeaderEpoch). */
+  leaderEpoch: number;
   /** -1 when the batch comes from no idempotent producer. */
   producerId: number;
   producerEpoch: number;
@@ -38,6 +40,7 @@ function scannedAt(buf: Buffer, at: number, position: number, size: number): Sca
     baseOffset,
     lastOffset: baseOffset + buf.readInt32BE(at + BatchOffset.lastOffsetDelta),
     maxTimestamp: readInt64(buf, at + BatchOffset.maxTimestamp),
+    leaderEpoch: buf.readInt32BE(at + BatchOffset.partitionLeaderEpoch),
     producerId: readInt64(buf, at + BatchOffset.producerId),
     producerEpoch: buf.readInt16BE(at + BatchOffset.producerEpoch),
     baseSequence: buf.readInt32BE(at + BatchOffset.baseSequence),
@@ -237,6 +240,28 @@ export class Segment {
       }
       throw new KafkaStorageError(`write to ${this.logPath} failed after ${written} of ${total} bytes: ${describeIoError(err)}; the segment was ${cut}`, err);
     }
+  }
+
+  /**
+   * Cuts the file at `position` (a batch boundary) and rebuilds size, next offset and the
+   * in-memory indexes from what is left. The saved index files go first (a crash then rebuilds
+   * them); they are written again when the segment is sealed.
+   */
+  truncateTo(position: number, indexIntervalBytes: number): void {
+    for (const p of [this.indexPath, this.timeIndexPath]) rmSync(p, { force: true });
+    ftruncateSync(this.fd, position);
+    this.clearIndexes();
+    this.size = 0;
+    this.nextOffset = this.baseOffset;
+    this.bytesSinceIndex = 0;
+    let end = 0;
+    this.scan(0, position, false, (b) => {
+      this.indexBatch(b, indexIntervalBytes);
+      end = b.position + b.size;
+      this.nextOffset = b.lastOffset + 1;
+    });
+    this.size = end;
+    if (end === 0) this.firstAppendMs = null;
   }
 
   /** Forces the segment's data to disk (flush.messages / flush.ms). */

@@ -11,6 +11,7 @@ export const testLogConfig = (overrides: Partial<LogConfig> = {}): LogConfig => 
   maxMessageBytes: 1 << 20,
   logAppendTime: false,
   minInsyncReplicas: 1,
+  uncleanLeaderElection: false,
   delete: true,
   compact: false,
   deleteRetentionMs: 86_400_000,

@@ -1,0 +1,226 @@
+// A follower's fetcher for the partitions one leader leads: one connection, one Fetch request at
+// a time carrying every such partition, as a replica (replica id = this broker). Before it first
+// fetches a partition under a leader epoch, it asks the leader where its own latest epoch ends
+// (OffsetForLeaderEpoch) and truncates whatever it has past that (KIP-101/279): a diverged tail
+// left by an old leader is cut, and never by the high watermark alone. Records are appended
+// verbatim, with the leader's offsets and epochs; the follower's high watermark follows the
+// leader's.
+import type { Logger } from 'pino';
+import { ErrorCode } from '../protocol/errors.js';
+import { KafkaConnection } from '../protocol/client.js';
+import { fetchApi, offsetForLeaderEpochApi } from '../protocol/messages/index.js';
+import type { PartitionLog } from '../storage/partition-log.js';
+
+/** Fetch v12: topic names, replica id in the request, leader epochs per partition. */
+const FETCH_VERSION = 12;
+const OFFSET_FOR_LEADER_EPOCH_VERSION = 4;
+
+export interface FollowedPartition {
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  log: PartitionLog;
+  /** Set until the log was truncated against this leader epoch. */
+  needsTruncation: boolean;
+  /** A partition the leader refused (stale epoch, not leader yet) waits until this time. */
+  retryAt: number;
+}
+
+export interface FetcherSettings {
+  nodeId: number;
+  maxWaitMs: number;
+  maxBytes: number;
+  responseMaxBytes: number;
+  backoffMs: number;
+}
+
+export class ReplicaFetcher {
+  readonly partitions = new Map<string, FollowedPartition>();
+  private connection: KafkaConnection | null = null;
+  private running = false;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    readonly leaderId: number,
+    private readonly endpoint: () => { host: string; port: number } | undefined,
+    private readonly settings: FetcherSettings,
+    private readonly logger: Logger,
+    /** Called after records were appended or the high watermark moved. */
+    private readonly onProgress: (p: FollowedPartition) => void,
+  ) {}
+
+  add(p: FollowedPartition): void {
+    this.partitions.set(`${p.topic}\0${p.partition}`, p);
+    this.wake?.();
+    if (!this.running) void this.run();
+  }
+
+  remove(topic: string, partition: number): void {
+    this.partitions.delete(`${topic}\0${partition}`);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+    void this.connection?.close();
+    this.connection = null;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (!this.stopped && this.partitions.size > 0) {
+        try {
+          const connection = await this.connect();
+          await this.truncate(connection);
+          if (!(await this.fetchOnce(connection))) await this.sleep(this.settings.backoffMs);
+        } catch (err) {
+          if (this.stopped) break;
+          this.logger.warn({ leader: this.leaderId, err: (err as Error).message }, 'replica fetch failed; retrying');
+          void this.connection?.close();
+          this.connection = null;
+          await this.sleep(this.settings.backoffMs);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async connect(): Promise<KafkaConnection> {
+    if (this.connection) return this.connection;
+    const endpoint = this.endpoint();
+    if (!endpoint) throw new Error(`leader ${this.leaderId} is not registered`);
+    const connection = await KafkaConnection.open(endpoint.host, endpoint.port, `samsa-replica-fetcher-${this.settings.nodeId}`);
+    void connection.closed.then(() => {
+      if (this.connection === connection) this.connection = null;
+    });
+    this.connection = connection;
+    return connection;
+  }
+
+  /** OffsetForLeaderEpoch for every partition that has not been truncated against this leader epoch yet. */
+  private async truncate(connection: KafkaConnection): Promise<void> {
+    const pending = [...this.partitions.values()].filter((p) => p.needsTruncation && p.retryAt <= Date.now());
+    if (pending.length === 0) return;
+    const byTopic = new Map<string, FollowedPartition[]>();
+    for (const p of pending) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+    const res = await connection.send(offsetForLeaderEpochApi, OFFSET_FOR_LEADER_EPOCH_VERSION, {
+      replicaId: this.settings.nodeId,
+      topics: [...byTopic].map(([topic, ps]) => ({
+        topic,
+        partitions: ps.map((p) => ({ partition: p.partition, currentLeaderEpoch: p.leaderEpoch, leaderEpoch: p.log.latestEpoch })),
+      })),
+    });
+    for (const t of res.topics) {
+      for (const r of t.partitions) {
+        const p = this.partitions.get(`${t.topic}\0${r.partition}`);
+        if (!p || !p.needsTruncation) continue;
+        if (r.errorCode !== ErrorCode.NONE) {
+          p.retryAt = Date.now() + this.settings.backoffMs;
+          continue;
+        }
+        const log = p.log;
+        let target = log.logEndOffset;
+        if (log.latestEpoch >= 0) {
+          if (r.leaderEpoch < 0 || r.endOffset < 0) {
+            // The leader has no epoch at or below ours: nothing we hold past our high watermark is known to be committed.
+            target = Math.min(target, log.highWatermark);
+          } else {
+            target = Math.min(target, r.endOffset);
+            // The leader's epoch is older than ours: our records of later epochs were never its.
+            if (r.leaderEpoch < log.latestEpoch) target = Math.min(target, log.endOffsetForEpoch(r.leaderEpoch).endOffset);
+          }
+        }
+        if (target < log.logEndOffset) {
+          this.logger.info({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: target, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, 'follower truncated its diverged tail');
+          log.truncateTo(target);
+        }
+        p.needsTruncation = false;
+      }
+    }
+  }
+
+  /** One Fetch round; false when nothing could be fetched (all partitions waiting). */
+  private async fetchOnce(connection: KafkaConnection): Promise<boolean> {
+    const now = Date.now();
+    const ready = [...this.partitions.values()].filter((p) => !p.needsTruncation && p.retryAt <= now);
+    if (ready.length === 0) return false;
+    const byTopic = new Map<string, FollowedPartition[]>();
+    for (const p of ready) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+    const res = await connection.send(fetchApi, FETCH_VERSION, {
+      clusterId: null,
+      replicaId: this.settings.nodeId,
+      replicaState: { replicaId: -1, replicaEpoch: -1 },
+      maxWaitMs: this.settings.maxWaitMs,
+      minBytes: 1,
+      maxBytes: this.settings.responseMaxBytes,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [...byTopic].map(([topic, ps]) => ({
+        topic,
+        topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        partitions: ps.map((p) => ({
+          partition: p.partition,
+          currentLeaderEpoch: p.leaderEpoch,
+          fetchOffset: p.log.logEndOffset,
+          lastFetchedEpoch: -1,
+          logStartOffset: p.log.logStartOffset,
+          partitionMaxBytes: this.settings.maxBytes,
+          replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        })),
+      })),
+      forgottenTopicsData: [],
+      rackId: '',
+    });
+    if (res.errorCode !== ErrorCode.NONE) throw new Error(`fetch from leader ${this.leaderId} failed with error ${res.errorCode}`);
+    for (const t of res.responses) {
+      for (const r of t.partitions) {
+        const key = `${t.topic}\0${r.partitionIndex}`;
+        const p = this.partitions.get(key);
+        // Removed or moved to another epoch while the request was out: its answer is stale.
+        if (!p || !ready.includes(p)) continue;
+        this.apply(p, r.errorCode, r.records, r.highWatermark, r.logStartOffset);
+      }
+    }
+    return true;
+  }
+
+  private apply(p: FollowedPartition, errorCode: number, records: Buffer | null, highWatermark: number, leaderLogStart: number): void {
+    const log = p.log;
+    switch (errorCode) {
+      case ErrorCode.NONE:
+        if (records && records.length > 0) log.appendAsFollower(records);
+        log.setHighWatermark(Math.min(highWatermark, log.logEndOffset));
+        this.onProgress(p);
+        return;
+      case ErrorCode.OFFSET_OUT_OF_RANGE:
+        if (leaderLogStart > log.logEndOffset) {
+          this.logger.warn({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: leaderLogStart }, "follower is behind the leader's log start: starting over there");
+          log.truncateFullyAndStartAt(leaderLogStart);
+        } else {
+          p.needsTruncation = true;
+        }
+        return;
+      default:
+        // Not (yet) the leader for this epoch, or a fenced epoch: wait for the new partition state.
+        p.retryAt = Date.now() + this.settings.backoffMs;
+    }
+  }
+}
