@@ -1,0 +1,462 @@
+// A Jepsen-style fault test of the cluster: three real brokers on a real etcd, a topic with RF=3
+// and min.insync.replicas=2, idempotent kafkajs producers with acks=all writing uniquely numbered
+// records without pause, while the test SIGKILLs partition leaders, pauses brokers with SIGSTOP
+// (shorter and longer than broker.session.timeout.ms) and restarts brokers with SIGTERM
+// (controlled shutdown), cycle after cycle. Once the faults stop and every ISR is whole, every
+// partition is read from its leader, then again from other leaders after further leader changes,
+// and once more by a kafkajs consumer. Every acknowledged record must be there, at the offset it
+// was acknowledged with, exactly once; no offset may hold different records on different reads.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import kafkajs from 'kafkajs';
+import { KafkaConnection } from '../protocol/client.js';
+import { createTopicsApi, fetchApi, metadataApi } from '../protocol/messages/index.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { decodeRecords, readBatchInfo, LOG_OVERHEAD } from '../records/record-batch.js';
+import { SamsaCluster } from './samsa-cluster.js';
+import { eventually } from './eventually.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+const TOPIC = 'jepsen';
+const PARTITIONS = 6;
+const BROKERS = [0, 1, 2];
+const PRODUCERS = 3;
+/** Records per send (one batch to one partition). */
+const RECORDS_PER_SEND = 4;
+/** How long faults are injected; the whole test, with start and the reads, takes about a minute more. */
+const FAULT_PHASE_MS = 120_000;
+const SESSION_TIMEOUT_MS = 3000;
+
+let cluster: SamsaCluster;
+/** Brokers stopped with SIGSTOP right now: nothing is asked of them. */
+const paused = new Set<number>();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Rejects when `promise` does not settle in time (a request to a broker that froze must not hang the test). */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+const until = (what: string, check: () => Promise<void> | void, timeoutMs?: number) =>
+  eventually(
+    what,
+    async () => {
+      await check();
+      return true;
+    },
+    timeoutMs,
+  );
+
+async function withConnection<T>(nodeId: number, use: (c: KafkaConnection) => Promise<T>): Promise<T> {
+  const c = await KafkaConnection.open('127.0.0.1', cluster.broker(nodeId).port, 'jepsen-checker');
+  try {
+    return await within(10_000, `a request to broker ${nodeId}`, use(c));
+  } finally {
+    await c.close();
+  }
+}
+
+interface PartitionInfo {
+  partition: number;
+  leader: number;
+  leaderEpoch: number;
+  isr: number[];
+}
+
+/** The topic's partitions as broker `nodeId` sees them. */
+async function partitions(nodeId: number, name = TOPIC): Promise<PartitionInfo[]> {
+  const md = await withConnection(nodeId, (c) =>
+    c.send(metadataApi, 12, { topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false, includeClusterAuthorizedOperations: false }),
+  );
+  const topic = md.topics[0]!;
+  if (topic.errorCode !== ErrorCode.NONE) throw new Error(`metadata of ${name} from broker ${nodeId}: error ${topic.errorCode}`);
+  return topic.partitions.map((p) => ({ partition: p.partitionIndex, leader: p.leaderId, leaderEpoch: p.leaderEpoch, isr: [...p.isrNodes].sort() })).sort((a, b) => a.partition - b.partition);
+}
+
+/** Brokers that run and are not paused. */
+const responsive = () => BROKERS.filter((id) => cluster.broker(id).running && !paused.has(id));
+
+/** The partitions as the first responsive broker sees them. */
+async function currentPartitions(): Promise<PartitionInfo[]> {
+  let lastError: unknown;
+  for (const id of responsive()) {
+    try {
+      return await partitions(id);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(`no broker answered metadata: ${String(lastError)}`);
+}
+
+/** Every partition led, with at least min.insync.replicas in sync: producers can make progress. */
+const writable = () =>
+  until(
+    'every partition to have a leader and two in-sync replicas',
+    async () => {
+      for (const p of await currentPartitions()) {
+        expect(p.leader, `leader of ${TOPIC}-${p.partition}`).toBeGreaterThanOrEqual(0);
+        expect(p.isr.length, `ISR of ${TOPIC}-${p.partition}: ${p.isr.join(',')}`).toBeGreaterThanOrEqual(2);
+      }
+    },
+    90_000,
+  );
+
+/** Every broker sees every partition of the topic led and with all three replicas in sync. */
+const whole = (name = TOPIC) =>
+  until(
+    `every ISR of ${name} to be whole on every broker`,
+    async () => {
+      for (const id of BROKERS) {
+        for (const p of await partitions(id, name)) {
+          expect(p.leader, `leader of ${name}-${p.partition} on broker ${id}`).toBeGreaterThanOrEqual(0);
+          expect(p.isr, `ISR of ${name}-${p.partition} on broker ${id}`).toEqual(BROKERS);
+        }
+      }
+    },
+    90_000,
+  );
+
+/** Every record of a partition, offset → value, read from broker `nodeId` (which must lead it) up to its high watermark. */
+async function readPartition(nodeId: number, partition: number, name = TOPIC): Promise<Map<number, string>> {
+  const records = new Map<number, string>();
+  await withConnection(nodeId, async (c) => {
+    let offset = 0;
+    for (;;) {
+      const res = await c.send(fetchApi, 12, {
+        clusterId: null,
+        replicaId: -1,
+        replicaState: { replicaId: -1, replicaEpoch: -1 },
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 4 << 20,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [{ topic: name, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 4 << 20, replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA' }] }],
+        forgottenTopicsData: [],
+        rackId: '',
+      });
+      const p = res.responses[0]!.partitions[0]!;
+      if (p.errorCode !== ErrorCode.NONE) throw new Error(`fetch of ${name}-${partition} at ${offset} from broker ${nodeId}: error ${p.errorCode}`);
+      const buf = p.records ?? Buffer.alloc(0);
+      let pos = 0;
+      while (pos + LOG_OVERHEAD <= buf.length) {
+        const info = readBatchInfo(buf, pos);
+        if (pos + info.size > buf.length) break;
+        for (const r of decodeRecords(buf.subarray(pos, pos + info.size))) {
+          if (records.has(r.offset)) throw new Error(`offset ${r.offset} of ${name}-${partition} returned twice by broker ${nodeId}`);
+          records.set(r.offset, r.value!.toString());
+        }
+        offset = info.baseOffset + info.lastOffsetDelta + 1;
+        pos += info.size;
+      }
+      if (offset >= Number(p.highWatermark)) return;
+      if (pos === 0) throw new Error(`broker ${nodeId} returned no whole batch of ${name}-${partition} at ${offset} below its high watermark ${p.highWatermark}`);
+    }
+  });
+  return records;
+}
+
+/** Where each acknowledged record was acknowledged to be. */
+interface Ack {
+  partition: number;
+  offset: number;
+}
+
+/** The producers' ledger: every record sent, acknowledged or given up on. */
+class Ledger {
+  readonly acked = new Map<string, Ack>();
+  /** Records whose send failed for good: written or not, no one knows. */
+  readonly indeterminate = new Set<string>();
+  readonly attempted = new Set<string>();
+  sendFailures = 0;
+  producersReplaced = 0;
+}
+
+function kafka(clientId: string) {
+  return new Kafka({
+    clientId,
+    brokers: cluster.bootstrap.split(','),
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+    requestTimeout: 15_000,
+    retry: { retries: 12, initialRetryTime: 100, maxRetryTime: 2000 },
+  });
+}
+
+/** One idempotent acks=all producer writing `name-<n>` records until `stopped()`. */
+async function produceUntil(name: string, firstPartition: number, ledger: Ledger, stopped: () => boolean): Promise<void> {
+  const client = kafka(name);
+  const open = async () => {
+    for (;;) {
+      const producer = client.producer({ idempotent: true, maxInFlightRequests: 1 });
+      try {
+        await producer.connect();
+        return producer;
+      } catch {
+        await sleep(500);
+      }
+    }
+  };
+  let producer = await open();
+  let seq = 0;
+  let partition = firstPartition;
+  while (!stopped()) {
+    const ids = Array.from({ length: RECORDS_PER_SEND }, () => `${name}-${seq++}`);
+    for (const id of ids) ledger.attempted.add(id);
+    try {
+      const [result] = await producer.send({ topic: TOPIC, acks: -1, timeout: 10_000, messages: ids.map((value) => ({ partition, value })) });
+      const base = Number(result!.baseOffset);
+      ids.forEach((id, i) => ledger.acked.set(id, { partition: result!.partition, offset: base + i }));
+      partition = (partition + 1) % PARTITIONS;
+    } catch {
+      ledger.sendFailures++;
+      for (const id of ids) ledger.indeterminate.add(id);
+      // After a send that failed for good the producer's sequence state is unknown to it: a new
+      // producer (a new producer id) instead of reusing sequence numbers for other records.
+      await producer.disconnect().catch(() => {});
+      ledger.producersReplaced++;
+      producer = await open();
+    }
+  }
+  await producer.disconnect().catch(() => {});
+}
+
+type Fault = 'kill-leader' | 'pause-leader' | 'pause-short' | 'terminate';
+const FAULTS: Fault[] = ['kill-leader', 'pause-leader', 'terminate', 'kill-leader', 'pause-short', 'pause-leader'];
+
+/** One fault cycle: picks a victim, injects the fault, undoes it. Returns a description for the log. */
+async function injectFault(fault: Fault, cycle: number): Promise<string> {
+  const parts = await currentPartitions();
+  const leaderOf = parts[cycle % PARTITIONS]!.leader;
+  const victim = fault === 'terminate' || fault === 'pause-short' ? BROKERS[cycle % BROKERS.length]! : leaderOf;
+  switch (fault) {
+    case 'kill-leader':
+      await cluster.kill(victim, 'SIGKILL');
+      await sleep(500 + Math.random() * 1500);
+      await cluster.restart(victim);
+      break;
+    case 'pause-leader':
+      // Longer than the session: the broker is fenced and its leaderships move while it sleeps.
+      paused.add(victim);
+      await cluster.kill(victim, 'SIGSTOP');
+      await sleep(SESSION_TIMEOUT_MS + 1000 + Math.random() * 2000);
+      await cluster.kill(victim, 'SIGCONT');
+      paused.delete(victim);
+      break;
+    case 'pause-short':
+      // Shorter than the session: nothing is fenced, requests just wait.
+      paused.add(victim);
+      await cluster.kill(victim, 'SIGSTOP');
+      await sleep(500 + Math.random() * 1500);
+      await cluster.kill(victim, 'SIGCONT');
+      paused.delete(victim);
+      break;
+    case 'terminate':
+      await cluster.restart(victim);
+      break;
+  }
+  return `${fault} ${victim}`;
+}
+
+/** On failure, the brokers' logs go to files named on the console (to tell which fault broke what). */
+function keepLogsOnFailure(): void {
+  onTestFailed(() => {
+    const dir = mkdtempSync(join(tmpdir(), 'samsa-jepsen-'));
+    for (const id of BROKERS) writeFileSync(join(dir, `broker-${id}.log`), cluster.broker(id).output);
+    console.log(`broker logs in ${dir}`);
+  });
+}
+
+async function createTopic(name: string, configs: Record<string, string>, assignments: { partitionIndex: number; brokerIds: number[] }[] | number): Promise<void> {
+  const created = await withConnection(0, (c) =>
+    c.send(createTopicsApi, 7, {
+      topics: [
+        {
+          name,
+          numPartitions: typeof assignments === 'number' ? assignments : -1,
+          replicationFactor: typeof assignments === 'number' ? 3 : -1,
+          assignments: typeof assignments === 'number' ? [] : assignments,
+          configs: Object.entries(configs).map(([k, value]) => ({ name: k, value })),
+        },
+      ],
+      timeoutMs: 5000,
+      validateOnly: false,
+    }),
+  );
+  expect(created.topics[0]!.errorCode, created.topics[0]!.errorMessage ?? '').toBe(ErrorCode.NONE);
+  await whole(name);
+}
+
+beforeAll(async () => {
+  cluster = await SamsaCluster.start({
+    brokers: BROKERS.length,
+    config: {
+      'broker.session.timeout.ms': String(SESSION_TIMEOUT_MS),
+      'replica.lag.time.max.ms': '3000',
+      'replica.fetch.backoff.ms': '200',
+    },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  for (const id of paused) cluster.broker(id).signal('SIGCONT');
+  await cluster?.stop();
+});
+
+describe('a restarted broker', () => {
+  it('serves the log it replicates into: leading again, it appends after what it fetched as a follower', async () => {
+    keepLogsOnFailure();
+    // Broker 0 is the preferred leader. Restarted, it comes back as a follower and replicates;
+    // when the leader then shuts down, broker 0 leads again and takes writes after those records.
+    await createTopic('rejoin', { 'min.insync.replicas': '2' }, [{ partitionIndex: 0, brokerIds: [0, 1, 2] }]);
+    const producer = kafka('rejoin-writer').producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const written: string[] = [];
+    const write = async (phase: string) => {
+      for (let i = 0; i < 50; i++) {
+        const values = [`${phase}-${i}-a`, `${phase}-${i}-b`];
+        await producer.send({ topic: 'rejoin', acks: -1, messages: values.map((value) => ({ partition: 0, value })) });
+        written.push(...values);
+      }
+    };
+    await write('before');
+    await cluster.restart(0);
+    await whole('rejoin');
+    await write('following');
+    await cluster.broker(1).stop();
+    await until('broker 0 to lead again', async () => expect((await partitions(2, 'rejoin'))[0]!.leader).toBe(0));
+    await write('leading');
+    await producer.disconnect();
+    const records = await readPartition(0, 0, 'rejoin');
+    expect([...records.keys()]).toEqual(written.map((_, i) => i));
+    expect([...records.values()]).toEqual(written);
+    await cluster.restart(1);
+    await whole('rejoin');
+  }, 120_000);
+});
+
+describe('the cluster under faults', () => {
+  it('loses no acknowledged record, duplicates none and never reuses an offset', async () => {
+    keepLogsOnFailure();
+    await createTopic(TOPIC, { 'min.insync.replicas': '2' }, PARTITIONS);
+    const ledger = new Ledger();
+    let stopping = false;
+    const producers = Array.from({ length: PRODUCERS }, (_, i) => produceUntil(`p${i}`, (i * PARTITIONS) / PRODUCERS, ledger, () => stopping));
+
+    const faultLog: string[] = [];
+    const started = Date.now();
+    let cycle = 0;
+    try {
+      while (Date.now() - started < FAULT_PHASE_MS) {
+        await writable();
+        await sleep(500 + Math.random() * 1500);
+        faultLog.push(await injectFault(FAULTS[cycle % FAULTS.length]!, cycle));
+        cycle++;
+      }
+      await writable();
+      // Some writes after the last fault, so the final leaders have taken records too.
+      await sleep(2000);
+    } finally {
+      stopping = true;
+      await Promise.all(producers);
+    }
+    const faultMs = Date.now() - started;
+    await whole();
+
+    // Read 1: every partition from its leader.
+    const first = new Map<number, Map<number, string>>();
+    const firstLeader = new Map<number, number>();
+    for (const p of await partitions(0)) {
+      first.set(p.partition, await readPartition(p.leader, p.partition));
+      firstLeader.set(p.partition, p.leader);
+    }
+
+    // Further leader changes: each broker in turn shuts down (its leaderships move to the other
+    // replicas) and every partition is read again from whoever leads it now.
+    let offsetsCompared = 0;
+    let offsetsReused = 0;
+    const readBy = new Map<number, Set<number>>(Array.from({ length: PARTITIONS }, (_, p) => [p, new Set([firstLeader.get(p)!])]));
+    const compare = (partition: number, again: Map<number, string>) => {
+      const before = first.get(partition)!;
+      expect(again.size).toBe(before.size);
+      for (const [offset, value] of before) {
+        offsetsCompared++;
+        if (again.get(offset) !== value) offsetsReused++;
+      }
+    };
+    for (const down of BROKERS) {
+      await cluster.broker(down).stop();
+      const others = BROKERS.filter((id) => id !== down);
+      await until(`leaderships to leave broker ${down}`, async () => {
+        for (const p of await partitions(others[0]!)) expect(others).toContain(p.leader);
+      });
+      for (const p of await partitions(others[0]!)) {
+        compare(p.partition, await readPartition(p.leader, p.partition));
+        readBy.get(p.partition)!.add(p.leader);
+      }
+      await cluster.restart(down);
+      await whole();
+    }
+    for (const brokers of readBy.values()) expect(brokers.size).toBeGreaterThanOrEqual(2);
+
+    // And once more by a kafkajs consumer from the beginning, as an application reads.
+    const total = [...first.values()].reduce((n, m) => n + m.size, 0);
+    const consumed = new Map<number, Map<number, string>>(Array.from({ length: PARTITIONS }, (_, p) => [p, new Map()]));
+    let consumedCount = 0;
+    const consumer = kafka('jepsen-reader').consumer({ groupId: `jepsen-reader-${Date.now()}` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        consumed.get(partition)!.set(Number(message.offset), message.value!.toString());
+        consumedCount++;
+      },
+    });
+    await until('the kafkajs consumer to read every record', () => expect(consumedCount).toBeGreaterThanOrEqual(total), 120_000);
+    await consumer.disconnect();
+    for (const [partition, records] of consumed) compare(partition, records);
+
+    // The verdict, from read 1.
+    const readAt = new Map<string, Ack[]>();
+    for (const [partition, records] of first) {
+      for (const [offset, value] of records) readAt.set(value, [...(readAt.get(value) ?? []), { partition, offset }]);
+    }
+    let lost = 0;
+    let movedOffset = 0;
+    for (const [id, ack] of ledger.acked) {
+      const found = readAt.get(id);
+      if (!found) lost++;
+      else if (!found.some((f) => f.partition === ack.partition && f.offset === ack.offset)) movedOffset++;
+    }
+    const duplicates = [...readAt.values()].filter((at) => at.length > 1).length;
+    const neverSent = [...readAt.keys()].filter((id) => !ledger.attempted.has(id)).length;
+    const indeterminateWritten = [...ledger.indeterminate].filter((id) => readAt.has(id)).length;
+    const gaps = [...first.values()].reduce((n, m) => n + (m.size === 0 ? 0 : Math.max(...m.keys()) + 1 - m.size), 0);
+    const faultCounts = Object.fromEntries(FAULTS.map((f) => [f, faultLog.filter((l) => l.startsWith(`${f} `)).length]));
+
+    console.log(
+      `jepsen: ${cycle} fault cycles in ${Math.round(faultMs / 1000)} s ${JSON.stringify(faultCounts)}; ` +
+        `acknowledged ${ledger.acked.size}, read ${total}, acknowledged-but-lost ${lost}, acknowledged-at-another-offset ${movedOffset}, ` +
+        `duplicates ${duplicates}, never-sent ${neverSent}, offset gaps ${gaps}; ` +
+        `failed sends ${ledger.sendFailures} (${ledger.indeterminate.size} records, ${indeterminateWritten} of them written), producers replaced ${ledger.producersReplaced}; ` +
+        `offsets compared across brokers and the kafkajs consumer ${offsetsCompared}, reused ${offsetsReused}`,
+    );
+    console.log(`jepsen faults: ${faultLog.join(', ')}`);
+
+    expect(cycle).toBeGreaterThanOrEqual(10);
+    expect(ledger.acked.size).toBeGreaterThan(1000);
+    expect(lost).toBe(0);
+    expect(movedOffset).toBe(0);
+    expect(duplicates).toBe(0);
+    expect(neverSent).toBe(0);
+    expect(gaps).toBe(0);
+    expect(offsetsReused).toBe(0);
+  }, 600_000);
+});
