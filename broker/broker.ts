@@ -156,7 +156,7 @@ export class Broker implements BrokerContext {
     // Dynamic broker settings first: the logs open with the defaults they give.
     await this.dynamicConfigs.load();
     this.topics.openAll();
-    this.replicas.reconcile();
+    this.replicas.start();
     this.offsetExpiryTimer = setInterval(() => {
       try {
         this.groups.expireOffsets();

@@ -77,6 +77,8 @@ export class ReplicaManager {
   private readonly fetchers = new Map<number, ReplicaFetcher>();
   private readonly shrinkTimer: NodeJS.Timeout;
   readonly counts: ReplicationMetrics = { isrShrinks: 0, isrExpands: 0 };
+  /** Set by start(): until then the view is still loading and the broker has not opened its logs. */
+  private started = false;
   private stopped = false;
   private readonly leadershipListeners: ((topic: string, partition: number, leading: boolean) => void)[] = [];
 
@@ -117,9 +119,20 @@ export class ReplicaManager {
     return this.replicas.values();
   }
 
+  /**
+   * Takes up the replicas once the broker has loaded the cluster view and opened its logs. View
+   * changes that arrive while it loads are not acted on: the partition states are not all known
+   * yet (a replica would take up an initial state it left long ago), and a log opened here before
+   * the broker opens it would be opened twice, two objects appending to the same files.
+   */
+  start(): void {
+    this.started = true;
+    this.reconcile();
+  }
+
   /** Brings every local replica's role in line with the partition states (called on every change). */
   reconcile(): void {
-    if (this.stopped) return;
+    if (!this.started || this.stopped) return;
     const seen = new Set<string>();
     for (const topic of this.registry.all()) {
       for (let p = 0; p < topic.partitions.length; p++) {
