@@ -64,8 +64,6 @@ export class Broker implements BrokerContext {
   private readonly http: FastifyInstance;
   private readonly creating = new Map<string, Promise<TopicRecord | undefined>>();
   private state: 'starting' | 'ready' | 'stopping' = 'starting';
-  /** Set once start-up has opened the logs: replicas are taken up only then (else a replica could open a second log on the same files). */
-  private logsOpened = false;
   kafkaPort = 0;
   httpPort = 0;
 
@@ -87,9 +85,7 @@ export class Broker implements BrokerContext {
     });
     this.replicas = new ReplicaManager(this.nodeId, this.config, this.logs, this.registry, this.view, options.logger.child({ component: 'replication' }));
     this.controller = new Controller(this.nodeId, this.store, this.view, this.registry, this.config, options.logger.child({ component: 'controller' }));
-    this.view.onChange(() => {
-      if (this.logsOpened) this.replicas.reconcile();
-    });
+    this.view.onChange(() => this.replicas.reconcile());
     this.health = new PartitionHealth(this.nodeId, this.config, this.registry, this.view, this.replicas, () => this.controller.active);
     this.metrics.trackReplication(this.health);
     const rack = this.config.get('broker.rack');
@@ -127,7 +123,9 @@ export class Broker implements BrokerContext {
       () => this.view.brokers.size,
       (partition) => {
         const replica = this.replicas.replica(OFFSETS_TOPIC, partition);
-        return replica?.role === 'leader' ? replica : undefined;
+        if (replica?.role !== 'leader') return undefined;
+        const timeoutMs = this.config.int('offsets.commit.timeout.ms');
+        return { log: replica.log, leaderEpoch: replica.leaderEpoch, committed: (offset: number) => this.replicas.waitForCommit(replica, offset, timeoutMs) };
       },
       () => this.metrics.offsetsRecordSkipped(),
     );
@@ -162,8 +160,7 @@ export class Broker implements BrokerContext {
     // Dynamic broker settings first: the logs open with the defaults they give.
     await this.dynamicConfigs.load();
     this.topics.openAll();
-    this.logsOpened = true;
-    this.replicas.reconcile();
+    this.replicas.start();
     this.offsetExpiryTimer = setInterval(() => {
       try {
         this.groups.expireOffsets();

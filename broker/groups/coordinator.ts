@@ -75,7 +75,7 @@ export class GroupCoordinator {
     /** This broker's replica of an offsets-topic partition while it leads it (it is then the coordinator of its groups). */
     /** How many brokers are live now: the offsets topic gets at most that many replicas. */
     private readonly liveBrokers: () => number,
-    private readonly offsetsLeader: (partition: number) => { log: PartitionLog; leaderEpoch: number } | undefined,
+    private readonly offsetsLeader: (partition: number) => { log: PartitionLog; leaderEpoch: number; committed: (offset: number) => Promise<number> } | undefined,
     /** Called for each record of the offsets topic that start-up replay cannot read and skips. */
     private readonly onSkippedRecord: () => void = () => {},
   ) {
@@ -104,7 +104,8 @@ export class GroupCoordinator {
     return this.offsetsTopicReady;
   }
 
-  private append(groupId: string, records: RecordToWrite[]): void {
+  /** Appends to the group's offsets partition; returns the offset after the records, to wait for their replication. */
+  private append(groupId: string, records: RecordToWrite[]): { committed: (offset: number) => Promise<number>; next: number } {
     const topic = this.topics.registry.get(OFFSETS_TOPIC);
     if (!topic) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the offsets topic does not exist yet');
     const partition = partitionForGroup(groupId, topic.partitions.length);
@@ -113,7 +114,8 @@ export class GroupCoordinator {
     if (this.logs.get(OFFSETS_TOPIC, partition) !== leader.log) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `offsets partition ${partition} is not open`);
     const { log } = leader;
     const batch = buildRecordBatch(records);
-    log.append(batch, validateClientBatches(batch, { maxMessageBytes: Math.max(log.config.maxMessageBytes, batch.length) }), leader.leaderEpoch);
+    const result = log.append(batch, validateClientBatches(batch, { maxMessageBytes: Math.max(log.config.maxMessageBytes, batch.length) }), leader.leaderEpoch);
+    return { committed: leader.committed, next: result.lastOffset + 1 };
   }
 
   private persistGroup(group: Group): void {
@@ -597,7 +599,13 @@ export class GroupCoordinator {
       codes.push(ErrorCode.NONE);
     }
     if (records.length > 0) {
-      this.append(groupId, records);
+      // As Kafka (offsets.commit.required.acks=-1): answered once the offsets partition's ISR has the records.
+      const { committed, next } = this.append(groupId, records);
+      const replicated = await committed(next);
+      if (replicated !== ErrorCode.NONE) {
+        const code = replicated === ErrorCode.NOT_LEADER_OR_FOLLOWER ? ErrorCode.NOT_COORDINATOR : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+        return codes.map((c) => (c === ErrorCode.NONE ? code : c));
+      }
       const map = this.offsetsOf(groupId);
       for (const a of accepted) map.set(`${a.topic}\0${a.partition}`, a);
       if (!group) {

@@ -34,9 +34,10 @@ import {
   alterPartitionReassignmentsApi,
   listPartitionReassignmentsApi,
   describeLogDirsApi,
+  describeTopicPartitionsApi,
   type ApiVersionsResponse,
 } from '../protocol/messages/index.js';
-import { handleMetadata, handleDescribeCluster } from './metadata.js';
+import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } from './metadata.js';
 import { handleProduce } from './produce.js';
 import { handleFetch } from './fetch.js';
 import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
@@ -89,6 +90,7 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(alterPartitionReassignmentsApi, 0, (b, req) => handleAlterPartitionReassignments(b, req)),
     serve(listPartitionReassignmentsApi, 0, (b, req) => handleListPartitionReassignments(b, req)),
     serve(describeLogDirsApi, 1, (b, req) => handleDescribeLogDirs(b, req)),
+    serve(describeTopicPartitionsApi, 0, (b, req) => handleDescribeTopicPartitions(b, req)),
     serve(describeConfigsApi, 1, (b, req) => handleDescribeConfigs(b, req)),
     serve(alterConfigsApi, 0, (b, req) => handleAlterConfigs(b, req)),
     serve(incrementalAlterConfigsApi, 0, (b, req) => handleIncrementalAlterConfigs(b, req)),

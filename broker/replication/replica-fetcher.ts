@@ -9,7 +9,8 @@
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.js';
 import { KafkaConnection } from '../protocol/client.js';
-import { fetchApi, offsetForLeaderEpochApi } from '../protocol/messages/index.js';
+import { fetchApi, listOffsetsApi, offsetForLeaderEpochApi } from '../protocol/messages/index.js';
+import type { EpochEndOffset } from '../storage/leader-epoch-cache.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import type { ReplicationQuota } from './replication-quota.js';
 
@@ -26,6 +27,36 @@ export interface FollowedPartition {
   needsTruncation: boolean;
   /** A partition the leader refused (stale epoch, not leader yet) waits until this time. */
   retryAt: number;
+  /** Set when a fetch was out of range past the leader's log end: its end is asked for before fetching again. */
+  leaderEndUnknown?: boolean;
+}
+
+/** What deciding where a follower's log diverged from its leader's needs of that log. */
+export interface FollowerLog {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly highWatermark: number;
+  readonly latestEpoch: number;
+  endOffsetForEpoch(epoch: number): EpochEndOffset;
+}
+
+/**
+ * Where a follower cuts its log, given the leader's OffsetForLeaderEpoch answer (`leaderEpoch`,
+ * `endOffset`) for the follower's latest epoch: at the end of the last epoch both logs share.
+ * `done` is false when the follower must ask again, about the latest epoch it has left.
+ */
+export function truncationOffset(log: FollowerLog, leaderEpoch: number, endOffset: number): { offset: number; done: boolean } {
+  const end = log.logEndOffset;
+  if (log.latestEpoch < 0) return { offset: end, done: true };
+  // The leader has no answer for our epoch: nothing we hold past our high watermark is known to be committed.
+  if (leaderEpoch < 0 || endOffset < 0) return { offset: Math.min(end, log.highWatermark), done: true };
+  if (leaderEpoch >= log.latestEpoch) return { offset: Math.min(end, endOffset), done: true };
+  // The leader's epoch is older than ours: our records of later epochs were never its.
+  const own = log.endOffsetForEpoch(leaderEpoch);
+  // We never had the leader's epoch: what we hold of our last epoch before it may differ from the
+  // leader's records at those offsets. Cut to where that epoch ends and ask about it (as Kafka does).
+  if (own.epoch !== leaderEpoch) return { offset: Math.min(end, own.endOffset), done: false };
+  return { offset: Math.min(end, endOffset, own.endOffset), done: true };
 }
 
 export interface FetcherSettings {
@@ -92,6 +123,7 @@ export class ReplicaFetcher {
         try {
           const connection = await this.connect();
           await this.truncate(connection);
+          await this.truncateToLeaderEnd(connection);
           if (!(await this.fetchOnce(connection))) await this.sleep(this.settings.backoffMs);
         } catch (err) {
           if (this.stopped) break;
@@ -140,22 +172,45 @@ export class ReplicaFetcher {
           continue;
         }
         const log = p.log;
-        let target = log.logEndOffset;
-        if (log.latestEpoch >= 0) {
-          if (r.leaderEpoch < 0 || r.endOffset < 0) {
-            // The leader's log holds no epoch at all: only what we know was committed stays.
-            target = Math.min(target, log.highWatermark);
-          } else {
-            target = Math.min(target, r.endOffset);
-            // The leader's epoch is older than ours: our records of later epochs were never its.
-            if (r.leaderEpoch < log.latestEpoch) target = Math.min(target, log.endOffsetForEpoch(r.leaderEpoch).endOffset);
-          }
+        const target = truncationOffset(log, r.leaderEpoch, r.endOffset);
+        if (target.offset < log.logEndOffset) {
+          this.logger.info({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: target.offset, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, 'follower truncated its diverged tail');
+          log.truncateTo(target.offset);
         }
-        if (target < log.logEndOffset) {
-          this.logger.info({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: target, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, 'follower truncated its diverged tail');
-          log.truncateTo(target);
+        p.needsTruncation = !target.done;
+      }
+    }
+  }
+
+  /**
+   * A follower whose fetch offset is past the leader's log end holds records the leader never had
+   * (only possible after an unclean election, or a leader that lost its tail): it truncates to the
+   * leader's log end (ListOffsets LATEST as a replica), never further, as Kafka's fetcher does.
+   */
+  private async truncateToLeaderEnd(connection: KafkaConnection): Promise<void> {
+    const pending = [...this.partitions.values()].filter((p) => p.leaderEndUnknown && !p.needsTruncation);
+    if (pending.length === 0) return;
+    const byTopic = new Map<string, FollowedPartition[]>();
+    for (const p of pending) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+    const res = await connection.send(listOffsetsApi, 4, {
+      replicaId: this.settings.nodeId,
+      isolationLevel: 0,
+      timeoutMs: 5000,
+      topics: [...byTopic].map(([name, ps]) => ({ name, partitions: ps.map((p) => ({ partitionIndex: p.partition, currentLeaderEpoch: p.leaderEpoch, timestamp: -1, maxNumOffsets: 1 })) })),
+    });
+    for (const t of res.topics) {
+      for (const r of t.partitions) {
+        const p = this.partitions.get(`${t.name}\0${r.partitionIndex}`);
+        if (!p || !p.leaderEndUnknown) continue;
+        if (r.errorCode !== ErrorCode.NONE) {
+          p.retryAt = Date.now() + this.settings.backoffMs;
+          continue;
         }
-        p.needsTruncation = false;
+        p.leaderEndUnknown = false;
+        if (r.offset < p.log.logEndOffset) {
+          this.logger.warn({ topic: p.topic, partition: p.partition, from: p.log.logEndOffset, to: r.offset, highWatermark: p.log.highWatermark, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, "follower is past the leader's log end: truncating to it");
+          p.log.truncateTo(r.offset);
+        }
       }
     }
   }
@@ -167,7 +222,7 @@ export class ReplicaFetcher {
     const throttled = new Set<FollowedPartition>();
     let quotaUsedUp: boolean | undefined;
     const ready = [...this.partitions.values()].filter((p) => {
-      if (p.needsTruncation || p.retryAt > now) return false;
+      if (p.needsTruncation || p.leaderEndUnknown || p.retryAt > now) return false;
       if (!isThrottled(p.topic, p.partition)) return true;
       quotaUsedUp ??= quota.exceeded(now);
       if (quotaUsedUp) return false;
@@ -229,12 +284,9 @@ export class ReplicaFetcher {
         if (leaderLogStart > log.logEndOffset) {
           this.logger.warn({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: leaderLogStart }, "follower is behind the leader's log start: starting over there");
           log.truncateFullyAndStartAt(leaderLogStart);
-        } else if (highWatermark >= 0 && highWatermark < log.logEndOffset) {
-          // Past the leader's log end: what we hold beyond its high watermark it does not have.
-          this.logger.warn({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: highWatermark, leader: this.leaderId }, "follower is past the leader's log end: truncating to its high watermark");
-          log.truncateTo(highWatermark);
         } else {
-          p.retryAt = Date.now() + this.settings.backoffMs;
+          // Past the leader's log end, which epoch truncation should have prevented: ask where it ends.
+          p.leaderEndUnknown = true;
         }
         return;
       default:

@@ -41,6 +41,12 @@ export class PartitionReplica {
   /** Where this broker's leadership began: a follower rejoins the ISR only once past it. */
   epochStartOffset = 0;
   isrUpdateInFlight = false;
+  /**
+   * The follower of an ISR expansion sent to the store and not answered yet. Until it is, the
+   * high watermark waits for that follower too (Kafka's maximal ISR, KIP-497): else it could pass
+   * the follower's log end, and the follower then join an ISR while missing committed records.
+   */
+  joining: number | null = null;
   waiters: CommitWaiter[] = [];
 
   constructor(
@@ -54,6 +60,12 @@ export class PartitionReplica {
   get leaderEpoch(): number {
     return this.state.leaderEpoch;
   }
+
+  /** The replicas the high watermark waits for: the ISR, and a follower about to join it. */
+  get maximalIsr(): number[] {
+    const isr = this.state.isr;
+    return this.joining === null || isr.includes(this.joining) ? isr : [...isr, this.joining];
+  }
 }
 
 export interface ReplicationMetrics {
@@ -66,6 +78,8 @@ export class ReplicaManager {
   private readonly fetchers = new Map<number, ReplicaFetcher>();
   private readonly shrinkTimer: NodeJS.Timeout;
   readonly counts: ReplicationMetrics = { isrShrinks: 0, isrExpands: 0 };
+  /** Set by start(): until then the view is still loading and the broker has not opened its logs. */
+  private started = false;
   private stopped = false;
   private readonly leadershipListeners: ((topic: string, partition: number, leading: boolean) => void)[] = [];
 
@@ -112,9 +126,20 @@ export class ReplicaManager {
     return this.replicas.values();
   }
 
+  /**
+   * Takes up the replicas once the broker has loaded the cluster view and opened its logs. View
+   * changes that arrive while it loads are not acted on: the partition states are not all known
+   * yet (a replica would take up an initial state it left long ago), and a log opened here before
+   * the broker opens it would be opened twice, two objects appending to the same files.
+   */
+  start(): void {
+    this.started = true;
+    this.reconcile();
+  }
+
   /** Brings every local replica's role in line with the partition states (called on every change). */
   reconcile(): void {
-    if (this.stopped) return;
+    if (!this.started || this.stopped) return;
     const seen = new Set<string>();
     for (const topic of this.registry.all()) {
       for (let p = 0; p < topic.partitions.length; p++) {
@@ -197,7 +222,8 @@ export class ReplicaManager {
       if (id !== this.nodeId && !replica.followers.has(id)) replica.followers.set(id, { leo: -1, lastCaughtUpMs: 0, lastFetchMs: 0, leaderLeoAtLastFetch: 0 });
     }
     for (const id of [...replica.followers.keys()]) if (!replica.state.replicas.includes(id)) replica.followers.delete(id);
-    const alone = replica.state.isr.length === 1 && replica.state.isr[0] === this.nodeId;
+    const isr = replica.maximalIsr;
+    const alone = isr.length === 1 && isr[0] === this.nodeId;
     replica.log.autoCommit = alone;
     if (alone) replica.log.setHighWatermark(replica.log.logEndOffset);
     this.updateHighWatermark(replica);
@@ -272,6 +298,8 @@ export class ReplicaManager {
     const progress = replica.followers.get(followerId);
     if (!progress || replica.role !== 'leader') return;
     const leo = replica.log.logEndOffset;
+    // Past the log end the fetch is answered OFFSET_OUT_OF_RANGE: that follower's log diverged from this one, it is no progress.
+    if (fetchOffset > leo) return;
     if (fetchOffset >= leo) progress.lastCaughtUpMs = now;
     else if (fetchOffset >= progress.leaderLeoAtLastFetch) progress.lastCaughtUpMs = Math.max(progress.lastCaughtUpMs, progress.lastFetchMs);
     progress.leo = fetchOffset;
@@ -287,7 +315,7 @@ export class ReplicaManager {
     if (!replica.log.autoCommit) {
       const leos = new Map<number, number>();
       for (const [id, p] of replica.followers) leos.set(id, p.leo);
-      replica.log.setHighWatermark(highWatermark(replica.state, replica.log.logEndOffset, leos));
+      replica.log.setHighWatermark(highWatermark({ ...replica.state, isr: replica.maximalIsr }, replica.log.logEndOffset, leos));
     }
     this.completeWaiters(replica);
   }
@@ -296,6 +324,10 @@ export class ReplicaManager {
     const live = this.view.liveness();
     if (!live.alive.has(followerId) || live.shuttingDown.has(followerId)) return;
     if (progress.leo < replica.log.highWatermark || progress.leo < replica.epochStartOffset) return;
+    if (replica.isrUpdateInFlight) return;
+    // Until the store answers, the high watermark waits for the follower as for an ISR member.
+    replica.joining = followerId;
+    this.leaderStateChanged(replica);
     this.changeIsr(replica, [...replica.state.isr, followerId], 'expand');
   }
 
@@ -330,7 +362,12 @@ export class ReplicaManager {
         // A conflict means the state changed (a new leader, another ISR change): the watch brings it and the next pass retries.
         if (!(err instanceof VersionConflictError)) this.logger.warn({ err, topic: replica.topic.name, partition: replica.partition }, `cannot ${kind} the ISR; retrying`);
       })
-      .finally(() => (replica.isrUpdateInFlight = false));
+      .finally(() => {
+        replica.isrUpdateInFlight = false;
+        if (replica.joining === null) return;
+        replica.joining = null;
+        if (replica.role === 'leader') this.leaderStateChanged(replica);
+      });
   }
 
   /**

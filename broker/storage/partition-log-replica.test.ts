@@ -657,9 +657,10 @@ function modelEpochs(model: Array<[number, string, number]>): Array<{ epoch: num
 }
 
 function modelEndOffset(entries: Array<{ epoch: number; startOffset: number }>, epoch: number, logEnd: number): { epoch: number; endOffset: number } {
+  if (epoch < 0) return { epoch: -1, endOffset: -1 };
   const floor = entries.filter((e) => e.epoch <= epoch).at(-1);
-  if (epoch < 0 || entries.length === 0) return { epoch: -1, endOffset: -1 };
-  if (!floor) return { epoch, endOffset: entries[0]!.startOffset };
+  // Below the first epoch (or with none), the asked epoch ends where the first starts (or at the log end).
+  if (!floor) return { epoch, endOffset: entries[0]?.startOffset ?? logEnd };
   const after = entries.find((e) => e.epoch > floor.epoch);
   return { epoch: floor.epoch, endOffset: after ? after.startOffset : logEnd };
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { KafkaConnection } from '../protocol/client.js';
-import { createTopicsApi, metadataApi, describeClusterApi, findCoordinatorApi, produceApi } from '../protocol/messages/index.js';
+import { createTopicsApi, metadataApi, describeClusterApi, describeTopicPartitionsApi, findCoordinatorApi, offsetFetchApi, produceApi } from '../protocol/messages/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { SamsaCluster } from './samsa-cluster.js';
@@ -16,16 +16,22 @@ const { Kafka, logLevel } = kafkajs;
 
 let cluster: SamsaCluster;
 
-/** Polls `check` (which asserts) until it passes. */
-const until = (what: string, check: () => Promise<void> | void, timeoutMs?: number) =>
-  eventually(
-    what,
-    async () => {
-      await check();
-      return true;
-    },
-    timeoutMs,
-  );
+/** Polls `check` (which asserts) until it passes; on timeout the brokers' warnings go to the test output. */
+const until = async (what: string, check: () => Promise<void> | void, timeoutMs?: number) => {
+  try {
+    return await eventually(
+      what,
+      async () => {
+        await check();
+        return true;
+      },
+      timeoutMs,
+    );
+  } catch (err) {
+    for (const b of cluster.brokers) console.log(`broker on ${b.port}:\n${b.output.split('\n').filter((l) => /"level":(40|50)|ISR|truncat/.test(l)).slice(-25).join('\n')}`);
+    throw err;
+  }
+};
 
 beforeAll(async () => {
   cluster = await SamsaCluster.start({
@@ -122,6 +128,28 @@ describe('a three-broker cluster', () => {
         for (const b of [0, 1, 2]) expect(leaders.filter((l) => l === b)).toHaveLength(2);
       }
     });
+  });
+
+  it('describes partitions with DescribeTopicPartitions from any broker, page by page, as kafka-topics --describe shows them', async () => {
+    expect((await createTopic(0, { name: 'described', numPartitions: 6, replicationFactor: 3 })).errorCode).toBe(0);
+    await until('the topic to be in sync', async () => {
+      for (const p of (await metadata(2, ['described'])).topics[0]!.partitions) expect(p.isrNodes).toHaveLength(3);
+    });
+    const c = await connect(2);
+    try {
+      const first = await c.send(describeTopicPartitionsApi, 0, { topics: [{ name: 'described' }], responsePartitionLimit: 4, cursor: null });
+      expect(first.topics[0]!.partitions.map((p) => p.partitionIndex)).toEqual([0, 1, 2, 3]);
+      expect(first.nextCursor).toEqual({ topicName: 'described', partitionIndex: 4 });
+      const rest = await c.send(describeTopicPartitionsApi, 0, { topics: [{ name: 'described' }], responsePartitionLimit: 4, cursor: first.nextCursor });
+      expect(rest.topics[0]!.partitions.map((p) => p.partitionIndex)).toEqual([4, 5]);
+      expect(rest.nextCursor).toBeNull();
+      for (const p of [...first.topics[0]!.partitions, ...rest.topics[0]!.partitions]) expect([...p.isrNodes].sort()).toEqual([0, 1, 2]);
+    } finally {
+      await c.close();
+    }
+    const out = kafkaTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', cluster.bootstrap, '--describe', '--topic', 'described']);
+    expect(out).toMatch(/PartitionCount: 6\s+ReplicationFactor: 3/);
+    expect(out.match(/Replicas: \d,\d,\d\s+Isr: \d,\d,\d/g)).toHaveLength(6);
   });
 
   it('sends a produce to a follower back to the leader with NOT_LEADER_OR_FOLLOWER', async () => {
@@ -261,27 +289,36 @@ describe('a three-broker cluster', () => {
 
   it('keeps committed offsets when the group coordinator is killed: the group moves with its offsets partition', async () => {
     expect((await createTopic(0, { name: 'group-move', numPartitions: 1, replicationFactor: 3 })).errorCode).toBe(0);
-    const kafka = client('group-move');
-    const admin = kafka.admin();
+    const admin = client('group-move').admin();
     await admin.connect();
     await admin.setOffsets({ groupId: 'moving-group', topic: 'group-move', partitions: [{ partition: 0, offset: '42' }] });
-    const c = await connect(0);
-    const find = await c.send(findCoordinatorApi, 3, { key: 'moving-group', keyType: 0, coordinatorKeys: [] });
-    await c.close();
-    expect(find.errorCode).toBe(0);
-    const coordinator = find.nodeId;
+    await admin.disconnect();
+    const coordinatorSeenBy = async (nodeId: number) => {
+      const c = await connect(nodeId);
+      try {
+        return await c.send(findCoordinatorApi, 3, { key: 'moving-group', keyType: 0, coordinatorKeys: [] });
+      } finally {
+        await c.close();
+      }
+    };
+    const coordinator = (await coordinatorSeenBy(0)).nodeId;
+    const survivor = [0, 1, 2].find((id) => id !== coordinator)!;
     await cluster.kill(coordinator, 'SIGKILL');
     try {
       await until('the group to answer from its new coordinator', async () => {
-        const offsets = await admin.fetchOffsets({ groupId: 'moving-group', topics: ['group-move'] });
-        expect(offsets[0]!.partitions.find((p) => p.partition === 0)!.offset).toBe('42');
-      }, 60_000);
-      const c2 = await connect([0, 1, 2].find((id) => id !== coordinator)!);
-      const moved = await c2.send(findCoordinatorApi, 3, { key: 'moving-group', keyType: 0, coordinatorKeys: [] });
-      await c2.close();
-      expect(moved.nodeId).not.toBe(coordinator);
+        const found = await coordinatorSeenBy(survivor);
+        expect(found.errorCode).toBe(0);
+        expect(found.nodeId).not.toBe(coordinator);
+        const c = await connect(found.nodeId);
+        try {
+          const res = await c.send(offsetFetchApi, 7, { groupId: 'moving-group', topics: [{ name: 'group-move', partitionIndexes: [0] }], groups: [], requireStable: false });
+          expect(res.errorCode).toBe(0);
+          expect(res.topics[0]!.partitions[0]!.committedOffset).toBe(42);
+        } finally {
+          await c.close();
+        }
+      }, 45_000);
     } finally {
-      await admin.disconnect();
       await cluster.restart(coordinator);
     }
   }, 120_000);
