@@ -2,39 +2,29 @@
 // fresh Samsa broker and a fresh single-node KRaft Kafka, one after the other, and drives both
 // with the same clients and settings. Prints one table (medians, min–max, Samsa/Kafka), and
 // writes bench/results/compare-<time>.json and an SVG chart of the ratios.
-//   npm run bench:compare -- [--rounds 3] [--records 200000]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+//   npm run bench:compare -- [--rounds 3] [--records 200000] (bench/cluster-compare.ts runs after it)
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import { Consumer, Producer, stringDeserializers } from '@platformatic/kafka';
 import { BrokerProcess } from '../broker/test/broker-process.ts';
-import { KafkaProcess, ROOT, ensureKafka, kafkaTool } from '../broker/test/kafka-process.ts';
+import { KafkaProcess, ensureKafka, kafkaTool } from '../broker/test/kafka-process.ts';
+import { Comparison, type Metric, type System } from './comparison.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, records: { type: 'string', default: '200000' } } });
 const ROUNDS = Number(values.rounds);
 const RECORDS = Number(values.records);
 const { Kafka, logLevel } = kafkajs;
 
-type System = 'samsa' | 'kafka';
 interface Running {
   bootstrap: string;
   pid: number;
   stop(): Promise<void>;
 }
-/** One measured number: which scenario, what unit, and whether more is better. */
-interface Metric {
-  scenario: string;
-  unit: string;
-  higherIsBetter: boolean;
-}
-const samples = new Map<string, { metric: Metric; samsa: number[]; kafka: number[] }>();
+const comparison = new Comparison();
 
 function record(metric: Metric, system: System, value: number): void {
-  const key = `${metric.scenario}|${metric.unit}`;
-  const entry = samples.get(key) ?? { metric, samsa: [], kafka: [] };
-  entry[system].push(value);
-  samples.set(key, entry);
+  comparison.record(metric, system, value);
 }
 
 /** CPU seconds (user+system) and peak resident memory of a process, from /proc. */
@@ -183,31 +173,6 @@ async function round(system: System): Promise<void> {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmt = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(x >= 10 ? 1 : 2));
-
-function svgChart(rows: Array<{ label: string; ratio: number; better: boolean }>): string {
-  const width = 900;
-  const rowHeight = 22;
-  const left = 420;
-  const scale = (width - left - 60) / Math.max(2, ...rows.map((r) => r.ratio));
-  const bars = rows
-    .map((r, i) => {
-      const y = 30 + i * rowHeight;
-      const w = Math.max(1, r.ratio * scale);
-      const color = r.better ? '#2e7d32' : '#c62828';
-      return `<text x="${left - 8}" y="${y + 14}" text-anchor="end" font-size="12">${r.label.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text><rect x="${left}" y="${y + 3}" width="${w.toFixed(1)}" height="14" fill="${color}"/><text x="${left + w + 4}" y="${y + 14}" font-size="12">${r.ratio.toFixed(2)}</text>`;
-    })
-    .join('\n');
-  const one = left + scale;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${40 + rows.length * rowHeight}" font-family="sans-serif">
-<text x="10" y="18" font-size="14" font-weight="bold">Samsa / Apache Kafka (green: Samsa better)</text>
-<line x1="${one}" y1="26" x2="${one}" y2="${30 + rows.length * rowHeight}" stroke="#555" stroke-dasharray="4,3"/>
-${bars}
-</svg>
-`;
-}
-
 async function main(): Promise<void> {
   ensureKafka();
   for (let r = 0; r < ROUNDS; r++) {
@@ -216,37 +181,11 @@ async function main(): Promise<void> {
       await round(system);
     }
   }
-  const rows = [...samples.values()].map(({ metric, samsa, kafka }) => {
-    const s = median(samsa);
-    const k = median(kafka);
-    return { metric, samsa, kafka, samsaMedian: s, kafkaMedian: k, ratio: k === 0 ? NaN : s / k };
-  });
-  const header = ['scenario', 'unit', 'Samsa median (min–max)', 'Kafka median (min–max)', 'Samsa/Kafka'];
-  const table = rows.map((r) => [
-    r.metric.scenario,
-    r.metric.unit,
-    `${fmt(r.samsaMedian)} (${fmt(Math.min(...r.samsa))}–${fmt(Math.max(...r.samsa))})`,
-    `${fmt(r.kafkaMedian)} (${fmt(Math.min(...r.kafka))}–${fmt(Math.max(...r.kafka))})`,
-    Number.isNaN(r.ratio) ? 'n/a' : r.ratio.toFixed(2),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
-  console.log(`Samsa vs Apache Kafka 4.0.0 (KRaft, single node), ${ROUNDS} rounds, ${RECORDS} records per produce scenario (1 KiB: a quarter), node ${process.version}`);
-  console.log(line(header));
-  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-  for (const row of table) console.log(line(row));
-
-  const dir = join(ROOT, 'bench/results');
-  mkdirSync(dir, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  writeFileSync(join(dir, `compare-${stamp}.json`), JSON.stringify({ rounds: ROUNDS, records: RECORDS, node: process.version, kafka: '4.0.0', rows }, null, 2));
-  const chart = rows.filter((r) => Number.isFinite(r.ratio) && r.ratio > 0).map((r) => ({
-    label: `${r.metric.scenario} (${r.metric.unit})`,
-    ratio: r.ratio,
-    better: r.metric.higherIsBetter ? r.ratio >= 1 : r.ratio <= 1,
-  }));
-  writeFileSync(join(dir, `compare-${stamp}.svg`), svgChart(chart));
-  console.log(`\nresults: bench/results/compare-${stamp}.json and .svg`);
+  comparison.report(
+    'compare',
+    `Samsa vs Apache Kafka 4.0.0 (KRaft, single node), ${ROUNDS} rounds, ${RECORDS} records per produce scenario (1 KiB: a quarter), node ${process.version}`,
+    { rounds: ROUNDS, records: RECORDS, node: process.version, kafka: '4.0.0' },
+  );
 }
 
 await main();

@@ -13,6 +13,7 @@ import { ClusterView } from './metadata/cluster-view.js';
 import { BrokerRegistrar } from './metadata/broker-registration.js';
 import { Controller } from './controller/controller.js';
 import { ReplicaManager } from './replication/replica-manager.js';
+import { PartitionHealth } from './replication/partition-health.js';
 import { type TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
 import { ProducerIdAllocator } from './metadata/producer-ids.js';
 import { GroupCoordinator, OFFSETS_TOPIC } from './groups/coordinator.js';
@@ -55,6 +56,7 @@ export class Broker implements BrokerContext {
   readonly view: ClusterView;
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
+  private readonly health: PartitionHealth;
   private readonly registrar: BrokerRegistrar;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
   private readonly store: MetadataStore;
@@ -74,10 +76,16 @@ export class Broker implements BrokerContext {
     this.store = options.store ?? (options.metadataUrl ? EtcdMetadataStore.fromUrl(options.metadataUrl) : new FileMetadataStore(join(options.dataDir, 'metadata.json')));
     this.registry = new TopicRegistry(this.store);
     this.view = new ClusterView(this.store, this.logger, (name) => this.registry.get(name));
-    this.registry.onChange(() => this.view.changed());
-    this.replicas = new ReplicaManager(this.nodeId, this.config, this.logs, this.registry, this.view, this.logger.child({ component: 'replication' }));
-    this.controller = new Controller(this.nodeId, this.store, this.view, this.registry, this.config, this.logger.child({ component: 'controller' }));
+    this.registry.onChange(() => {
+      this.view.changed();
+      // A topic this broker just created is led here before the request that created it is answered.
+      if (this.state === 'ready') this.replicas.reconcile();
+    });
+    this.replicas = new ReplicaManager(this.nodeId, this.config, this.logs, this.registry, this.view, options.logger.child({ component: 'replication' }));
+    this.controller = new Controller(this.nodeId, this.store, this.view, this.registry, this.config, options.logger.child({ component: 'controller' }));
     this.view.onChange(() => this.replicas.reconcile());
+    this.health = new PartitionHealth(this.nodeId, this.config, this.registry, this.view, this.replicas, () => this.controller.active);
+    this.metrics.trackReplication(this.health);
     const rack = this.config.get('broker.rack');
     this.registrar = new BrokerRegistrar(
       this.store,
@@ -111,15 +119,27 @@ export class Broker implements BrokerContext {
       () => this.view.brokers.size,
       (partition) => {
         const replica = this.replicas.replica(OFFSETS_TOPIC, partition);
-        return replica?.role === 'leader' ? replica : undefined;
+        if (replica?.role !== 'leader') return undefined;
+        const timeoutMs = this.config.int('offsets.commit.timeout.ms');
+        return { log: replica.log, leaderEpoch: replica.leaderEpoch, committed: (offset: number) => this.replicas.waitForCommit(replica, offset, timeoutMs) };
       },
       () => this.metrics.offsetsRecordSkipped(),
     );
+    // The coordinator of a group is the leader of its offsets partition: groups move with leadership.
+    this.replicas.onLeadershipChange((topic, partition, leading) => {
+      if (topic !== OFFSETS_TOPIC) return;
+      if (leading) this.groups.loadPartition(partition);
+      else this.groups.unloadPartition(partition);
+    });
     this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger);
     this.http = createHttpServer(
       {
         notReadyReason: () => this.notReadyReason(),
         identity: () => ({ nodeId: this.nodeId, clusterId: this.registry.clusterId || null, version: BROKER_VERSION }),
+        // Before start-up has loaded the view it is empty, and during shutdown it goes stale: no answer rather than a wrong one.
+        clusterUnknownReason: () => (this.state === 'ready' ? null : this.state),
+        shutdownBlockers: () => this.health.shutdownBlockers(),
+        laggingPartitions: () => this.health.laggingPartitions(),
       },
       this.metrics.registry,
       options.logger,
@@ -137,7 +157,6 @@ export class Broker implements BrokerContext {
     await this.dynamicConfigs.load();
     this.topics.openAll();
     this.replicas.start();
-    this.groups.load();
     this.offsetExpiryTimer = setInterval(() => {
       try {
         this.groups.expireOffsets();

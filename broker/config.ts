@@ -116,6 +116,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   // Cluster: membership, replication, leadership.
   { name: 'broker.rack', type: 'string', default: '', doc: 'Rack (or zone) of this broker: replicas of a partition are spread across racks.' },
   { name: 'broker.session.timeout.ms', type: 'int', default: '9000', min: 1000, doc: 'A broker whose registration is not renewed for this long is fenced: it leaves every ISR and leads nothing.' },
+  { name: 'offsets.commit.timeout.ms', type: 'int', default: '5000', min: 1, doc: 'Longest wait of an offset commit for the offsets partition\'s ISR to have it.' },
   { name: 'offsets.topic.replication.factor', type: 'int', default: '3', min: 1, doc: 'Replication factor of __consumer_offsets (at most the live brokers when it is created).' },
   { name: 'replica.lag.time.max.ms', type: 'long', default: '30000', min: 1, doc: 'A follower that has not caught up to the leader for this long leaves the ISR.' },
   { name: 'replica.fetch.wait.max.ms', type: 'int', default: '500', min: 0, doc: 'Longest wait of a follower fetch for new records.' },

@@ -1,5 +1,6 @@
 // Prometheus metrics of one broker, on its own registry (served at /metrics).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ReplicationHealth } from './replication/partition-health.js';
 import type { LogManager } from './storage/log-manager.js';
 import { BROKER_VERSION } from './version.js';
 
@@ -119,5 +120,44 @@ export class BrokerMetrics {
 
   offsetsRecordSkipped(): void {
     this.offsetsSkipped.inc();
+  }
+
+  /** Replication and controller figures, read at each scrape (Kafka's ReplicaManager and KafkaController metrics). */
+  trackReplication(health: ReplicationHealth): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value());
+        },
+      });
+    gauge('samsa_replica_partitions', 'Partitions this broker holds a replica of, by the assignment (Kafka: PartitionCount).', () => health.figures().replicas);
+    gauge('samsa_leader_partitions', 'Partitions this broker leads (Kafka: LeaderCount).', () => health.figures().leaders);
+    gauge('samsa_under_replicated_partitions', 'Partitions this broker leads whose ISR lacks one of their replicas (Kafka: UnderReplicatedPartitions).', () => health.figures().underReplicated);
+    gauge('samsa_under_min_isr_partitions', 'Partitions this broker leads whose ISR is smaller than min.insync.replicas: acks=all produces to them fail (Kafka: UnderMinIsrPartitionCount).', () => health.figures().underMinIsr);
+    gauge('samsa_replica_max_lag_messages', 'Largest lag in records (leader log end offset - follower log end offset) of a follower of a partition this broker leads.', () => health.figures().maxFollowerLag);
+    gauge('samsa_active_controller', '1 on the broker that is the active controller, else 0: the sum over a cluster is 1 (Kafka: ActiveControllerCount).', () => (health.controllerActive() ? 1 : 0));
+    gauge('samsa_controller_offline_partitions', 'Partitions of the cluster without a live leader, reported by the active controller only, 0 elsewhere (Kafka: OfflinePartitionsCount).', () => health.offlinePartitions());
+    new Counter({
+      name: 'samsa_isr_shrinks_total',
+      help: 'Times this broker, as a leader, removed lagging followers from an ISR (Kafka: IsrShrinksPerSec).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(health.counts.isrShrinks);
+      },
+    });
+    new Counter({
+      name: 'samsa_isr_expands_total',
+      help: 'Times this broker, as a leader, added a caught-up follower back to an ISR (Kafka: IsrExpandsPerSec).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(health.counts.isrExpands);
+      },
+    });
   }
 }

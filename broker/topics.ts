@@ -70,7 +70,7 @@ export class TopicService {
   openAll(): void {
     const partitions = this.registry.all().flatMap((topic) => {
       const config = resolveLogConfig(this.config, topic.configs);
-      return topic.partitions.filter((p) => this.holdsReplica(topic, p.partition)).map((p) => ({ topic: topic.name, partition: p.partition, config }));
+      return topic.partitions.filter((p) => this.holdsReplica(topic, p.partition)).map((p) => ({ topic: topic.name, topicId: topic.id, partition: p.partition, config }));
     });
     this.logs.openExisting(partitions);
   }

@@ -124,3 +124,16 @@ export function parsePartitionState(json: string): PartitionState {
     removing: s.removing ?? [],
   };
 }
+
+/**
+ * Unclean election (ElectLeaders UNCLEAN): a partition with no leader gets one from its ISR if a
+ * member can lead, else from any live replica, which then is the whole ISR (records it lacks are lost).
+ */
+export function electUnclean(state: PartitionState, live: Liveness, controllerEpoch: number): PartitionState | 'election-not-needed' | 'no-live-replica' {
+  if (state.leader !== -1 && canLead(state.leader, live)) return 'election-not-needed';
+  const inSync = state.replicas.find((id) => state.isr.includes(id) && canLead(id, live));
+  if (inSync !== undefined) return changed(state, { leader: inSync, isr: state.isr.filter((id) => canLead(id, live)) }, controllerEpoch);
+  const any = state.replicas.find((id) => canLead(id, live));
+  if (any === undefined) return 'no-live-replica';
+  return changed(state, { leader: any, isr: [any] }, controllerEpoch);
+}

@@ -75,7 +75,7 @@ export class GroupCoordinator {
     /** This broker's replica of an offsets-topic partition while it leads it (it is then the coordinator of its groups). */
     /** How many brokers are live now: the offsets topic gets at most that many replicas. */
     private readonly liveBrokers: () => number,
-    private readonly offsetsLeader: (partition: number) => { log: PartitionLog; leaderEpoch: number } | undefined,
+    private readonly offsetsLeader: (partition: number) => { log: PartitionLog; leaderEpoch: number; committed: (offset: number) => Promise<number> } | undefined,
     /** Called for each record of the offsets topic that start-up replay cannot read and skips. */
     private readonly onSkippedRecord: () => void = () => {},
   ) {
@@ -104,7 +104,8 @@ export class GroupCoordinator {
     return this.offsetsTopicReady;
   }
 
-  private append(groupId: string, records: RecordToWrite[]): void {
+  /** Appends to the group's offsets partition; returns the offset after the records, to wait for their replication. */
+  private append(groupId: string, records: RecordToWrite[]): { committed: (offset: number) => Promise<number>; next: number } {
     const topic = this.topics.registry.get(OFFSETS_TOPIC);
     if (!topic) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the offsets topic does not exist yet');
     const partition = partitionForGroup(groupId, topic.partitions.length);
@@ -113,7 +114,8 @@ export class GroupCoordinator {
     if (this.logs.get(OFFSETS_TOPIC, partition) !== leader.log) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `offsets partition ${partition} is not open`);
     const { log } = leader;
     const batch = buildRecordBatch(records);
-    log.append(batch, validateClientBatches(batch, { maxMessageBytes: Math.max(log.config.maxMessageBytes, batch.length) }), leader.leaderEpoch);
+    const result = log.append(batch, validateClientBatches(batch, { maxMessageBytes: Math.max(log.config.maxMessageBytes, batch.length) }), leader.leaderEpoch);
+    return { committed: leader.committed, next: result.lastOffset + 1 };
   }
 
   private persistGroup(group: Group): void {
@@ -128,13 +130,24 @@ export class GroupCoordinator {
   }
 
   /**
-   * Rebuilds offsets and groups from __consumer_offsets (broker start). A record that cannot be
-   * read (an unknown key version, a malformed key or value, a batch that does not decode) is
-   * logged, counted and skipped, as Kafka's loader skips unknown records: the broker starts.
+   * Whether this broker coordinates the group: it leads the group's offsets-topic partition.
+   * Before the offsets topic exists no group has state anywhere, and any broker answers for it.
    */
-  load(): void {
+  owns(groupId: string): boolean {
     const topic = this.topics.registry.get(OFFSETS_TOPIC);
-    if (!topic) return;
+    return topic === undefined || this.offsetsLeader(partitionForGroup(groupId, topic.partitions.length)) !== undefined;
+  }
+
+  /**
+   * Takes up the groups of an offsets-topic partition this broker now leads, replaying the
+   * partition's log (at start, and when leadership moves here). A record that cannot be read (an
+   * unknown key version, a malformed key or value, a batch that does not decode) is logged,
+   * counted and skipped, as Kafka's loader skips unknown records.
+   */
+  loadPartition(partition: number): void {
+    const log = this.offsetsLeader(partition)?.log;
+    if (!log) return;
+    this.unloadPartition(partition);
     let records = 0;
     let skipped = 0;
     const skip = (details: Record<string, unknown>, reason: string) => {
@@ -142,42 +155,63 @@ export class GroupCoordinator {
       this.onSkippedRecord();
       this.logger.warn({ topic: OFFSETS_TOPIC, ...details }, `skipped an unreadable offsets-topic record: ${reason}`);
     };
-    for (const p of topic.partitions) {
-      const log = this.logs.get(OFFSETS_TOPIC, p.partition);
-      if (!log) continue;
-      let offset = log.logStartOffset;
-      for (;;) {
-        // As Kafka's loader: up to the log end, not the high watermark (a new leader's log is the truth).
-        const read = log.read(offset, 1 << 20, log.logEndOffset);
-        if (read.outOfRange || !read.records || read.records.length === 0) break;
-        let pos = 0;
-        while (pos < read.records.length) {
-          const info = readBatchInfo(read.records, pos);
-          let decoded: DecodedRecord[];
-          try {
-            decoded = decodeRecords(read.records.subarray(pos, pos + info.size));
-          } catch (err) {
-            skip({ partition: p.partition, offset: info.baseOffset, err }, 'the batch does not decode');
-            decoded = [];
-          }
-          for (const r of decoded) {
-            try {
-              if (r.key) this.applyRecord(r.key, r.value);
-              else skip({ partition: p.partition, offset: r.offset }, 'it has no key');
-            } catch (err) {
-              skip({ partition: p.partition, offset: r.offset, err }, 'its key or value does not decode');
-            }
-            records++;
-          }
-          offset = info.baseOffset + info.lastOffsetDelta + 1;
-          pos += info.size;
+    let offset = log.logStartOffset;
+    for (;;) {
+      // The leader's whole log: records past the high watermark are this leader's and become committed under it.
+      const read = log.read(offset, 1 << 20, log.logEndOffset);
+      if (read.outOfRange || !read.records || read.records.length === 0) break;
+      let pos = 0;
+      while (pos < read.records.length) {
+        const info = readBatchInfo(read.records, pos);
+        let decoded: DecodedRecord[];
+        try {
+          decoded = decodeRecords(read.records.subarray(pos, pos + info.size));
+        } catch (err) {
+          skip({ partition, offset: info.baseOffset, err }, 'the batch does not decode');
+          decoded = [];
         }
+        for (const r of decoded) {
+          try {
+            if (r.key) this.applyRecord(r.key, r.value);
+            else skip({ partition, offset: r.offset }, 'it has no key');
+          } catch (err) {
+            skip({ partition, offset: r.offset, err }, 'its key or value does not decode');
+          }
+          records++;
+        }
+        offset = info.baseOffset + info.lastOffsetDelta + 1;
+        pos += info.size;
       }
     }
-    for (const group of this.groups.values()) {
+    let groups = 0;
+    for (const group of this.groupsOf(partition)) {
+      groups++;
       for (const m of group.members.values()) this.scheduleSessionExpiry(group, m);
     }
-    this.logger.info({ groups: this.groups.size, records, skipped }, 'loaded consumer groups and offsets');
+    if (records > 0 || skipped > 0) this.logger.info({ partition, groups, records, skipped }, 'loaded consumer groups and offsets');
+  }
+
+  /** Drops the groups of an offsets-topic partition now led elsewhere: their new coordinator has them. */
+  unloadPartition(partition: number): void {
+    for (const group of this.groupsOf(partition)) {
+      this.stopTimers(group);
+      this.groups.delete(group.id);
+    }
+    const topic = this.topics.registry.get(OFFSETS_TOPIC);
+    if (!topic) return;
+    for (const groupId of [...this.offsets.keys()]) if (partitionForGroup(groupId, topic.partitions.length) === partition) this.offsets.delete(groupId);
+  }
+
+  private groupsOf(partition: number): Group[] {
+    const topic = this.topics.registry.get(OFFSETS_TOPIC);
+    if (!topic) return [];
+    return [...this.groups.values()].filter((g) => partitionForGroup(g.id, topic.partitions.length) === partition);
+  }
+
+  private stopTimers(group: Group): void {
+    if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
+    for (const t of group.pendingMembers.values()) clearTimeout(t);
+    for (const m of group.members.values()) if (m.sessionTimer) clearTimeout(m.sessionTimer);
   }
 
   private applyRecord(key: Buffer, value: Buffer | null): void {
@@ -565,7 +599,13 @@ export class GroupCoordinator {
       codes.push(ErrorCode.NONE);
     }
     if (records.length > 0) {
-      this.append(groupId, records);
+      // As Kafka (offsets.commit.required.acks=-1): answered once the offsets partition's ISR has the records.
+      const { committed, next } = this.append(groupId, records);
+      const replicated = await committed(next);
+      if (replicated !== ErrorCode.NONE) {
+        const code = replicated === ErrorCode.NOT_LEADER_OR_FOLLOWER ? ErrorCode.NOT_COORDINATOR : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+        return codes.map((c) => (c === ErrorCode.NONE ? code : c));
+      }
       const map = this.offsetsOf(groupId);
       for (const a of accepted) map.set(`${a.topic}\0${a.partition}`, a);
       if (!group) {
@@ -649,11 +689,7 @@ export class GroupCoordinator {
   }
 
   close(): void {
-    for (const group of this.groups.values()) {
-      if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
-      for (const t of group.pendingMembers.values()) clearTimeout(t);
-      for (const m of group.members.values()) if (m.sessionTimer) clearTimeout(m.sessionTimer);
-    }
+    for (const group of this.groups.values()) this.stopTimers(group);
   }
 }
 

@@ -30,15 +30,18 @@ import {
   listGroupsApi,
   deleteGroupsApi,
   offsetDeleteApi,
+  electLeadersApi,
+  describeTopicPartitionsApi,
   type ApiVersionsResponse,
 } from '../protocol/messages/index.js';
-import { handleMetadata, handleDescribeCluster } from './metadata.js';
+import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } from './metadata.js';
 import { handleProduce } from './produce.js';
 import { handleFetch } from './fetch.js';
 import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
 import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from './topics-admin.js';
 import { handleDescribeConfigs, handleAlterConfigs, handleIncrementalAlterConfigs } from './configs.js';
 import { handleInitProducerId } from './init-producer-id.js';
+import { handleElectLeaders } from './elect-leaders.js';
 import {
   handleFindCoordinator,
   handleJoinGroup,
@@ -78,6 +81,8 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(createTopicsApi, 2, (b, req) => handleCreateTopics(b, req)),
     serve(deleteTopicsApi, 1, (b, req, ctx) => handleDeleteTopics(b, req, ctx.apiVersion)),
     serve(createPartitionsApi, 0, (b, req) => handleCreatePartitions(b, req)),
+    serve(electLeadersApi, 0, (b, req, ctx) => handleElectLeaders(b, req, ctx.apiVersion)),
+    serve(describeTopicPartitionsApi, 0, (b, req) => handleDescribeTopicPartitions(b, req)),
     serve(describeConfigsApi, 1, (b, req) => handleDescribeConfigs(b, req)),
     serve(alterConfigsApi, 0, (b, req) => handleAlterConfigs(b, req)),
     serve(incrementalAlterConfigsApi, 0, (b, req) => handleIncrementalAlterConfigs(b, req)),

@@ -87,6 +87,7 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, followe
       const read = log.read(fp.fetchOffset, limit, follower >= 0 ? log.logEndOffset : log.highWatermark);
       if (read.outOfRange) {
         errors = true;
+        if (follower >= 0) broker.logger.warn({ topic: topic.name, partition: fp.partition, follower, fetchOffset: fp.fetchOffset, logStartOffset: log.logStartOffset, logEndOffset: log.logEndOffset, leaderEpoch: replica.leaderEpoch }, 'follower fetch out of range');
         partitions.push(partitionResult(fp.partition, ErrorCode.OFFSET_OUT_OF_RANGE, log));
         continue;
       }

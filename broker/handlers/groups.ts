@@ -72,7 +72,16 @@ export async function handleFindCoordinator(broker: BrokerContext, req: FindCoor
   };
 }
 
+/** NOT_COORDINATOR when this broker does not lead the group's offsets partition (the client asks FindCoordinator again). */
+function notCoordinator(broker: BrokerContext, groupId: string): boolean {
+  return !broker.groups.owns(groupId);
+}
+
 export async function handleJoinGroup(broker: BrokerContext, req: JoinGroupRequest, ctx: RequestContext): Promise<JoinGroupResponse> {
+  await broker.groups.ensureOffsetsTopic();
+  if (notCoordinator(broker, req.groupId)) {
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR, generationId: -1, protocolType: null, protocolName: ctx.apiVersion >= 7 ? null : '', leader: '', skipAssignment: false, memberId: req.memberId, members: [] };
+  }
   const result = await broker.groups.join({
     groupId: req.groupId,
     memberId: req.memberId,
@@ -100,16 +109,19 @@ export async function handleJoinGroup(broker: BrokerContext, req: JoinGroupReque
 }
 
 export async function handleSyncGroup(broker: BrokerContext, req: SyncGroupRequest): Promise<SyncGroupResponse> {
+  if (notCoordinator(broker, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
   const result = await broker.groups.sync(req.groupId, req.generationId, req.memberId, req.groupInstanceId, req.protocolType, req.protocolName, req.assignments);
   return { throttleTimeMs: 0, ...result };
 }
 
 export function handleHeartbeat(broker: BrokerContext, req: HeartbeatRequest): HeartbeatResponse {
+  if (notCoordinator(broker, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR };
   return { throttleTimeMs: 0, errorCode: broker.groups.heartbeat(req.groupId, req.generationId, req.memberId, req.groupInstanceId) };
 }
 
 export function handleLeaveGroup(broker: BrokerContext, req: LeaveGroupRequest, ctx: RequestContext): LeaveGroupResponse {
   const leaving = ctx.apiVersion >= 3 ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId })) : [{ memberId: req.memberId, groupInstanceId: null }];
+  if (notCoordinator(broker, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.NOT_COORDINATOR, members: [] };
   const codes = broker.groups.leave(req.groupId, leaving);
   return {
     throttleTimeMs: 0,
@@ -124,6 +136,8 @@ export async function handleOffsetCommit(broker: BrokerContext, req: OffsetCommi
   );
   let result: number[] | number;
   try {
+    await broker.groups.ensureOffsetsTopic();
+    if (notCoordinator(broker, req.groupId)) throw new KafkaError(ErrorCode.NOT_COORDINATOR, `broker ${broker.nodeId} is not the coordinator of group ${req.groupId}`);
     result = await broker.groups.commit(req.groupId, req.generationIdOrMemberEpoch, req.memberId, req.groupInstanceId, offsets);
   } catch (err) {
     // The offsets log cannot be written (offline log directory): a retriable coordinator error.
@@ -157,9 +171,12 @@ export function handleOffsetFetch(broker: BrokerContext, req: OffsetFetchRequest
       throttleTimeMs: 0,
       topics: [],
       errorCode: ErrorCode.NONE,
-      groups: req.groups.map((g) => ({ groupId: g.groupId, topics: fetchPartitions(broker, g.groupId, g.topics), errorCode: ErrorCode.NONE })),
+      groups: req.groups.map((g) =>
+        notCoordinator(broker, g.groupId) ? { groupId: g.groupId, topics: [], errorCode: ErrorCode.NOT_COORDINATOR } : { groupId: g.groupId, topics: fetchPartitions(broker, g.groupId, g.topics), errorCode: ErrorCode.NONE },
+      ),
     };
   }
+  if (notCoordinator(broker, req.groupId)) return { throttleTimeMs: 0, topics: [], errorCode: ErrorCode.NOT_COORDINATOR, groups: [] };
   return { throttleTimeMs: 0, topics: fetchPartitions(broker, req.groupId, req.topics), errorCode: ErrorCode.NONE, groups: [] };
 }
 
@@ -169,6 +186,7 @@ export function handleDescribeGroups(broker: BrokerContext, req: DescribeGroupsR
     groups: req.groups.map((groupId) => {
       const g = broker.groups.get(groupId);
       const operations = req.includeAuthorizedOperations ? ALL_GROUP_OPERATIONS : NOT_REQUESTED;
+      if (notCoordinator(broker, groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
       if (!g) return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
       return {
         errorCode: ErrorCode.NONE,
@@ -201,7 +219,7 @@ export function handleListGroups(broker: BrokerContext, req: ListGroupsRequest):
 }
 
 export function handleDeleteGroups(broker: BrokerContext, req: DeleteGroupsRequest): DeleteGroupsResponse {
-  return { throttleTimeMs: 0, results: req.groupsNames.map((groupId) => ({ groupId, errorCode: broker.groups.deleteGroup(groupId) })) };
+  return { throttleTimeMs: 0, results: req.groupsNames.map((groupId) => ({ groupId, errorCode: notCoordinator(broker, groupId) ? ErrorCode.NOT_COORDINATOR : broker.groups.deleteGroup(groupId) })) };
 }
 
 /** Topics the members of a consumer group subscribe to, from their protocol metadata. */
@@ -224,6 +242,7 @@ function subscribedTopics(group: Group): Set<string> {
 
 export function handleOffsetDelete(broker: BrokerContext, req: OffsetDeleteRequest): OffsetDeleteResponse {
   const partitions = req.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex })));
+  if (notCoordinator(broker, req.groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, throttleTimeMs: 0, topics: [] };
   const result = broker.groups.deleteOffsets(req.groupId, partitions, subscribedTopics);
   let i = 0;
   return {

@@ -1,7 +1,16 @@
-// Metadata and DescribeCluster: brokers, controller, topics with partition leaders and replicas.
+// Metadata, DescribeCluster and DescribeTopicPartitions: live brokers, the controller, topics with
+// partition leaders, replicas, ISRs and offline replicas, the same from every broker of the cluster.
 import type { BrokerContext, RequestContext } from '../context.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import type { MetadataRequest, MetadataResponse, DescribeClusterRequest, DescribeClusterResponse } from '../protocol/messages/index.js';
+import type {
+  MetadataRequest,
+  MetadataResponse,
+  DescribeClusterRequest,
+  DescribeClusterResponse,
+  DescribeTopicPartitionsRequest,
+  DescribeTopicPartitionsResponse,
+} from '../protocol/messages/index.js';
+import type { DescribeTopicPartitionsResponseTopic } from '../protocol/messages/describe-topic-partitions-response.js';
 import type { MetadataResponseTopic } from '../protocol/messages/metadata-response.js';
 import type { TopicRecord } from '../metadata/topic-registry.js';
 
@@ -93,4 +102,45 @@ export function handleDescribeCluster(broker: BrokerContext, req: DescribeCluste
     brokers: broker.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
     clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : NOT_REQUESTED,
   };
+}
+
+/**
+ * DescribeTopicPartitions (KIP-966; Kafka 4's kafka-topics --describe): topics by name (all when
+ * none is named) in name order, at most `responsePartitionLimit` partitions per response, with a
+ * cursor to go on from.
+ */
+export function handleDescribeTopicPartitions(broker: BrokerContext, req: DescribeTopicPartitionsRequest): DescribeTopicPartitionsResponse {
+  const names = (req.topics.length > 0 ? req.topics.map((t) => t.name) : broker.registry.all().map((t) => t.name)).sort();
+  const limit = req.responsePartitionLimit > 0 ? req.responsePartitionLimit : 2000;
+  const topics: DescribeTopicPartitionsResponseTopic[] = [];
+  let budget = limit;
+  let nextCursor: DescribeTopicPartitionsResponse['nextCursor'] = null;
+  for (const name of names) {
+    if (req.cursor && name < req.cursor.topicName) continue;
+    const topic = broker.registry.get(name);
+    if (!topic) {
+      topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, topicId: ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: NOT_REQUESTED });
+      continue;
+    }
+    const described = describeTopic(broker, topic, false);
+    const first = req.cursor && name === req.cursor.topicName ? req.cursor.partitionIndex : 0;
+    const partitions = described.partitions.slice(first);
+    if (budget <= 0 || partitions.length > budget) {
+      nextCursor = { topicName: name, partitionIndex: first + Math.max(0, budget) };
+      partitions.length = Math.max(0, budget);
+    }
+    budget -= partitions.length;
+    if (partitions.length > 0 || !nextCursor) {
+      topics.push({
+        errorCode: ErrorCode.NONE,
+        name,
+        topicId: topic.id,
+        isInternal: described.isInternal,
+        partitions: partitions.map((p) => ({ ...p, eligibleLeaderReplicas: [], lastKnownElr: [] })),
+        topicAuthorizedOperations: ALL_TOPIC_OPERATIONS,
+      });
+    }
+    if (nextCursor) break;
+  }
+  return { throttleTimeMs: 0, topics, nextCursor };
 }

@@ -43,7 +43,8 @@ export function handleListOffsets(broker: BrokerContext, req: ListOffsetsRequest
       let found: { offset: number; timestamp: number } | null;
       switch (p.timestamp) {
         case LATEST:
-          found = { offset: log.highWatermark, timestamp: -1 };
+          // A replica (replica id >= 0) asks where the leader's log ends; consumers get the high watermark.
+          found = { offset: req.replicaId >= 0 ? log.logEndOffset : log.highWatermark, timestamp: -1 };
           break;
         case EARLIEST:
         case EARLIEST_LOCAL:

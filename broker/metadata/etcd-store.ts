@@ -9,6 +9,7 @@
 // etcd3's, which fires only after twice the TTL.
 import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Lease, type Namespace, type Watcher } from 'etcd3';
 import {
+  MetadataUnavailableError,
   type MetadataStore,
   type Session,
   SessionLostError,
@@ -55,11 +56,13 @@ export class EtcdMetadataStore implements MetadataStore {
   private readonly client: Etcd3;
   private readonly kv: Namespace;
   private readonly requestTimeoutMs: number;
+  private readonly endpoints: string;
   private readonly watchers = new Set<Watcher>();
   private readonly sessions = new Set<EtcdSession>();
 
   constructor(target: EtcdTarget, options: EtcdStoreOptions = {}) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    this.endpoints = target.endpoints.join(',');
     this.client = new Etcd3({ hosts: target.endpoints.map((endpoint) => `http://${endpoint}`) });
     this.kv = this.client.namespace(`/${target.prefix}/`);
   }
@@ -69,7 +72,7 @@ export class EtcdMetadataStore implements MetadataStore {
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
-    const res = await this.kv.get(key).options(this.callOptions()).exec();
+    const res = await this.reach(() => this.kv.get(key).options(this.callOptions()).exec());
     return res.kvs[0] && stored(res.kvs[0]);
   }
 
@@ -83,15 +86,10 @@ export class EtcdMetadataStore implements MetadataStore {
 
   async delete(key: string, expectedVersion?: number): Promise<boolean> {
     if (expectedVersion === undefined) {
-      const res = await this.kv.delete().key(key).options(this.callOptions()).exec();
+      const res = await this.reach(() => this.kv.delete().key(key).options(this.callOptions()).exec());
       return Number(res.deleted) > 0;
     }
-    const res = await this.kv
-      .if(key, 'Mod', '==', expectedVersion)
-      .then(this.kv.delete().key(key))
-      .else(this.kv.get(key))
-      .options(this.callOptions())
-      .commit();
+    const res = await this.reach(() => this.kv.if(key, 'Mod', '==', expectedVersion).then(this.kv.delete().key(key)).else(this.kv.get(key)).options(this.callOptions()).commit());
     if (!res.succeeded) throw conflict(key, expectedVersion, res.responses[0]?.response_range?.kvs[0]);
     return Number(res.responses[0]?.response_delete_range?.deleted ?? 0) > 0;
   }
@@ -171,16 +169,26 @@ export class EtcdMetadataStore implements MetadataStore {
     const put = this.kv.put(key).value(value);
     if (lease !== undefined) put.lease(lease);
     if (expectedVersion === undefined) {
-      const res = await put.options(this.callOptions()).exec();
+      const res = await this.reach(() => put.options(this.callOptions()).exec());
       return Number(res.header.revision);
     }
-    const res = await this.kv.if(key, 'Mod', '==', expectedVersion).then(put).else(this.kv.get(key)).options(this.callOptions()).commit();
+    const res = await this.reach(() => this.kv.if(key, 'Mod', '==', expectedVersion).then(put).else(this.kv.get(key)).options(this.callOptions()).commit());
     if (!res.succeeded) throw conflict(key, expectedVersion, res.responses[0]?.response_range?.kvs[0]);
     return Number(res.header.revision);
   }
 
+  /** Runs one call; a failure to reach etcd becomes MetadataUnavailableError (a lease etcd no longer knows stays what it is). */
+  private async reach<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof EtcdLeaseInvalidError) throw err;
+      throw new MetadataUnavailableError(`the cluster metadata store (etcd ${this.endpoints}) did not answer: ${(err as Error).message}`, err);
+    }
+  }
+
   private async scan(prefix: string): Promise<{ entries: Map<string, StoredValue>; revision: number }> {
-    const res = await this.kv.getAll().prefix(prefix).options(this.callOptions()).exec();
+    const res = await this.reach(() => this.kv.getAll().prefix(prefix).options(this.callOptions()).exec());
     const entries = new Map<string, StoredValue>();
     for (const kv of res.kvs) entries.set(kv.key.toString(), stored(kv));
     return { entries, revision: Number(res.header.revision) };

@@ -6,6 +6,8 @@
 // that must fence a write on another key (a controller on its epoch) does so with a
 // compare-and-set on the key it writes.
 
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+
 export interface StoredValue {
   value: string;
   /**
@@ -84,6 +86,18 @@ export class VersionConflictError extends Error {
     readonly actual: number,
   ) {
     super(`metadata key ${key} is at version ${actual}, expected ${expected}`);
+  }
+}
+
+/**
+ * The store did not answer (unreachable, no quorum, past the call's deadline). A KafkaError so
+ * that a request needing a metadata change gets a retriable code (REQUEST_TIMED_OUT) and says why.
+ */
+export class MetadataUnavailableError extends KafkaError {
+  override name = 'MetadataUnavailableError';
+  constructor(message: string, cause?: unknown) {
+    super(ErrorCode.REQUEST_TIMED_OUT, message);
+    if (cause !== undefined) this.cause = cause;
   }
 }
 

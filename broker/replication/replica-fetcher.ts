@@ -8,7 +8,8 @@
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.js';
 import { KafkaConnection } from '../protocol/client.js';
-import { fetchApi, offsetForLeaderEpochApi } from '../protocol/messages/index.js';
+import { fetchApi, listOffsetsApi, offsetForLeaderEpochApi } from '../protocol/messages/index.js';
+import type { EpochEndOffset } from '../storage/leader-epoch-cache.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 
 /** Fetch v12: topic names, replica id in the request, leader epochs per partition. */
@@ -24,6 +25,36 @@ export interface FollowedPartition {
   needsTruncation: boolean;
   /** A partition the leader refused (stale epoch, not leader yet) waits until this time. */
   retryAt: number;
+  /** Set when a fetch was out of range past the leader's log end: its end is asked for before fetching again. */
+  leaderEndUnknown?: boolean;
+}
+
+/** What deciding where a follower's log diverged from its leader's needs of that log. */
+export interface FollowerLog {
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  readonly highWatermark: number;
+  readonly latestEpoch: number;
+  endOffsetForEpoch(epoch: number): EpochEndOffset;
+}
+
+/**
+ * Where a follower cuts its log, given the leader's OffsetForLeaderEpoch answer (`leaderEpoch`,
+ * `endOffset`) for the follower's latest epoch: at the end of the last epoch both logs share.
+ * `done` is false when the follower must ask again, about the latest epoch it has left.
+ */
+export function truncationOffset(log: FollowerLog, leaderEpoch: number, endOffset: number): { offset: number; done: boolean } {
+  const end = log.logEndOffset;
+  if (log.latestEpoch < 0) return { offset: end, done: true };
+  // The leader has no answer for our epoch: nothing we hold past our high watermark is known to be committed.
+  if (leaderEpoch < 0 || endOffset < 0) return { offset: Math.min(end, log.highWatermark), done: true };
+  if (leaderEpoch >= log.latestEpoch) return { offset: Math.min(end, endOffset), done: true };
+  // The leader's epoch is older than ours: our records of later epochs were never its.
+  const own = log.endOffsetForEpoch(leaderEpoch);
+  // We never had the leader's epoch: what we hold of our last epoch before it may differ from the
+  // leader's records at those offsets. Cut to where that epoch ends and ask about it (as Kafka does).
+  if (own.epoch !== leaderEpoch) return { offset: Math.min(end, own.endOffset), done: false };
+  return { offset: Math.min(end, endOffset, own.endOffset), done: true };
 }
 
 export interface FetcherSettings {
@@ -88,6 +119,7 @@ export class ReplicaFetcher {
         try {
           const connection = await this.connect();
           await this.truncate(connection);
+          await this.truncateToLeaderEnd(connection);
           if (!(await this.fetchOnce(connection))) await this.sleep(this.settings.backoffMs);
         } catch (err) {
           if (this.stopped) break;
@@ -136,22 +168,45 @@ export class ReplicaFetcher {
           continue;
         }
         const log = p.log;
-        let target = log.logEndOffset;
-        if (log.latestEpoch >= 0) {
-          if (r.leaderEpoch < 0 || r.endOffset < 0) {
-            // The leader has no epoch at or below ours: nothing we hold past our high watermark is known to be committed.
-            target = Math.min(target, log.highWatermark);
-          } else {
-            target = Math.min(target, r.endOffset);
-            // The leader's epoch is older than ours: our records of later epochs were never its.
-            if (r.leaderEpoch < log.latestEpoch) target = Math.min(target, log.endOffsetForEpoch(r.leaderEpoch).endOffset);
-          }
+        const target = truncationOffset(log, r.leaderEpoch, r.endOffset);
+        if (target.offset < log.logEndOffset) {
+          this.logger.info({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: target.offset, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, 'follower truncated its diverged tail');
+          log.truncateTo(target.offset);
         }
-        if (target < log.logEndOffset) {
-          this.logger.info({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: target, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, 'follower truncated its diverged tail');
-          log.truncateTo(target);
+        p.needsTruncation = !target.done;
+      }
+    }
+  }
+
+  /**
+   * A follower whose fetch offset is past the leader's log end holds records the leader never had
+   * (only possible after an unclean election, or a leader that lost its tail): it truncates to the
+   * leader's log end (ListOffsets LATEST as a replica), never further, as Kafka's fetcher does.
+   */
+  private async truncateToLeaderEnd(connection: KafkaConnection): Promise<void> {
+    const pending = [...this.partitions.values()].filter((p) => p.leaderEndUnknown && !p.needsTruncation);
+    if (pending.length === 0) return;
+    const byTopic = new Map<string, FollowedPartition[]>();
+    for (const p of pending) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+    const res = await connection.send(listOffsetsApi, 4, {
+      replicaId: this.settings.nodeId,
+      isolationLevel: 0,
+      timeoutMs: 5000,
+      topics: [...byTopic].map(([name, ps]) => ({ name, partitions: ps.map((p) => ({ partitionIndex: p.partition, currentLeaderEpoch: p.leaderEpoch, timestamp: -1, maxNumOffsets: 1 })) })),
+    });
+    for (const t of res.topics) {
+      for (const r of t.partitions) {
+        const p = this.partitions.get(`${t.name}\0${r.partitionIndex}`);
+        if (!p || !p.leaderEndUnknown) continue;
+        if (r.errorCode !== ErrorCode.NONE) {
+          p.retryAt = Date.now() + this.settings.backoffMs;
+          continue;
         }
-        p.needsTruncation = false;
+        p.leaderEndUnknown = false;
+        if (r.offset < p.log.logEndOffset) {
+          this.logger.warn({ topic: p.topic, partition: p.partition, from: p.log.logEndOffset, to: r.offset, highWatermark: p.log.highWatermark, leader: this.leaderId, leaderEpoch: p.leaderEpoch }, "follower is past the leader's log end: truncating to it");
+          p.log.truncateTo(r.offset);
+        }
       }
     }
   }
@@ -159,7 +214,7 @@ export class ReplicaFetcher {
   /** One Fetch round; false when nothing could be fetched (all partitions waiting). */
   private async fetchOnce(connection: KafkaConnection): Promise<boolean> {
     const now = Date.now();
-    const ready = [...this.partitions.values()].filter((p) => !p.needsTruncation && p.retryAt <= now);
+    const ready = [...this.partitions.values()].filter((p) => !p.needsTruncation && !p.leaderEndUnknown && p.retryAt <= now);
     if (ready.length === 0) return false;
     const byTopic = new Map<string, FollowedPartition[]>();
     for (const p of ready) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
@@ -215,7 +270,8 @@ export class ReplicaFetcher {
           this.logger.warn({ topic: p.topic, partition: p.partition, from: log.logEndOffset, to: leaderLogStart }, "follower is behind the leader's log start: starting over there");
           log.truncateFullyAndStartAt(leaderLogStart);
         } else {
-          p.needsTruncation = true;
+          // Past the leader's log end, which epoch truncation should have prevented: ask where it ends.
+          p.leaderEndUnknown = true;
         }
         return;
       default:

@@ -40,6 +40,12 @@ export class PartitionReplica {
   /** Where this broker's leadership began: a follower rejoins the ISR only once past it. */
   epochStartOffset = 0;
   isrUpdateInFlight = false;
+  /**
+   * The follower of an ISR expansion sent to the store and not answered yet. Until it is, the
+   * high watermark waits for that follower too (Kafka's maximal ISR, KIP-497): else it could pass
+   * the follower's log end, and the follower then join an ISR while missing committed records.
+   */
+  joining: number | null = null;
   waiters: CommitWaiter[] = [];
 
   constructor(
@@ -52,6 +58,12 @@ export class PartitionReplica {
 
   get leaderEpoch(): number {
     return this.state.leaderEpoch;
+  }
+
+  /** The replicas the high watermark waits for: the ISR, and a follower about to join it. */
+  get maximalIsr(): number[] {
+    const isr = this.state.isr;
+    return this.joining === null || isr.includes(this.joining) ? isr : [...isr, this.joining];
   }
 }
 
@@ -68,6 +80,22 @@ export class ReplicaManager {
   /** Set by start(): until then the view is still loading and the broker has not opened its logs. */
   private started = false;
   private stopped = false;
+  private readonly leadershipListeners: ((topic: string, partition: number, leading: boolean) => void)[] = [];
+
+  /** Calls `listener` when this broker starts or stops leading a partition (the group coordinator follows its offsets partitions). */
+  onLeadershipChange(listener: (topic: string, partition: number, leading: boolean) => void): void {
+    this.leadershipListeners.push(listener);
+  }
+
+  private leadershipChanged(replica: PartitionReplica, leading: boolean): void {
+    for (const listener of this.leadershipListeners) {
+      try {
+        listener(replica.topic.name, replica.partition, leading);
+      } catch (err) {
+        this.logger.error({ err, topic: replica.topic.name, partition: replica.partition }, 'leadership change listener failed');
+      }
+    }
+  }
 
   constructor(
     private readonly nodeId: number,
@@ -162,6 +190,7 @@ export class ReplicaManager {
       this.stopFollowing(replica);
       this.failWaiters(replica, ErrorCode.NOT_LEADER_OR_FOLLOWER);
       replica.role = 'offline';
+      if (wasRole === 'leader') this.leadershipChanged(replica, false);
     }
   }
 
@@ -177,6 +206,7 @@ export class ReplicaManager {
     }
     this.logger.info({ topic: replica.topic.name, partition: replica.partition, leaderEpoch: replica.leaderEpoch, isr: replica.state.isr, logEndOffset: replica.log.logEndOffset }, 'leading partition');
     this.leaderStateChanged(replica);
+    this.leadershipChanged(replica, true);
   }
 
   /** The ISR may have changed: the high watermark is recomputed over it. */
@@ -185,7 +215,8 @@ export class ReplicaManager {
       if (id !== this.nodeId && !replica.followers.has(id)) replica.followers.set(id, { leo: -1, lastCaughtUpMs: 0, lastFetchMs: 0, leaderLeoAtLastFetch: 0 });
     }
     for (const id of [...replica.followers.keys()]) if (!replica.state.replicas.includes(id)) replica.followers.delete(id);
-    const alone = replica.state.isr.length === 1 && replica.state.isr[0] === this.nodeId;
+    const isr = replica.maximalIsr;
+    const alone = isr.length === 1 && isr[0] === this.nodeId;
     replica.log.autoCommit = alone;
     if (alone) replica.log.setHighWatermark(replica.log.logEndOffset);
     this.updateHighWatermark(replica);
@@ -194,7 +225,9 @@ export class ReplicaManager {
   private becomeFollower(replica: PartitionReplica): void {
     this.stopFollowing(replica);
     this.failWaiters(replica, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    const wasLeader = replica.role === 'leader';
     replica.role = 'follower';
+    if (wasLeader) this.leadershipChanged(replica, false);
     replica.followers.clear();
     replica.log.autoCommit = false;
     const leader = replica.state.leader;
@@ -236,7 +269,9 @@ export class ReplicaManager {
   private drop(replica: PartitionReplica): void {
     this.stopFollowing(replica);
     this.failWaiters(replica, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    const wasLeader = replica.role === 'leader';
     replica.role = 'offline';
+    if (wasLeader) this.leadershipChanged(replica, false);
   }
 
   /** A follower fetched from `fetchOffset`: that is its log end offset. */
@@ -244,6 +279,8 @@ export class ReplicaManager {
     const progress = replica.followers.get(followerId);
     if (!progress || replica.role !== 'leader') return;
     const leo = replica.log.logEndOffset;
+    // Past the log end the fetch is answered OFFSET_OUT_OF_RANGE: that follower's log diverged from this one, it is no progress.
+    if (fetchOffset > leo) return;
     if (fetchOffset >= leo) progress.lastCaughtUpMs = now;
     else if (fetchOffset >= progress.leaderLeoAtLastFetch) progress.lastCaughtUpMs = Math.max(progress.lastCaughtUpMs, progress.lastFetchMs);
     progress.leo = fetchOffset;
@@ -259,7 +296,7 @@ export class ReplicaManager {
     if (!replica.log.autoCommit) {
       const leos = new Map<number, number>();
       for (const [id, p] of replica.followers) leos.set(id, p.leo);
-      replica.log.setHighWatermark(highWatermark(replica.state, replica.log.logEndOffset, leos));
+      replica.log.setHighWatermark(highWatermark({ ...replica.state, isr: replica.maximalIsr }, replica.log.logEndOffset, leos));
     }
     this.completeWaiters(replica);
   }
@@ -268,6 +305,10 @@ export class ReplicaManager {
     const live = this.view.liveness();
     if (!live.alive.has(followerId) || live.shuttingDown.has(followerId)) return;
     if (progress.leo < replica.log.highWatermark || progress.leo < replica.epochStartOffset) return;
+    if (replica.isrUpdateInFlight) return;
+    // Until the store answers, the high watermark waits for the follower as for an ISR member.
+    replica.joining = followerId;
+    this.leaderStateChanged(replica);
     this.changeIsr(replica, [...replica.state.isr, followerId], 'expand');
   }
 
@@ -302,7 +343,12 @@ export class ReplicaManager {
         // A conflict means the state changed (a new leader, another ISR change): the watch brings it and the next pass retries.
         if (!(err instanceof VersionConflictError)) this.logger.warn({ err, topic: replica.topic.name, partition: replica.partition }, `cannot ${kind} the ISR; retrying`);
       })
-      .finally(() => (replica.isrUpdateInFlight = false));
+      .finally(() => {
+        replica.isrUpdateInFlight = false;
+        if (replica.joining === null) return;
+        replica.joining = null;
+        if (replica.role === 'leader') this.leaderStateChanged(replica);
+      });
   }
 
   /**

@@ -37,13 +37,16 @@ describe('LeaderEpochCache', () => {
     expect(cache.latestEpoch).toBe(4);
   });
 
-  it('has no answer below the first epoch, nor when empty', () => {
+  it('answers below the first epoch with the first epoch\'s start and for an empty log with its end (Kafka), and nothing for -1', () => {
     const empty = new LeaderEpochCache(path);
     expect(empty.latestEpoch).toBe(-1);
-    expect(empty.endOffsetFor(0, 0)).toEqual({ epoch: -1, endOffset: -1 });
+    // Kafka's leader holds its current epoch from where its leadership began: with no batch, that is the log end.
+    expect(empty.endOffsetFor(0, 0)).toEqual({ epoch: 0, endOffset: 0 });
+    expect(empty.endOffsetFor(4, 12)).toEqual({ epoch: 4, endOffset: 12 });
+    expect(empty.endOffsetFor(-1, 12)).toEqual({ epoch: -1, endOffset: -1 });
     const cache = new LeaderEpochCache(path);
     cache.assign(3, 100);
-    expect(cache.endOffsetFor(2, 150)).toEqual({ epoch: -1, endOffset: -1 });
+    expect(cache.endOffsetFor(2, 150)).toEqual({ epoch: 2, endOffset: 100 });
     expect(cache.endOffsetFor(-1, 150)).toEqual({ epoch: -1, endOffset: -1 });
   });
 
@@ -104,6 +107,6 @@ describe('LeaderEpochCache', () => {
     cache.truncateFromStart(27);
     expect(cache.all).toEqual([{ epoch: 4, startOffset: 27 }]);
     expect(LeaderEpochCache.read(path)).toEqual([{ epoch: 4, startOffset: 27 }]);
-    expect(cache.endOffsetFor(2, 30)).toEqual({ epoch: -1, endOffset: -1 });
+    expect(cache.endOffsetFor(2, 30)).toEqual({ epoch: 2, endOffset: 27 });
   });
 });

@@ -75,9 +75,14 @@ export class LeaderEpochCache {
 
   /**
    * Where `epoch` ends (KIP-279): the largest epoch <= `epoch` and the start offset of the next
-   * one, or `logEndOffset` when it is the latest. Undefined (-1, -1) below the first epoch.
+   * one, or `logEndOffset` when it is the latest. Below the first epoch (or with no batch at all)
+   * it is `epoch` itself, ending where the first epoch starts (or at the log end), as Kafka
+   * answers, whose cache also holds the leader's current epoch from where its leadership began:
+   * a follower holding only older epochs shares nothing past there. Undefined (-1, -1) for -1.
    */
   endOffsetFor(epoch: number, logEndOffset: number): EpochEndOffset {
+    if (epoch < 0) return UNDEFINED;
+    if (this.entries.length === 0) return { epoch, endOffset: logEndOffset };
     let floor = -1;
     for (let i = this.entries.length - 1; i >= 0; i--) {
       if (this.entries[i]!.epoch <= epoch) {
@@ -85,7 +90,7 @@ export class LeaderEpochCache {
         break;
       }
     }
-    if (floor < 0) return UNDEFINED;
+    if (floor < 0) return { epoch, endOffset: this.entries[0]!.startOffset };
     const next = this.entries[floor + 1];
     return { epoch: this.entries[floor]!.epoch, endOffset: next ? next.startOffset : logEndOffset };
   }

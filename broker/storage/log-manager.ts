@@ -72,7 +72,14 @@ export class LogManager {
       onStorageError: (err) => this.takeDirOffline(err, topic, partition),
     });
     if (this.dirFailure !== null) log.takeOffline(new KafkaStorageError(this.dirFailure));
-    else if (topicId !== undefined && !existsSync(idFile)) writeFileAtomic(idFile, topicId);
+    else if (topicId !== undefined && !existsSync(idFile)) {
+      // Best effort: a directory without the file (a full disk, or one from before ids were kept) is trusted as this topic's.
+      try {
+        writeFileAtomic(idFile, topicId);
+      } catch (err) {
+        this.logger.warn({ topic, partition, err }, 'cannot record the topic id in the partition directory');
+      }
+    }
     const list = this.logs.get(topic) ?? [];
     list[partition] = log;
     this.logs.set(topic, list);
@@ -84,16 +91,16 @@ export class LogManager {
    * A partition that cannot be opened (EMFILE, EIO, over the budget) is logged and left
    * offline instead of stopping the broker.
    */
-  openExisting(partitions: Iterable<{ topic: string; partition: number; config: LogConfig }>): void {
+  openExisting(partitions: Iterable<{ topic: string; topicId: string; partition: number; config: LogConfig }>): void {
     const budget = this.fdLimit - reservedFds(this.fdLimit);
     let used = openFileCount();
-    for (const { topic, partition, config } of partitions) {
+    for (const { topic, topicId, partition, config } of partitions) {
       if (used + FDS_PER_NEW_PARTITION > budget) {
         this.markUnopened(topic, partition, `the open-file limit (${this.fdLimit}, ${reservedFds(this.fdLimit)} kept for connections) leaves no descriptor for this partition`);
         continue;
       }
       try {
-        used += this.open(topic, partition, config).segmentCount;
+        used += this.open(topic, partition, config, false, topicId).segmentCount;
       } catch (err) {
         this.count('open');
         this.markUnopened(topic, partition, `cannot open the partition's log: ${describeIoError(err)}`);

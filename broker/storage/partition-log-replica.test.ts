@@ -162,7 +162,7 @@ describe('leader-epoch cache of a partition log', () => {
     expect(log.applyRetention()).toBeGreaterThan(0);
     expect(log.logStartOffset).toBeGreaterThan(6);
     expect(log.epochEntries).toEqual([{ epoch: 2, startOffset: log.logStartOffset }]);
-    expect(log.endOffsetForEpoch(1)).toEqual({ epoch: -1, endOffset: -1 });
+    expect(log.endOffsetForEpoch(1)).toEqual({ epoch: 1, endOffset: log.logStartOffset });
   });
 });
 
@@ -231,7 +231,13 @@ describe('high watermark', () => {
     append(log, ['a', 'b'], 0);
     append(log, ['c', 'd'], 0);
     const path = join(dir, 'high-watermark');
-    expect(existsSync(path)).toBe(false);
+    // Written as soon as autoCommit goes off: a crash before the HW first moves must not reopen
+    // with HW = LEO, as a log without the file does.
+    expect(readFileSync(path, 'utf8')).toBe('0');
+    shut(log, false);
+    log = open(dir, {}, false);
+    expect(log.highWatermark).toBe(0);
+    log.autoCommit = false;
     log.setHighWatermark(2, 10_000);
     expect(readFileSync(path, 'utf8')).toBe('2');
     log.setHighWatermark(4, 12_000);
@@ -651,8 +657,10 @@ function modelEpochs(model: Array<[number, string, number]>): Array<{ epoch: num
 }
 
 function modelEndOffset(entries: Array<{ epoch: number; startOffset: number }>, epoch: number, logEnd: number): { epoch: number; endOffset: number } {
+  if (epoch < 0) return { epoch: -1, endOffset: -1 };
   const floor = entries.filter((e) => e.epoch <= epoch).at(-1);
-  if (!floor) return { epoch: -1, endOffset: -1 };
+  // Below the first epoch (or with none), the asked epoch ends where the first starts (or at the log end).
+  if (!floor) return { epoch, endOffset: entries[0]?.startOffset ?? logEnd };
   const after = entries.find((e) => e.epoch > floor.epoch);
   return { epoch: floor.epoch, endOffset: after ? after.startOffset : logEnd };
 }

@@ -211,8 +211,11 @@ export class PartitionLog {
   }
 
   set autoCommit(on: boolean) {
+    if (on === this.commitOnAppend) return;
     this.commitOnAppend = on;
     if (on) this.setHighWatermark(this.logEndOffset);
+    // From now on the file must exist: after a crash, no file would mean everything is committed.
+    else if (!this.hwFileExists && !this.offline) this.saveHighWatermark(this.hw);
   }
 
   /**
@@ -378,6 +381,7 @@ export class PartitionLog {
    * Below the log start the log is emptied and starts at `offset`.
    */
   truncateTo(offset: number): void {
+    if (this.offline) throw this.offline;
     if (offset >= this.logEndOffset) return;
     if (offset < this.logStartOffset) return this.truncateFullyAndStartAt(offset);
     try {
@@ -414,6 +418,7 @@ export class PartitionLog {
    * cleared, the high watermark is `offset`.
    */
   truncateFullyAndStartAt(offset: number): void {
+    if (this.offline) throw this.offline;
     try {
       // The cache file goes first: a crash before the segments are gone leaves no file, and the
       // next open rebuilds the cache from the batches still there.
@@ -428,7 +433,7 @@ export class PartitionLog {
       this.producers.clear();
       this.saveProducerState();
       this.hw = offset;
-      if (this.hwFileExists || !this.commitOnAppend) this.saveHighWatermark(offset);
+      if (this.hwFileExists) this.saveHighWatermark(offset);
     } catch (err) {
       throw this.storageFailure(err, 'truncation');
     }

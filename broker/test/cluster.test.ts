@@ -5,26 +5,33 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { KafkaConnection } from '../protocol/client.js';
-import { createTopicsApi, metadataApi, describeClusterApi, produceApi } from '../protocol/messages/index.js';
+import { createTopicsApi, metadataApi, describeClusterApi, describeTopicPartitionsApi, findCoordinatorApi, offsetFetchApi, produceApi } from '../protocol/messages/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { SamsaCluster } from './samsa-cluster.js';
 import { eventually } from './eventually.js';
+import { kafkaTool } from './kafka-process.js';
 
 const { Kafka, logLevel } = kafkajs;
 
 let cluster: SamsaCluster;
 
-/** Polls `check` (which asserts) until it passes. */
-const until = (what: string, check: () => Promise<void> | void, timeoutMs?: number) =>
-  eventually(
-    what,
-    async () => {
-      await check();
-      return true;
-    },
-    timeoutMs,
-  );
+/** Polls `check` (which asserts) until it passes; on timeout the brokers' warnings go to the test output. */
+const until = async (what: string, check: () => Promise<void> | void, timeoutMs?: number) => {
+  try {
+    return await eventually(
+      what,
+      async () => {
+        await check();
+        return true;
+      },
+      timeoutMs,
+    );
+  } catch (err) {
+    for (const b of cluster.brokers) console.log(`broker on ${b.port}:\n${b.output.split('\n').filter((l) => /"level":(40|50)|ISR|truncat/.test(l)).slice(-25).join('\n')}`);
+    throw err;
+  }
+};
 
 beforeAll(async () => {
   cluster = await SamsaCluster.start({
@@ -121,6 +128,28 @@ describe('a three-broker cluster', () => {
         for (const b of [0, 1, 2]) expect(leaders.filter((l) => l === b)).toHaveLength(2);
       }
     });
+  });
+
+  it('describes partitions with DescribeTopicPartitions from any broker, page by page, as kafka-topics --describe shows them', async () => {
+    expect((await createTopic(0, { name: 'described', numPartitions: 6, replicationFactor: 3 })).errorCode).toBe(0);
+    await until('the topic to be in sync', async () => {
+      for (const p of (await metadata(2, ['described'])).topics[0]!.partitions) expect(p.isrNodes).toHaveLength(3);
+    });
+    const c = await connect(2);
+    try {
+      const first = await c.send(describeTopicPartitionsApi, 0, { topics: [{ name: 'described' }], responsePartitionLimit: 4, cursor: null });
+      expect(first.topics[0]!.partitions.map((p) => p.partitionIndex)).toEqual([0, 1, 2, 3]);
+      expect(first.nextCursor).toEqual({ topicName: 'described', partitionIndex: 4 });
+      const rest = await c.send(describeTopicPartitionsApi, 0, { topics: [{ name: 'described' }], responsePartitionLimit: 4, cursor: first.nextCursor });
+      expect(rest.topics[0]!.partitions.map((p) => p.partitionIndex)).toEqual([4, 5]);
+      expect(rest.nextCursor).toBeNull();
+      for (const p of [...first.topics[0]!.partitions, ...rest.topics[0]!.partitions]) expect([...p.isrNodes].sort()).toEqual([0, 1, 2]);
+    } finally {
+      await c.close();
+    }
+    const out = kafkaTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', cluster.bootstrap, '--describe', '--topic', 'described']);
+    expect(out).toMatch(/PartitionCount: 6\s+ReplicationFactor: 3/);
+    expect(out.match(/Replicas: \d,\d,\d\s+Isr: \d,\d,\d/g)).toHaveLength(6);
   });
 
   it('sends a produce to a follower back to the leader with NOT_LEADER_OR_FOLLOWER', async () => {
@@ -233,4 +262,64 @@ describe('a three-broker cluster', () => {
     for (const p of after.topics[0]!.partitions) expect(p.leaderId).not.toBe(leader);
     await cluster.restart(leader);
   });
+
+  it("moves leadership back to the preferred replicas with Kafka's kafka-leader-election tool", async () => {
+    const created = await createTopic(0, { name: 'preferred', numPartitions: 3, replicationFactor: 3 });
+    expect(created.errorCode).toBe(0);
+    await until('the topic to be in sync', async () => {
+      for (const p of (await metadata(0, ['preferred'])).topics[0]!.partitions) expect(p.isrNodes).toHaveLength(3);
+    });
+    // Broker 2 restarts: the partitions it led move away and stay away (the automatic rebalance runs every 300 s).
+    await cluster.kill(2, 'SIGKILL');
+    await cluster.restart(2);
+    await until('broker 2 to be back in every ISR, leading nothing', async () => {
+      const partitions = (await metadata(0, ['preferred'])).topics[0]!.partitions;
+      for (const p of partitions) expect(p.isrNodes).toHaveLength(3);
+      expect(partitions.filter((p) => p.leaderId === 2)).toHaveLength(0);
+    }, 60_000);
+    const out = kafkaTool('org.apache.kafka.tools.LeaderElectionCommand', ['--bootstrap-server', cluster.bootstrap, '--election-type', 'PREFERRED', '--all-topic-partitions']);
+    expect(out).toContain('Successfully completed leader election (PREFERRED)');
+    await until('every partition to be led by its preferred replica', async () => {
+      for (const p of (await metadata(1, ['preferred'])).topics[0]!.partitions) expect(p.leaderId).toBe(p.replicaNodes[0]);
+    });
+    // Asked again, there is nothing to do: Kafka's ELECTION_NOT_NEEDED.
+    const again = kafkaTool('org.apache.kafka.tools.LeaderElectionCommand', ['--bootstrap-server', cluster.bootstrap, '--election-type', 'PREFERRED', '--topic', 'preferred', '--partition', '0']);
+    expect(again).toContain('Valid replica already elected for partitions');
+  });
+
+  it('keeps committed offsets when the group coordinator is killed: the group moves with its offsets partition', async () => {
+    expect((await createTopic(0, { name: 'group-move', numPartitions: 1, replicationFactor: 3 })).errorCode).toBe(0);
+    const admin = client('group-move').admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId: 'moving-group', topic: 'group-move', partitions: [{ partition: 0, offset: '42' }] });
+    await admin.disconnect();
+    const coordinatorSeenBy = async (nodeId: number) => {
+      const c = await connect(nodeId);
+      try {
+        return await c.send(findCoordinatorApi, 3, { key: 'moving-group', keyType: 0, coordinatorKeys: [] });
+      } finally {
+        await c.close();
+      }
+    };
+    const coordinator = (await coordinatorSeenBy(0)).nodeId;
+    const survivor = [0, 1, 2].find((id) => id !== coordinator)!;
+    await cluster.kill(coordinator, 'SIGKILL');
+    try {
+      await until('the group to answer from its new coordinator', async () => {
+        const found = await coordinatorSeenBy(survivor);
+        expect(found.errorCode).toBe(0);
+        expect(found.nodeId).not.toBe(coordinator);
+        const c = await connect(found.nodeId);
+        try {
+          const res = await c.send(offsetFetchApi, 7, { groupId: 'moving-group', topics: [{ name: 'group-move', partitionIndexes: [0] }], groups: [], requireStable: false });
+          expect(res.errorCode).toBe(0);
+          expect(res.topics[0]!.partitions[0]!.committedOffset).toBe(42);
+        } finally {
+          await c.close();
+        }
+      }, 45_000);
+    } finally {
+      await cluster.restart(coordinator);
+    }
+  }, 120_000);
 });

@@ -70,6 +70,21 @@ describe('HTTP endpoints', () => {
     expect(metric(text, `samsa_build_info{version="${version}"}`)).toBe(1);
   });
 
+  it('answer for a one-broker cluster: its own controller, caught up, and never safe to stop while it holds a partition', async () => {
+    const text = await (await fetch(`${broker.httpUrl}/metrics`)).text();
+    expect(metric(text, 'samsa_active_controller')).toBe(1);
+    expect(metric(text, 'samsa_leader_partitions')).toBe(1);
+    expect(metric(text, 'samsa_under_replicated_partitions')).toBe(0);
+    expect(metric(text, 'samsa_controller_offline_partitions')).toBe(0);
+    const caughtUp = await fetch(`${broker.httpUrl}/v1/caught-up`);
+    expect(caughtUp.status).toBe(200);
+    expect(await caughtUp.json()).toEqual({ caughtUp: true, lagging: [] });
+    // Its one replica of `metered` has nowhere else to be: stopping the broker takes it offline.
+    const safety = await fetch(`${broker.httpUrl}/v1/shutdown-safety`);
+    expect(safety.status).toBe(409);
+    expect(await safety.json()).toEqual({ safe: false, blocking: [{ topic: 'metered', partition: 0, reason: 'would-go-offline', isr: [7], minInsyncReplicas: 1 }] });
+  });
+
   it('logs structured JSON lines', () => {
     const lines = broker.output.split('\n').filter((l) => l.startsWith('{'));
     expect(lines.length).toBeGreaterThan(0);
@@ -81,7 +96,7 @@ describe('HTTP endpoints', () => {
     expect(topLevelKeys('{"a":1,"b":{"a":[{"a":2}],"c":"x\\",\\"a"},"a":3}')).toEqual(['a', 'b', 'a']);
     const lines = jsonLines(broker.output);
     const components = new Set(lines.map((l) => (JSON.parse(l) as { component?: string }).component));
-    expect(components).toEqual(new Set(['broker', 'http']));
+    expect(components).toEqual(new Set(['broker', 'controller', 'http', 'replication']));
     for (const line of lines) expect(repeatedKeys(line), line).toEqual([]);
   });
 });

@@ -59,7 +59,7 @@ describe('OffsetForLeaderEpoch', () => {
       expect(await endOffsetFor('epochs', 0, -1, version)).toEqual({ errorCode: ErrorCode.NONE, partition: 0, leaderEpoch: 0, endOffset: 6 });
     }
     expect(await endOffsetFor('epochs', 0, 0)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: 0, endOffset: 6 });
-    // Below the first epoch in the log: undefined, as Kafka answers a follower it cannot place.
+    // The undefined epoch (-1) has no end, as in Kafka.
     expect(await endOffsetFor('epochs', -1)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: -1, endOffset: -1 });
     // An epoch this broker has not reached.
     expect(await endOffsetFor('epochs', 1)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: -1, endOffset: -1 });

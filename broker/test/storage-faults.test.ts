@@ -331,3 +331,49 @@ describe('a full disk', () => {
     reopened.close();
   });
 });
+
+describe('a full disk under a follower', () => {
+  it('refuses the leader\'s batches it cannot write, whole, and keeps its log and epoch cache as they were', () => {
+    const root = mountTmpfs('1m');
+    const config = testLogConfig();
+    const failures: KafkaStorageError[] = [];
+    const open = (name: string) => PartitionLog.open({ dir: join(root, name), config, clean: false, onStorageError: (err) => failures.push(err) });
+    const leaderBatch = (baseOffset: number, epoch: number, bytes: number) => buildRecordBatch([{ value: Buffer.alloc(bytes, epoch) }], { baseOffset, partitionLeaderEpoch: epoch });
+    // One follower whose next batch opens a new epoch (the checkpoint cannot be written), one
+    // whose next batch is too large for the space left (the segment write fails).
+    const newEpoch = open('new-epoch-0');
+    const large = open('large-0');
+    for (const log of [newEpoch, large]) {
+      log.autoCommit = false;
+      expect(log.appendAsFollower(Buffer.concat([leaderBatch(0, 1, 100), leaderBatch(1, 1, 100)]))).toEqual({ firstOffset: 0, lastOffset: 1 });
+    }
+    fillUp(join(root, 'filler'));
+
+    expect(() => newEpoch.appendAsFollower(leaderBatch(2, 2, 100))).toThrow(/ENOSPC/);
+    expect(() => large.appendAsFollower(leaderBatch(2, 1, 64 * 1024))).toThrow(/ENOSPC/);
+    expect(failures).toHaveLength(2);
+    for (const log of [newEpoch, large]) {
+      expect(log.offlineReason).toMatch(/ENOSPC/);
+      expect(log.logEndOffset).toBe(2);
+      // An offline log takes nothing more, truncation included: its directory is not written to again.
+      expect(() => log.appendAsFollower(leaderBatch(2, 1, 10))).toThrow(KafkaStorageError);
+      expect(() => log.truncateTo(1)).toThrow(KafkaStorageError);
+      expect(log.logEndOffset).toBe(2);
+      log.close();
+    }
+    expect(tmpFiles(root)).toEqual([]);
+
+    rmSync(join(root, 'filler'));
+    for (const name of ['new-epoch-0', 'large-0']) {
+      const reopened = open(name);
+      expect(reopened.logEndOffset).toBe(2);
+      expect(reopened.epochEntries).toEqual([{ epoch: 1, startOffset: 0 }]);
+      expect(reopened.appendAsFollower(leaderBatch(2, 2, 100))).toEqual({ firstOffset: 2, lastOffset: 2 });
+      expect(reopened.epochEntries).toEqual([
+        { epoch: 1, startOffset: 0 },
+        { epoch: 2, startOffset: 2 },
+      ]);
+      reopened.close();
+    }
+  });
+});
