@@ -21,10 +21,11 @@ import { createTopicsApi, fetchApi, metadataApi } from '../protocol/messages/ind
 import { ErrorCode } from '../protocol/errors.js';
 import { decodeRecords, readBatchInfo, LOG_OVERHEAD } from '../records/record-batch.js';
 import { SamsaCluster } from './samsa-cluster.js';
+import { consumerFetch } from './fetch-request.js';
 import { BrokerProcess } from './broker-process.js';
 import { EtcdProcess } from './etcd-process.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { eventually } from './eventually.js';
+import { eventuallyPasses } from './eventually.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -149,15 +150,7 @@ function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
-const until = (what: string, check: () => Promise<void> | void, timeoutMs?: number) =>
-  eventually(
-    what,
-    async () => {
-      await check();
-      return true;
-    },
-    timeoutMs,
-  );
+const until = eventuallyPasses;
 
 async function withConnection<T>(nodeId: number, use: (c: KafkaConnection) => Promise<T>): Promise<T> {
   const c = await KafkaConnection.open('127.0.0.1', cluster.broker(nodeId).port, 'jepsen-checker');
@@ -235,20 +228,7 @@ async function readPartition(nodeId: number, partition: number, name = TOPIC): P
   await withConnection(nodeId, async (c) => {
     let offset = 0;
     for (;;) {
-      const res = await c.send(fetchApi, 12, {
-        clusterId: null,
-        replicaId: -1,
-        replicaState: { replicaId: -1, replicaEpoch: -1 },
-        maxWaitMs: 0,
-        minBytes: 0,
-        maxBytes: 4 << 20,
-        isolationLevel: 0,
-        sessionId: 0,
-        sessionEpoch: -1,
-        topics: [{ topic: name, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 4 << 20, replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA' }] }],
-        forgottenTopicsData: [],
-        rackId: '',
-      });
+      const res = await c.send(fetchApi, 12, consumerFetch(name, { partition, fetchOffset: offset, maxBytes: 4 << 20 }));
       const p = res.responses[0]!.partitions[0]!;
       if (p.errorCode !== ErrorCode.NONE) throw new Error(`fetch of ${name}-${partition} at ${offset} from broker ${nodeId}: error ${p.errorCode}`);
       const buf = p.records ?? Buffer.alloc(0);
