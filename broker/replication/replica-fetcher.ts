@@ -154,8 +154,7 @@ export class ReplicaFetcher {
   private async truncate(connection: KafkaConnection): Promise<void> {
     const pending = [...this.partitions.values()].filter((p) => p.needsTruncation && p.retryAt <= Date.now());
     if (pending.length === 0) return;
-    const byTopic = new Map<string, FollowedPartition[]>();
-    for (const p of pending) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+    const byTopic = groupByTopic(pending);
     const res = await connection.send(offsetForLeaderEpochApi, OFFSET_FOR_LEADER_EPOCH_VERSION, {
       replicaId: this.settings.nodeId,
       topics: [...byTopic].map(([topic, ps]) => ({
@@ -190,8 +189,7 @@ export class ReplicaFetcher {
   private async truncateToLeaderEnd(connection: KafkaConnection): Promise<void> {
     const pending = [...this.partitions.values()].filter((p) => p.leaderEndUnknown && !p.needsTruncation);
     if (pending.length === 0) return;
-    const byTopic = new Map<string, FollowedPartition[]>();
-    for (const p of pending) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+    const byTopic = groupByTopic(pending);
     const res = await connection.send(listOffsetsApi, 4, {
       replicaId: this.settings.nodeId,
       isolationLevel: 0,
@@ -230,8 +228,7 @@ export class ReplicaFetcher {
       return true;
     });
     if (ready.length === 0) return false;
-    const byTopic = new Map<string, FollowedPartition[]>();
-    for (const p of ready) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+    const byTopic = groupByTopic(ready);
     const res = await connection.send(fetchApi, FETCH_VERSION, {
       clusterId: null,
       replicaId: this.settings.nodeId,
@@ -294,4 +291,15 @@ export class ReplicaFetcher {
         p.retryAt = Date.now() + this.settings.backoffMs;
     }
   }
+}
+
+/** Partitions by topic, as requests list them. */
+function groupByTopic(partitions: FollowedPartition[]): Map<string, FollowedPartition[]> {
+  const byTopic = new Map<string, FollowedPartition[]>();
+  for (const p of partitions) {
+    const list = byTopic.get(p.topic);
+    if (list) list.push(p);
+    else byTopic.set(p.topic, [p]);
+  }
+  return byTopic;
 }

@@ -59,7 +59,7 @@ async function leaderAlone(): Promise<{ store: HeldStore; view: ClusterView; man
   await view.writePartition(topic, 0, withIsr(initialPartitionState([0, 1]), [0]), 0);
   await new Promise((resolve) => setImmediate(resolve));
   manager = new ReplicaManager(0, new BrokerConfig(), new LogManager(dir, logger), registry, view, logger);
-  manager.reconcile();
+  manager.start();
   return { store, view, manager, topic };
 }
 

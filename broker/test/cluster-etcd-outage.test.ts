@@ -10,6 +10,7 @@ import { buildRecordBatch } from '../records/batch-builder.js';
 import { decodeRecords, readBatchInfo } from '../records/record-batch.js';
 import { SamsaCluster } from './samsa-cluster.js';
 import { eventually } from './eventually.js';
+import { consumerFetch } from './fetch-request.js';
 
 let cluster: SamsaCluster;
 const SESSION_MS = 3000;
@@ -48,20 +49,7 @@ const produce = (nodeId: number, topic: string, value: string) =>
 
 async function readAll(nodeId: number, topic: string): Promise<string[]> {
   return withBroker(nodeId, async (c) => {
-    const res = await c.send(fetchApi, 12, {
-      clusterId: null,
-      replicaId: -1,
-      replicaState: { replicaId: -1, replicaEpoch: -1 },
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 1 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [{ topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20, replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA' }] }],
-      forgottenTopicsData: [],
-      rackId: '',
-    });
+    const res = await c.send(fetchApi, 12, consumerFetch(topic));
     const p = res.responses[0]!.partitions[0]!;
     expect(p.errorCode).toBe(ErrorCode.NONE);
     const records = p.records ?? Buffer.alloc(0);

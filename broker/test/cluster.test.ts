@@ -9,7 +9,7 @@ import { createTopicsApi, metadataApi, describeClusterApi, describeTopicPartitio
 import { ErrorCode } from '../protocol/errors.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { SamsaCluster } from './samsa-cluster.js';
-import { eventually } from './eventually.js';
+import { eventuallyPasses } from './eventually.js';
 import { kafkaTool } from './kafka-process.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -19,14 +19,7 @@ let cluster: SamsaCluster;
 /** Polls `check` (which asserts) until it passes; on timeout the brokers' warnings go to the test output. */
 const until = async (what: string, check: () => Promise<void> | void, timeoutMs?: number) => {
   try {
-    return await eventually(
-      what,
-      async () => {
-        await check();
-        return true;
-      },
-      timeoutMs,
-    );
+    return await eventuallyPasses(what, check, timeoutMs);
   } catch (err) {
     for (const b of cluster.brokers) console.log(`broker on ${b.port}:\n${b.output.split('\n').filter((l) => /"level":(40|50)|ISR|truncat/.test(l)).slice(-25).join('\n')}`);
     throw err;

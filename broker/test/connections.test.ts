@@ -9,6 +9,7 @@ import { encodeRequest } from '../protocol/frame.js';
 import { fetchApi, produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BrokerProcess } from './broker-process.js';
+import { consumerFetch } from './fetch-request.js';
 import { kcatConsume, kcatProduce } from './kcat.js';
 import { mustCreateTopic } from './topics.js';
 
@@ -60,20 +61,7 @@ const openConnections = (broker: BrokerProcess, n: number) => until(async () => 
 const closedTotal = (broker: BrokerProcess, reason: string) => metric(broker, `samsa_connections_closed_total{reason="${reason}"}`);
 
 function fetchBody(topic: string, maxWaitMs: number) {
-  return {
-    clusterId: null,
-    replicaId: -1,
-    replicaState: { replicaId: -1, replicaEpoch: -1 },
-    maxWaitMs,
-    minBytes: 1,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [{ topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20, replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA' }] }],
-    forgottenTopicsData: [],
-    rackId: '',
-  };
+  return consumerFetch(topic, { maxWaitMs, minBytes: 1 });
 }
 
 function produceBody(topic: string, records: Buffer) {

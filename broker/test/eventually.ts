@@ -14,3 +14,15 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
+
+/** Polls `check`, which asserts (expect), until it passes; the last failure is named if time runs out. */
+export function eventuallyPasses(what: string, check: () => Promise<void> | void, timeoutMs?: number): Promise<true> {
+  return eventually(
+    what,
+    async () => {
+      await check();
+      return true as const;
+    },
+    timeoutMs,
+  );
+}

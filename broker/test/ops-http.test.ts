@@ -10,20 +10,12 @@ import { buildRecordBatch } from '../records/batch-builder.js';
 import type { LaggingPartition, ShutdownBlocker } from '../replication/partition-health.js';
 import { BrokerProcess } from './broker-process.js';
 import { EtcdProcess } from './etcd-process.js';
-import { eventually } from './eventually.js';
+import { eventuallyPasses } from './eventually.js';
 import { SamsaCluster } from './samsa-cluster.js';
 
 let cluster: SamsaCluster;
 
-const until = (what: string, check: () => Promise<void> | void, timeoutMs = 30_000) =>
-  eventually(
-    what,
-    async () => {
-      await check();
-      return true;
-    },
-    timeoutMs,
-  );
+const until = (what: string, check: () => Promise<void> | void, timeoutMs = 30_000) => eventuallyPasses(what, check, timeoutMs);
 
 // Broker 2 is a follower of every partition of `guarded` and leads none: pausing it leaves every leader running.
 const GUARDED = [

@@ -19,6 +19,7 @@ import { Writer } from '../protocol/writer.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BatchOffset } from '../records/record-batch.js';
 import { BrokerProcess } from './broker-process.js';
+import { consumerFetch } from './fetch-request.js';
 import { kcatConsume } from './kcat.js';
 import { createTopic as createTopicOn } from './topics.js';
 
@@ -194,20 +195,7 @@ describe('connection behaviour', () => {
     const consumer = await open();
     const producer = await open();
     const started = Date.now();
-    const fetched = consumer.send(fetchApi, 12, {
-      clusterId: null,
-      replicaId: -1,
-      replicaState: { replicaId: -1, replicaEpoch: -1 },
-      maxWaitMs: 20_000,
-      minBytes: 1,
-      maxBytes: 1 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [{ topic: 'long-poll', topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20, replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA' }] }],
-      forgottenTopicsData: [],
-      rackId: '',
-    });
+    const fetched = consumer.send(fetchApi, 12, consumerFetch('long-poll', { maxWaitMs: 20_000, minBytes: 1 }));
     await new Promise((r) => setTimeout(r, 300));
     await producer.send(produceApi, 9, produceBody('long-poll', buildRecordBatch([{ value: Buffer.from('wake') }])));
     const res = await fetched;

@@ -17,6 +17,7 @@ import { apiVersionsApi, fetchApi, heartbeatApi, initProducerIdApi, joinGroupApi
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BatchOffset, LOG_OVERHEAD, decodeRecords } from '../records/record-batch.js';
 import { BrokerProcess } from './broker-process.js';
+import { consumerFetch } from './fetch-request.js';
 import { testLogConfig } from './log-config.js';
 import { PartitionLog } from '../storage/partition-log.js';
 import { KafkaStorageError } from '../storage/storage-error.js';
@@ -83,20 +84,7 @@ async function committed(c: KafkaConnection, topic: string): Promise<number> {
 }
 
 async function fetchOnce(c: KafkaConnection, topic: string, offset: number) {
-  const res = await c.send(fetchApi, 12, {
-    clusterId: null,
-    replicaId: -1,
-    replicaState: { replicaId: -1, replicaEpoch: -1 },
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes: 8 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [{ topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 8 << 20, replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA' }] }],
-    forgottenTopicsData: [],
-    rackId: '',
-  });
+  const res = await c.send(fetchApi, 12, consumerFetch(topic, { fetchOffset: offset, maxBytes: 8 << 20 }));
   return res.responses[0]!.partitions[0]!;
 }
 
