@@ -22,7 +22,7 @@ import {
 } from '../protocol/messages/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { SamsaCluster } from './samsa-cluster.js';
-import { eventually } from './eventually.js';
+import { eventuallyPasses } from './eventually.js';
 import { KAFKA_LIB, ensureKafka } from './kafka-process.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -33,15 +33,6 @@ const TOPIC_RESOURCE = 2;
 let cluster: SamsaCluster;
 let scratch: string;
 
-const until = (what: string, check: () => Promise<void> | void, timeoutMs?: number) =>
-  eventually(
-    what,
-    async () => {
-      await check();
-      return true;
-    },
-    timeoutMs,
-  );
 
 beforeAll(async () => {
   ensureKafka();
@@ -100,7 +91,7 @@ async function createTopic(name: string, assignments: number[][]): Promise<void>
     }),
   );
   expect(res.topics[0]!.errorCode).toBe(ErrorCode.NONE);
-  await until(`${name} to be led on every partition`, async () => {
+  await eventuallyPasses(`${name} to be led on every partition`, async () => {
     for (const p of await partitionsOf(name)) expect(p.leaderId).toBeGreaterThanOrEqual(0);
   });
 }
@@ -142,7 +133,7 @@ async function consumeAll(topic: string, expected: number): Promise<string[]> {
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ eachMessage: async ({ message }) => void values.push(message.value!.toString()) });
-  await until(`the consumer to read ${expected} records of ${topic}`, () => expect(values.length).toBeGreaterThanOrEqual(expected), 60_000);
+  await eventuallyPasses(`the consumer to read ${expected} records of ${topic}`, () => expect(values.length).toBeGreaterThanOrEqual(expected), 60_000);
   await consumer.disconnect();
   return values;
 }
@@ -211,13 +202,13 @@ describe('partition reassignment', () => {
 
     // Keep producing a little on the new replicas, then stop.
     const before = acknowledged.length;
-    await until('records acknowledged after the move', () => expect(acknowledged.length).toBeGreaterThan(before + 20));
+    await eventuallyPasses('records acknowledged after the move', () => expect(acknowledged.length).toBeGreaterThan(before + 20));
     producing = false;
     await writer;
     await producer.disconnect();
 
     for (const id of [0, 1, 2]) {
-      await until(`broker ${id} to show the new replicas`, async () => {
+      await eventuallyPasses(`broker ${id} to show the new replicas`, async () => {
         const partitions = await partitionsOf('moving', id);
         for (const p of partitions) {
           expect(p.replicaNodes).toEqual(proposal.partitions.find((q) => q.partition === p.partitionIndex)!.replicas);
@@ -229,7 +220,7 @@ describe('partition reassignment', () => {
     expect(await listReassignments(1)).toEqual([]);
     // The throttles are gone again.
     expect(await describeBroker(2, ['leader.replication.throttled.rate'])).toEqual({ 'leader.replication.throttled.rate': '9223372036854775807' });
-    await until("broker 0 to delete its replicas' logs", () => expect(partitionDirs(0, 'moving')).toEqual([]));
+    await eventuallyPasses("broker 0 to delete its replicas' logs", () => expect(partitionDirs(0, 'moving')).toEqual([]));
     expect(partitionDirs(2, 'moving').sort()).toEqual(['moving-0', 'moving-1']);
 
     const values = await consumeAll('moving', 2000 + acknowledged.length);
@@ -290,7 +281,7 @@ describe('partition reassignment', () => {
     const listed = await tool(REASSIGN, ['--bootstrap-server', cluster.bootstrap, '--list']);
     expect(listed).toContain('cancelled-0');
     expect(await listReassignments(2)).toEqual([{ name: 'cancelled', partitions: [{ partitionIndex: 0, replicas: [1, 2, 0], addingReplicas: [1, 2], removingReplicas: [0] }] }]);
-    await until('the new replicas to open their logs', () => {
+    await eventuallyPasses('the new replicas to open their logs', () => {
       expect(partitionDirs(1, 'cancelled')).toEqual(['cancelled-0']);
       expect(partitionDirs(2, 'cancelled')).toEqual(['cancelled-0']);
     });
@@ -298,10 +289,10 @@ describe('partition reassignment', () => {
     const cancelled = await tool(REASSIGN, ['--bootstrap-server', cluster.bootstrap, '--reassignment-json-file', plan, '--cancel']);
     expect(cancelled).toContain('Successfully cancelled partition reassignment');
     expect(await listReassignments(0)).toEqual([]);
-    await until('every broker to show the original replica', async () => {
+    await eventuallyPasses('every broker to show the original replica', async () => {
       for (const id of [0, 1, 2]) expect(await partitionsOf('cancelled', id)).toMatchObject([{ replicaNodes: [0], isrNodes: [0], leaderId: 0 }]);
     });
-    await until('the added replicas to delete their logs', () => {
+    await eventuallyPasses('the added replicas to delete their logs', () => {
       expect(partitionDirs(1, 'cancelled')).toEqual([]);
       expect(partitionDirs(2, 'cancelled')).toEqual([]);
     });
@@ -320,7 +311,7 @@ describe('partition reassignment', () => {
       const plan = jsonFile(`${topic}.json`, { version: 1, partitions: [{ topic, partition: 0, replicas: [0, 2] }] });
       const started = Date.now();
       await tool(REASSIGN, ['--bootstrap-server', cluster.bootstrap, '--reassignment-json-file', plan, '--execute', ...throttle]);
-      await until(`${topic} to be in sync on broker 2`, async () => expect((await partitionsOf(topic))[0]!.isrNodes).toContain(2), 120_000);
+      await eventuallyPasses(`${topic} to be in sync on broker 2`, async () => expect((await partitionsOf(topic))[0]!.isrNodes).toContain(2), 120_000);
       const ms = Date.now() - started;
       await verifyUntilDone(plan);
       return ms;
@@ -337,7 +328,7 @@ describe('partition reassignment', () => {
     await createTopic('restarted', [[1]]);
     await fill('restarted', 1, 10, 100);
     await cluster.restart(1);
-    await until('broker 1 to lead its partition again', async () => expect((await partitionsOf('restarted'))[0]!.leaderId).toBe(1));
+    await eventuallyPasses('broker 1 to lead its partition again', async () => expect((await partitionsOf('restarted'))[0]!.leaderId).toBe(1));
     await fill('restarted', 1, 10, 100);
     expect(await consumeAll('restarted', 20)).toHaveLength(20);
   }, 120_000);
@@ -347,7 +338,7 @@ describe('partition reassignment', () => {
       c.send(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: BROKER_RESOURCE, resourceName: '1', configs: [{ name: 'follower.replication.throttled.rate', configOperation: 0, value: '123456' }] }], validateOnly: false }),
     );
     expect(res.responses[0]!.errorCode).toBe(ErrorCode.NONE);
-    await until('broker 1 to have the rate set through broker 0', async () => expect(await describeBroker(1, ['follower.replication.throttled.rate'])).toEqual({ 'follower.replication.throttled.rate': '123456' }));
+    await eventuallyPasses('broker 1 to have the rate set through broker 0', async () => expect(await describeBroker(1, ['follower.replication.throttled.rate'])).toEqual({ 'follower.replication.throttled.rate': '123456' }));
     expect(await describeBroker(2, ['follower.replication.throttled.rate'])).toEqual({ 'follower.replication.throttled.rate': '9223372036854775807' });
 
     // A topic's segment size changed through broker 0 rolls the segments of broker 1's replica too.
@@ -362,7 +353,7 @@ describe('partition reassignment', () => {
     for (let i = 0; i < 40; i++) await producer.send({ topic: 'rolling', acks: -1, messages: [{ value: Buffer.alloc(5000, 'r') }] });
     await producer.disconnect();
     const segments = (id: number) => readdirSync(join(cluster.broker(id).dataDir, 'rolling-0')).filter((f) => f.endsWith('.log')).length;
-    await until("broker 1's replica to roll segments at the new size", () => expect(segments(1)).toBeGreaterThanOrEqual(8));
+    await eventuallyPasses("broker 1's replica to roll segments at the new size", () => expect(segments(1)).toBeGreaterThanOrEqual(8));
     expect(segments(0)).toBeGreaterThanOrEqual(8);
   }, 60_000);
 });
