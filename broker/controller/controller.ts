@@ -8,8 +8,7 @@
 // controller epoch; a controller that meets a state written by a newer epoch, or loses its
 // session, stops at once.
 import type { Logger } from 'pino';
-import type { BrokerConfig } from '../config.js';
-import { resolveLogConfig } from '../config.js';
+import { type BrokerConfig, resolveLogConfig } from '../config.js';
 import { ACTIVE_CONTROLLER_KEY, CONTROLLER_EPOCH_KEY, type ActiveController, type ClusterView } from '../metadata/cluster-view.js';
 import { type MetadataStore, type Session, VersionConflictError } from '../metadata/metadata-store.js';
 import type { TopicRecord, TopicRegistry } from '../metadata/topic-registry.js';
@@ -159,14 +158,14 @@ export class Controller {
    * Preferred-leader election for each partition given (all when null) whose preferred replica
    * can lead and is in sync. Any broker may run it: every change is a compare-and-set.
    */
-  async electPreferredLeaders(view: ClusterView, registry: TopicRegistry, partitions: { topic: string; partition: number }[] | null): Promise<Map<string, 'ok' | 'already-preferred' | 'preferred-not-available' | 'unknown' | 'conflict'>> {
+  async electPreferredLeaders(partitions: { topic: string; partition: number }[] | null): Promise<Map<string, 'ok' | 'already-preferred' | 'preferred-not-available' | 'unknown' | 'conflict'>> {
     const out = new Map<string, 'ok' | 'already-preferred' | 'preferred-not-available' | 'unknown' | 'conflict'>();
-    const live = view.liveness();
-    const wanted = partitions ?? registry.all().flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partition })));
+    const live = this.view.liveness();
+    const wanted = partitions ?? this.registry.all().flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partition })));
     for (const { topic: name, partition } of wanted) {
       const id = `${name}-${partition}`;
-      const topic = registry.get(name);
-      const current = topic && view.partition(topic, partition);
+      const topic = this.registry.get(name);
+      const current = topic && this.view.partition(topic, partition);
       if (!topic || !current) {
         out.set(id, 'unknown');
         continue;
@@ -177,7 +176,7 @@ export class Controller {
         continue;
       }
       try {
-        await view.writePartition(topic, partition, next, current.version);
+        await this.view.writePartition(topic, partition, next, current.version);
         this.logger.info({ topic: name, partition, leader: next.leader, leaderEpoch: next.leaderEpoch }, 'preferred leader elected');
         out.set(id, 'ok');
       } catch (err) {
@@ -205,7 +204,7 @@ export class Controller {
     }
     const due = [...preferredOf.values()].filter((e) => e.total > 0 && e.elsewhere.length / e.total > threshold).flatMap((e) => e.elsewhere);
     if (due.length === 0) return;
-    const results = await this.electPreferredLeaders(this.view, this.registry, due);
+    const results = await this.electPreferredLeaders(due);
     const moved = [...results.values()].filter((r) => r === 'ok').length;
     if (moved > 0) this.logger.info({ moved }, 'leadership rebalanced to preferred replicas');
   }

@@ -22,7 +22,7 @@ export async function handleElectLeaders(broker: BrokerContext, req: ElectLeader
   const results = new Map<string, PartitionResult[]>();
   const add = (topic: string, result: PartitionResult) => results.set(topic, [...(results.get(topic) ?? []), result]);
   if (type === PREFERRED) {
-    const outcome = await broker.controller.electPreferredLeaders(broker.view, broker.registry, wanted);
+    const outcome = await broker.controller.electPreferredLeaders(wanted);
     for (const { topic, partition } of wanted) {
       const o = outcome.get(`${topic}-${partition}`);
       // Asked for every partition, Kafka reports only those an election was tried for.

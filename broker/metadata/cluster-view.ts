@@ -167,11 +167,6 @@ export class ClusterView {
     return version;
   }
 
-  /** Removes the stored states of a deleted topic's partitions (best effort: a state of an old topic id is ignored anyway). */
-  async deletePartitions(name: string, count: number): Promise<void> {
-    for (let p = 0; p < count; p++) await this.store.delete(partitionKey(name, p));
-  }
-
   /** Stored states whose topic no longer exists, as "topic/n" keys. */
   orphanStates(): string[] {
     const out: string[] = [];

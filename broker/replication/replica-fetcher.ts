@@ -81,8 +81,6 @@ export class ReplicaFetcher {
     private readonly endpoint: () => { host: string; port: number } | undefined,
     private readonly settings: FetcherSettings,
     private readonly logger: Logger,
-    /** Called after records were appended or the high watermark moved. */
-    private readonly onProgress: (p: FollowedPartition) => void,
   ) {}
 
   add(p: FollowedPartition): void {
@@ -275,7 +273,6 @@ export class ReplicaFetcher {
       case ErrorCode.NONE:
         if (records && records.length > 0) log.appendAsFollower(records);
         log.setHighWatermark(Math.min(highWatermark, log.logEndOffset));
-        this.onProgress(p);
         return;
       case ErrorCode.OFFSET_OUT_OF_RANGE:
         if (leaderLogStart > log.logEndOffset) {

@@ -179,7 +179,6 @@ export class ReplicaManager {
         log = this.logs.open(topic.name, partition, resolveLogConfig(this.config, topic.configs), false, topic.id);
       }
       replica = new PartitionReplica(topic, partition, log, state, -1);
-      replica.role = 'offline';
       this.replicas.set(key, replica);
     }
     replica.topic = topic;
@@ -255,7 +254,6 @@ export class ReplicaManager {
           throttle: { quota: this.followerQuota, throttled: (topic, partition) => this.followerThrottled(topic, partition) },
         },
         this.logger,
-        () => {},
       );
       this.fetchers.set(leader, fetcher);
     }
