@@ -10,7 +10,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import type { FetchRequest, FetchResponse } from '../protocol/messages/index.js';
 import type { PartitionData, FetchableTopicResponse } from '../protocol/messages/fetch-response.js';
 import type { PartitionLog } from '../storage/partition-log.js';
-import type { NodeEndpoint } from '../protocol/messages/fetch-response.js';
+import { leaderEndpoints } from './leader-endpoints.js';
 
 const EMPTY = Buffer.alloc(0);
 const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
@@ -106,12 +106,7 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, followe
     }
     responses.push({ topic: topic?.name ?? ft.topic, topicId: topic?.id ?? (byId ? ft.topicId : ZERO_UUID), partitions });
   }
-  const nodeEndpoints: NodeEndpoint[] = [];
-  for (const id of leaders) {
-    const b = broker.broker(id);
-    if (b) nodeEndpoints.push(b);
-  }
-  return { response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses, nodeEndpoints }, bytes, errors, logs };
+  return { response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses, nodeEndpoints: leaderEndpoints(broker, leaders) }, bytes, errors, logs };
 }
 
 /**

@@ -7,7 +7,8 @@
 import type { BrokerContext } from '../context.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/index.js';
-import type { NodeEndpoint, PartitionProduceResponse } from '../protocol/messages/produce-response.js';
+import type { PartitionProduceResponse } from '../protocol/messages/produce-response.js';
+import { leaderEndpoints } from './leader-endpoints.js';
 import { isTransactional, validateClientBatches } from '../records/record-batch.js';
 import { RecordValidationError, checkBatchRecords } from '../records/record-validator.js';
 import { isInternalTopic } from '../topics.js';
@@ -120,13 +121,7 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest):
   }
   if (acks === 0) return null;
   await Promise.all(commits);
-  // v10+ clients learn where the leaders they were sent to are without a Metadata round trip (KIP-951).
-  const nodeEndpoints: NodeEndpoint[] = [];
-  for (const id of leaders) {
-    const b = broker.broker(id);
-    if (b) nodeEndpoints.push(b);
-  }
-  return { responses, throttleTimeMs: 0, nodeEndpoints };
+  return { responses, throttleTimeMs: 0, nodeEndpoints: leaderEndpoints(broker, leaders) };
 }
 
 function commitFailure(code: number, topic: string, partition: number): string {

@@ -1,0 +1,13 @@
+// Where the leaders a client was sent away to are (KIP-951): Produce and Fetch v10+/v16+ carry
+// their endpoints, so a client redirected by NOT_LEADER_OR_FOLLOWER needs no Metadata round trip.
+import type { BrokerContext, BrokerNode } from '../context.js';
+
+/** The live brokers among `leaderIds`, as clients reach them. */
+export function leaderEndpoints(broker: BrokerContext, leaderIds: Iterable<number>): BrokerNode[] {
+  const out: BrokerNode[] = [];
+  for (const id of leaderIds) {
+    const b = broker.broker(id);
+    if (b) out.push(b);
+  }
+  return out;
+}
