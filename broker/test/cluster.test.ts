@@ -10,6 +10,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { SamsaCluster } from './samsa-cluster.js';
 import { eventuallyPasses } from './eventually.js';
+import { consumeValues } from './kafkajs-consume.js';
 import { kafkaTool } from './kafka-process.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -69,16 +70,7 @@ function client(id: string) {
   return new Kafka({ clientId: id, brokers: cluster.bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
 }
 
-async function consumeAll(topic: string, expected: number): Promise<string[]> {
-  const consumer = client('reader').consumer({ groupId: `reader-${topic}-${Date.now()}` });
-  const values: string[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void values.push(message.value!.toString()) });
-  await until('the consumer to read every record', () => expect(values.length).toBeGreaterThanOrEqual(expected), 60_000);
-  await consumer.disconnect();
-  return values;
-}
+const consumeAll = (topic: string, expected: number) => consumeValues(client('reader'), topic, expected);
 
 describe('a three-broker cluster', () => {
   it('answers Metadata and DescribeCluster for the whole cluster from every broker', async () => {

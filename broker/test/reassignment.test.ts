@@ -23,6 +23,7 @@ import {
 import { ErrorCode } from '../protocol/errors.js';
 import { SamsaCluster } from './samsa-cluster.js';
 import { eventuallyPasses } from './eventually.js';
+import { consumeValues } from './kafkajs-consume.js';
 import { KAFKA_LIB, ensureKafka } from './kafka-process.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -127,16 +128,7 @@ async function fill(topic: string, partitions: number, count: number, size: numb
   await producer.disconnect();
 }
 
-async function consumeAll(topic: string, expected: number): Promise<string[]> {
-  const consumer = client('reader').consumer({ groupId: `reader-${topic}-${Date.now()}` });
-  const values: string[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void values.push(message.value!.toString()) });
-  await eventuallyPasses(`the consumer to read ${expected} records of ${topic}`, () => expect(values.length).toBeGreaterThanOrEqual(expected), 60_000);
-  await consumer.disconnect();
-  return values;
-}
+const consumeAll = (topic: string, expected: number) => consumeValues(client('reader'), topic, expected);
 
 /** Runs --verify until it reports every partition complete; returns its last output. */
 async function verifyUntilDone(file: string, timeoutMs = 90_000): Promise<string> {
