@@ -59,6 +59,16 @@ export function configMapName(kc: KafkaCluster): string {
   return `${names(kc.metadata.name).config}-${hash}`;
 }
 
+/**
+ * Where the brokers keep the cluster metadata, as their --metadata flag: the Kubernetes API
+ * (the store named after the cluster in its namespace), or the etcd the spec names.
+ */
+export function metadataUrl(kc: KafkaCluster): string {
+  const etcd = kc.spec.metadata?.etcd;
+  if (!etcd) return `kubernetes://${kc.metadata.namespace}/${kc.metadata.name}`;
+  return `etcd://${etcd.endpoints.join(',')}/${etcd.prefix ?? `samsa/${kc.metadata.namespace}/${kc.metadata.name}`}`;
+}
+
 export function bootstrapAddress(kc: KafkaCluster): string {
   return `${names(kc.metadata.name).bootstrap}.${kc.metadata.namespace}.svc:${kc.spec.listeners.kafkaPort}`;
 }
@@ -145,6 +155,7 @@ export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
                 '--config-file', `${CONFIG_PATH}/${CONFIG_FILE}`,
                 '--advertised-host', `$(POD_NAME).${n.headless}.$(POD_NAMESPACE).svc`,
                 '--config', 'node.id=$(NODE_ID)',
+                '--metadata', metadataUrl(kc),
               ],
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

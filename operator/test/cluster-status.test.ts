@@ -88,20 +88,23 @@ describe('the KafkaCluster reconciler in the first hour', () => {
     const kc = await waitReady(name);
     expect(kc.status).toMatchObject({ replicas: 3, readyReplicas: 3, version: VERSION });
     expect(kc.status!.brokers).toEqual([0, 1, 2].map((id) => ({ id, pod: `${name}-${id}`, ready: true, version: VERSION })));
-    // No setting the brokers cannot honour (a replication factor above one) is added to the spec's.
+    // Nothing is added to the spec's settings.
     const configMap = (await pod(`${name}-0`)).spec.volumes.find((v) => v.configMap)!.configMap!.name;
     const properties = (await admin.get<Obj & { data: Record<string, string> }>('v1', 'ConfigMap', NS, configMap)).data['server.properties'];
     // log.retention.ms is a dynamic setting: applied live, not through server.properties.
-    expect(properties).toBe('num.partitions=3\n');
+    expect(properties).toBe('default.replication.factor=3\nnum.partitions=3\n');
 
-    // Each broker is its own cluster until brokers replicate: clients use one broker's address.
+    // One cluster: any broker's address bootstraps a client that sees all three brokers.
     const address = `${(await pod(`${name}-1`)).status.podIP}:9092`;
     const kafka = kafkaAt(address);
     const client = kafka.admin();
     await client.connect();
-    // CreateTopics without a replication factor or partition count takes the broker defaults.
+    expect((await client.describeCluster()).brokers.map((b) => b.nodeId).sort()).toEqual([0, 1, 2]);
+    // CreateTopics without a replication factor or partition count takes the cluster's defaults.
     await client.createTopics({ topics: [{ topic: 'payments' }], waitForLeaders: true });
-    expect((await client.fetchTopicMetadata({ topics: ['payments'] })).topics[0]!.partitions).toHaveLength(3);
+    const payments = (await client.fetchTopicMetadata({ topics: ['payments'] })).topics[0]!.partitions;
+    expect(payments).toHaveLength(3);
+    for (const p of payments) expect(p.replicas.sort()).toEqual([0, 1, 2]);
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({ topic: 'payments', messages: ['a', 'b', 'c', 'd'].map((value) => ({ key: value, value })) });
@@ -126,20 +129,24 @@ describe('the KafkaCluster reconciler in the first hour', () => {
     const { stdout } = await run('kcat', ['-b', address, '-G', 'clickers', 'clicks', '-o', 'beginning', '-e', '-q', '-f', '%s\n'], { timeout: 60_000 });
     expect(stdout.trim()).toBe('first click');
 
-    // examples/kafka-topic.yaml as shipped: the topic lives on one broker, named in status.brokerId.
+    // examples/kafka-topic.yaml as shipped: six partitions, three replicas each, on the cluster.
     const topicExample = parse(readFileSync(join(ROOT, 'examples/kafka-topic.yaml'), 'utf8')) as Obj;
     await admin.create({ ...topicExample, metadata: { ...topicExample.metadata, namespace: NS } });
     const topic = await waitFor('the example topic ready', async () => {
       const t = await harness.get('KafkaTopic', NS, topicExample.metadata!.name!);
       return condition(t, 'Ready')?.status === 'True' ? t : null;
     });
-    const holder = `${(await pod(`${name}-${topic.status!.brokerId}`)).status.podIP}:9092`;
-    const holderAdmin = kafkaAt(holder).admin();
-    await holderAdmin.connect();
-    expect((await holderAdmin.fetchTopicMetadata({ topics: ['orders'] })).topics[0]!.partitions).toHaveLength(topicExample.spec.partitions);
-    await holderAdmin.disconnect();
-    await kcatProduce(holder, 'orders', ['order-1:paid'], ['-K:']);
-    const orders = await run('kcat', ['-b', holder, '-G', 'shipping', 'orders', '-o', 'beginning', '-e', '-q', '-f', '%k=%s\n'], { timeout: 60_000 });
+    expect(topic.status).toMatchObject({ partitions: 6, replicationFactor: 3 });
+    const other = `${(await pod(`${name}-2`)).status.podIP}:9092`;
+    const otherAdmin = kafkaAt(other).admin();
+    await otherAdmin.connect();
+    const orderPartitions = (await otherAdmin.fetchTopicMetadata({ topics: ['orders'] })).topics[0]!.partitions;
+    expect(orderPartitions).toHaveLength(topicExample.spec.partitions);
+    for (const p of orderPartitions) expect(p.replicas).toHaveLength(3);
+    await otherAdmin.disconnect();
+    // Written through one broker's address, read as a group through another's.
+    await kcatProduce(address, 'orders', ['order-1:paid'], ['-K:', '-X', 'acks=all']);
+    const orders = await run('kcat', ['-b', other, '-G', 'shipping', 'orders', '-o', 'beginning', '-e', '-q', '-f', '%k=%s\n'], { timeout: 60_000 });
     expect(orders.stdout.trim()).toBe('order-1=paid');
   }, 300_000);
 
