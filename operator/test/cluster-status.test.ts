@@ -11,9 +11,12 @@ import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { KafkaConnection } from '../../broker/protocol/client.js';
+import { metadataApi } from '../../broker/protocol/messages/index.js';
 import { kcatProduce } from '../../broker/test/kcat.js';
 import { API_VERSION } from '../crds/types.js';
 import type { Kube, KubernetesObject } from '../kube.js';
+import { NODE_ZONE } from './kubelet.js';
 import { type Obj, OperatorHarness, type OperatorProcess } from './operator-harness.js';
 
 const NS = 'first-hour';
@@ -68,6 +71,18 @@ async function afterReconciles(name: string, n: number): Promise<void> {
   }
 }
 
+/** The rack of each broker, by id, as Metadata gives it. */
+async function racks(address: string): Promise<Array<string | null>> {
+  const [host, port] = address.split(':') as [string, string];
+  const conn = await KafkaConnection.open(host, Number(port), 'first-hour');
+  try {
+    const meta = await conn.send(metadataApi, 12, { topics: [], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+    return [...meta.brokers].sort((a, b) => a.nodeId - b.nodeId).map((b) => b.rack);
+  } finally {
+    await conn.close();
+  }
+}
+
 const kafkaAt = (address: string) => new kafkajs.Kafka({ clientId: 'first-hour', brokers: [address], logLevel: kafkajs.logLevel.NOTHING });
 
 beforeAll(async () => {
@@ -100,6 +115,8 @@ describe('the KafkaCluster reconciler in the first hour', () => {
     const client = kafka.admin();
     await client.connect();
     expect((await client.describeCluster()).brokers.map((b) => b.nodeId).sort()).toEqual([0, 1, 2]);
+    // spec.rack: each broker's rack is its node's zone.
+    expect(await racks(address)).toEqual([NODE_ZONE, NODE_ZONE, NODE_ZONE]);
     // CreateTopics without a replication factor or partition count takes the cluster's defaults.
     await client.createTopics({ topics: [{ topic: 'payments' }], waitForLeaders: true });
     const payments = (await client.fetchTopicMetadata({ topics: ['payments'] })).topics[0]!.partitions;

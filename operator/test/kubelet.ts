@@ -19,6 +19,9 @@ import type { Kube, KubernetesObject } from '../kube.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const NODE = 'samsa-test-node';
+const ZONE_LABEL = 'topology.kubernetes.io/zone';
+/** The zone of the one node: brokers that take their rack from it report this. */
+export const NODE_ZONE = 'test-zone-a';
 // What FallbackToLogsOnError keeps of a failed container's output: its last 80 lines or 2048 bytes.
 const TERMINATION_LOG_LINES = 80;
 const TERMINATION_LOG_BYTES = 2048;
@@ -97,7 +100,7 @@ export class LocalKubelet {
   }
 
   async start(): Promise<void> {
-    await this.kube.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE } } } as KubernetesObject);
+    await this.kube.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE, [ZONE_LABEL]: NODE_ZONE } } } as KubernetesObject);
     this.timer = setInterval(() => void this.sync(), 250);
   }
 
@@ -201,6 +204,7 @@ export class LocalKubelet {
       else if (path === 'metadata.name') env[e.name] = pod.metadata.name;
       else if (path === 'metadata.namespace') env[e.name] = pod.metadata.namespace;
       else if (path === 'status.podIP') env[e.name] = ip;
+      else if (path === 'spec.nodeName') env[e.name] = pod.spec.nodeName ?? '';
       else if (path?.startsWith('metadata.labels[')) env[e.name] = pod.metadata.labels?.[path.slice(17, -2)] ?? '';
     }
     const mounts = new Map<string, string>();
