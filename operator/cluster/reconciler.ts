@@ -10,7 +10,7 @@ import { type Kube, KubeError, type KubernetesObject } from '../kube.js';
 import { reportDegraded } from './degraded.js';
 import { applyDynamicConfig, reportDynamicConfig } from './dynamic-config.js';
 import { type BrokerFailure, brokerFailure, type PodStatus } from './pod-failures.js';
-import { bootstrapAddress, configMapName, desiredResources, names, selectorLabels } from './resources.js';
+import { bootstrapAddress, configMapName, desiredResources, names, nodeReaderBindingName, type OperatorSettings, selectorLabels } from './resources.js';
 import { type BrokerAddress, scaleDownBlocker } from './scale-down.js';
 import { validateCluster } from './validation.js';
 
@@ -58,19 +58,23 @@ export class ClusterReconciler implements Reconciler {
   constructor(
     private readonly kube: Kube,
     private readonly logger: Logger,
+    private readonly settings: OperatorSettings = {},
   ) {}
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const [namespace, name] = key.split('/') as [string, string];
     const kc = await this.kube.getOrNull<KafkaCluster & KubernetesObject>(API_VERSION, 'KafkaCluster', namespace, name);
-    // Gone or going: the objects it owns are garbage-collected through their owner references.
+    // Gone or going: the objects it owns are garbage-collected through their owner references;
+    // the cluster-scoped node-reader binding, which it cannot own, is deleted here.
     if (!kc || kc.metadata.deletionTimestamp) {
       this.versions.delete(key);
+      const binding = await this.kube.getOrNull<KubernetesObject>('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, nodeReaderBindingName(namespace, name));
+      if (binding) await this.kube.delete(binding);
       return;
     }
 
     // Nothing is applied or rolled while the spec cannot work.
-    const problems = validateCluster(kc);
+    const problems = validateCluster(kc, this.settings);
     if (problems.length > 0) return reportDegraded(this.kube, kc, 'InvalidConfig', `the spec cannot be applied: ${problems.join('; ')}`);
 
     // scale-down check → apply → observe → roll → collect → dynamic settings → report
@@ -100,7 +104,7 @@ export class ClusterReconciler implements Reconciler {
 
   /** Server-side applies every desired object; a refusal by the API server becomes the cluster's fault. */
   private async apply(kc: KafkaCluster & KubernetesObject, firstTime: boolean): Promise<Fault | null> {
-    for (const obj of desiredResources(kc)) {
+    for (const obj of desiredResources(kc, this.settings)) {
       try {
         await this.kube.apply(obj);
       } catch (err) {
