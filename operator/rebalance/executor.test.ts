@@ -5,7 +5,7 @@
 // test/rebalance.test.ts against broker processes.
 import { describe, expect, it } from 'vitest';
 import type { ClusterState, ObservedPartition } from './cluster-state.js';
-import { next, type ExecutorOptions } from './executor.js';
+import { cancel, next, type ExecutorOptions } from './executor.js';
 import type { Move } from './planner.js';
 
 const options: ExecutorOptions = { maxInFlight: 2, throttleBytesPerSecond: 1000 };
@@ -75,5 +75,23 @@ describe('next', () => {
 
   it('an empty plan is finished at once', () => {
     expect(next([], state(0, [observed(0, [0, 1])]), options)).toMatchObject({ actions: [], progress: { finished: true, partitionsDone: 0 } });
+  });
+});
+
+describe('cancel', () => {
+  it('cancels only the plan\'s partitions in flight towards its targets, then removes the throttle', () => {
+    const partitions = [
+      observed(0, [1, 2]),
+      observed(1, [1, 2, 0], { adding: [2], removing: [0] }),
+      observed(2, [0, 1]),
+      // Moving elsewhere (another plan): not ours to cancel.
+      { ...observed(3, [1, 3, 0], { adding: [3], removing: [0] }) },
+    ];
+    const ours = [...plan, move(3, [0, 1], [1, 2])];
+    expect(cancel(ours, state(0, partitions), options)).toEqual([
+      { kind: 'cancel', partitions: [{ topic: 't', partition: 1 }] },
+      { kind: 'clear-throttle', brokers: [0, 1, 2], topics: ['t'] },
+    ]);
+    expect(cancel(ours, state(0, [observed(0, [1, 2]), observed(1, [0, 1])]), { ...options, throttleBytesPerSecond: null })).toEqual([]);
   });
 });

@@ -37,6 +37,7 @@ export type Action =
   | { kind: 'throttle'; throttle: Throttle }
   | { kind: 'clear-throttle'; brokers: number[]; topics: string[] }
   | { kind: 'reassign'; partitions: (TopicPartitionRef & { replicas: number[] })[] }
+  | { kind: 'cancel'; partitions: TopicPartitionRef[] }
   | { kind: 'elect'; partitions: TopicPartitionRef[] };
 
 export interface RateSample {
@@ -129,13 +130,7 @@ export function next(plan: readonly Move[], observed: ClusterState, options: Exe
   const unelected = done.filter(({ move, observed }) => observed && observed.leader !== move.to[0] && observed.isr.includes(move.to[0]!));
   if (unelected.length > 0) actions.push({ kind: 'elect', partitions: unelected.map(({ move }) => ({ topic: move.topic, partition: move.partition })) });
   const allDone = done.length === entries.length;
-  if (allDone && options.throttleBytesPerSecond !== null && plan.length > 0) {
-    const all = throttleFor(
-      plan.map((move) => ({ move, observed: undefined })),
-      0,
-    );
-    actions.push({ kind: 'clear-throttle', brokers: all.brokers, topics: all.topics.map((t) => t.topic) });
-  }
+  if (allDone && options.throttleBytesPerSecond !== null && plan.length > 0) actions.push(throttled(plan));
 
   const bytesMoved = entries.reduce((s, e) => s + copied(e.move, e.observed, e.status), 0);
   const bytesTotal = plan.reduce((s, m) => s + m.bytes, 0);
@@ -157,6 +152,29 @@ export function next(plan: readonly Move[], observed: ClusterState, options: Exe
       finished: allDone && unelected.length === 0,
     },
   };
+}
+
+/** The brokers and topics a plan's throttle may have been set on. */
+function throttled(plan: readonly Move[]): Action & { kind: 'clear-throttle' } {
+  const all = throttleFor(
+    plan.map((move) => ({ move, observed: undefined })),
+    0,
+  );
+  return { kind: 'clear-throttle', brokers: all.brokers, topics: all.topics.map((t) => t.topic) };
+}
+
+/**
+ * What to do to stop `plan`: the partitions moving towards its targets go back to the replicas
+ * they had (AlterPartitionReassignments with no replicas), those already moved stay, and the
+ * throttle is removed. Done when `actions` is empty.
+ */
+export function cancel(plan: readonly Move[], observed: ClusterState, options: ExecutorOptions): Action[] {
+  const byKey = new Map(observed.partitions.map((p) => [partitionKey(p.topic, p.partition), p]));
+  const inFlight = plan.filter((move) => statusOf(move, byKey.get(partitionKey(move.topic, move.partition))) === 'in-flight');
+  const actions: Action[] = [];
+  if (inFlight.length > 0) actions.push({ kind: 'cancel', partitions: inFlight.map(({ topic, partition }) => ({ topic, partition })) });
+  if (options.throttleBytesPerSecond !== null && plan.length > 0) actions.push(throttled(plan));
+  return actions;
 }
 
 const BROKER_RESOURCE = 4;
@@ -189,10 +207,19 @@ export class ReassignmentExecutor {
     const observed = await readClusterState(this.bootstrap);
     const decision = next(this.plan, observed, this.options, this.since);
     this.since = decision.since;
+    return { progress: decision.progress, actions: decision.actions, errors: await this.apply(decision.actions) };
+  }
+
+  /** Stops the plan (see `cancel`); returns the refusals, empty once it has stopped. */
+  async cancel(): Promise<string[]> {
+    return this.apply(cancel(this.plan, await readClusterState(this.bootstrap), this.options));
+  }
+
+  private async apply(actions: readonly Action[]): Promise<string[]> {
     const errors: string[] = [];
     const conn = await connectAny(this.bootstrap);
     try {
-      for (const action of decision.actions) {
+      for (const action of actions) {
         if (action.kind === 'throttle') {
           const fingerprint = JSON.stringify(action.throttle);
           if (fingerprint === this.appliedThrottle) continue;
@@ -244,6 +271,12 @@ export class ReassignmentExecutor {
           const res = await conn.send(alterPartitionReassignmentsApi, 0, { timeoutMs: 30_000, topics: byTopic(action.partitions, (p) => ({ partitionIndex: p.partition, replicas: p.replicas })) });
           if (res.errorCode !== ErrorCode.NONE) errors.push(`AlterPartitionReassignments: ${res.errorMessage ?? `error ${res.errorCode}`}`);
           for (const t of res.responses) for (const p of t.partitions) if (p.errorCode !== ErrorCode.NONE) errors.push(`${t.name}-${p.partitionIndex}: ${p.errorMessage ?? `error ${p.errorCode}`}`);
+        } else if (action.kind === 'cancel') {
+          const res = await conn.send(alterPartitionReassignmentsApi, 0, { timeoutMs: 30_000, topics: byTopic(action.partitions, (p) => ({ partitionIndex: p.partition, replicas: null })) });
+          if (res.errorCode !== ErrorCode.NONE) errors.push(`AlterPartitionReassignments: ${res.errorMessage ?? `error ${res.errorCode}`}`);
+          // One that completed meanwhile has nothing to cancel: it stays moved.
+          for (const t of res.responses)
+            for (const p of t.partitions) if (p.errorCode !== ErrorCode.NONE && p.errorCode !== ErrorCode.NO_REASSIGNMENT_IN_PROGRESS) errors.push(`cancelling ${t.name}-${p.partitionIndex}: ${p.errorMessage ?? `error ${p.errorCode}`}`);
         } else {
           const res = await conn.send(electLeadersApi, 2, { electionType: 0, timeoutMs: 30_000, topicPartitions: byTopic(action.partitions, (p) => p.partition).map(({ name, partitions }) => ({ topic: name, partitions })) });
           for (const t of res.replicaElectionResults)
@@ -253,7 +286,7 @@ export class ReassignmentExecutor {
     } finally {
       await conn.close();
     }
-    return { progress: decision.progress, actions: decision.actions, errors };
+    return errors;
   }
 
   /** Steps every `intervalMs` until the plan is finished (for tools and tests; the operator calls step). */

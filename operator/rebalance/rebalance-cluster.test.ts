@@ -102,8 +102,10 @@ async function execute(moves: Move[], opts = options): Promise<{ steps: StepResu
 
 const ofTopic = (state: ClusterState, topic: string) => state.partitions.filter((p) => p.topic === topic);
 
+/** A topic's or broker's settings (a broker describes only its own, so it is asked itself). */
 async function configs(resourceType: number, resourceName: string, keys: string[]): Promise<Record<string, string | null>> {
-  const res = await withConnection(bootstrap()[0]!, (c) => c.send(describeConfigsApi, 4, { resources: [{ resourceType, resourceName, configurationKeys: keys }], includeSynonyms: false, includeDocumentation: false }));
+  const address = resourceType === BROKER_RESOURCE ? bootstrap()[Number(resourceName)]! : bootstrap()[0]!;
+  const res = await withConnection(address, (c) => c.send(describeConfigsApi, 4, { resources: [{ resourceType, resourceName, configurationKeys: keys }], includeSynonyms: false, includeDocumentation: false }));
   return Object.fromEntries(res.results[0]!.configs.map((c) => [c.name, c.value]));
 }
 
@@ -127,6 +129,7 @@ function reassignmentsStarted(topic: string, partition: number): number {
 describe('rebalancing a live cluster', () => {
   it('balances replicas and leaders onto a fourth broker that joins', async () => {
     const throttleBefore = await configs(BROKER_RESOURCE, '0', THROTTLE_SETTINGS);
+    expect(throttleBefore).toEqual({ 'leader.replication.throttled.rate': '9223372036854775807', 'follower.replication.throttled.rate': '9223372036854775807' });
     await cluster.addBroker();
     await eventuallyPasses('broker 3 to be registered', async () => expect((await readClusterState(bootstrap())).brokers.map((b) => b.id)).toEqual([0, 1, 2, 3]));
     const before = await readClusterState(bootstrap());
@@ -232,6 +235,25 @@ describe('rebalancing a live cluster', () => {
     console.log(`resumed plan: ${moves.length} partitions, ${progress.bytesMoved} bytes; measured rates ${rates.map((r) => Math.round(r)).join(', ')} B/s`);
     expect(rates.length).toBeGreaterThan(0);
   }, 300_000);
+
+  it('cancelling a plan mid-way puts the moving partitions back and removes the throttle', async () => {
+    const state = await readClusterState(bootstrap());
+    // rf3 partitions onto broker 3, slowly.
+    const moves = ofTopic(state, 'rf3').map((p): Move => ({ topic: p.topic, partition: p.partition, from: p.replicas, to: [p.replicas[0]!, 3], bytes: Math.max(...p.sizes.values()) }));
+    const executor = new ReassignmentExecutor(moves, bootstrap(), { maxInFlight: 2, throttleBytesPerSecond: 100_000 });
+    const started = await executor.step();
+    expect(started.errors).toEqual([]);
+    expect(started.progress).toMatchObject({ partitionsInFlight: 2, partitionsLeft: moves.length - 2 });
+    expect(await executor.cancel()).toEqual([]);
+    const ongoing = await withConnection(bootstrap()[0]!, (c) => c.send(listPartitionReassignmentsApi, 0, { timeoutMs: 5000, topics: null }));
+    expect(ongoing.topics).toEqual([]);
+    const after = await readClusterState(bootstrap());
+    for (const m of moves) expect(ofTopic(after, 'rf3').find((p) => p.partition === m.partition)!.replicas).toEqual(m.from);
+    expect(await configs(TOPIC_RESOURCE, 'rf3', ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas'])).toEqual({ 'leader.replication.throttled.replicas': '', 'follower.replication.throttled.replicas': '' });
+    expect(await configs(BROKER_RESOURCE, '3', ['follower.replication.throttled.rate'])).toEqual({ 'follower.replication.throttled.rate': '9223372036854775807' });
+    // Nothing is left to cancel.
+    expect(await executor.cancel()).toEqual([]);
+  }, 120_000);
 
   it('lost no acknowledged record and failed no send', async () => {
     producing = false;
