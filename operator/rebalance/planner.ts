@@ -7,8 +7,8 @@
 // replication factors are raised or lowered, a partition with two replicas in one rack while
 // another rack is free gets one moved; (2) replica counts per broker are brought within the
 // tolerance by moving single replicas from the fullest to the emptiest broker, the smallest
-// partition that fits first; (3) disk bytes likewise, moving a partition about half the gap,
-// without breaking the count balance; (4) preferred leaders (first replica) are balanced by
+// partition that fits first; (3) disk bytes likewise, moving a partition about half the gap (or
+// swapping two partitions whose sizes differ by about that), without breaking the count balance; (4) preferred leaders (first replica) are balanced by
 // reordering replica lists, which moves no data. Every move keeps a partition's replicas on
 // distinct brokers and on as many racks as it can have.
 
@@ -33,11 +33,16 @@ export interface Tolerance {
   replicas: number;
   /** Preferred leaderships per broker may differ from the mean by this many (default 1). */
   leaders: number;
-  /** Bytes per broker may differ from the mean by this fraction of it (default 0.1). */
+  /** Bytes per broker may differ from the mean by this fraction of it (default 0.1)… */
   bytes: number;
+  /**
+   * …or of this many bytes while the mean is smaller (default 64 MiB): on brokers holding little,
+   * moving data to even out a few megabytes costs more than it gains.
+   */
+  bytesFloor: number;
 }
 
-export const DEFAULT_TOLERANCE: Tolerance = { replicas: 1, leaders: 1, bytes: 0.1 };
+export const DEFAULT_TOLERANCE: Tolerance = { replicas: 1, leaders: 1, bytes: 0.1, bytesFloor: 64 * 1024 * 1024 };
 
 export interface PlannerInput {
   /** Every broker of the cluster (a replica on a broker not listed is moved off it). */
@@ -74,7 +79,7 @@ export interface BrokerLoad {
 export interface Imbalance {
   replicas: number;
   leaders: number;
-  /** A fraction of the mean bytes per broker (0 when no broker holds any). */
+  /** A fraction of the mean bytes per broker, or of `bytesFloor` while the mean is smaller (0 when no broker holds any). */
   bytes: number;
   brokers: BrokerLoad[];
 }
@@ -97,25 +102,25 @@ function loads(ids: readonly number[], assignment: ReadonlyMap<string, readonly 
   return out;
 }
 
-function deviations(load: readonly BrokerLoad[]): Omit<Imbalance, 'brokers'> {
+function deviations(load: readonly BrokerLoad[], bytesFloor: number): Omit<Imbalance, 'brokers'> {
   if (load.length === 0) return { replicas: 0, leaders: 0, bytes: 0 };
   const mean = (f: (l: BrokerLoad) => number) => load.reduce((s, l) => s + f(l), 0) / load.length;
   const dev = (f: (l: BrokerLoad) => number) => {
     const m = mean(f);
     return Math.max(...load.map((l) => Math.abs(f(l) - m)));
   };
-  const meanBytes = mean((l) => l.bytes);
-  return { replicas: dev((l) => l.replicas), leaders: dev((l) => l.leaders), bytes: meanBytes === 0 ? 0 : dev((l) => l.bytes) / meanBytes };
+  const scale = Math.max(mean((l) => l.bytes), bytesFloor);
+  return { replicas: dev((l) => l.replicas), leaders: dev((l) => l.leaders), bytes: scale === 0 ? 0 : dev((l) => l.bytes) / scale };
 }
 
 /** How far from balanced the brokers that stay are (replicas, preferred leaders, bytes). */
-export function imbalance(input: Pick<PlannerInput, 'brokers' | 'partitions' | 'remove'>): Imbalance {
+export function imbalance(input: Pick<PlannerInput, 'brokers' | 'partitions' | 'remove' | 'tolerance'>): Imbalance {
   const removed = new Set(input.remove ?? []);
   const ids = input.brokers.map((b) => b.id).filter((id) => !removed.has(id)).sort((a, b) => a - b);
   const assignment = new Map(input.partitions.map((p) => [key(p.topic, p.partition), p.replicas]));
   const sizes = new Map(input.partitions.map((p) => [key(p.topic, p.partition), p.bytes]));
   const brokers = [...loads(ids, assignment, sizes).values()];
-  return { ...deviations(brokers), brokers };
+  return { ...deviations(brokers, input.tolerance?.bytesFloor ?? DEFAULT_TOLERANCE.bytesFloor), brokers };
 }
 
 /** Whether every dimension is within its tolerance. */
@@ -239,7 +244,7 @@ export function plan(input: PlannerInput): PlanResult {
   }
 
   const mean = (f: (l: BrokerLoad) => number) => [...load.values()].reduce((s, l) => s + f(l), 0) / Math.max(1, load.size);
-  const figures = () => deviations([...load.values()]);
+  const figures = () => deviations([...load.values()], tolerance.bytesFloor);
   /** A move of `k`'s replica on `from` to `to` keeps the partition on enough racks. */
   const rackSafe = (replicas: readonly number[], from: number, to: number, rf: number) =>
     racksOf(replicas.map((id) => (id === from ? to : id))).size >= Math.min(racksOf(replicas).size, wantedRacks(rf));
@@ -273,6 +278,45 @@ export function plan(input: PlannerInput): PlanResult {
     return false;
   };
 
+  /**
+   * Exchanges a replica of a heavier broker with one of a lighter broker (the counts stay), the
+   * pair whose sizes differ by nearest half the brokers' gap; false when no pair narrows a gap.
+   */
+  const swapOne = (): boolean => {
+    const sorted = [...ids].sort((a, b) => load.get(b)!.bytes - load.get(a)!.bytes || a - b);
+    for (let s = 0; s < sorted.length; s++) {
+      for (let d = sorted.length - 1; d > s; d--) {
+        const src = load.get(sorted[s]!)!;
+        const dst = load.get(sorted[d]!)!;
+        const gap = src.bytes - dst.bytes;
+        if (gap <= 0) continue;
+        const movable = (from: number, to: number) =>
+          order.filter((k) => {
+            const replicas = assignment.get(k)!;
+            return replicas.includes(from) && !replicas.includes(to) && rackSafe(replicas, from, to, rfOf.get(topicOf.get(k)!)!);
+          });
+        const heavy = movable(src.id, dst.id);
+        const light = movable(dst.id, src.id);
+        let best: { a: string; b: string; miss: number } | undefined;
+        for (const a of heavy) {
+          for (const b of light) {
+            const diff = (sizes.get(a) ?? 0) - (sizes.get(b) ?? 0);
+            if (diff <= 0 || diff >= gap) continue;
+            const miss = Math.abs(diff - gap / 2);
+            if (best === undefined || miss < best.miss) best = { a, b, miss };
+          }
+        }
+        if (!best) continue;
+        const ra = assignment.get(best.a)!;
+        change(best.a, ra, ra.indexOf(src.id), dst.id);
+        const rb = assignment.get(best.b)!;
+        change(best.b, rb, rb.indexOf(dst.id), src.id);
+        return true;
+      }
+    }
+    return false;
+  };
+
   // Pass 2: replica counts, the smallest partitions first (fewest bytes moved), unless bytes are
   // out of balance too: then the one that leaves the pair's bytes closest to the mean.
   for (let i = 0; i < budget && figures().replicas > tolerance.replicas; i++) {
@@ -292,10 +336,12 @@ export function plan(input: PlannerInput): PlanResult {
     if (!moved) break;
   }
 
-  // Pass 3: bytes, moving a partition smaller than the gap (so the pair gets closer) that keeps the replica counts within tolerance.
+  // Pass 3: bytes, moving a partition smaller than the gap (so the pair gets closer) that keeps the
+  // replica counts within tolerance, or else swapping two partitions whose sizes differ by less.
   const countMean = () => mean((l) => l.replicas);
   for (let i = 0; i < budget && figures().bytes > tolerance.bytes; i++) {
-    const moved = moveOne(
+    const moved =
+      moveOne(
       (a, b) => load.get(b)!.bytes - load.get(a)!.bytes || a - b,
       (src, dst) => src.bytes > dst.bytes && Math.abs(src.replicas - 1 - countMean()) <= tolerance.replicas && Math.abs(dst.replicas + 1 - countMean()) <= tolerance.replicas,
       (src, dst, candidates) => {
@@ -303,7 +349,7 @@ export function plan(input: PlannerInput): PlanResult {
         const fitting = candidates.filter((k) => (sizes.get(k) ?? 0) > 0 && (sizes.get(k) ?? 0) < gap);
         return fitting.reduce<string | undefined>((best, k) => (best === undefined || Math.abs(sizes.get(k)! - gap / 2) < Math.abs(sizes.get(best)! - gap / 2) ? k : best), undefined);
       },
-    );
+    ) || swapOne();
     if (!moved) break;
   }
 
