@@ -6,11 +6,12 @@
 // plan: (1) required changes — replicas leave brokers being removed (or no longer in the cluster),
 // replication factors are raised or lowered, a partition with two replicas in one rack while
 // another rack is free gets one moved; (2) replica counts per broker are brought within the
-// tolerance by moving single replicas from the fullest to the emptiest broker, the smallest
-// partition that fits first; (3) disk bytes likewise, moving a partition about half the gap (or
-// swapping two partitions whose sizes differ by about that), without breaking the count balance; (4) preferred leaders (first replica) are balanced by
-// reordering replica lists, which moves no data. Every move keeps a partition's replicas on
-// distinct brokers and on as many racks as it can have.
+// tolerance by moving single replicas from the fullest to the emptiest broker (its own rack's
+// first), the smallest partition first; (3) disk bytes likewise, moving a partition about half the
+// gap (or swapping two partitions whose sizes differ by about that) without breaking the count
+// balance; (4) preferred leaders (first replica) are balanced by reordering replica lists, which
+// moves no data. Every move keeps a partition's replicas on distinct brokers and on as many racks
+// as it can have.
 
 export interface PlannerBroker {
   id: number;
@@ -152,14 +153,26 @@ export function plan(input: PlannerInput): PlanResult {
   const sizes = new Map(partitions.map((p) => [key(p.topic, p.partition), p.bytes]));
   const assignment = new Map<string, number[]>(partitions.map((p) => [key(p.topic, p.partition), [...p.replicas]]));
   const load = loads(ids, assignment, sizes);
+  /** Broker → the partitions it holds a replica of (staying brokers only), in a deterministic order. */
+  const held = new Map(ids.map((id) => [id, new Set<string>()]));
+  for (const [k, replicas] of assignment) for (const id of replicas) held.get(id)?.add(k);
   const racksOf = (replicas: readonly number[]) => new Set(replicas.map((id) => rackOf.get(id)));
   const wantedRacks = (rf: number) => Math.min(rf, rackCount);
 
+  /** Broker → a count bumped whenever a partition it holds (or gets, or loses) changes. */
+  const version = new Map(ids.map((id) => [id, 0]));
+  const bump = (replicas: readonly number[]) => {
+    for (const id of replicas) if (version.has(id)) version.set(id, version.get(id)! + 1);
+  };
+
   /** Replaces `replicas[index]` with `to` (or appends, or drops when `to` is null), keeping loads current. */
   const change = (k: string, replicas: number[], index: number, to: number | null) => {
+    bump(replicas);
+    if (to !== null) bump([to]);
     const size = sizes.get(k) ?? 0;
     const out = replicas[index];
     if (out !== undefined) {
+      held.get(out)?.delete(k);
       const l = load.get(out);
       if (l) {
         l.replicas--;
@@ -174,6 +187,7 @@ export function plan(input: PlannerInput): PlanResult {
       return;
     }
     replicas[index] = to;
+    held.get(to)!.add(k);
     const l = load.get(to)!;
     l.replicas++;
     l.bytes += size;
@@ -245,35 +259,90 @@ export function plan(input: PlannerInput): PlanResult {
 
   const mean = (f: (l: BrokerLoad) => number) => [...load.values()].reduce((s, l) => s + f(l), 0) / Math.max(1, load.size);
   const figures = () => deviations([...load.values()], tolerance.bytesFloor);
-  /** A move of `k`'s replica on `from` to `to` keeps the partition on enough racks. */
-  const rackSafe = (replicas: readonly number[], from: number, to: number, rf: number) =>
-    racksOf(replicas.map((id) => (id === from ? to : id))).size >= Math.min(racksOf(replicas).size, wantedRacks(rf));
   const topicOf = new Map(partitions.map((p) => [key(p.topic, p.partition), p.topic]));
-  const order = partitions.map((p) => key(p.topic, p.partition));
+  /**
+   * Whether moving `k`'s replica on `from` to `to` keeps the partition on enough racks: as many as
+   * before, or min(RF, racks). Counted without allocating: it runs for many candidates.
+   */
+  const rackSafe = (k: string, from: number, to: number): boolean => {
+    if (rackCount <= 1) return true;
+    const replicas = assignment.get(k)!;
+    const fromRack = rackOf.get(from);
+    const toRack = rackOf.get(to);
+    if (fromRack === toRack) return true;
+    let distinct = 0;
+    let fromShared = false;
+    let toUsed = false;
+    for (let i = 0; i < replicas.length; i++) {
+      const rack = rackOf.get(replicas[i]!);
+      let first = true;
+      for (let j = 0; j < i; j++) if (rackOf.get(replicas[j]!) === rack) first = false;
+      if (first) distinct++;
+      if (replicas[i] !== from && rack === fromRack) fromShared = true;
+      if (replicas[i] !== from && rack === toRack) toUsed = true;
+    }
+    const after = distinct - (fromShared ? 0 : 1) + (toUsed ? 0 : 1);
+    return after >= Math.min(distinct, wantedRacks(rfOf.get(topicOf.get(k)!)!));
+  };
+  /**
+   * Pairs of brokers (indexes into `sorted`, heaviest first): from each heavier broker to the
+   * lighter ones, the lightest in its own rack first (a move within a rack always keeps the racks;
+   * across racks it mostly cannot once a partition spans them all), then the lightest elsewhere.
+   * Every pair, or only those with the heaviest or the lightest broker (what the largest deviation
+   * depends on; fewer to search where each pair costs a scan of its partitions).
+   */
+  function* pairs(sorted: readonly number[], extremesOnly: boolean): Generator<[number, number]> {
+    const last = sorted.length - 1;
+    for (let s = 0; s < last; s++) {
+      const rack = rackOf.get(sorted[s]!);
+      const lighter: number[] = [];
+      for (let d = last; d > s; d--) if (!extremesOnly || s === 0 || d === last) lighter.push(d);
+      for (const d of lighter) if (rackOf.get(sorted[d]!) === rack) yield [s, d];
+      for (const d of lighter) if (rackOf.get(sorted[d]!) !== rack) yield [s, d];
+    }
+  }
+  /** Pairs "src>dst" where no partition of src could go to dst, with the brokers' versions then. */
+  const stuck = new Map<string, string>();
   // Bounds the balancing passes (each move strictly improves its dimension, so this is a safety net).
   const budget = 4 * partitions.reduce((s, p) => s + Math.max(p.replicas.length, rfOf.get(p.topic)!), 0) + 16;
 
   /**
-   * Moves one replica from a heavier to a lighter broker, trying pairs from the most unequal,
-   * taking the candidate `choose` prefers; false when no pair has one.
+   * Moves one replica from a heavier to a lighter broker, trying pairs from the most unequal: of
+   * the partitions on the heavier that could go to the lighter, the one of lowest `cost`
+   * (undefined: not this one); false when no pair has one.
    */
-  const moveOne = (heavierFirst: (a: number, b: number) => number, accept: (src: BrokerLoad, dst: BrokerLoad) => boolean, choose: (src: BrokerLoad, dst: BrokerLoad, candidates: string[]) => string | undefined): boolean => {
+  const moveOne = (
+    heavierFirst: (a: number, b: number) => number,
+    accept: (src: BrokerLoad, dst: BrokerLoad) => boolean,
+    costFor: (src: BrokerLoad, dst: BrokerLoad) => (k: string) => number | undefined,
+    extremesOnly: boolean,
+  ): boolean => {
     const sorted = [...ids].sort(heavierFirst);
-    for (let s = 0; s < sorted.length; s++) {
-      for (let d = sorted.length - 1; d > s; d--) {
-        const src = load.get(sorted[s]!)!;
-        const dst = load.get(sorted[d]!)!;
-        if (!accept(src, dst)) continue;
-        const candidates = order.filter((k) => {
-          const replicas = assignment.get(k)!;
-          return replicas.includes(src.id) && !replicas.includes(dst.id) && rackSafe(replicas, src.id, dst.id, rfOf.get(topicOf.get(k)!)!);
-        });
-        const chosen = choose(src, dst, candidates);
-        if (chosen === undefined) continue;
-        const replicas = assignment.get(chosen)!;
-        change(chosen, replicas, replicas.indexOf(src.id), dst.id);
-        return true;
+    for (const [s, d] of pairs(sorted, extremesOnly)) {
+      const src = load.get(sorted[s]!)!;
+      const dst = load.get(sorted[d]!)!;
+      if (!accept(src, dst)) continue;
+      const pair = `${src.id}>${dst.id}`;
+      const signature = `${version.get(src.id)}:${version.get(dst.id)}`;
+      if (stuck.get(pair) === signature) continue;
+      const cost = costFor(src, dst);
+      let best: { k: string; cost: number } | undefined;
+      let costless = false;
+      for (const k of held.get(src.id)!) {
+        const c = cost(k);
+        if (c === undefined) costless = true;
+        // The rack check only for a candidate that would win.
+        if (c === undefined || (best !== undefined && c >= best.cost) || assignment.get(k)!.includes(dst.id) || !rackSafe(k, src.id, dst.id)) continue;
+        best = { k, cost: c };
       }
+      if (best === undefined) {
+        // No partition of src can go to dst at all: neither until one of them changes.
+        if (!costless) stuck.set(pair, signature);
+        continue;
+      }
+      const replicas = assignment.get(best.k)!;
+      change(best.k, replicas, replicas.indexOf(src.id), dst.id);
+      return true;
     }
     return false;
   };
@@ -283,36 +352,45 @@ export function plan(input: PlannerInput): PlanResult {
    * pair whose sizes differ by nearest half the brokers' gap; false when no pair narrows a gap.
    */
   const swapOne = (): boolean => {
+    const size = (k: string) => sizes.get(k) ?? 0;
     const sorted = [...ids].sort((a, b) => load.get(b)!.bytes - load.get(a)!.bytes || a - b);
-    for (let s = 0; s < sorted.length; s++) {
-      for (let d = sorted.length - 1; d > s; d--) {
-        const src = load.get(sorted[s]!)!;
-        const dst = load.get(sorted[d]!)!;
-        const gap = src.bytes - dst.bytes;
-        if (gap <= 0) continue;
-        const movable = (from: number, to: number) =>
-          order.filter((k) => {
-            const replicas = assignment.get(k)!;
-            return replicas.includes(from) && !replicas.includes(to) && rackSafe(replicas, from, to, rfOf.get(topicOf.get(k)!)!);
-          });
-        const heavy = movable(src.id, dst.id);
-        const light = movable(dst.id, src.id);
-        let best: { a: string; b: string; miss: number } | undefined;
-        for (const a of heavy) {
-          for (const b of light) {
-            const diff = (sizes.get(a) ?? 0) - (sizes.get(b) ?? 0);
-            if (diff <= 0 || diff >= gap) continue;
-            const miss = Math.abs(diff - gap / 2);
-            if (best === undefined || miss < best.miss) best = { a, b, miss };
+    for (const [s, d] of pairs(sorted, true)) {
+      const src = load.get(sorted[s]!)!;
+      const dst = load.get(sorted[d]!)!;
+      const gap = src.bytes - dst.bytes;
+      if (gap <= 0) continue;
+      const light = [...held.get(dst.id)!].filter((k) => !assignment.get(k)!.includes(src.id)).sort((x, y) => size(x) - size(y));
+      if (light.length === 0) continue;
+      // For a heavy partition a, a light b narrows the gap iff size(b) lies in (size(a) − gap,
+      // size(a)); best is the nearest size(a) − gap/2: search outwards from there.
+      let best: { a: string; b: string; miss: number } | undefined;
+      for (const a of held.get(src.id)!) {
+        if (assignment.get(a)!.includes(dst.id)) continue;
+        const want = size(a) - gap / 2;
+        let lo = 0;
+        let hi = light.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (size(light[mid]!) < want) lo = mid + 1;
+          else hi = mid;
+        }
+        for (const step of [-1, 1]) {
+          for (let j = step < 0 ? lo - 1 : lo; j >= 0 && j < light.length; j += step) {
+            const b = light[j]!;
+            const miss = Math.abs(size(b) - want);
+            if (miss >= gap / 2 || (best !== undefined && miss >= best.miss)) break;
+            if (!rackSafe(b, dst.id, src.id)) continue;
+            if (rackSafe(a, src.id, dst.id)) best = { a, b, miss };
+            break;
           }
         }
-        if (!best) continue;
-        const ra = assignment.get(best.a)!;
-        change(best.a, ra, ra.indexOf(src.id), dst.id);
-        const rb = assignment.get(best.b)!;
-        change(best.b, rb, rb.indexOf(dst.id), src.id);
-        return true;
       }
+      if (!best) continue;
+      const ra = assignment.get(best.a)!;
+      change(best.a, ra, ra.indexOf(src.id), dst.id);
+      const rb = assignment.get(best.b)!;
+      change(best.b, rb, rb.indexOf(dst.id), src.id);
+      return true;
     }
     return false;
   };
@@ -323,15 +401,15 @@ export function plan(input: PlannerInput): PlanResult {
     const moved = moveOne(
       (a, b) => load.get(b)!.replicas - load.get(a)!.replicas || load.get(b)!.bytes - load.get(a)!.bytes || a - b,
       (src, dst) => src.replicas - dst.replicas >= 2,
-      (src, dst, candidates) => {
+      (src, dst) => {
         const meanBytes = mean((l) => l.bytes);
         const bytesOff = figures().bytes > tolerance.bytes;
-        const cost = (k: string) => {
+        return (k) => {
           const size = sizes.get(k) ?? 0;
           return bytesOff ? Math.abs(src.bytes - size - meanBytes) + Math.abs(dst.bytes + size - meanBytes) : size;
         };
-        return candidates.reduce<string | undefined>((best, k) => (best === undefined || cost(k) < cost(best) ? k : best), undefined);
       },
+      false,
     );
     if (!moved) break;
   }
@@ -342,14 +420,17 @@ export function plan(input: PlannerInput): PlanResult {
   for (let i = 0; i < budget && figures().bytes > tolerance.bytes; i++) {
     const moved =
       moveOne(
-      (a, b) => load.get(b)!.bytes - load.get(a)!.bytes || a - b,
-      (src, dst) => src.bytes > dst.bytes && Math.abs(src.replicas - 1 - countMean()) <= tolerance.replicas && Math.abs(dst.replicas + 1 - countMean()) <= tolerance.replicas,
-      (src, dst, candidates) => {
-        const gap = src.bytes - dst.bytes;
-        const fitting = candidates.filter((k) => (sizes.get(k) ?? 0) > 0 && (sizes.get(k) ?? 0) < gap);
-        return fitting.reduce<string | undefined>((best, k) => (best === undefined || Math.abs(sizes.get(k)! - gap / 2) < Math.abs(sizes.get(best)! - gap / 2) ? k : best), undefined);
-      },
-    ) || swapOne();
+        (a, b) => load.get(b)!.bytes - load.get(a)!.bytes || a - b,
+        (src, dst) => src.bytes > dst.bytes && Math.abs(src.replicas - 1 - countMean()) <= tolerance.replicas && Math.abs(dst.replicas + 1 - countMean()) <= tolerance.replicas,
+        (src, dst) => {
+          const gap = src.bytes - dst.bytes;
+          return (k) => {
+            const size = sizes.get(k) ?? 0;
+            return size > 0 && size < gap ? Math.abs(size - gap / 2) : undefined;
+          };
+        },
+        true,
+      ) || swapOne();
     if (!moved) break;
   }
 
@@ -362,7 +443,7 @@ export function plan(input: PlannerInput): PlanResult {
         const src = load.get(sorted[s]!)!;
         const dst = load.get(sorted[d]!)!;
         if (src.leaders - dst.leaders < 2) continue;
-        const k = order.find((k) => assignment.get(k)![0] === src.id && assignment.get(k)!.includes(dst.id));
+        const k = [...held.get(src.id)!].find((k) => assignment.get(k)![0] === src.id && assignment.get(k)!.includes(dst.id));
         if (k === undefined) continue;
         const replicas = assignment.get(k)!;
         const j = replicas.indexOf(dst.id);
