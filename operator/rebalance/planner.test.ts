@@ -212,6 +212,11 @@ describe('plan, worked cases', () => {
     expect(up[0]!.bytes).toBe(2000);
     const down = mustPlan({ brokers: three, partitions: [partition('t', 0, [2, 0, 1])], replicationFactors: new Map([['t', 2]]) });
     expect(down).toEqual([{ topic: 't', partition: 0, from: [2, 0, 1], to: [2, expect.any(Number)], bytes: 0 }]);
+    // The replica out of the ISR goes first, then one that does not lead now.
+    const lagging = { ...partition('t', 0, [2, 0, 1]), isr: [2, 1] };
+    expect(mustPlan({ brokers: three, partitions: [lagging], replicationFactors: new Map([['t', 2]]) })[0]!.to).toEqual([2, 1]);
+    const ledByOne = { ...partition('t', 0, [2, 0, 1]), leader: 0 };
+    expect(mustPlan({ brokers: three, partitions: [ledByOne], replicationFactors: new Map([['t', 2]]) })[0]!.to).toEqual([2, 0]);
   });
 
   it('moves replicas off a crowded rack and balances bytes with partitions of uneven size', () => {

@@ -225,15 +225,18 @@ export function plan(input: PlannerInput): PlanResult {
       }
       change(k, replicas, i, pickTarget(others, rf)!);
     }
-    // Lowering the replication factor drops the replicas on the fullest brokers, sparing the
-    // preferred leader and a rack's only replica where it can.
+    // Lowering the replication factor never drops the preferred leader; of the others it drops
+    // first one out of the ISR, then not the current leader, one whose rack keeps another replica,
+    // one on a fuller broker.
     while (replicas.length > rf) {
       const droppable = replicas
         .map((id, i) => ({ id, i }))
         .filter(({ i }) => i > 0)
         .sort((a, b) => {
+          const inIsr = (id: number) => (p.isr.includes(id) ? 1 : 0);
+          const leads = (id: number) => (id === p.leader ? 1 : 0);
           const sharesRack = (id: number) => (replicas.filter((r) => rackOf.get(r) === rackOf.get(id)).length > 1 ? 0 : 1);
-          return sharesRack(a.id) - sharesRack(b.id) || lightest(b.id, a.id);
+          return inIsr(a.id) - inIsr(b.id) || leads(a.id) - leads(b.id) || sharesRack(a.id) - sharesRack(b.id) || lightest(b.id, a.id);
         });
       change(k, replicas, droppable[0]!.i, null);
     }
