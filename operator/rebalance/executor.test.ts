@@ -3,6 +3,7 @@
 // where an old one stopped), the throttle set for what moves and removed at the end, elections
 // of preferred leaders, and progress with a measured rate. The real thing runs in
 // test/rebalance.test.ts against broker processes.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ClusterState, ObservedPartition } from './cluster-state.js';
 import { cancel, next, type ExecutorOptions } from './executor.js';
@@ -93,5 +94,59 @@ describe('cancel', () => {
       { kind: 'clear-throttle', brokers: [0, 1, 2], topics: ['t'] },
     ]);
     expect(cancel(ours, state(0, [observed(0, [1, 2]), observed(1, [0, 1])]), { ...options, throttleBytesPerSecond: null })).toEqual([]);
+  });
+});
+
+describe('next, run against a simulated cluster', () => {
+  // Each pass the simulated cluster completes the first reassignment in flight or not (fast-check
+  // decides). `next` is called without any memory of earlier passes, as a new executor would be.
+  it('never has more than maxInFlight moving, never re-sends one in flight, and ends with every partition at its target, led by its preferred leader, the throttle removed', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.shuffledSubarray([0, 1, 2, 3, 4], { minLength: 1, maxLength: 3 }), fc.shuffledSubarray([0, 1, 2, 3, 4], { minLength: 1, maxLength: 3 })), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.infiniteStream(fc.boolean()),
+        (pairs, maxInFlight, luck) => {
+          const moves = pairs.map(([from, to], partition) => move(partition, from, to));
+          const cluster = new Map(moves.map((m) => [m.partition, observed(m.partition, m.from)]));
+          const opts = { maxInFlight, throttleBytesPerSecond: 1000 };
+          const dice = luck[Symbol.iterator]();
+          let throttled = false;
+          for (let pass = 0; pass < 200; pass++) {
+            const completes = dice.next().value as boolean;
+            const d = next(moves, state(pass * 1000, [...cluster.values()]), opts);
+            for (const action of d.actions) {
+              if (action.kind === 'throttle') throttled = true;
+              if (action.kind === 'clear-throttle') throttled = false;
+              if (action.kind === 'reassign') {
+                for (const { partition, replicas } of action.partitions) {
+                  const p = cluster.get(partition)!;
+                  // Never sent for a partition already moving to that target.
+                  expect(p.adding.length + p.removing.length > 0 && p.replicas.slice(0, replicas.length).join() === replicas.join()).toBe(false);
+                  const current = p.replicas.filter((id) => !p.adding.includes(id));
+                  const adding = replicas.filter((id) => !current.includes(id));
+                  const removing = current.filter((id) => !replicas.includes(id));
+                  cluster.set(partition, { ...p, replicas: [...replicas, ...removing], adding, removing });
+                }
+              }
+              if (action.kind === 'elect') for (const { partition } of action.partitions) cluster.set(partition, { ...cluster.get(partition)!, leader: cluster.get(partition)!.replicas[0]! });
+            }
+            const moving = [...cluster.values()].filter((p) => p.adding.length + p.removing.length > 0);
+            expect(moving.length).toBeLessThanOrEqual(maxInFlight);
+            if (d.progress.finished) break;
+            const first = moving[0];
+            if (first && completes) {
+              const target = first.replicas.filter((id) => !first.removing.includes(id));
+              cluster.set(first.partition, { ...first, replicas: target, isr: target, adding: [], removing: [], leader: target.includes(first.leader) ? first.leader : target[0]! });
+            }
+          }
+          for (const m of moves) {
+            expect(cluster.get(m.partition)!.replicas).toEqual(m.to);
+            expect(cluster.get(m.partition)!.leader).toBe(m.to[0]);
+          }
+          expect(throttled).toBe(false);
+        },
+      ),
+    );
   });
 });

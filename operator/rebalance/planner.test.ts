@@ -4,7 +4,7 @@
 // empty on a balanced cluster and the same for the same input; an impossible scale-down is refused.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TOLERANCE, imbalance, plan, type Move, type PlannerBroker, type PlannerInput, type PlannerPartition } from './planner.js';
+import { DEFAULT_TOLERANCE, imbalance, plan, withinTolerance, type Move, type PlannerBroker, type PlannerInput, type PlannerPartition } from './planner.js';
 
 const key = (p: { topic: string; partition: number }) => `${p.topic}-${p.partition}`;
 
@@ -194,6 +194,21 @@ describe('plan, worked cases', () => {
     const copied = moves.reduce((s, m) => s + m.to.filter((id) => !m.from.includes(id)).length, 0);
     expect(copied).toBeGreaterThanOrEqual(7);
     expect(copied).toBeLessThanOrEqual(8);
+  });
+
+  it('imbalance: the largest deviation per dimension over the brokers that stay, compared with a threshold by withinTolerance', () => {
+    const partitions = [partition('t', 0, [0, 1], 300), partition('t', 1, [0, 2], 100), partition('t', 2, [0, 3], 200)];
+    const brokers = [...three, { id: 3, rack: null }];
+    // Broker 0: 3 replicas, 3 leaders, 600 bytes; 1..3: 1 replica each. Mean 1.5 replicas, 0.75 leaders, 300 bytes.
+    const figures = imbalance({ brokers, partitions, tolerance: { bytesFloor: 0 } });
+    expect(figures).toMatchObject({ replicas: 1.5, leaders: 2.25, bytes: 1 });
+    expect(figures.brokers[0]).toEqual({ id: 0, replicas: 3, leaders: 3, bytes: 600 });
+    expect(withinTolerance(figures, DEFAULT_TOLERANCE)).toBe(false);
+    expect(withinTolerance(figures, { ...DEFAULT_TOLERANCE, replicas: 2, leaders: 3, bytes: 1 })).toBe(true);
+    // Broker 3 going: the mean is over 0..2.
+    expect(imbalance({ brokers, partitions, remove: [3], tolerance: { bytesFloor: 0 } }).brokers.map((b) => b.id)).toEqual([0, 1, 2]);
+    // Below the floor bytes are measured against it: 300 bytes off in 64 MiB is nothing.
+    expect(imbalance({ brokers, partitions }).bytes).toBeLessThan(1e-5);
   });
 
   it('drains a broker, and refuses a scale-down that leaves a topic fewer brokers than its replication factor', () => {
