@@ -138,11 +138,11 @@ export class ClusterReconciler implements Reconciler {
       outdated: onOldTemplate(p) || Boolean(p.metadata.deletionTimestamp),
       ready: isReady(p),
       failing: failing(p),
-      host: isReady(p) ? (p.status?.podIP ?? null) : null,
+      endpoint: isReady(p) && p.status?.podIP ? { host: p.status.podIP, ...kc.spec.listeners } : null,
     }));
     if (!targets.some((t) => t.outdated)) return { done: targets.map((t) => t.id), left: [], waiting: null };
     const rollingUpdate = { parallelism: kc.spec.rollingUpdate?.parallelism ?? 'none', maxParallel: kc.spec.rollingUpdate?.maxParallel ?? DEFAULT_MAX_PARALLEL };
-    const plan = planRoll(await readRollFacts(targets, kc.spec.replicas, kc.spec.listeners, rollingUpdate));
+    const plan = planRoll(await readRollFacts(targets, kc.spec.replicas, rollingUpdate));
     let waiting = plan.waiting;
     for (const { id, why } of plan.restart) {
       const refused = await this.restart(kc, pods.find((p) => ordinal(p) === id)!, why);

@@ -8,14 +8,16 @@ import type { CaughtUp, RollBroker, RollFacts, RollingUpdate, Safety, SafetyBloc
 
 const TIMEOUT_MS = 3000;
 
-/** A broker and where to reach it: null host while it is not ready. */
-export interface RollTarget extends RollBroker {
-  host: string | null;
-}
-
-export interface Ports {
+/** Where to ask a broker: its Kafka listener and its HTTP port. */
+export interface BrokerEndpoint {
+  host: string;
   kafkaPort: number;
   httpPort: number;
+}
+
+/** A broker and where to reach it: null while it is not ready. */
+export interface RollTarget extends RollBroker {
+  endpoint: BrokerEndpoint | null;
 }
 
 /** GET /v1/shutdown-safety: 200 safe, 409 unsafe (the blocking partitions), anything else cannot tell. */
@@ -93,19 +95,19 @@ export async function clusterShape(host: string, kafkaPort: number): Promise<Clu
  * (unknown when none does: then the controller is not known and nobody restarts in parallel),
  * each ready outdated broker's shutdown safety and each ready updated broker's caught-up state.
  */
-export async function readRollFacts(targets: RollTarget[], expected: number, ports: Ports, rollingUpdate: RollingUpdate): Promise<RollFacts> {
+export async function readRollFacts(targets: RollTarget[], expected: number, rollingUpdate: RollingUpdate): Promise<RollFacts> {
   let shape: ClusterShape | null = null;
   for (const t of targets) {
-    if (!t.host || shape) continue;
-    shape = await clusterShape(t.host, ports.kafkaPort).catch(() => null);
+    if (!t.endpoint || !t.ready || shape) continue;
+    shape = await clusterShape(t.endpoint.host, t.endpoint.kafkaPort).catch(() => null);
   }
   const safety = new Map<number, Safety>();
   const lagging = new Map<number, CaughtUp>();
   await Promise.all(
     targets.map(async (t) => {
-      if (!t.host || !t.ready) return;
-      if (t.outdated) safety.set(t.id, await shutdownSafety(t.host, ports.httpPort));
-      else lagging.set(t.id, await caughtUp(t.host, ports.httpPort));
+      if (!t.endpoint || !t.ready) return;
+      if (t.outdated) safety.set(t.id, await shutdownSafety(t.endpoint.host, t.endpoint.httpPort));
+      else lagging.set(t.id, await caughtUp(t.endpoint.host, t.endpoint.httpPort));
     }),
   );
   return {

@@ -1,5 +1,5 @@
 // The roll planner's rules over made-up facts (the brokers' answers are fakes here; the
-// integration tests in broker/test/rolling-restart.test.ts and operator/test/rolling-restart.test.ts
+// integration tests in operator/test/roll-order.test.ts and operator/test/rolling-restart.test.ts
 // ask real brokers).
 import { describe, expect, it } from 'vitest';
 import { type RollBroker, type RollFacts, type Safety, planRoll, unsafeBecause } from './planner.js';
@@ -53,6 +53,9 @@ describe('planRoll', () => {
     const plan = planRoll(facts({ controllerId: null, safety: new Map([[0, { state: 'unknown', reason: 'the cluster metadata is loading' }]]) }, [{ id: 0 }]));
     expect(plan).toMatchObject({ restart: [], waiting: 'broker 0 cannot tell whether it may stop: the cluster metadata is loading' });
     expect(planRoll(facts({ safety: new Map() }, [{ id: 0 }])).waiting).toBe('broker 0 was not asked whether it may stop');
+    // Broker 2 may stop, but broker 1 does not answer: nobody goes while it is not well.
+    const stopped = planRoll(facts({ safety: new Map<number, Safety>([[0, safe], [1, { state: 'unknown', reason: 'it did not answer (timeout)' }], [2, safe]]) }));
+    expect(stopped).toMatchObject({ restart: [], waiting: 'broker 1 cannot tell whether it may stop: it did not answer (timeout)' });
   });
 
   it('does not let a partition that can never be safe (replication factor ≤ min.insync.replicas) hold the roll', () => {

@@ -9,7 +9,8 @@
 // - otherwise only while every broker is ready and every broker on the new template is caught up
 //   (GET /v1/caught-up 200: the previous restart is over, its partitions are back in their ISRs);
 // - a broker restarts only while its GET /v1/shutdown-safety says safe: a 409 (it would take a
-//   partition below min.insync.replicas or offline) or 503 (it cannot tell) makes it wait. A
+//   partition below min.insync.replicas or offline) makes it wait, and a 503 or no answer (it
+//   cannot tell) from any broker to restart holds the whole roll (that broker is not well). A
 //   partition whose replication factor is at most its min.insync.replicas is never safe to stop
 //   and waiting cannot change that, so it does not hold the roll (as in Kafka's tools);
 // - the controller last: it restarts only when it is the only broker left to restart;
@@ -134,6 +135,12 @@ export function planRoll(facts: RollFacts): RollPlan {
     if (b.outdated) continue;
     const lagging = facts.caughtUp.has(b.id) ? facts.caughtUp.get(b.id)! : 'not asked yet';
     if (lagging !== null) return plan([], `broker ${b.id} is not caught up: ${lagging}`);
+  }
+  // A broker that cannot tell whether it may stop is not well (stopped, loading, cut off): while
+  // it is not, its partitions may already miss it without the others' answers showing it yet.
+  for (const b of outdated) {
+    const safety = facts.safety.get(b.id);
+    if (safety?.state === 'unknown') return plan([], `broker ${b.id} cannot tell whether it may stop: ${safety.reason}`);
   }
   // Without them the controller cannot be kept for last, nor an unavoidable blocker told apart.
   if (facts.replicas === null) return plan([], 'no broker told the controller and the partitions (DescribeCluster, Metadata)');
