@@ -167,3 +167,44 @@ describe('a rolling restart planned by operator/roll on a real cluster', () => {
     console.log(`roll waits: ${[...new Set(waits.map((w) => w.replace(/\(.*\)/, '(…)')))].join(' | ')}; acked ${producer.acked.length}`);
   }, 400_000);
 });
+
+describe("a parallel ('disjoint') rolling restart on a real cluster", () => {
+  let cluster: SamsaCluster;
+
+  beforeAll(async () => {
+    cluster = await SamsaCluster.start({ brokers: 4, config: { 'replica.fetch.backoff.ms': '200', 'controlled.shutdown.timeout.ms': '10000' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('restarts brokers that share no partition together, each once, the controller last and alone, with no failed acks=all send', async () => {
+    // Partitions on brokers {0,1} and {2,3}: two brokers of different pairs may restart together.
+    await createTopic(cluster, 'pairs', 4, 2, { 'min.insync.replicas': '1' }, [[0, 1], [2, 3], [1, 0], [3, 2]]);
+    const { controllerId } = await clusterShape('127.0.0.1', cluster.broker(0).port);
+    const producer = produceThroughout(cluster, 'pairs');
+    await eventuallyPasses('the producer to get acks', () => expect(producer.acked.length).toBeGreaterThan(20), 30_000);
+
+    const restarted = new Set<number>();
+    const groups: number[][] = [];
+    await eventuallyPasses('the roll to finish', async () => {
+      const plan = await rollStep(cluster, restarted, { parallelism: 'disjoint' });
+      if (plan.restart.length > 0) groups.push(plan.restart.map((r) => r.id));
+      expect(restarted.size).toBe(4);
+    }, 240_000);
+
+    expect(groups.flat().sort()).toEqual([0, 1, 2, 3]);
+    expect(groups.at(-1)).toEqual([controllerId]);
+    // The first group: the two highest non-controller brokers of different pairs.
+    const pair = (id: number) => (id < 2 ? 0 : 1);
+    expect(groups[0]).toHaveLength(2);
+    expect(pair(groups[0]![0]!)).not.toBe(pair(groups[0]![1]!));
+    expect(groups.length).toBe(3);
+
+    await producer.stop();
+    expect(producer.failed).toEqual([]);
+    const read = await consumeValues(producer.kafka, 'pairs', producer.acked.length);
+    expect(new Set(read)).toEqual(new Set(producer.acked));
+  }, 400_000);
+});
