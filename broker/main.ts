@@ -7,6 +7,7 @@ import pino from 'pino';
 import { Broker } from './broker.js';
 import { BrokerConfig, ConfigError, brokerConfigDefs } from './config.js';
 import { parseEtcdUrl } from './metadata/etcd-store.js';
+import { rackFromNode } from './rack-from-node.js';
 
 const usage = `Usage: samsa-broker [options]
 
@@ -22,6 +23,8 @@ Options:
   --metadata URL           The cluster's metadata store: etcd://host:port[,host:port...]/prefix.
                            Brokers naming the same endpoints and prefix form one cluster. Without it
                            the broker is a single-node cluster with its metadata in --data-dir.
+  --rack-from-node LABEL   On Kubernetes: broker.rack is this label of the node the broker runs on
+                           (NODE_NAME names the node; credentials in-cluster or from KUBECONFIG)
   --config-file FILE       Broker settings in Java properties form (name=value lines)
   --config NAME=VALUE      A broker setting by its Kafka name; repeatable, overrides the file
   --log-level LEVEL        trace, debug, info, warn, error (default info, or LOG_LEVEL)
@@ -72,6 +75,7 @@ async function main(): Promise<void> {
         'data-dir': { type: 'string' },
         'node-id': { type: 'string' },
         metadata: { type: 'string' },
+        'rack-from-node': { type: 'string' },
         config: { type: 'string', multiple: true },
         'config-file': { type: 'string' },
         'log-level': { type: 'string' },
@@ -102,6 +106,13 @@ async function main(): Promise<void> {
     settings[item.slice(0, eq).trim()] = item.slice(eq + 1);
   }
   if (values['node-id'] !== undefined) settings['node.id'] = values['node-id'];
+  if (values['rack-from-node'] !== undefined) {
+    try {
+      settings['broker.rack'] = await rackFromNode(values['rack-from-node'], process.env.NODE_NAME);
+    } catch (err) {
+      fail(`--rack-from-node: ${(err as Error).message}`);
+    }
+  }
   if (values.metadata !== undefined) {
     try {
       parseEtcdUrl(values.metadata);

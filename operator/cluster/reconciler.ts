@@ -12,9 +12,10 @@ import { applyDynamicConfig, reportDynamicConfig } from './dynamic-config.js';
 import { type RollTarget, readRollFacts } from '../roll/oracle.js';
 import { planRoll } from '../roll/planner.js';
 import { type BrokerFailure, brokerFailure, type PodStatus } from './pod-failures.js';
-import { bootstrapAddress, configMapName, DEFAULT_MAX_PARALLEL, desiredResources, names, selectorLabels } from './resources.js';
+import { bootstrapAddress, configMapName, DEFAULT_MAX_PARALLEL, desiredResources, names, nodeReaderBindingName, type OperatorSettings, selectorLabels } from './resources.js';
 import { type BrokerAddress, scaleDownBlocker } from './scale-down.js';
 import { validateCluster } from './validation.js';
+import { claimTemplateTooSmall, expandClaims } from './volumes.js';
 
 interface Pod extends KubernetesObject {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
@@ -23,7 +24,11 @@ interface Pod extends KubernetesObject {
 }
 
 interface StatefulSet extends KubernetesObject {
-  spec?: { replicas?: number; template?: { spec?: { volumes?: Array<{ configMap?: { name: string } }> } } };
+  spec?: {
+    replicas?: number;
+    template?: { spec?: { volumes?: Array<{ configMap?: { name: string } }> } };
+    volumeClaimTemplates?: Array<{ spec?: { resources?: { requests?: { storage?: string } } } }>;
+  };
   status?: { observedGeneration?: number; updateRevision?: string; currentRevision?: string };
 }
 
@@ -68,19 +73,23 @@ export class ClusterReconciler implements Reconciler {
   constructor(
     private readonly kube: Kube,
     private readonly logger: Logger,
+    private readonly settings: OperatorSettings = {},
   ) {}
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const [namespace, name] = key.split('/') as [string, string];
     const kc = await this.kube.getOrNull<KafkaCluster & KubernetesObject>(API_VERSION, 'KafkaCluster', namespace, name);
-    // Gone or going: the objects it owns are garbage-collected through their owner references.
+    // Gone or going: the objects it owns are garbage-collected through their owner references;
+    // the cluster-scoped node-reader binding, which it cannot own, is deleted here.
     if (!kc || kc.metadata.deletionTimestamp) {
       this.versions.delete(key);
+      const binding = await this.kube.getOrNull<KubernetesObject>('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, nodeReaderBindingName(namespace, name));
+      if (binding) await this.kube.delete(binding);
       return;
     }
 
     // Nothing is applied or rolled while the spec cannot work.
-    const problems = validateCluster(kc);
+    const problems = validateCluster(kc, this.settings);
     if (problems.length > 0) return reportDegraded(this.kube, kc, 'InvalidConfig', `the spec cannot be applied: ${problems.join('; ')}`);
 
     // scale-down check → apply → observe → roll → collect → dynamic settings → report
@@ -88,7 +97,17 @@ export class ClusterReconciler implements Reconciler {
     const scaleDownBlocked = await scaleDownBlocker(kc, existing?.spec?.replicas ?? 0, async () => brokerAddresses(await brokerPods(this.kube, namespace, name)));
     // A refused scale-down keeps the current size for the rest of this reconcile.
     if (scaleDownBlocked) kc.spec.replicas = existing!.spec!.replicas!;
-    const applyFault = await this.apply(kc, !existing);
+    // A larger spec.storage.size: the StatefulSet is replaced without its pods (its claim
+    // template cannot change); the next reconcile creates the new one, which adopts them.
+    if (claimTemplateTooSmall(kc, existing)) {
+      await this.kube.delete(existing!, { propagationPolicy: 'Orphan' });
+      this.logger.info({ cluster: key, size: kc.spec.storage.size }, 'replacing the StatefulSet (keeping its pods) for a larger volume claim template');
+      await this.kube.event(kc, 'Normal', 'VolumesExpanding', `broker volumes grow to ${kc.spec.storage.size}: the StatefulSet is replaced, its pods keep running`);
+      return { requeueAfterMs: 1000 };
+    }
+    // No StatefulSet but pods: one being replaced (above), not a new cluster.
+    const applyFault = await this.apply(kc, !existing && (kc.status?.replicas ?? 0) === 0);
+    const volumes = applyFault ? null : await expandClaims(this.kube, kc);
     const sts = await this.kube.getOrNull<StatefulSet>('apps/v1', 'StatefulSet', namespace, names(name).statefulSet);
     const pods = await brokerPods(this.kube, namespace, name);
     const brokers = await this.observe(kc, pods);
@@ -104,13 +123,14 @@ export class ClusterReconciler implements Reconciler {
     await reportDynamicConfig(this.kube, kc, dynamicConfig, this.logger);
     // Pods exist but the StatefulSet controller has not seen the newest template yet: a roll may be coming.
     const outdated = updateRevision ? pods.filter(onOldTemplate).length : sts && pods.length > 0 ? null : 0;
-    const specFault = applyFault ?? (scaleDownBlocked ? { reason: 'ScaleDownBlocked', message: scaleDownBlocked } : null);
-    return this.report(kc, pods.length, brokers, specFault, outdated, roll, dynamicConfig.failed.size > 0);
+    const specFault =
+      applyFault ?? (scaleDownBlocked ? { reason: 'ScaleDownBlocked', message: scaleDownBlocked } : volumes?.refused ? { reason: 'VolumeExpansionFailed', message: volumes.refused } : null);
+    return this.report(kc, pods.length, brokers, specFault, outdated, roll, dynamicConfig.failed.size > 0, volumes?.pending.length ?? 0);
   }
 
   /** Server-side applies every desired object; a refusal by the API server becomes the cluster's fault. */
   private async apply(kc: KafkaCluster & KubernetesObject, firstTime: boolean): Promise<Fault | null> {
-    for (const obj of desiredResources(kc)) {
+    for (const obj of desiredResources(kc, this.settings)) {
       try {
         await this.kube.apply(obj);
       } catch (err) {
@@ -232,6 +252,7 @@ export class ClusterReconciler implements Reconciler {
     outdated: number | null,
     roll: RollStatus | null,
     retry: boolean,
+    growingVolumes: number,
   ): Promise<ReconcileResult | void> {
     const evictionBlocked = roll?.evictionBlocked ? roll.waiting : null;
     const rollWaiting = roll?.evictionBlocked ? null : (roll?.waiting ?? null);
@@ -250,12 +271,13 @@ export class ClusterReconciler implements Reconciler {
       ...(roll && roll.left.length > 0 ? { roll: { done: roll.done, left: roll.left, ...(roll.waiting ? { waiting: roll.waiting } : {}) } } : {}),
     };
     const rolling = outdated === null || outdated > 0;
-    const allReady = !fault && outdated === 0 && ready === kc.spec.replicas && podCount === kc.spec.replicas;
+    const allReady = !fault && outdated === 0 && ready === kc.spec.replicas && podCount === kc.spec.replicas && growingVolumes === 0;
     const generation = kc.metadata.generation;
     if (fault) status.conditions = verdict(kc.status?.conditions, 'failed', fault.reason, fault.message, generation);
     else if (allReady) status.conditions = verdict(kc.status?.conditions, 'ready', 'BrokersReady', `all ${kc.spec.replicas} broker(s) are ready`, generation);
     else if (evictionBlocked) status.conditions = verdict(kc.status?.conditions, 'progressing', 'EvictionBlocked', evictionBlocked, generation);
     else if (rollWaiting && outdated) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollWaiting', `${outdated} broker(s) still to restart; ${rollWaiting}`, generation);
+    else if (growingVolumes > 0 && !rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'VolumesExpanding', `${growingVolumes} broker volume(s) growing to ${kc.spec.storage.size}`, generation);
     else if (rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollingRestart', outdated === null ? 'waiting for the StatefulSet controller to see the new template' : `${outdated} broker(s) still to restart with the new template`, generation);
     else status.conditions = verdict(kc.status?.conditions, 'progressing', 'BrokersStarting', `${ready} of ${kc.spec.replicas} broker(s) ready`, generation);
 
@@ -280,7 +302,7 @@ export class ClusterReconciler implements Reconciler {
  * apply, the API server's message. A crash loop's changing last log line is not a new failure.
  */
 /** Faults of the spec rather than of brokers: the message says all there is. */
-const SPEC_FAULTS = new Set(['ApplyFailed', 'ScaleDownBlocked']);
+const SPEC_FAULTS = new Set(['ApplyFailed', 'ScaleDownBlocked', 'VolumeExpansionFailed']);
 
 function faultKey(status: KafkaClusterStatus | undefined): string {
   const degraded = status?.conditions?.find((c) => c.type === 'Degraded');

@@ -31,6 +31,30 @@ describe('desiredResources', () => {
     expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
   });
 
+  it('makes the brokers one cluster: metadata in the Kubernetes API of the namespace, or the etcd the spec names', () => {
+    const args = (kc: KafkaCluster): string[] => pick(kc, 'StatefulSet').spec.template.spec.containers[0].args;
+    const metadata = (kc: KafkaCluster) => args(kc)[args(kc).indexOf('--metadata') + 1];
+    expect(metadata(cluster())).toBe('kubernetes://data/prod');
+    expect(metadata(cluster({ metadata: { etcd: { endpoints: ['etcd-0.etcd:2379', 'etcd-1.etcd:2379'] } } }))).toBe('etcd://etcd-0.etcd:2379,etcd-1.etcd:2379/samsa/data/prod');
+    expect(metadata(cluster({ metadata: { etcd: { endpoints: ['etcd:2379'], prefix: 'fleet/prod' } } }))).toBe('etcd://etcd:2379/fleet/prod');
+    // The brokers' store works with exactly these rights, in their own namespace.
+    expect(pick(cluster(), 'Role').rules.map((r: { resources: string[] }) => r.resources[0])).toEqual(['leases', 'configmaps']);
+  });
+
+  it('with spec.rack, lets each broker read its node\'s zone: the node name, the flag, and a binding of the chart\'s ClusterRole', () => {
+    const kc = cluster({ rack: { topologyKey: 'topology.kubernetes.io/zone' } });
+    const objects = desiredResources(kc, { brokerClusterRole: 'samsa-operator-broker' });
+    const container = (objects.find((o) => o.kind === 'StatefulSet') as any).spec.template.spec.containers[0];
+    expect(container.args.join(' ')).toContain('--rack-from-node topology.kubernetes.io/zone');
+    expect(container.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    expect(objects.find((o) => o.kind === 'ClusterRoleBinding')).toMatchObject({
+      metadata: { name: 'samsa-broker.data.prod' },
+      roleRef: { kind: 'ClusterRole', name: 'samsa-operator-broker' },
+      subjects: [{ kind: 'ServiceAccount', name: 'prod-broker', namespace: 'data' }],
+    });
+    expect(desiredResources(cluster()).find((o) => o.kind === 'ClusterRoleBinding')).toBeUndefined();
+  });
+
   it('writes the spec\'s read-only settings and nothing the brokers do not do (no replication factor of their own)', () => {
     expect(serverProperties(cluster({ replicas: 5 }))).toBe('\n');
     expect(serverProperties(cluster({ config: { 'log.retention.check.interval.ms': '1000', 'default.replication.factor': '1' } }))).toBe('default.replication.factor=1\nlog.retention.check.interval.ms=1000\n');

@@ -42,4 +42,11 @@ describe('validateCluster', () => {
     // The bad value itself is what is reported.
     expect(validateCluster(cluster({ ...pod(5), config: { 'controlled.shutdown.timeout.ms': 'soon' } }))).toEqual(['controlled.shutdown.timeout.ms must be a whole number, got "soon"']);
   });
+
+  it('takes spec.rack only with the ClusterRole that lets brokers read their node, and not with broker.rack', () => {
+    const rack = { topologyKey: 'topology.kubernetes.io/zone' };
+    expect(validateCluster(cluster({ rack }), { brokerClusterRole: 'samsa-operator-broker' })).toEqual([]);
+    expect(validateCluster(cluster({ rack }))[0]).toContain('--broker-cluster-role');
+    expect(validateCluster(cluster({ rack, config: { 'broker.rack': 'a' } }), { brokerClusterRole: 'r' })).toEqual(['broker.rack cannot be set with spec.rack: each broker takes its rack from its node']);
+  });
 });

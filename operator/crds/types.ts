@@ -57,7 +57,10 @@ export const KafkaClusterSpec = Type.Object(
     version: Type.Optional(Type.String({ description: 'Samsa version the image holds, for people and tools; status.version shows the version the brokers report. Changing the image rolls the brokers one at a time.' })),
     storage: Type.Object(
       {
-        size: Type.String({ ...quantity('Size of each broker volume.', '10Gi'), ...immutable('storage.size') }),
+        size: Type.String({
+          ...quantity('Size of each broker volume. It can grow (the claims are expanded where their StorageClass allows it) but never shrink.', '10Gi'),
+          'x-kubernetes-validations': [{ rule: 'quantity(self).compareTo(quantity(oldSelf)) >= 0', message: 'storage.size cannot shrink: a volume can only be expanded' }],
+        }),
         storageClassName: Type.Optional(Type.String({ description: 'StorageClass of the broker volumes; the cluster default when empty.', ...immutable('storage.storageClassName') })),
         deleteClaimsOnClusterDelete: Type.Boolean({ default: false, description: 'Delete the broker volumes when the KafkaCluster is deleted (they are kept by default).' }),
         deleteClaimsOnScaleDown: Type.Boolean({ default: false, description: 'Delete the volume of a broker removed by scaling down (kept by default).' }),
@@ -106,6 +109,20 @@ export const KafkaClusterSpec = Type.Object(
           ),
         },
         { description: 'How rolling restarts go. A roll restarts a broker only while stopping it takes no partition below min.insync.replicas, and the next only once the restarted one is caught up.' },
+      ),
+    ),
+    metadata: Type.Optional(
+      Type.Object(
+        {
+          etcd: Type.Object(
+            {
+              endpoints: Type.Array(Type.String({ pattern: '^[A-Za-z0-9.-]+:[0-9]{1,5}$', description: 'host:port of an etcd member.' }), { minItems: 1, description: 'The etcd members.' }),
+              prefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$', description: 'Key prefix of this cluster; samsa/<namespace>/<name> when empty.' })),
+            },
+            { description: 'An external etcd holds the cluster metadata instead of the Kubernetes API.' },
+          ),
+        },
+        { description: 'Where the brokers keep the cluster metadata: the Kubernetes API (Leases and ConfigMaps of this namespace) unless an etcd is named.', ...immutable('metadata') },
       ),
     ),
     podTemplate: Type.Optional(
@@ -172,7 +189,7 @@ export const KafkaTopicSpec = Type.Object(
       Type.String({ minLength: 1, maxLength: 249, pattern: '^[a-zA-Z0-9._-]+$', description: 'Topic name in Kafka; the resource name when empty.', ...immutable('topicName') }),
     ),
     partitions: Type.Integer({ minimum: 1, default: 1, description: 'Number of partitions; it can grow but never shrink.' }),
-    replicationFactor: Type.Integer({ minimum: 1, default: 1, description: 'Replicas of each partition.', ...immutable('replicationFactor') }),
+    replicationFactor: Type.Integer({ minimum: 1, default: 1, description: 'Replicas of each partition. A change is carried out by moving partitions (reassignment).' }),
     config: Type.Optional(stringMap('Topic settings by their Kafka names, e.g. retention.ms: "3600000".')),
   },
   {
@@ -187,9 +204,7 @@ export const KafkaTopicStatus = Type.Object(
     ...statusCommon,
     topicId: Type.Optional(Type.String({ description: 'Kafka topic id.' })),
     partitions: Type.Optional(Type.Integer({ description: 'Partitions the topic has in Kafka.' })),
-    brokerId: Type.Optional(
-      Type.Integer({ minimum: 0, description: 'The broker that holds the topic. Until brokers replicate, a topic lives on one broker; while it is down the topic waits for it and is never created elsewhere.' }),
-    ),
+    replicationFactor: Type.Optional(Type.Integer({ description: 'Replicas of each partition in Kafka now (the smallest over its partitions while a change is carried out).' })),
   },
   { description: 'Observed state of the topic.' },
 );

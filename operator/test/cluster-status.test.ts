@@ -11,9 +11,12 @@ import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { KafkaConnection } from '../../broker/protocol/client.js';
+import { metadataApi } from '../../broker/protocol/messages/index.js';
 import { kcatProduce } from '../../broker/test/kcat.js';
 import { API_VERSION } from '../crds/types.js';
 import type { Kube, KubernetesObject } from '../kube.js';
+import { NODE_ZONE } from './kubelet.js';
 import { type Obj, OperatorHarness, type OperatorProcess } from './operator-harness.js';
 
 const NS = 'first-hour';
@@ -68,6 +71,18 @@ async function afterReconciles(name: string, n: number): Promise<void> {
   }
 }
 
+/** The rack of each broker, by id, as Metadata gives it. */
+async function racks(address: string): Promise<Array<string | null>> {
+  const [host, port] = address.split(':') as [string, string];
+  const conn = await KafkaConnection.open(host, Number(port), 'first-hour');
+  try {
+    const meta = await conn.send(metadataApi, 12, { topics: [], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+    return [...meta.brokers].sort((a, b) => a.nodeId - b.nodeId).map((b) => b.rack);
+  } finally {
+    await conn.close();
+  }
+}
+
 const kafkaAt = (address: string) => new kafkajs.Kafka({ clientId: 'first-hour', brokers: [address], logLevel: kafkajs.logLevel.NOTHING });
 
 beforeAll(async () => {
@@ -88,20 +103,25 @@ describe('the KafkaCluster reconciler in the first hour', () => {
     const kc = await waitReady(name);
     expect(kc.status).toMatchObject({ replicas: 3, readyReplicas: 3, version: VERSION });
     expect(kc.status!.brokers).toEqual([0, 1, 2].map((id) => ({ id, pod: `${name}-${id}`, ready: true, version: VERSION })));
-    // No setting the brokers cannot honour (a replication factor above one) is added to the spec's.
+    // Nothing is added to the spec's settings.
     const configMap = (await pod(`${name}-0`)).spec.volumes.find((v) => v.configMap)!.configMap!.name;
     const properties = (await admin.get<Obj & { data: Record<string, string> }>('v1', 'ConfigMap', NS, configMap)).data['server.properties'];
     // log.retention.ms is a dynamic setting: applied live, not through server.properties.
-    expect(properties).toBe('num.partitions=3\n');
+    expect(properties).toBe('default.replication.factor=3\nnum.partitions=3\n');
 
-    // Each broker is its own cluster until brokers replicate: clients use one broker's address.
+    // One cluster: any broker's address bootstraps a client that sees all three brokers.
     const address = `${(await pod(`${name}-1`)).status.podIP}:9092`;
     const kafka = kafkaAt(address);
     const client = kafka.admin();
     await client.connect();
-    // CreateTopics without a replication factor or partition count takes the broker defaults.
+    expect((await client.describeCluster()).brokers.map((b) => b.nodeId).sort()).toEqual([0, 1, 2]);
+    // spec.rack: each broker's rack is its node's zone.
+    expect(await racks(address)).toEqual([NODE_ZONE, NODE_ZONE, NODE_ZONE]);
+    // CreateTopics without a replication factor or partition count takes the cluster's defaults.
     await client.createTopics({ topics: [{ topic: 'payments' }], waitForLeaders: true });
-    expect((await client.fetchTopicMetadata({ topics: ['payments'] })).topics[0]!.partitions).toHaveLength(3);
+    const payments = (await client.fetchTopicMetadata({ topics: ['payments'] })).topics[0]!.partitions;
+    expect(payments).toHaveLength(3);
+    for (const p of payments) expect(p.replicas.sort()).toEqual([0, 1, 2]);
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({ topic: 'payments', messages: ['a', 'b', 'c', 'd'].map((value) => ({ key: value, value })) });
@@ -126,20 +146,24 @@ describe('the KafkaCluster reconciler in the first hour', () => {
     const { stdout } = await run('kcat', ['-b', address, '-G', 'clickers', 'clicks', '-o', 'beginning', '-e', '-q', '-f', '%s\n'], { timeout: 60_000 });
     expect(stdout.trim()).toBe('first click');
 
-    // examples/kafka-topic.yaml as shipped: the topic lives on one broker, named in status.brokerId.
+    // examples/kafka-topic.yaml as shipped: six partitions, three replicas each, on the cluster.
     const topicExample = parse(readFileSync(join(ROOT, 'examples/kafka-topic.yaml'), 'utf8')) as Obj;
     await admin.create({ ...topicExample, metadata: { ...topicExample.metadata, namespace: NS } });
     const topic = await waitFor('the example topic ready', async () => {
       const t = await harness.get('KafkaTopic', NS, topicExample.metadata!.name!);
       return condition(t, 'Ready')?.status === 'True' ? t : null;
     });
-    const holder = `${(await pod(`${name}-${topic.status!.brokerId}`)).status.podIP}:9092`;
-    const holderAdmin = kafkaAt(holder).admin();
-    await holderAdmin.connect();
-    expect((await holderAdmin.fetchTopicMetadata({ topics: ['orders'] })).topics[0]!.partitions).toHaveLength(topicExample.spec.partitions);
-    await holderAdmin.disconnect();
-    await kcatProduce(holder, 'orders', ['order-1:paid'], ['-K:']);
-    const orders = await run('kcat', ['-b', holder, '-G', 'shipping', 'orders', '-o', 'beginning', '-e', '-q', '-f', '%k=%s\n'], { timeout: 60_000 });
+    expect(topic.status).toMatchObject({ partitions: 6, replicationFactor: 3 });
+    const other = `${(await pod(`${name}-2`)).status.podIP}:9092`;
+    const otherAdmin = kafkaAt(other).admin();
+    await otherAdmin.connect();
+    const orderPartitions = (await otherAdmin.fetchTopicMetadata({ topics: ['orders'] })).topics[0]!.partitions;
+    expect(orderPartitions).toHaveLength(topicExample.spec.partitions);
+    for (const p of orderPartitions) expect(p.replicas).toHaveLength(3);
+    await otherAdmin.disconnect();
+    // Written through one broker's address, read as a group through another's.
+    await kcatProduce(address, 'orders', ['order-1:paid'], ['-K:', '-X', 'acks=all']);
+    const orders = await run('kcat', ['-b', other, '-G', 'shipping', 'orders', '-o', 'beginning', '-e', '-q', '-f', '%k=%s\n'], { timeout: 60_000 });
     expect(orders.stdout.trim()).toBe('order-1=paid');
   }, 300_000);
 

@@ -1,12 +1,8 @@
-// reconcile(namespace/name) of a KafkaTopic, through the Kafka admin protocol against the broker
-// that holds the topic: create the topic (or adopt one that exists), raise its partitions, make
-// its config overrides match the spec, and delete it when the resource goes (finalizer).
-// Lowering partitions is refused with a condition: Kafka cannot do it.
-//
-// Until brokers replicate, each broker has its own topics, so a topic lives on one broker,
-// recorded in status.brokerId. The topic is only created when every broker of the cluster is up
-// and none has it; while its broker (or, before it has one, any broker) is down the topic waits:
-// a reconcile never creates a second copy next to one on a broker that is merely down.
+// reconcile(namespace/name) of a KafkaTopic, through the Kafka admin protocol against any ready
+// broker of its cluster (the brokers share their metadata, so each one answers for all): create
+// the topic (or adopt one that exists), raise its partitions, make its config overrides match the
+// spec, and delete it when the resource goes (finalizer). Lowering partitions is refused with a
+// condition: Kafka cannot do it.
 //
 // Several KafkaTopics may name the same topic: the oldest (then the first by name) manages it;
 // the others report ResourceConflict, change nothing, and their deletion leaves the topic alone.
@@ -39,18 +35,6 @@ type Cluster = KafkaCluster & KubernetesObject;
 // How long a broker gets to answer a connection and a Metadata request before it counts as down.
 const PROBE_TIMEOUT_MS = 10_000;
 
-/** What a broker of the cluster says about the topic. */
-interface Probe {
-  id: number;
-  conn: KafkaConnection;
-  holds: boolean;
-  /** Partitions of all its topics: the least loaded broker gets a new topic. */
-  load: number;
-}
-
-/** Where to work on the topic, or why not now. */
-type Location = { conn: KafkaConnection; brokerId: number } | { waiting: string };
-
 /** The name a KafkaTopic gives its topic in Kafka. */
 export const kafkaTopicName = (t: KafkaTopic) => t.spec.topicName ?? t.metadata.name;
 
@@ -77,53 +61,21 @@ export class TopicReconciler implements Reconciler {
     return same[0] ?? topic;
   }
 
-  /** Asks each ready broker of the cluster about the topic; brokers that do not answer are left out. */
-  private async probe(namespace: string, cluster: Cluster, topicName: string): Promise<Probe[]> {
+  /** A connection to a ready broker of the cluster that answers, trying them in turn; null when none does. */
+  private async connect(namespace: string, cluster: Cluster): Promise<KafkaConnection | null> {
     const pods = (await brokerPods(this.kube, namespace, cluster.metadata.name)).filter((p) => isReady(p) && p.status?.podIP);
-    const probes = await Promise.all(
-      pods.map(async (pod): Promise<Probe | null> => {
-        const id = Number(pod.metadata.name.slice(pod.metadata.name.lastIndexOf('-') + 1));
-        let conn: KafkaConnection | undefined;
-        try {
-          conn = await withTimeout(KafkaConnection.open(pod.status!.podIP!, cluster.spec.listeners.kafkaPort, 'samsa-operator'), PROBE_TIMEOUT_MS, `connecting to broker ${id}`);
-          const meta = await withTimeout(
-            conn.send(metadataApi, 12, { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }),
-            PROBE_TIMEOUT_MS,
-            `Metadata of broker ${id}`,
-          );
-          const holds = meta.topics.some((t) => t.name === topicName && t.errorCode === ErrorCode.NONE);
-          return { id, conn, holds, load: meta.topics.reduce((n, t) => n + t.partitions.length, 0) };
-        } catch (err) {
-          this.logger.info({ err, broker: id, cluster: `${namespace}/${cluster.metadata.name}` }, 'broker did not answer; counting it as down');
-          void conn?.close();
-          return null;
-        }
-      }),
-    );
-    return probes.filter((p): p is Probe => p !== null);
-  }
-
-  /**
-   * The broker to work on the topic on: the one recorded in status if it is up, else the one that
-   * holds it; a new topic goes to the least loaded broker, but only while every broker is up and
-   * none has it. Otherwise why it waits.
-   */
-  private async locate(namespace: string, cluster: Cluster, topicName: string, recorded: number | undefined): Promise<Location> {
-    const probes = await this.probe(namespace, cluster, topicName);
-    const up = new Set(probes.map((p) => p.id));
-    const down = Array.from({ length: cluster.spec.replicas }, (_, id) => id).filter((id) => !up.has(id));
-    const recordedProbe = probes.find((p) => p.id === recorded);
-    const holder = probes.filter((p) => p.holds).sort((a, b) => a.id - b.id)[0];
-    let chosen: Probe | undefined;
-    let waiting = '';
-    if (recorded !== undefined && !recordedProbe) waiting = `topic ${topicName} is on broker ${recorded}, which is not ready; waiting for it rather than creating the topic elsewhere`;
-    else if (recordedProbe?.holds) chosen = recordedProbe;
-    else if (holder) chosen = holder;
-    else if (down.length > 0) waiting = `waiting for broker(s) ${down.join(', ')} of ${cluster.metadata.name} to be ready: topic ${topicName} may exist on one of them`;
-    else chosen = recordedProbe ?? [...probes].sort((a, b) => a.load - b.load || a.id - b.id)[0];
-    for (const p of probes) if (p !== chosen) void p.conn.close();
-    if (chosen) return { conn: chosen.conn, brokerId: chosen.id };
-    return { waiting: waiting || `no broker of ${cluster.metadata.name} is ready` };
+    for (const pod of pods) {
+      let conn: KafkaConnection | undefined;
+      try {
+        conn = await withTimeout(KafkaConnection.open(pod.status!.podIP!, cluster.spec.listeners.kafkaPort, 'samsa-operator'), PROBE_TIMEOUT_MS, `connecting to ${pod.metadata.name}`);
+        await withTimeout(conn.send(metadataApi, 12, { topics: [], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }), PROBE_TIMEOUT_MS, `Metadata of ${pod.metadata.name}`);
+        return conn;
+      } catch (err) {
+        this.logger.info({ err, pod: pod.metadata.name, cluster: `${namespace}/${cluster.metadata.name}` }, 'broker did not answer; trying another');
+        void conn?.close();
+      }
+    }
+    return null;
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
@@ -140,9 +92,8 @@ export class TopicReconciler implements Reconciler {
       if (!finalizers.includes(TOPIC_FINALIZER)) return;
       // A KafkaTopic that does not manage the topic leaves it alone when it goes.
       if (!conflicting && cluster && !cluster.metadata.deletionTimestamp) {
-        const location = await this.locate(namespace, cluster, topicName, topic.status?.brokerId);
-        if ('waiting' in location) return { requeueAfterMs: 5000 };
-        const { conn } = location;
+        const conn = await this.connect(namespace, cluster);
+        if (!conn) return { requeueAfterMs: 5000 };
         try {
           const res = await conn.send(deleteTopicsApi, 6, { topics: [{ name: topicName, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], topicNames: [], timeoutMs: 30_000 });
           const code = res.responses[0]!.errorCode;
@@ -150,7 +101,7 @@ export class TopicReconciler implements Reconciler {
         } finally {
           await conn.close();
         }
-        this.logger.info({ topic: key, kafkaTopic: topicName, broker: location.brokerId }, 'deleted topic');
+        this.logger.info({ topic: key, kafkaTopic: topicName }, 'deleted topic');
       }
       await this.kube.mergePatch(topic, { metadata: { finalizers: finalizers.filter((f) => f !== TOPIC_FINALIZER), resourceVersion: topic.metadata.resourceVersion } });
       return;
@@ -163,21 +114,23 @@ export class TopicReconciler implements Reconciler {
       return this.status(topic, {}, 'failed', 'ResourceConflict', `KafkaTopic ${owner.metadata.name} (the oldest KafkaTopic for topic ${topicName} in cluster ${topic.spec.clusterRef.name}) manages the topic; this one changes nothing`);
     }
     if (!cluster) return this.status(topic, {}, 'progressing', 'ClusterNotFound', `KafkaCluster ${topic.spec.clusterRef.name} does not exist`, 10_000);
-    const location = await this.locate(namespace, cluster, topicName, topic.status?.brokerId);
-    if ('waiting' in location) return this.status(topic, {}, 'progressing', 'BrokersNotReady', location.waiting, 5000);
+    const conn = await this.connect(namespace, cluster);
+    if (!conn) return this.status(topic, {}, 'progressing', 'BrokersNotReady', `no broker of ${cluster.metadata.name} is ready`, 5000);
     try {
-      return await this.converge(topic, topicName, location.conn, location.brokerId);
+      return await this.converge(topic, topicName, conn);
     } finally {
-      await location.conn.close();
+      await conn.close();
     }
   }
 
-  private async converge(topic: Topic, topicName: string, conn: KafkaConnection, brokerId: number): Promise<ReconcileResult | void> {
+  private async converge(topic: Topic, topicName: string, conn: KafkaConnection): Promise<ReconcileResult | void> {
     const spec = topic.spec;
     const meta = await conn.send(metadataApi, 12, { topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topicName }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
     const existing = meta.topics[0]!;
     let topicId = existing.topicId;
     let partitions = existing.partitions.length;
+    // While a replication-factor change is carried out, partitions differ: the smallest counts.
+    let replicationFactor = Math.min(...existing.partitions.map((p) => p.replicaNodes.length));
     if (existing.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
       const res = await conn.send(createTopicsApi, 7, {
         topics: [{ name: topicName, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor, assignments: [], configs: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value })) }],
@@ -188,25 +141,26 @@ export class TopicReconciler implements Reconciler {
       if (created.errorCode !== ErrorCode.NONE) return this.status(topic, {}, 'failed', 'CreateFailed', created.errorMessage ?? `CreateTopics error ${created.errorCode}`, 30_000);
       topicId = created.topicId;
       partitions = created.numPartitions;
-      await this.kube.event(topic, 'Normal', 'Created', `created topic ${topicName} with ${partitions} partition(s) on broker ${brokerId}`);
+      replicationFactor = created.replicationFactor;
+      await this.kube.event(topic, 'Normal', 'Created', `created topic ${topicName} with ${partitions} partition(s) and replication factor ${created.replicationFactor}`);
     } else if (existing.errorCode !== ErrorCode.NONE) {
-      return this.status(topic, { brokerId }, 'failed', 'MetadataFailed', `Metadata for ${topicName} failed with error ${existing.errorCode}`, 10_000);
+      return this.status(topic, {}, 'failed', 'MetadataFailed', `Metadata for ${topicName} failed with error ${existing.errorCode}`, 10_000);
     } else {
-      if (!topic.status?.topicId) await this.kube.event(topic, 'Normal', 'Adopted', `topic ${topicName} already existed on broker ${brokerId} with ${partitions} partition(s); now managed by this resource`);
+      if (!topic.status?.topicId) await this.kube.event(topic, 'Normal', 'Adopted', `topic ${topicName} already existed with ${partitions} partition(s); now managed by this resource`);
       if (spec.partitions < partitions) {
-        return this.status(topic, { topicId, partitions, brokerId }, 'failed', 'PartitionsCannotDecrease', `the topic has ${partitions} partitions; Kafka cannot lower that to ${spec.partitions}`);
+        return this.status(topic, { topicId, partitions, replicationFactor }, 'failed', 'PartitionsCannotDecrease', `the topic has ${partitions} partitions; Kafka cannot lower that to ${spec.partitions}`);
       }
       if (spec.partitions > partitions) {
         const res = await conn.send(createPartitionsApi, 3, { topics: [{ name: topicName, count: spec.partitions, assignments: null }], timeoutMs: 30_000, validateOnly: false });
         const r = res.results[0]!;
-        if (r.errorCode !== ErrorCode.NONE) return this.status(topic, { topicId, partitions, brokerId }, 'failed', 'PartitionsFailed', r.errorMessage ?? `CreatePartitions error ${r.errorCode}`, 30_000);
+        if (r.errorCode !== ErrorCode.NONE) return this.status(topic, { topicId, partitions, replicationFactor }, 'failed', 'PartitionsFailed', r.errorMessage ?? `CreatePartitions error ${r.errorCode}`, 30_000);
         await this.kube.event(topic, 'Normal', 'PartitionsAdded', `raised partitions of ${topicName} from ${partitions} to ${spec.partitions}`);
         partitions = spec.partitions;
       }
       const failure = await this.alignConfigs(topic, topicName, conn);
-      if (failure) return this.status(topic, { topicId, partitions, brokerId }, 'failed', 'ConfigRejected', failure, 30_000);
+      if (failure) return this.status(topic, { topicId, partitions, replicationFactor }, 'failed', 'ConfigRejected', failure, 30_000);
     }
-    return this.status(topic, { topicId, partitions, brokerId }, 'ready', 'TopicReady', `topic ${topicName} has ${partitions} partition(s) and the specified config`);
+    return this.status(topic, { topicId, partitions, replicationFactor }, 'ready', 'TopicReady', `topic ${topicName} has ${partitions} partition(s) and the specified config`);
   }
 
   /** Makes the topic's overrides equal spec.config; returns the broker's refusal, if any. */
@@ -230,7 +184,7 @@ export class TopicReconciler implements Reconciler {
    * Writes status when it says something new (facts carry over from the last status) and gives a
    * Warning Event when a failure's reason or message changes, not at every reconcile.
    */
-  private async status(topic: Topic, facts: Pick<KafkaTopicStatus, 'topicId' | 'partitions' | 'brokerId'>, state: 'ready' | 'progressing' | 'failed', reason: string, message: string, requeueAfterMs?: number): Promise<ReconcileResult | void> {
+  private async status(topic: Topic, facts: Pick<KafkaTopicStatus, 'topicId' | 'partitions' | 'replicationFactor'>, state: 'ready' | 'progressing' | 'failed', reason: string, message: string, requeueAfterMs?: number): Promise<ReconcileResult | void> {
     const previous = topic.status?.conditions?.find((c) => c.type === 'Ready');
     const status: KafkaTopicStatus = {
       ...topic.status,
