@@ -278,7 +278,8 @@ export class LocalKubelet {
     const kubeconfig = await this.serviceAccountKubeconfig(pod);
     const child = spawn(process.execPath, [join(ROOT, 'dist/broker/main.js'), ...args, '--http-host', ip], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}) },
+      // The container's environment, as a kubelet sets it.
+      env: { ...process.env, ...env, ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}) },
     });
     state.output = '';
     const collect = (d: Buffer) => {
