@@ -27,10 +27,15 @@ const events = async (cluster: string, reason: string) =>
   (await admin.list<Obj & { reason: string; message: string; involvedObject: { name: string } }>('v1', 'Event', NS)).filter((e) => e.involvedObject.name === cluster && e.reason === reason);
 
 async function waitReady(cluster: string, timeoutMs = 240_000): Promise<Obj> {
-  return waitFor(`${cluster} ready`, async () => {
-    const kc = await harness.get('KafkaCluster', NS, cluster);
-    return condition(kc, 'Ready')?.status === 'True' && kc.metadata!.generation === kc.status?.observedGeneration && !kc.status?.roll ? kc : null;
-  }, timeoutMs);
+  let last: Obj | undefined;
+  try {
+    return await waitFor(`${cluster} ready`, async () => {
+      const kc = (last = await harness.get('KafkaCluster', NS, cluster));
+      return condition(kc, 'Ready')?.status === 'True' && kc.metadata!.generation === kc.status?.observedGeneration && !kc.status?.roll ? kc : null;
+    }, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message.slice(0, 2000)}\nlast status: ${JSON.stringify(last?.status)}`);
+  }
 }
 
 /**
