@@ -96,6 +96,21 @@ export const KafkaClusterSpec = Type.Object(
         { description: 'Spread brokers across racks (zones).' },
       ),
     ),
+    rollingUpdate: Type.Optional(
+      Type.Object(
+        {
+          parallelism: Type.Union([Type.Literal('none'), Type.Literal('disjoint'), Type.Literal('rack')], {
+            default: 'none',
+            description:
+              "Which brokers restart together in a roll: 'none' one at a time; 'disjoint' brokers that share no partition; 'rack' the brokers of one rack (broker.rack) that share no partition. Each must still be safe to stop; the controller always goes last, alone.",
+          }),
+          maxParallel: Type.Optional(
+            Type.Integer({ minimum: 1, description: "Most brokers restarted together when parallelism is not 'none' (3 when unset); the brokers' PodDisruptionBudget then allows as many down at once." }),
+          ),
+        },
+        { description: 'How rolling restarts go. A roll restarts a broker only while stopping it takes no partition below min.insync.replicas, and the next only once the restarted one is caught up.' },
+      ),
+    ),
     metadata: Type.Optional(
       Type.Object(
         {
@@ -145,6 +160,16 @@ export const KafkaClusterStatus = Type.Object(
           message: Type.Optional(Type.String({ description: "What Kubernetes says of the failure: the container's waiting message, its exit code and last log line." })),
         }),
         { description: 'Each broker and its readiness.' },
+      ),
+    ),
+    roll: Type.Optional(
+      Type.Object(
+        {
+          done: Type.Array(Type.Integer(), { description: 'Brokers running the newest pod template.' }),
+          left: Type.Array(Type.Integer(), { description: 'Brokers still to restart.' }),
+          waiting: Type.Optional(Type.String({ description: 'Why no broker restarts now, e.g. broker 2 would take orders-0 below min.insync.replicas (2).' })),
+        },
+        { description: 'The rolling restart under way, while brokers run an old pod template.' },
       ),
     ),
     bootstrap: Type.Optional(Type.String({ description: 'Bootstrap address for Kafka clients in the cluster.' })),
