@@ -706,7 +706,7 @@ class KubernetesSession implements Session {
     if (sentAt + this.ttlMs <= this.deadline) return;
     this.deadline = sentAt + this.ttlMs;
     clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = setTimeout(() => this.expired(), this.deadline - performance.now());
+    this.deadlineTimer = setTimeout(() => this.expired(), Math.max(0, this.deadline - performance.now()));
     this.deadlineTimer.unref();
   }
 
@@ -722,6 +722,7 @@ class KubernetesSession implements Session {
     try {
       const results = await Promise.allSettled([...this.held.values()].map((lease) => this.renewOne(lease, true)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (this.ended) return;
       if (!failed) this.confirmed(sentAt);
       else if (failed.reason instanceof SessionLostError) this.markLost(failed.reason);
     } finally {
