@@ -2,6 +2,8 @@
 // (--metadata kubernetes://default/kstore) with only the rights the operator gives brokers:
 // an RF 3 topic takes acks=all writes, its leader is SIGKILLed, writes go on to the new leader,
 // and everything acknowledged reads back. The killed broker's Lease expires and is deleted.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -109,5 +111,19 @@ describe('a three-broker cluster on the Kubernetes API', () => {
 
     // Nobody renews the killed broker's Lease: the others judge it expired and delete it.
     await until("the killed broker's Lease to be deleted", async () => expect((await storedKeys()).leases).not.toContain(`brokers/${victim}`));
+  });
+});
+
+describe('--metadata', () => {
+  it.each([
+    ['kubernetes://Data/prod', 'namespace "Data" is not a DNS-1123 label'],
+    ['kubernetes://data', 'no store name'],
+    ['zookeeper://zk:2181/kafka', 'unknown metadata store URL "zookeeper://zk:2181/kafka" (expected etcd://host:port[,host:port...]/prefix or kubernetes://<namespace>/<name>)'],
+  ])('refuses %s with one line saying why', (url, why) => {
+    const run = spawnSync(process.execPath, [resolve(import.meta.dirname, '../../dist/broker/main.js'), '--metadata', url], { encoding: 'utf8', timeout: 30_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain(`samsa-broker: --metadata: `);
+    expect(run.stderr).toContain(why);
   });
 });
