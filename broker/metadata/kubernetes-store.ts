@@ -148,6 +148,12 @@ export class KubernetesMetadataStore implements MetadataStore {
   private readonly observed = new Map<string, { rv: number; at: number }>();
   private readonly watches = new Set<PrefixWatch>();
   private readonly sessions = new Set<KubernetesSession>();
+  /**
+   * Ids of this client's sessions that are lost or closed: their Leases are dead to this client
+   * whatever their resourceVersion (a renewal sent before the loss may reach the API server after
+   * it), until the session's own delete or the others' expiry removes them. Bounded: the oldest go.
+   */
+  private readonly endedSessions = new Set<string>();
 
   constructor(target: KubernetesTarget, options: KubernetesStoreOptions = {}) {
     this.namespace = target.namespace;
@@ -254,6 +260,8 @@ export class KubernetesMetadataStore implements MetadataStore {
 
   forget(session: KubernetesSession): void {
     this.sessions.delete(session);
+    this.endedSessions.add(session.id);
+    if (this.endedSessions.size > 1000) this.endedSessions.delete(this.endedSessions.values().next().value!);
   }
 
   /** The API server's address, for messages. */
@@ -266,7 +274,8 @@ export class KubernetesMetadataStore implements MetadataStore {
    * resourceVersion (client-go's way: immune to clock skew between machines).
    */
   isLive(lease: V1Lease): boolean {
-    if (!lease.spec?.holderIdentity) return false;
+    const holder = lease.spec?.holderIdentity;
+    if (!holder || this.endedSessions.has(holder)) return false;
     return performance.now() < this.expiresAt(lease);
   }
 
