@@ -190,9 +190,13 @@ export class KubernetesMetadataStore implements MetadataStore {
       try {
         // Made durable again: the Lease goes first, so the key is never both at once.
         if (lease) await this.deleteLease(lease);
-        if (configMap && expectedVersion === undefined) return rvOf(await this.call('replace configmap', () => this.core.replaceNamespacedConfigMap({ name: configMap.metadata!.name!, namespace: this.namespace, body: this.configMapBody(key, value, undefined) }, this.options())));
-        if (configMap) return rvOf(await this.call('replace configmap', () => this.core.replaceNamespacedConfigMap({ name: configMap.metadata!.name!, namespace: this.namespace, body: this.configMapBody(key, value, configMap.metadata!.resourceVersion) }, this.options())));
-        return rvOf(await this.call('create configmap', () => this.core.createNamespacedConfigMap({ namespace: this.namespace, body: this.configMapBody(key, value, undefined) }, this.options())));
+        if (configMap) {
+          // Carrying the resourceVersion read makes the replace a compare-and-set; without an expectation it need not be.
+          const body = this.configMapBody(key, value, expectedVersion === undefined ? undefined : configMap.metadata!.resourceVersion);
+          return rvOf(await this.call('replace configmap', () => this.core.replaceNamespacedConfigMap({ name: body.metadata!.name!, namespace: this.namespace, body }, this.options())));
+        }
+        const body = this.configMapBody(key, value, undefined);
+        return rvOf(await this.call('create configmap', () => this.core.createNamespacedConfigMap({ namespace: this.namespace, body }, this.options())));
       } catch (err) {
         // Changed (or created, or deleted) since it was read: read again and decide again.
         if (isStatus(err, 409) || isStatus(err, 404)) continue;
@@ -636,7 +640,8 @@ class PrefixWatch {
  * A session: the Leases it holds, renewed every third of the TTL. It is lost when no renewal was
  * confirmed for the TTL, counted from when the last confirmed one was sent (others judge expiry
  * from when they saw that renewal, which is no earlier), or when one of its Leases was taken
- * over or deleted by another client (which judged it expired).
+ * over or deleted by another client (which judged it expired). A session holding no Lease has
+ * nothing to expire, so nothing to lose.
  */
 class KubernetesSession implements Session {
   readonly id = randomUUID();
