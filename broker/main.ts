@@ -4,9 +4,10 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
-import { Broker } from './broker.js';
+import { Broker, type BrokerOptions } from './broker.js';
 import { BrokerConfig, ConfigError, brokerConfigDefs } from './config.js';
 import { checkMetadataUrl } from './metadata/store-url.js';
+import { rackFromNode } from './rack-from-node.js';
 
 const usage = `Usage: samsa-broker [options]
 
@@ -19,11 +20,19 @@ Options:
   --http-port PORT         HTTP port (default 9644)
   --data-dir DIR           Where logs (and, without --metadata, the metadata file) live (default ./data)
   --node-id N              This broker's id in the cluster (same as --config node.id=N)
+<<<<<<< HEAD
+  --metadata URL           The cluster's metadata store: etcd://host:port[,host:port...]/prefix.
+                           Brokers naming the same endpoints and prefix form one cluster. Without it
+                           the broker is a single-node cluster with its metadata in --data-dir.
+  --rack-from-node LABEL   On Kubernetes: broker.rack is this label of the node the broker runs on
+                           (NODE_NAME names the node; credentials in-cluster or from KUBECONFIG)
+=======
   --metadata URL           The cluster's metadata store: etcd://host:port[,host:port...]/prefix, or
                            kubernetes://<namespace>/<name> (ConfigMaps and Leases in that namespace;
                            credentials from KUBECONFIG, else the pod's service account). Brokers
                            naming the same store form one cluster. Without it the broker is a
                            single-node cluster with its metadata in --data-dir.
+>>>>>>> h-kstore
   --config-file FILE       Broker settings in Java properties form (name=value lines)
   --config NAME=VALUE      A broker setting by its Kafka name; repeatable, overrides the file
   --log-level LEVEL        trace, debug, info, warn, error (default info, or LOG_LEVEL)
@@ -74,6 +83,7 @@ async function main(): Promise<void> {
         'data-dir': { type: 'string' },
         'node-id': { type: 'string' },
         metadata: { type: 'string' },
+        'rack-from-node': { type: 'string' },
         config: { type: 'string', multiple: true },
         'config-file': { type: 'string' },
         'log-level': { type: 'string' },
@@ -104,6 +114,13 @@ async function main(): Promise<void> {
     settings[item.slice(0, eq).trim()] = item.slice(eq + 1);
   }
   if (values['node-id'] !== undefined) settings['node.id'] = values['node-id'];
+  if (values['rack-from-node'] !== undefined) {
+    try {
+      settings['broker.rack'] = await rackFromNode(values['rack-from-node'], process.env.NODE_NAME);
+    } catch (err) {
+      fail(`--rack-from-node: ${(err as Error).message}`);
+    }
+  }
   if (values.metadata !== undefined) {
     try {
       checkMetadataUrl(values.metadata);
@@ -122,7 +139,7 @@ async function main(): Promise<void> {
   // Components bind their own `component` on children of this root, so each line has it once.
   const rootLogger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid } });
   const logger = rootLogger.child({ component: 'broker' });
-  const broker = new Broker({
+  const options: BrokerOptions = {
     host,
     port: port(values.port, 9092, '--port'),
     advertisedHost: values['advertised-host'],
@@ -133,7 +150,15 @@ async function main(): Promise<void> {
     metadataUrl: values.metadata,
     config,
     logger: rootLogger,
-  });
+  };
+  let broker: Broker;
+  try {
+    broker = new Broker(options);
+  } catch (err) {
+    // The data directory cannot be opened, say: one line that names why, for the pod's termination message.
+    logger.fatal({ err }, 'broker failed to start');
+    process.exit(1);
+  }
 
   let stopping = false;
   const shutdown = (signal: string) => {

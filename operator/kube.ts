@@ -39,6 +39,8 @@ const RESOURCES: Record<string, ResourceInfo> = {
   'v1/PersistentVolumeClaim': { plural: 'persistentvolumeclaims', namespaced: true },
   'v1/Event': { plural: 'events', namespaced: true },
   'v1/Node': { plural: 'nodes', namespaced: false },
+  'v1/PersistentVolume': { plural: 'persistentvolumes', namespaced: false },
+  'storage.k8s.io/v1/StorageClass': { plural: 'storageclasses', namespaced: false },
   'v1/Namespace': { plural: 'namespaces', namespaced: false },
   'apps/v1/StatefulSet': { plural: 'statefulsets', namespaced: true },
   'policy/v1/PodDisruptionBudget': { plural: 'poddisruptionbudgets', namespaced: true },

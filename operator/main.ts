@@ -33,6 +33,8 @@ const { values } = parseArgs({
     'lease-name': { type: 'string', default: 'samsa-operator' },
     'resync-seconds': { type: 'string', default: '60' },
     'log-level': { type: 'string', default: process.env.LOG_LEVEL ?? 'info' },
+    // The ClusterRole that lets brokers read their node's labels, for spec.rack (the chart ships it).
+    'broker-cluster-role': { type: 'string' },
   },
 });
 
@@ -105,7 +107,7 @@ const managed = 'app.kubernetes.io/managed-by=samsa-operator';
 const statefulSets = kube.informer<KubernetesObject>('apps/v1', 'StatefulSet', managed);
 const pods = kube.informer<KubernetesObject>('v1', 'Pod', 'app.kubernetes.io/name=samsa,app.kubernetes.io/component=broker');
 
-const clusterController = new Controller(new ClusterReconciler(kube, logger), metrics, logger);
+const clusterController = new Controller(new ClusterReconciler(kube, logger, { brokerClusterRole: values['broker-cluster-role'] }), metrics, logger);
 clusterController.watch(clusters);
 // Changes of what a cluster owns go to the cluster that owns it.
 const ownerKey = (obj: KubernetesObject) => {

@@ -75,7 +75,8 @@ export interface KubernetesStoreOptions {
   kubeConfig?: KubeConfig;
 }
 
-const STORE_LABEL = 'samsa.dev/store';
+/** The label of every object of a store: its name. */
+export const STORE_LABEL = 'samsa.dev/store';
 const SEGMENT_LABEL = 'samsa.dev/key-segment';
 const KEY_ANNOTATION = 'samsa.dev/key';
 const VALUE_ANNOTATION = 'samsa.dev/value';

@@ -10,9 +10,11 @@ import { type Kube, KubeError, type KubernetesObject } from '../kube.js';
 import { reportDegraded } from './degraded.js';
 import { applyDynamicConfig, reportDynamicConfig } from './dynamic-config.js';
 import { type BrokerFailure, brokerFailure, type PodStatus } from './pod-failures.js';
-import { bootstrapAddress, configMapName, desiredResources, names, selectorLabels } from './resources.js';
+import { bootstrapAddress, configMapName, desiredResources, names, nodeReaderBindingName, type OperatorSettings, selectorLabels } from './resources.js';
 import { type BrokerAddress, scaleDownBlocker } from './scale-down.js';
+import { STORE_LABEL } from '../../broker/metadata/kubernetes-store.js';
 import { validateCluster } from './validation.js';
+import { claimTemplateTooSmall, expandClaims } from './volumes.js';
 
 interface Pod extends KubernetesObject {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
@@ -21,7 +23,11 @@ interface Pod extends KubernetesObject {
 }
 
 interface StatefulSet extends KubernetesObject {
-  spec?: { replicas?: number; template?: { spec?: { volumes?: Array<{ configMap?: { name: string } }> } } };
+  spec?: {
+    replicas?: number;
+    template?: { spec?: { volumes?: Array<{ configMap?: { name: string } }> } };
+    volumeClaimTemplates?: Array<{ spec?: { resources?: { requests?: { storage?: string } } } }>;
+  };
   status?: { observedGeneration?: number; updateRevision?: string; currentRevision?: string };
 }
 
@@ -58,19 +64,23 @@ export class ClusterReconciler implements Reconciler {
   constructor(
     private readonly kube: Kube,
     private readonly logger: Logger,
+    private readonly settings: OperatorSettings = {},
   ) {}
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const [namespace, name] = key.split('/') as [string, string];
     const kc = await this.kube.getOrNull<KafkaCluster & KubernetesObject>(API_VERSION, 'KafkaCluster', namespace, name);
-    // Gone or going: the objects it owns are garbage-collected through their owner references.
+    // Gone or going: the objects it owns are garbage-collected through their owner references;
+    // the cluster-scoped node-reader binding, which it cannot own, is deleted here.
     if (!kc || kc.metadata.deletionTimestamp) {
       this.versions.delete(key);
-      return;
+      const binding = await this.kube.getOrNull<KubernetesObject>('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, nodeReaderBindingName(namespace, name));
+      if (binding) await this.kube.delete(binding);
+      return kc ? undefined : this.collectMetadata(namespace, name);
     }
 
     // Nothing is applied or rolled while the spec cannot work.
-    const problems = validateCluster(kc);
+    const problems = validateCluster(kc, this.settings);
     if (problems.length > 0) return reportDegraded(this.kube, kc, 'InvalidConfig', `the spec cannot be applied: ${problems.join('; ')}`);
 
     // scale-down check → apply → observe → roll → collect → dynamic settings → report
@@ -78,7 +88,17 @@ export class ClusterReconciler implements Reconciler {
     const scaleDownBlocked = await scaleDownBlocker(kc, existing?.spec?.replicas ?? 0, async () => brokerAddresses(await brokerPods(this.kube, namespace, name)));
     // A refused scale-down keeps the current size for the rest of this reconcile.
     if (scaleDownBlocked) kc.spec.replicas = existing!.spec!.replicas!;
-    const applyFault = await this.apply(kc, !existing);
+    // A larger spec.storage.size: the StatefulSet is replaced without its pods (its claim
+    // template cannot change); the next reconcile creates the new one, which adopts them.
+    if (claimTemplateTooSmall(kc, existing)) {
+      await this.kube.delete(existing!, { propagationPolicy: 'Orphan' });
+      this.logger.info({ cluster: key, size: kc.spec.storage.size }, 'replacing the StatefulSet (keeping its pods) for a larger volume claim template');
+      await this.kube.event(kc, 'Normal', 'VolumesExpanding', `broker volumes grow to ${kc.spec.storage.size}: the StatefulSet is replaced, its pods keep running`);
+      return { requeueAfterMs: 1000 };
+    }
+    // No StatefulSet but pods: one being replaced (above), not a new cluster.
+    const applyFault = await this.apply(kc, !existing && (kc.status?.replicas ?? 0) === 0);
+    const volumes = applyFault ? null : await expandClaims(this.kube, kc);
     const sts = await this.kube.getOrNull<StatefulSet>('apps/v1', 'StatefulSet', namespace, names(name).statefulSet);
     const pods = await brokerPods(this.kube, namespace, name);
     const brokers = await this.observe(kc, pods);
@@ -94,13 +114,14 @@ export class ClusterReconciler implements Reconciler {
     await reportDynamicConfig(this.kube, kc, dynamicConfig, this.logger);
     // Pods exist but the StatefulSet controller has not seen the newest template yet: a roll may be coming.
     const outdated = updateRevision ? pods.filter(onOldTemplate).length : sts && pods.length > 0 ? null : 0;
-    const specFault = applyFault ?? (scaleDownBlocked ? { reason: 'ScaleDownBlocked', message: scaleDownBlocked } : null);
-    return this.report(kc, pods.length, brokers, specFault, outdated, evictionBlocked, dynamicConfig.failed.size > 0);
+    const specFault =
+      applyFault ?? (scaleDownBlocked ? { reason: 'ScaleDownBlocked', message: scaleDownBlocked } : volumes?.refused ? { reason: 'VolumeExpansionFailed', message: volumes.refused } : null);
+    return this.report(kc, pods.length, brokers, specFault, outdated, evictionBlocked, dynamicConfig.failed.size > 0, volumes?.pending.length ?? 0);
   }
 
   /** Server-side applies every desired object; a refusal by the API server becomes the cluster's fault. */
   private async apply(kc: KafkaCluster & KubernetesObject, firstTime: boolean): Promise<Fault | null> {
-    for (const obj of desiredResources(kc)) {
+    for (const obj of desiredResources(kc, this.settings)) {
       try {
         await this.kube.apply(obj);
       } catch (err) {
@@ -146,6 +167,24 @@ export class ClusterReconciler implements Reconciler {
     this.logger.info({ cluster, pod: pod.metadata.name }, 'restarting broker with the new template');
     await this.kube.event(kc, 'Normal', 'RollingRestart', `restarting ${pod.metadata.name} ${why}`);
     return null;
+  }
+
+  /**
+   * The cluster metadata in the Kubernetes API (the brokers' store: ConfigMaps and Leases
+   * labelled with the cluster's name) lives as long as the data it describes: after the
+   * KafkaCluster is gone, it is kept while any broker volume is, so that a cluster created again
+   * on kept volumes finds its topics; once the volumes are gone too, it is deleted.
+   */
+  private async collectMetadata(namespace: string, name: string): Promise<ReconcileResult | void> {
+    const claims = await this.kube.list<KubernetesObject>('v1', 'PersistentVolumeClaim', namespace, selector(name));
+    if (claims.some((c) => !c.metadata?.deletionTimestamp)) return;
+    if (claims.length > 0) return { requeueAfterMs: 2000 };
+    const store = `${STORE_LABEL}=${name}`;
+    let deleted = 0;
+    for (const [apiVersion, kind] of [['v1', 'ConfigMap'], ['coordination.k8s.io/v1', 'Lease']] as const) {
+      for (const obj of await this.kube.list<KubernetesObject>(apiVersion, kind, namespace, store)) deleted += (await this.kube.delete(obj)) ? 1 : 0;
+    }
+    if (deleted > 0) this.logger.info({ cluster: `${namespace}/${name}`, objects: deleted }, 'deleted the cluster metadata: the cluster and its volumes are gone');
   }
 
   /** Deletes the cluster's ConfigMap versions that neither the template nor any pod (old revisions included) mounts. */
@@ -207,6 +246,7 @@ export class ClusterReconciler implements Reconciler {
     outdated: number | null,
     evictionBlocked: string | null,
     retry: boolean,
+    growingVolumes: number,
   ): Promise<ReconcileResult | void> {
     const ready = brokers.filter((b) => b.ready).length;
     const failing = brokers.filter((b) => b.reason);
@@ -222,11 +262,12 @@ export class ClusterReconciler implements Reconciler {
       ...(versions.length > 0 ? { version: versions.join(', ') } : {}),
     };
     const rolling = outdated === null || outdated > 0;
-    const allReady = !fault && outdated === 0 && ready === kc.spec.replicas && podCount === kc.spec.replicas;
+    const allReady = !fault && outdated === 0 && ready === kc.spec.replicas && podCount === kc.spec.replicas && growingVolumes === 0;
     const generation = kc.metadata.generation;
     if (fault) status.conditions = verdict(kc.status?.conditions, 'failed', fault.reason, fault.message, generation);
     else if (allReady) status.conditions = verdict(kc.status?.conditions, 'ready', 'BrokersReady', `all ${kc.spec.replicas} broker(s) are ready`, generation);
     else if (evictionBlocked) status.conditions = verdict(kc.status?.conditions, 'progressing', 'EvictionBlocked', evictionBlocked, generation);
+    else if (growingVolumes > 0 && !rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'VolumesExpanding', `${growingVolumes} broker volume(s) growing to ${kc.spec.storage.size}`, generation);
     else if (rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollingRestart', outdated === null ? 'waiting for the StatefulSet controller to see the new template' : `${outdated} broker(s) still to restart with the new template`, generation);
     else status.conditions = verdict(kc.status?.conditions, 'progressing', 'BrokersStarting', `${ready} of ${kc.spec.replicas} broker(s) ready`, generation);
 
@@ -251,7 +292,7 @@ export class ClusterReconciler implements Reconciler {
  * apply, the API server's message. A crash loop's changing last log line is not a new failure.
  */
 /** Faults of the spec rather than of brokers: the message says all there is. */
-const SPEC_FAULTS = new Set(['ApplyFailed', 'ScaleDownBlocked']);
+const SPEC_FAULTS = new Set(['ApplyFailed', 'ScaleDownBlocked', 'VolumeExpansionFailed']);
 
 function faultKey(status: KafkaClusterStatus | undefined): string {
   const degraded = status?.conditions?.find((c) => c.type === 'Degraded');

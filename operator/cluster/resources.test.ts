@@ -41,6 +41,20 @@ describe('desiredResources', () => {
     expect(pick(cluster(), 'Role').rules.map((r: { resources: string[] }) => r.resources[0])).toEqual(['leases', 'configmaps']);
   });
 
+  it('with spec.rack, lets each broker read its node\'s zone: the node name, the flag, and a binding of the chart\'s ClusterRole', () => {
+    const kc = cluster({ rack: { topologyKey: 'topology.kubernetes.io/zone' } });
+    const objects = desiredResources(kc, { brokerClusterRole: 'samsa-operator-broker' });
+    const container = (objects.find((o) => o.kind === 'StatefulSet') as any).spec.template.spec.containers[0];
+    expect(container.args.join(' ')).toContain('--rack-from-node topology.kubernetes.io/zone');
+    expect(container.env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    expect(objects.find((o) => o.kind === 'ClusterRoleBinding')).toMatchObject({
+      metadata: { name: 'samsa-broker.data.prod' },
+      roleRef: { kind: 'ClusterRole', name: 'samsa-operator-broker' },
+      subjects: [{ kind: 'ServiceAccount', name: 'prod-broker', namespace: 'data' }],
+    });
+    expect(desiredResources(cluster()).find((o) => o.kind === 'ClusterRoleBinding')).toBeUndefined();
+  });
+
   it('writes the spec\'s read-only settings and nothing the brokers do not do (no replication factor of their own)', () => {
     expect(serverProperties(cluster({ replicas: 5 }))).toBe('\n');
     expect(serverProperties(cluster({ config: { 'log.retention.check.interval.ms': '1000', 'default.replication.factor': '1' } }))).toBe('default.replication.factor=1\nlog.retention.check.interval.ms=1000\n');

@@ -21,6 +21,19 @@ export const names = (cluster: string) => ({
   pdb: cluster,
 });
 
+/** What the operator was told at start that shapes every cluster's objects. */
+export interface OperatorSettings {
+  /** The ClusterRole (shipped by the chart) that lets brokers read their node: needed for spec.rack. */
+  brokerClusterRole?: string;
+}
+
+/**
+ * The ClusterRoleBinding that lets a cluster's brokers read their node's labels (spec.rack).
+ * Cluster-scoped, so it cannot be owned by the KafkaCluster: the reconciler deletes it by this name.
+ * Namespaces have no dots, so the name is unambiguous.
+ */
+export const nodeReaderBindingName = (namespace: string, cluster: string) => `samsa-broker.${namespace}.${cluster}`;
+
 export function selectorLabels(cluster: string): Record<string, string> {
   return { 'app.kubernetes.io/name': 'samsa', 'app.kubernetes.io/instance': cluster, 'app.kubernetes.io/component': 'broker' };
 }
@@ -73,7 +86,7 @@ export function bootstrapAddress(kc: KafkaCluster): string {
   return `${names(kc.metadata.name).bootstrap}.${kc.metadata.namespace}.svc:${kc.spec.listeners.kafkaPort}`;
 }
 
-export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
+export function desiredResources(kc: KafkaCluster, settings: OperatorSettings = {}): KubernetesObject[] {
   const n = names(kc.metadata.name);
   const { kafkaPort, httpPort } = kc.spec.listeners;
   // A change of settings changes the ConfigMap the pod template names, and so rolls the brokers.
@@ -156,12 +169,14 @@ export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
                 '--advertised-host', `$(POD_NAME).${n.headless}.$(POD_NAMESPACE).svc`,
                 '--config', 'node.id=$(NODE_ID)',
                 '--metadata', metadataUrl(kc),
+                ...(kc.spec.rack ? ['--rack-from-node', kc.spec.rack.topologyKey] : []),
               ],
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                 // The StatefulSet controller labels each pod with its ordinal: the broker id.
                 { name: 'NODE_ID', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
+                ...(kc.spec.rack ? [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }] : []),
               ],
               ports: [
                 { name: 'kafka', containerPort: kafkaPort, protocol: 'TCP' },
@@ -202,5 +217,16 @@ export function desiredResources(kc: KafkaCluster): KubernetesObject[] {
     metadata: meta(kc, n.pdb),
     spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: selectorLabels(kc.metadata.name) } },
   };
-  return [serviceAccount, role, roleBinding, configMap, headless, bootstrap, statefulSet, pdb];
+  const objects: KubernetesObject[] = [serviceAccount, role, roleBinding, configMap, headless, bootstrap, statefulSet, pdb];
+  // validateCluster refuses spec.rack without the ClusterRole before anything is applied.
+  if (kc.spec.rack && settings.brokerClusterRole) {
+    objects.unshift({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: nodeReaderBindingName(kc.metadata.namespace!, kc.metadata.name), labels: labels(kc.metadata.name) },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: settings.brokerClusterRole },
+      subjects: [{ kind: 'ServiceAccount', name: n.serviceAccount, namespace: kc.metadata.namespace }],
+    } as KubernetesObject);
+  }
+  return objects;
 }

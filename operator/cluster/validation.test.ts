@@ -30,4 +30,11 @@ describe('validateCluster', () => {
     for (const good of ['samsa:0.1.0', 'ghcr.io/acme/samsa:1.2', 'localhost:5000/samsa', `samsa@sha256:${'a'.repeat(64)}`]) expect(validateCluster(cluster({ image: good }))).toEqual([]);
     for (const bad of ['Samsa:1', 'samsa:', 'samsa::1', 'sam sa', 'samsa:1 ', '/samsa']) expect(validateCluster(cluster({ image: bad })), bad).toEqual([`image "${bad}" is not a valid image reference`]);
   });
+
+  it('takes spec.rack only with the ClusterRole that lets brokers read their node, and not with broker.rack', () => {
+    const rack = { topologyKey: 'topology.kubernetes.io/zone' };
+    expect(validateCluster(cluster({ rack }), { brokerClusterRole: 'samsa-operator-broker' })).toEqual([]);
+    expect(validateCluster(cluster({ rack }))[0]).toContain('--broker-cluster-role');
+    expect(validateCluster(cluster({ rack, config: { 'broker.rack': 'a' } }), { brokerClusterRole: 'r' })).toEqual(['broker.rack cannot be set with spec.rack: each broker takes its rack from its node']);
+  });
 });

@@ -4,10 +4,11 @@
 // catches what a schema cannot (ill-typed or out-of-range values) and CRDs older than the operator.
 import { ConfigError, brokerConfigDef, validateValue } from '../../broker/config.js';
 import type { KafkaCluster } from '../crds/types.js';
+import type { OperatorSettings } from './resources.js';
 import { IMAGE_REFERENCE } from '../crds/types.js';
 
 /** What is wrong with the spec, one line per problem; empty when it can be applied. */
-export function validateCluster(kc: KafkaCluster): string[] {
+export function validateCluster(kc: KafkaCluster, settings: OperatorSettings = {}): string[] {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(kc.spec.config ?? {})) {
     const def = brokerConfigDef(name);
@@ -22,6 +23,8 @@ export function validateCluster(kc: KafkaCluster): string[] {
       }
     }
   }
+  if (kc.spec.rack && !settings.brokerClusterRole) problems.push('spec.rack needs the operator started with --broker-cluster-role (the chart sets it), so that brokers may read their node\'s labels');
+  if (kc.spec.rack && kc.spec.config?.['broker.rack'] !== undefined) problems.push('broker.rack cannot be set with spec.rack: each broker takes its rack from its node');
   if (kc.spec.listeners.kafkaPort === kc.spec.listeners.httpPort) problems.push(`listeners.kafkaPort and listeners.httpPort are both ${kc.spec.listeners.kafkaPort}`);
   if (!new RegExp(IMAGE_REFERENCE).test(kc.spec.image)) problems.push(`image "${kc.spec.image}" is not a valid image reference`);
   return problems;

@@ -191,3 +191,49 @@ describe('changing a KafkaCluster safely', () => {
     expect((await admin.get<Obj & { spec: { replicas: number } }>('apps/v1', 'StatefulSet', NS, CLUSTER)).spec.replicas).toBe(1);
   }, 240_000);
 });
+
+describe('growing spec.storage.size', () => {
+  const claimSizes = async (cluster: string) =>
+    (await admin.list<Obj & { spec: { resources: { requests: { storage: string } } }; status: { capacity?: { storage: string } } }>('v1', 'PersistentVolumeClaim', NS))
+      .filter((c) => c.metadata!.name!.startsWith(`data-${cluster}-`))
+      .map((c) => `${c.spec.resources.requests.storage}/${c.status.capacity?.storage}`);
+
+  it('expands the claims in place and replaces the StatefulSet without restarting a broker', async () => {
+    await admin.create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'expandable' }, provisioner: 'samsa.dev/test-local', allowVolumeExpansion: true } as KubernetesObject);
+    await admin.create({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: 'grow', namespace: NS }, spec: { replicas: 2, storage: { size: '1Gi', storageClassName: 'expandable' } } } as KubernetesObject);
+    const ready = async () => {
+      const c = await harness.get('KafkaCluster', NS, 'grow');
+      return c.status?.observedGeneration === c.metadata!.generation && condition(c, 'Ready')?.status === 'True' ? c : null;
+    };
+    await waitFor('grow ready', ready, 120_000);
+    await waitFor('claims bound at 1Gi', async () => (await claimSizes('grow')).join() === '1Gi/1Gi,1Gi/1Gi');
+    const uids = (await admin.list<Obj>('v1', 'Pod', NS)).filter((p) => p.metadata!.name!.startsWith('grow-')).map((p) => p.metadata!.uid).sort();
+    const stsUid = (await admin.get<Obj>('apps/v1', 'StatefulSet', NS, 'grow')).metadata!.uid;
+
+    await admin.mergePatch(await harness.get('KafkaCluster', NS, 'grow'), { spec: { storage: { size: '2Gi' } } });
+    await waitFor('claims grown to 2Gi', async () => (await claimSizes('grow')).join() === '2Gi/2Gi,2Gi/2Gi', 120_000);
+    await waitFor('grow ready at 2Gi', ready, 120_000);
+    const sts = await admin.get<Obj & { spec: { volumeClaimTemplates: Array<{ spec: { resources: { requests: { storage: string } } } }> } }>('apps/v1', 'StatefulSet', NS, 'grow');
+    expect(sts.metadata!.uid).not.toBe(stsUid);
+    expect(sts.spec.volumeClaimTemplates[0]!.spec.resources.requests.storage).toBe('2Gi');
+    expect((await admin.list<Obj>('v1', 'Pod', NS)).filter((p) => p.metadata!.name!.startsWith('grow-')).map((p) => p.metadata!.uid).sort()).toEqual(uids);
+    const announced = (await admin.list<Obj & { reason: string; involvedObject: { name: string } }>('v1', 'Event', NS)).filter((e) => e.involvedObject.name === 'grow' && e.reason === 'VolumesExpanding');
+    expect(announced).toHaveLength(1);
+    // Shrinking is refused at admission.
+    await expect(admin.mergePatch(await harness.get('KafkaCluster', NS, 'grow'), { spec: { storage: { size: '1Gi' } } })).rejects.toThrow('storage.size cannot shrink');
+  }, 300_000);
+
+  it('says why when the StorageClass does not allow expansion, and keeps the claims as they are', async () => {
+    await admin.create({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'fixed' }, provisioner: 'samsa.dev/test-local' } as KubernetesObject);
+    await admin.create({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: 'fixed', namespace: NS }, spec: { replicas: 1, storage: { size: '1Gi', storageClassName: 'fixed' } } } as KubernetesObject);
+    await waitFor('fixed ready', async () => condition(await harness.get('KafkaCluster', NS, 'fixed'), 'Ready')?.status === 'True', 120_000);
+    await waitFor('claim bound', async () => (await claimSizes('fixed')).join() === '1Gi/1Gi');
+    await admin.mergePatch(await harness.get('KafkaCluster', NS, 'fixed'), { spec: { storage: { size: '5Gi' } } });
+    const degraded = await waitFor('VolumeExpansionFailed', async () => {
+      const d = condition(await harness.get('KafkaCluster', NS, 'fixed'), 'Degraded');
+      return d?.status === 'True' && d.reason === 'VolumeExpansionFailed' ? d : null;
+    });
+    expect(degraded.message).toBe('the broker volumes cannot grow to 5Gi: data-fixed-0: StorageClass fixed does not allow volume expansion');
+    expect(await claimSizes('fixed')).toEqual(['1Gi/1Gi']);
+  }, 240_000);
+});

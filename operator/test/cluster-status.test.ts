@@ -5,15 +5,18 @@
 // and one Warning Event each; reverting heals without a human; a pending bad config reaches
 // only the brokers the roll replaced (versioned ConfigMaps), and status shows broker versions.
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { KafkaConnection } from '../../broker/protocol/client.js';
+import { metadataApi } from '../../broker/protocol/messages/index.js';
 import { kcatProduce } from '../../broker/test/kcat.js';
 import { API_VERSION } from '../crds/types.js';
 import type { Kube, KubernetesObject } from '../kube.js';
+import { NODE_ZONE } from './kubelet.js';
 import { type Obj, OperatorHarness, type OperatorProcess } from './operator-harness.js';
 
 const NS = 'first-hour';
@@ -68,6 +71,18 @@ async function afterReconciles(name: string, n: number): Promise<void> {
   }
 }
 
+/** The rack of each broker, by id, as Metadata gives it. */
+async function racks(address: string): Promise<Array<string | null>> {
+  const [host, port] = address.split(':') as [string, string];
+  const conn = await KafkaConnection.open(host, Number(port), 'first-hour');
+  try {
+    const meta = await conn.send(metadataApi, 12, { topics: [], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+    return [...meta.brokers].sort((a, b) => a.nodeId - b.nodeId).map((b) => b.rack);
+  } finally {
+    await conn.close();
+  }
+}
+
 const kafkaAt = (address: string) => new kafkajs.Kafka({ clientId: 'first-hour', brokers: [address], logLevel: kafkajs.logLevel.NOTHING });
 
 beforeAll(async () => {
@@ -100,6 +115,8 @@ describe('the KafkaCluster reconciler in the first hour', () => {
     const client = kafka.admin();
     await client.connect();
     expect((await client.describeCluster()).brokers.map((b) => b.nodeId).sort()).toEqual([0, 1, 2]);
+    // spec.rack: each broker's rack is its node's zone.
+    expect(await racks(address)).toEqual([NODE_ZONE, NODE_ZONE, NODE_ZONE]);
     // CreateTopics without a replication factor or partition count takes the cluster's defaults.
     await client.createTopics({ topics: [{ topic: 'payments' }], waitForLeaders: true });
     const payments = (await client.fetchTopicMetadata({ topics: ['payments'] })).topics[0]!.partitions;
@@ -191,10 +208,10 @@ describe('the KafkaCluster reconciler in the first hour', () => {
   }, 300_000);
 
   it('names a crash-looping broker with its exit code and last log line, once, and clears when it runs again', async () => {
-    // A broker whose metadata file was damaged cannot start: it exits at once, every time the kubelet restarts it.
-    const metadataFile = join(harness.kubelet.volumeOf(NS, 'data-imgs-1'), 'data', 'metadata.json');
-    const intact = readFileSync(metadataFile);
-    writeFileSync(metadataFile, '{"entries": {"torn');
+    // A broker whose data directory is not a directory cannot start: it exits at once, every time the kubelet restarts it.
+    const dataDir = join(harness.kubelet.volumeOf(NS, 'data-imgs-1'), 'data');
+    renameSync(dataDir, `${dataDir}.aside`);
+    writeFileSync(dataDir, 'not a directory');
     expect(harness.kubelet.kill('imgs-1', 'SIGKILL', NS)).toBe(true);
     await waitDegraded('imgs', 'CrashLoopBackOff');
     // The first restart (after the kill, exit code 137) fails too: from then on status names that failure.
@@ -203,14 +220,15 @@ describe('the KafkaCluster reconciler in the first hour', () => {
       return /^exited with code 1: /.test(c.status?.brokers?.[1]?.message ?? '') ? c : null;
     });
     expect(kc.status!.brokers[1]).toMatchObject({ pod: 'imgs-1', ready: false, reason: 'CrashLoopBackOff' });
-    expect(kc.status!.brokers[1].message).toMatch(/^exited with code 1: Error: metadata file .*metadata\.json is not valid JSON/);
+    expect(kc.status!.brokers[1].message).toBe(`exited with code 1: broker failed to start: EEXIST: file already exists, mkdir '${dataDir}'`);
     expect(condition(kc, 'Degraded')!.message).toBe(`imgs-1: ${kc.status!.brokers[1].message}`);
     // Several crashes, several reconciles: still one Warning.
     await waitFor('three restarts', async () => ((await pod('imgs-1')).status.containerStatuses?.[0]?.restartCount ?? 0) >= 3);
     await afterReconciles('imgs', 2);
     expect(await warnings('imgs', 'CrashLoopBackOff')).toHaveLength(1);
 
-    writeFileSync(metadataFile, intact);
+    rmSync(dataDir);
+    renameSync(`${dataDir}.aside`, dataDir);
     const healed = await waitReady('imgs');
     expect(condition(healed, 'Degraded')!.status).toBe('False');
     expect(healed.status!.brokers[1]).toEqual({ id: 1, pod: 'imgs-1', ready: true, version: VERSION });

@@ -24,10 +24,12 @@ describe('Helm chart', () => {
 
   it('renders the operator with least-privilege RBAC', () => {
     const docs = render();
-    expect(docs.map((d) => d.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Service', 'ServiceAccount']);
-    const role = docs.find((d) => d.kind === 'ClusterRole')!;
-    for (const rule of role.rules!) expect(rule.verbs).not.toContain('*');
+    expect(docs.map((d) => d.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Service', 'ServiceAccount']);
+    for (const role of docs.filter((d) => d.kind === 'ClusterRole')) for (const rule of role.rules!) expect(rule.verbs).not.toContain('*');
+    // The brokers' ClusterRole (bound per cluster for spec.rack) reads nodes and nothing else.
+    expect(docs.find((d) => d.kind === 'ClusterRole' && d.metadata!.name!.endsWith('-broker'))!.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
     const deployment = docs.find((d) => d.kind === 'Deployment')!;
+    expect(deployment.spec.template.spec.containers[0].args).toContain(`--broker-cluster-role=${docs.find((d) => d.kind === 'ClusterRole' && d.metadata!.name!.endsWith('-broker'))!.metadata!.name}`);
     expect(deployment.spec.template.spec.containers[0].command).toEqual(['node', 'dist/operator/main.js']);
     expect(deployment.spec.template.spec.containers[0].image).toBe('samsa:0.1.0');
   });

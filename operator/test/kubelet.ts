@@ -19,6 +19,9 @@ import type { Kube, KubernetesObject } from '../kube.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const NODE = 'samsa-test-node';
+const ZONE_LABEL = 'topology.kubernetes.io/zone';
+/** The zone of the one node: brokers that take their rack from it report this. */
+export const NODE_ZONE = 'test-zone-a';
 // What FallbackToLogsOnError keeps of a failed container's output: its last 80 lines or 2048 bytes.
 const TERMINATION_LOG_LINES = 80;
 const TERMINATION_LOG_BYTES = 2048;
@@ -36,6 +39,11 @@ interface Pod extends KubernetesObject {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string; resourceVersion?: string };
   spec: { nodeName?: string; serviceAccountName?: string; containers: Container[]; volumes?: Array<{ name: string; configMap?: { name: string }; persistentVolumeClaim?: { claimName: string } }>; hostname?: string; subdomain?: string };
   status?: { podIP?: string; containerStatuses?: unknown[]; conditions?: Array<{ type: string; status: string }> };
+}
+
+interface Claim extends KubernetesObject {
+  spec: { accessModes: string[]; storageClassName?: string; volumeName?: string; resources: { requests: { storage: string } } };
+  status?: { phase?: string; capacity?: { storage?: string } };
 }
 
 interface Terminated {
@@ -97,7 +105,7 @@ export class LocalKubelet {
   }
 
   async start(): Promise<void> {
-    await this.kube.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE } } } as KubernetesObject);
+    await this.kube.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE, [ZONE_LABEL]: NODE_ZONE } } } as KubernetesObject);
     this.timer = setInterval(() => void this.sync(), 250);
   }
 
@@ -125,10 +133,48 @@ export class LocalKubelet {
         await this.report(key, pod);
       }
       for (const key of [...this.containers.keys()]) if (!seen.has(key)) await this.stopPod(key);
+      await this.provisionVolumes();
     } catch {
       // the next pass tries again
     } finally {
       this.syncing = false;
+    }
+  }
+
+  /**
+   * Plays the volume provisioner and resizer (a local-path provisioner's part): binds each pending
+   * claim to a new PersistentVolume of its size, and grows a bound claim's volume when its request
+   * grows (the API server admits that only where the StorageClass allows expansion). The data
+   * itself stays in the claim's local folder.
+   */
+  private async provisionVolumes(): Promise<void> {
+    const claims = await this.kube.list<Claim>('v1', 'PersistentVolumeClaim');
+    for (const claim of claims) {
+      const { name, namespace, uid } = claim.metadata as { name: string; namespace: string; uid: string };
+      const requested = claim.spec.resources.requests.storage;
+      if (claim.status?.phase !== 'Bound') {
+        const pvName = `pv-${uid}`;
+        const volume = {
+          apiVersion: 'v1',
+          kind: 'PersistentVolume',
+          metadata: { name: pvName },
+          spec: {
+            capacity: { storage: requested },
+            accessModes: claim.spec.accessModes,
+            ...(claim.spec.storageClassName ? { storageClassName: claim.spec.storageClassName } : {}),
+            persistentVolumeReclaimPolicy: 'Retain',
+            hostPath: { path: join(this.dataRoot, 'volumes', namespace, name) },
+            claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name, uid },
+          },
+        } as KubernetesObject;
+        if (!(await this.kube.getOrNull('v1', 'PersistentVolume', undefined, pvName))) await this.kube.create(volume);
+        await this.kube.mergePatch(volume, { status: { phase: 'Bound' } }, 'status');
+        if (!claim.spec.volumeName) await this.kube.mergePatch(claim, { spec: { volumeName: pvName } });
+        await this.kube.mergePatch(claim, { status: { phase: 'Bound', accessModes: claim.spec.accessModes, capacity: { storage: requested } } }, 'status');
+      } else if (claim.status.capacity?.storage !== requested) {
+        await this.kube.mergePatch({ apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: claim.spec.volumeName } }, { spec: { capacity: { storage: requested } } });
+        await this.kube.mergePatch(claim, { status: { capacity: { storage: requested } } }, 'status');
+      }
     }
   }
 
@@ -201,6 +247,7 @@ export class LocalKubelet {
       else if (path === 'metadata.name') env[e.name] = pod.metadata.name;
       else if (path === 'metadata.namespace') env[e.name] = pod.metadata.namespace;
       else if (path === 'status.podIP') env[e.name] = ip;
+      else if (path === 'spec.nodeName') env[e.name] = pod.spec.nodeName ?? '';
       else if (path?.startsWith('metadata.labels[')) env[e.name] = pod.metadata.labels?.[path.slice(17, -2)] ?? '';
     }
     const mounts = new Map<string, string>();
@@ -231,7 +278,8 @@ export class LocalKubelet {
     const kubeconfig = await this.serviceAccountKubeconfig(pod);
     const child = spawn(process.execPath, [join(ROOT, 'dist/broker/main.js'), ...args, '--http-host', ip], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}) },
+      // The container's environment, as a kubelet sets it.
+      env: { ...process.env, ...env, ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}) },
     });
     state.output = '';
     const collect = (d: Buffer) => {
