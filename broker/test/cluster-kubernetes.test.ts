@@ -1,7 +1,8 @@
 // Three real broker processes keep their cluster metadata in a real kube-apiserver
 // (--metadata kubernetes://default/kstore) with only the rights the operator gives brokers:
 // an RF 3 topic takes acks=all writes, its leader is SIGKILLed, writes go on to the new leader,
-// and everything acknowledged reads back. The killed broker's Lease expires and is deleted.
+// and everything acknowledged reads back. The killed broker's Lease expires and is deleted; the
+// broker, restarted, registers again and rejoins every ISR.
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +112,20 @@ describe('a three-broker cluster on the Kubernetes API', () => {
 
     // Nobody renews the killed broker's Lease: the others judge it expired and delete it.
     await until("the killed broker's Lease to be deleted", async () => expect((await storedKeys()).leases).not.toContain(`brokers/${victim}`));
+
+    // Back, the broker registers again and rejoins every ISR.
+    await cluster.restart(victim);
+    const watcher = client('watcher').admin();
+    await watcher.connect();
+    try {
+      await until('the restarted broker to rejoin every ISR', async () => {
+        const md = await watcher.fetchTopicMetadata({ topics: ['replicated'] });
+        for (const p of md.topics[0]!.partitions) expect([...p.isr].sort()).toEqual([0, 1, 2]);
+      }, 60_000);
+    } finally {
+      await watcher.disconnect();
+    }
+    expect((await storedKeys()).leases).toContain(`brokers/${victim}`);
   });
 });
 
