@@ -63,6 +63,9 @@ export async function brokerPods(kube: Kube, namespace: string, cluster: string)
   return pods.sort((a, b) => ordinal(a) - ordinal(b));
 }
 
+/** How long a step of partition moves may take before the reconcile goes on without it. */
+const MOVES_TIMEOUT_MS = 20_000;
+
 /** A refusal by the API server that repeating the same request cannot fix (invalid, forbidden). */
 const isRefusal = (err: unknown): err is KubeError => err instanceof KubeError && err.status >= 400 && err.status < 500 && err.status !== 409 && err.status !== 429;
 
@@ -107,6 +110,8 @@ export class ClusterReconciler implements Reconciler {
     // A larger spec.storage.size: the StatefulSet is replaced without its pods (its claim
     // template cannot change); the next reconcile creates the new one, which adopts them.
     if (claimTemplateTooSmall(kc, existing)) {
+      // Being deleted already (the orphaning takes a moment): wait for it to go.
+      if (existing!.metadata?.deletionTimestamp) return { requeueAfterMs: 1000 };
       await this.kube.delete(existing!, { propagationPolicy: 'Orphan' });
       this.logger.info({ cluster: key, size: kc.spec.storage.size }, 'replacing the StatefulSet (keeping its pods) for a larger volume claim template');
       await this.kube.event(kc, 'Normal', 'VolumesExpanding', `broker volumes grow to ${kc.spec.storage.size}: the StatefulSet is replaced, its pods keep running`);
@@ -145,11 +150,16 @@ export class ClusterReconciler implements Reconciler {
     // No plan starts while a broker is down or on an old template: a roll or a restart is under way.
     const settled = pods.length === sts.spec?.replicas && pods.every((p) => isReady(p) && p.metadata.labels?.['controller-revision-hash'] === current);
     const addresses = pods.filter((p) => isReady(p) && p.status?.podIP).map((p) => ({ host: p.status!.podIP!, port: kc.spec.listeners.kafkaPort }));
+    let timer: NodeJS.Timeout | undefined;
+    // A broker that accepts connections but never answers (stopped) must not hold the whole reconcile.
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${MOVES_TIMEOUT_MS} ms`)), MOVES_TIMEOUT_MS)));
     try {
-      return await this.moves.reconcile(kc, addresses, sts.spec?.replicas ?? 0, settled);
+      return await Promise.race([this.moves.reconcile(kc, addresses, sts.spec?.replicas ?? 0, settled), timeout]);
     } catch (err) {
       this.logger.warn({ cluster: `${kc.metadata.namespace}/${kc.metadata.name}`, err }, 'partition moves: the brokers could not be asked; retrying');
       return null;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
