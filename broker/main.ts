@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
-import { Broker } from './broker.js';
+import { Broker, type BrokerOptions } from './broker.js';
 import { BrokerConfig, ConfigError, brokerConfigDefs } from './config.js';
 import { checkMetadataUrl } from './metadata/store-url.js';
 import { rackFromNode } from './rack-from-node.js';
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   // Components bind their own `component` on children of this root, so each line has it once.
   const rootLogger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid } });
   const logger = rootLogger.child({ component: 'broker' });
-  const broker = new Broker({
+  const options: BrokerOptions = {
     host,
     port: port(values.port, 9092, '--port'),
     advertisedHost: values['advertised-host'],
@@ -150,7 +150,15 @@ async function main(): Promise<void> {
     metadataUrl: values.metadata,
     config,
     logger: rootLogger,
-  });
+  };
+  let broker: Broker;
+  try {
+    broker = new Broker(options);
+  } catch (err) {
+    // The data directory cannot be opened, say: one line that names why, for the pod's termination message.
+    logger.fatal({ err }, 'broker failed to start');
+    process.exit(1);
+  }
 
   let stopping = false;
   const shutdown = (signal: string) => {

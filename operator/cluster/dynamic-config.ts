@@ -1,9 +1,9 @@
 // Dynamic broker settings of spec.config (those the broker changes live, such as
 // log.retention.ms) go to the brokers as the cluster-wide default through the admin protocol,
-// not into server.properties, so changing them restarts nothing. Brokers do not share metadata
-// yet, so every ready broker is told; each keeps the default in its own store across restarts.
-// Every reconcile compares each broker's default with the spec (DescribeConfigs), so a new or
-// wiped broker gets it, and defaults no longer in the spec are deleted.
+// not into server.properties, so changing them restarts nothing. The brokers share the default
+// through the cluster metadata; every reconcile still compares each ready broker's view with the
+// spec (DescribeConfigs), so a broker that missed a change is told again, and defaults no longer
+// in the spec are deleted.
 import type { Logger } from 'pino';
 import { brokerConfigDef, validateValue } from '../../broker/config.js';
 import { KafkaConnection } from '../../broker/protocol/client.js';

@@ -4,7 +4,7 @@
 // pod uses, and report it all in status, with a Warning Event when a failure appears.
 import type { Logger } from 'pino';
 import { API_VERSION, type KafkaCluster, type KafkaClusterStatus } from '../crds/types.js';
-import { sameStatus, verdict } from '../conditions.js';
+import { sameStatus, setCondition, verdict } from '../conditions.js';
 import type { ReconcileResult, Reconciler } from '../controller/controller.js';
 import { type Kube, KubeError, type KubernetesObject } from '../kube.js';
 import { reportDegraded } from './degraded.js';
@@ -13,7 +13,8 @@ import { type RollTarget, readRollFacts } from '../roll/oracle.js';
 import { planRoll } from '../roll/planner.js';
 import { type BrokerFailure, brokerFailure, type PodStatus } from './pod-failures.js';
 import { bootstrapAddress, configMapName, DEFAULT_MAX_PARALLEL, desiredResources, names, nodeReaderBindingName, type OperatorSettings, selectorLabels } from './resources.js';
-import { type BrokerAddress, scaleDownBlocker } from './scale-down.js';
+import { type MovesResult, type Operation, PartitionMoves } from './partition-moves.js';
+import { STORE_LABEL } from '../../broker/metadata/kubernetes-store.js';
 import { validateCluster } from './validation.js';
 import { claimTemplateTooSmall, expandClaims } from './volumes.js';
 
@@ -54,7 +55,7 @@ const selector = (cluster: string) => Object.entries(selectorLabels(cluster)).ma
 const configMapsOf = (spec: { volumes?: Array<{ configMap?: { name: string } }> } | undefined) => (spec?.volumes ?? []).flatMap((v) => (v.configMap ? [v.configMap.name] : []));
 
 /** Each broker's id and, when it is ready, the address to reach it at. */
-const brokerAddresses = (pods: Pod[]): BrokerAddress[] => pods.map((p) => ({ id: ordinal(p), host: isReady(p) ? (p.status?.podIP ?? null) : null }));
+const brokerAddresses = (pods: Pod[]): Array<{ id: number; host: string | null }> => pods.map((p) => ({ id: ordinal(p), host: isReady(p) ? (p.status?.podIP ?? null) : null }));
 
 /** The broker pods of a cluster, by ordinal. */
 export async function brokerPods(kube: Kube, namespace: string, cluster: string): Promise<Pod[]> {
@@ -69,12 +70,15 @@ export class ClusterReconciler implements Reconciler {
   readonly name = 'kafkacluster';
   /** Broker versions by cluster key, then pod uid: a pod's image, and so its version, never changes. */
   private readonly versions = new Map<string, Map<string, string>>();
+  private readonly moves: PartitionMoves;
 
   constructor(
     private readonly kube: Kube,
     private readonly logger: Logger,
     private readonly settings: OperatorSettings = {},
-  ) {}
+  ) {
+    this.moves = new PartitionMoves(kube, logger);
+  }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const [namespace, name] = key.split('/') as [string, string];
@@ -85,18 +89,20 @@ export class ClusterReconciler implements Reconciler {
       this.versions.delete(key);
       const binding = await this.kube.getOrNull<KubernetesObject>('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, nodeReaderBindingName(namespace, name));
       if (binding) await this.kube.delete(binding);
-      return;
+      return kc ? undefined : this.collectMetadata(namespace, name);
     }
 
     // Nothing is applied or rolled while the spec cannot work.
     const problems = validateCluster(kc, this.settings);
     if (problems.length > 0) return reportDegraded(this.kube, kc, 'InvalidConfig', `the spec cannot be applied: ${problems.join('; ')}`);
 
-    // scale-down check → apply → observe → roll → collect → dynamic settings → report
+    // partition moves → apply → observe → roll → collect → dynamic settings → report
     const existing = await this.kube.getOrNull<StatefulSet>('apps/v1', 'StatefulSet', namespace, names(name).statefulSet);
-    const scaleDownBlocked = await scaleDownBlocker(kc, existing?.spec?.replicas ?? 0, async () => brokerAddresses(await brokerPods(this.kube, namespace, name)));
-    // A refused scale-down keeps the current size for the rest of this reconcile.
-    if (scaleDownBlocked) kc.spec.replicas = existing!.spec!.replicas!;
+    const moves = existing ? await this.movePartitions(kc, existing) : null;
+    const scaleDownBlocked = moves?.scaleDownBlocked ?? null;
+    // A scale-down waits until the brokers it removes hold nothing: until then the StatefulSet keeps its size.
+    const shrinking = existing?.spec?.replicas !== undefined && existing.spec.replicas > kc.spec.replicas;
+    if (shrinking && !moves?.scaleDownReady) kc.spec.replicas = existing!.spec!.replicas!;
     // A larger spec.storage.size: the StatefulSet is replaced without its pods (its claim
     // template cannot change); the next reconcile creates the new one, which adopts them.
     if (claimTemplateTooSmall(kc, existing)) {
@@ -125,7 +131,25 @@ export class ClusterReconciler implements Reconciler {
     const outdated = updateRevision ? pods.filter(onOldTemplate).length : sts && pods.length > 0 ? null : 0;
     const specFault =
       applyFault ?? (scaleDownBlocked ? { reason: 'ScaleDownBlocked', message: scaleDownBlocked } : volumes?.refused ? { reason: 'VolumeExpansionFailed', message: volumes.refused } : null);
-    return this.report(kc, pods.length, brokers, specFault, outdated, roll, dynamicConfig.failed.size > 0, volumes?.pending.length ?? 0);
+    return this.report(kc, pods.length, brokers, specFault, outdated, roll, dynamicConfig.failed.size > 0, volumes?.pending.length ?? 0, moves);
+  }
+
+  /**
+   * A step of the partition moves (partition-moves.ts), given the brokers as they are before this
+   * pass applies anything; null when the brokers cannot be asked now (the next pass tries again).
+   */
+  private async movePartitions(kc: KafkaCluster & KubernetesObject, sts: StatefulSet): Promise<MovesResult | null> {
+    const pods = await brokerPods(this.kube, kc.metadata.namespace!, kc.metadata.name);
+    const current = sts.status?.updateRevision;
+    // No plan starts while a broker is down or on an old template: a roll or a restart is under way.
+    const settled = pods.length === sts.spec?.replicas && pods.every((p) => isReady(p) && p.metadata.labels?.['controller-revision-hash'] === current);
+    const addresses = pods.filter((p) => isReady(p) && p.status?.podIP).map((p) => ({ host: p.status!.podIP!, port: kc.spec.listeners.kafkaPort }));
+    try {
+      return await this.moves.reconcile(kc, addresses, sts.spec?.replicas ?? 0, settled);
+    } catch (err) {
+      this.logger.warn({ cluster: `${kc.metadata.namespace}/${kc.metadata.name}`, err }, 'partition moves: the brokers could not be asked; retrying');
+      return null;
+    }
   }
 
   /** Server-side applies every desired object; a refusal by the API server becomes the cluster's fault. */
@@ -193,6 +217,24 @@ export class ClusterReconciler implements Reconciler {
     return null;
   }
 
+  /**
+   * The cluster metadata in the Kubernetes API (the brokers' store: ConfigMaps and Leases
+   * labelled with the cluster's name) lives as long as the data it describes: after the
+   * KafkaCluster is gone, it is kept while any broker volume is, so that a cluster created again
+   * on kept volumes finds its topics; once the volumes are gone too, it is deleted.
+   */
+  private async collectMetadata(namespace: string, name: string): Promise<ReconcileResult | void> {
+    const claims = await this.kube.list<KubernetesObject>('v1', 'PersistentVolumeClaim', namespace, selector(name));
+    if (claims.some((c) => !c.metadata?.deletionTimestamp)) return;
+    if (claims.length > 0) return { requeueAfterMs: 2000 };
+    const store = `${STORE_LABEL}=${name}`;
+    let deleted = 0;
+    for (const [apiVersion, kind] of [['v1', 'ConfigMap'], ['coordination.k8s.io/v1', 'Lease']] as const) {
+      for (const obj of await this.kube.list<KubernetesObject>(apiVersion, kind, namespace, store)) deleted += (await this.kube.delete(obj)) ? 1 : 0;
+    }
+    if (deleted > 0) this.logger.info({ cluster: `${namespace}/${name}`, objects: deleted }, 'deleted the cluster metadata: the cluster and its volumes are gone');
+  }
+
   /** Deletes the cluster's ConfigMap versions that neither the template nor any pod (old revisions included) mounts. */
   private async collectConfigMaps(kc: KafkaCluster & KubernetesObject, sts: StatefulSet | null, pods: Pod[]): Promise<void> {
     const inUse = new Set([configMapName(kc), ...configMapsOf(sts?.spec?.template?.spec), ...pods.flatMap((p) => configMapsOf(p.spec))]);
@@ -253,6 +295,7 @@ export class ClusterReconciler implements Reconciler {
     roll: RollStatus | null,
     retry: boolean,
     growingVolumes: number,
+    moves: MovesResult | null,
   ): Promise<ReconcileResult | void> {
     const evictionBlocked = roll?.evictionBlocked ? roll.waiting : null;
     const rollWaiting = roll?.evictionBlocked ? null : (roll?.waiting ?? null);
@@ -270,6 +313,16 @@ export class ClusterReconciler implements Reconciler {
       ...(versions.length > 0 ? { version: versions.join(', ') } : {}),
       ...(roll && roll.left.length > 0 ? { roll: { done: roll.done, left: roll.left, ...(roll.waiting ? { waiting: roll.waiting } : {}) } } : {}),
     };
+    const operation: Operation | null =
+      moves?.operation ??
+      (roll && roll.left.length > 0
+        ? { type: 'RollingRestart', reason: 'brokers run an old pod template', progress: `${roll.done.length}/${roll.done.length + roll.left.length} brokers` }
+        : null);
+    if (operation) status.operation = operation;
+    const lastRequest = moves?.answeredRequest ?? kc.status?.rebalance?.lastRequest;
+    const imbalance = moves?.imbalance ?? kc.status?.rebalance?.imbalance;
+    if (lastRequest !== undefined || imbalance) status.rebalance = { ...(lastRequest !== undefined ? { lastRequest } : {}), ...(imbalance ? { imbalance } : {}) };
+    const shrinking = podCount > kc.spec.replicas;
     const rolling = outdated === null || outdated > 0;
     const allReady = !fault && outdated === 0 && ready === kc.spec.replicas && podCount === kc.spec.replicas && growingVolumes === 0;
     const generation = kc.metadata.generation;
@@ -277,10 +330,13 @@ export class ClusterReconciler implements Reconciler {
     else if (allReady) status.conditions = verdict(kc.status?.conditions, 'ready', 'BrokersReady', `all ${kc.spec.replicas} broker(s) are ready`, generation);
     else if (evictionBlocked) status.conditions = verdict(kc.status?.conditions, 'progressing', 'EvictionBlocked', evictionBlocked, generation);
     else if (rollWaiting && outdated) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollWaiting', `${outdated} broker(s) still to restart; ${rollWaiting}`, generation);
+    else if (shrinking && !rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'ScalingDown', moves?.operation ? `${moves.operation.reason}: ${moves.operation.progress}` : `removing ${podCount - kc.spec.replicas} broker(s)`, generation);
     else if (growingVolumes > 0 && !rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'VolumesExpanding', `${growingVolumes} broker volume(s) growing to ${kc.spec.storage.size}`, generation);
     else if (rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollingRestart', outdated === null ? 'waiting for the StatefulSet controller to see the new template' : `${outdated} broker(s) still to restart with the new template`, generation);
     else status.conditions = verdict(kc.status?.conditions, 'progressing', 'BrokersStarting', `${ready} of ${kc.spec.replicas} broker(s) ready`, generation);
 
+    // Ready while partitions move onto or between ready brokers; Reconciling says what moves.
+    if (allReady && moves?.operation) status.conditions = setCondition(status.conditions, 'Reconciling', 'True', 'MovingPartitions', `${moves.operation.reason}: ${moves.operation.progress}`, generation);
     if (!sameStatus(status, kc.status)) {
       const wasReady = kc.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
       await this.kube.mergePatch(kc, { status: withRemovals(status, kc.status) }, 'status');
@@ -291,7 +347,7 @@ export class ClusterReconciler implements Reconciler {
       if (!fault && evictionBlocked && (shown?.reason !== 'EvictionBlocked' || shown.message !== evictionBlocked)) await this.kube.event(kc, 'Warning', 'EvictionBlocked', evictionBlocked);
     }
     // Ready, and every ready broker's version known: nothing to wait for.
-    if (allReady && brokers.every((b) => b.version) && !retry) return;
+    if (allReady && brokers.every((b) => b.version) && !retry && !operation) return;
     // A spec fault waits for a change of the spec (which triggers a reconcile) or this retry.
     return { requeueAfterMs: specFault ? 30_000 : 2000 };
   }

@@ -69,7 +69,7 @@ export class ControlPlane {
     await this.waitReady(admin);
     const kcmPort = await freePort();
     this.run('kube-controller-manager', [
-      `--kubeconfig=${admin}`, '--controllers=statefulset,garbagecollector,disruption,serviceaccount-token', '--leader-elect=false',
+      `--kubeconfig=${admin}`, '--controllers=statefulset,garbagecollector,disruption,serviceaccount-token,pvc-protection,pv-protection', '--leader-elect=false',
       `--service-account-private-key-file=${join(d, 'sa.key')}`, `--root-ca-file=${join(d, 'ca.crt')}`, `--secure-port=${kcmPort}`, '--bind-address=127.0.0.1',
       `--authentication-kubeconfig=${admin}`, `--authorization-kubeconfig=${admin}`, '--v=0',
     ]);

@@ -5,6 +5,7 @@
 // (the oracle says unsafe) until it is SIGCONTed. On four brokers in two racks, 'disjoint' and
 // 'rack' parallel rolls restart brokers that share no partition together. The operator test of
 // the same rolls on Kubernetes is operator/test/rolling-restart.test.ts.
+import { produceThroughout } from '../../broker/test/acks-all-load.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { KafkaConnection } from '../../broker/protocol/client.js';
@@ -39,36 +40,10 @@ async function createTopic(cluster: SamsaCluster, name: string, partitions: numb
   }
 }
 
-/** A kafkajs producer sending numbered records with acks=all until stopped: what was acked and what failed. */
-function produceThroughout(cluster: SamsaCluster, topic: string) {
+/** The acks=all load on a SamsaCluster, with the client that reads it back. */
+function produceOn(cluster: SamsaCluster, topic: string) {
   const kafka = new Kafka({ clientId: 'roll-producer', brokers: cluster.bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  const acked: string[] = [];
-  const failed: string[] = [];
-  let running = true;
-  const done = (async () => {
-    await producer.connect();
-    for (let i = 0; running; i++) {
-      const value = `r${i}`;
-      try {
-        await producer.send({ topic, acks: -1, messages: [{ key: String(i % 7), value }] });
-        acked.push(value);
-      } catch (err) {
-        failed.push(`${value}: ${(err as Error).message}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await producer.disconnect();
-  })();
-  return {
-    kafka,
-    acked,
-    failed,
-    stop: async () => {
-      running = false;
-      await done;
-    },
-  };
+  return { kafka, ...produceThroughout(kafka, topic) };
 }
 
 /**
@@ -113,7 +88,7 @@ describe('a rolling restart planned by operator/roll on a real cluster', () => {
     await createTopic(cluster, 'orders', 3, 3, { 'min.insync.replicas': '2' });
     const { controllerId } = await clusterShape('127.0.0.1', cluster.broker(0).port);
     expect(controllerId).not.toBeNull();
-    const producer = produceThroughout(cluster, 'orders');
+    const producer = produceOn(cluster, 'orders');
     await eventuallyPasses('the producer to get acks', () => expect(producer.acked.length).toBeGreaterThan(20), 30_000);
 
     const restarted = new Set<number>();
@@ -190,7 +165,7 @@ describe("parallel ('disjoint', 'rack') rolling restarts on a real cluster", () 
     // Partitions on brokers {0,1} and {2,3}: two brokers of different pairs may restart together.
     await createTopic(cluster, 'pairs', 4, 2, { 'min.insync.replicas': '1' }, [[0, 1], [2, 3], [1, 0], [3, 2]]);
     const { controllerId } = await clusterShape('127.0.0.1', cluster.broker(0).port);
-    const producer = produceThroughout(cluster, 'pairs');
+    const producer = produceOn(cluster, 'pairs');
     await eventuallyPasses('the producer to get acks', () => expect(producer.acked.length).toBeGreaterThan(20), 30_000);
 
     const restarted = new Set<number>();
@@ -221,7 +196,7 @@ describe("parallel ('disjoint', 'rack') rolling restarts on a real cluster", () 
     const shape = await clusterShape('127.0.0.1', cluster.broker(0).port);
     expect(Object.fromEntries(shape.racks)).toEqual({ 0: 'a', 1: 'b', 2: 'a', 3: 'b' });
     const holds = (id: number) => [...shape.replicas].filter(([, ids]) => ids.includes(id)).map(([name]) => name);
-    const producer = produceThroughout(cluster, 'racks');
+    const producer = produceOn(cluster, 'racks');
     await eventuallyPasses('the producer to get acks', () => expect(producer.acked.length).toBeGreaterThan(20), 30_000);
 
     const restarted = new Set<number>();

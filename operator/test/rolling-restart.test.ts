@@ -7,6 +7,7 @@
 // once; 'disjoint' parallel rolling restarts brokers that share no partition together.
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { produceThroughout } from '../../broker/test/acks-all-load.js';
 import { API_VERSION } from '../crds/types.js';
 import type { Kube } from '../kube.js';
 import { clusterShape } from '../roll/oracle.js';
@@ -72,36 +73,6 @@ function watchRestarts(cluster: string) {
       running = false;
       await done;
       return order;
-    },
-  };
-}
-
-/** A kafkajs producer sending numbered records with acks=all until stopped. */
-function produceThroughout(kafka: kafkajs.Kafka, topic: string) {
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
-  const acked: string[] = [];
-  const failed: string[] = [];
-  let running = true;
-  const done = (async () => {
-    await producer.connect();
-    for (let i = 0; running; i++) {
-      const value = `r${i}`;
-      try {
-        await producer.send({ topic, acks: -1, messages: [{ key: String(i % 7), value }] });
-        acked.push(value);
-      } catch (err) {
-        failed.push(`${value}: ${(err as Error).message}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await producer.disconnect();
-  })();
-  return {
-    acked,
-    failed,
-    stop: async () => {
-      running = false;
-      await done;
     },
   };
 }
