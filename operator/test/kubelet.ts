@@ -326,7 +326,8 @@ export class LocalKubelet {
     let ready = false;
     if (running) {
       try {
-        ready = (await fetch(`http://${state.ip}:${state.httpPort}/readyz`)).status === 200;
+        // A probe's timeoutSeconds (1 by default): a stopped broker is not ready, and does not hold this loop.
+        ready = (await fetch(`http://${state.ip}:${state.httpPort}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200;
       } catch {
         ready = false;
       }
