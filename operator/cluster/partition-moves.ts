@@ -177,7 +177,8 @@ export class PartitionMoves {
     const bytes = planned.moves.reduce((n, m) => n + m.bytes, 0);
     this.logger.info({ cluster: key, type: wanted.type, partitions: planned.moves.length, bytes }, 'partition moves planned');
     await this.kube.event(kc, 'Normal', wanted.type === 'ScaleDown' ? 'DrainingBrokers' : wanted.type === 'ScaleUp' ? 'ScalingUp' : 'Rebalancing', `${wanted.reason}: ${planned.moves.length} partition move(s), ${(bytes / 2 ** 20).toFixed(1)} MiB to copy`);
-    result.operation = { type: wanted.type, reason: wanted.reason, startedAt: stored2.startedAt, progress: `0/${planned.moves.length} partitions`, partitionsDone: 0, partitionsInFlight: 0, partitionsLeft: planned.moves.length, bytesMoved: 0, bytesLeft: bytes };
+    const progress: Progress = { partitionsDone: 0, partitionsInFlight: 0, partitionsLeft: planned.moves.length, bytesMoved: 0, bytesLeft: bytes, bytesPerSecond: null, etaSeconds: null, finished: false };
+    result.operation = { type: wanted.type, reason: wanted.reason, startedAt: stored2.startedAt, progress: describe(progress), partitionsDone: 0, partitionsInFlight: 0, partitionsLeft: planned.moves.length, bytesMoved: 0, bytesLeft: bytes };
     return result;
   }
 }

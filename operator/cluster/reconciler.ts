@@ -102,6 +102,7 @@ export class ClusterReconciler implements Reconciler {
     const scaleDownBlocked = moves?.scaleDownBlocked ?? null;
     // A scale-down waits until the brokers it removes hold nothing: until then the StatefulSet keeps its size.
     const shrinking = existing?.spec?.replicas !== undefined && existing.spec.replicas > kc.spec.replicas;
+    const desiredReplicas = kc.spec.replicas;
     if (shrinking && !moves?.scaleDownReady) kc.spec.replicas = existing!.spec!.replicas!;
     // A larger spec.storage.size: the StatefulSet is replaced without its pods (its claim
     // template cannot change); the next reconcile creates the new one, which adopts them.
@@ -131,7 +132,7 @@ export class ClusterReconciler implements Reconciler {
     const outdated = updateRevision ? pods.filter(onOldTemplate).length : sts && pods.length > 0 ? null : 0;
     const specFault =
       applyFault ?? (scaleDownBlocked ? { reason: 'ScaleDownBlocked', message: scaleDownBlocked } : volumes?.refused ? { reason: 'VolumeExpansionFailed', message: volumes.refused } : null);
-    return this.report(kc, pods.length, brokers, specFault, outdated, roll, dynamicConfig.failed.size > 0, volumes?.pending.length ?? 0, moves);
+    return this.report(kc, pods.length, brokers, specFault, outdated, roll, dynamicConfig.failed.size > 0, volumes?.pending.length ?? 0, moves, desiredReplicas);
   }
 
   /**
@@ -296,6 +297,7 @@ export class ClusterReconciler implements Reconciler {
     retry: boolean,
     growingVolumes: number,
     moves: MovesResult | null,
+    desiredReplicas: number,
   ): Promise<ReconcileResult | void> {
     const evictionBlocked = roll?.evictionBlocked ? roll.waiting : null;
     const rollWaiting = roll?.evictionBlocked ? null : (roll?.waiting ?? null);
@@ -322,15 +324,16 @@ export class ClusterReconciler implements Reconciler {
     const lastRequest = moves?.answeredRequest ?? kc.status?.rebalance?.lastRequest;
     const imbalance = moves?.imbalance ?? kc.status?.rebalance?.imbalance;
     if (lastRequest !== undefined || imbalance) status.rebalance = { ...(lastRequest !== undefined ? { lastRequest } : {}), ...(imbalance ? { imbalance } : {}) };
-    const shrinking = podCount > kc.spec.replicas;
+    // While a scale-down drains brokers the StatefulSet (and kc.spec.replicas here) keeps its size.
+    const shrinking = podCount > desiredReplicas;
     const rolling = outdated === null || outdated > 0;
-    const allReady = !fault && outdated === 0 && ready === kc.spec.replicas && podCount === kc.spec.replicas && growingVolumes === 0;
+    const allReady = !fault && outdated === 0 && ready === kc.spec.replicas && podCount === desiredReplicas && growingVolumes === 0;
     const generation = kc.metadata.generation;
     if (fault) status.conditions = verdict(kc.status?.conditions, 'failed', fault.reason, fault.message, generation);
     else if (allReady) status.conditions = verdict(kc.status?.conditions, 'ready', 'BrokersReady', `all ${kc.spec.replicas} broker(s) are ready`, generation);
     else if (evictionBlocked) status.conditions = verdict(kc.status?.conditions, 'progressing', 'EvictionBlocked', evictionBlocked, generation);
     else if (rollWaiting && outdated) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollWaiting', `${outdated} broker(s) still to restart; ${rollWaiting}`, generation);
-    else if (shrinking && !rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'ScalingDown', moves?.operation ? `${moves.operation.reason}: ${moves.operation.progress}` : `removing ${podCount - kc.spec.replicas} broker(s)`, generation);
+    else if (shrinking && !rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'ScalingDown', moves?.operation ? `${moves.operation.reason}: ${moves.operation.progress}` : `removing ${podCount - desiredReplicas} broker(s)`, generation);
     else if (growingVolumes > 0 && !rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'VolumesExpanding', `${growingVolumes} broker volume(s) growing to ${kc.spec.storage.size}`, generation);
     else if (rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollingRestart', outdated === null ? 'waiting for the StatefulSet controller to see the new template' : `${outdated} broker(s) still to restart with the new template`, generation);
     else status.conditions = verdict(kc.status?.conditions, 'progressing', 'BrokersStarting', `${ready} of ${kc.spec.replicas} broker(s) ready`, generation);
