@@ -123,8 +123,9 @@ export class PartitionMoves {
       await this.kube.event(kc, 'Normal', 'PartitionsMoved', `${current.type}: moved ${current.moves.length} partition(s), ${(step.progress.bytesMoved / 2 ** 20).toFixed(1)} MiB, in ${seconds}s`);
     }
 
-    // Nothing new starts while a broker is down or restarting (and a stopped one would not answer).
-    if (!scalingDown && !settled) return result;
+    // While a broker is down or a roll is under way nothing new is planned (a scale-down aside),
+    // so the cluster is not read: a stopped broker would hold those reads, and the reconcile.
+    if (!settled && !scalingDown) return result;
     const state = await readClusterState(brokers);
     const removed = scalingDown ? Array.from({ length: statefulSetReplicas - kc.spec.replicas }, (_, i) => kc.spec.replicas + i) : [];
     const clusterBrokers = state.brokers.filter((b) => b.id < Math.max(statefulSetReplicas, kc.spec.replicas)).map(({ id, rack }) => ({ id, rack }));

@@ -2,7 +2,7 @@
 // local node, runs each broker pod as a local broker process on its own loopback address
 // (127.0.0.N, so every broker may use the same ports) with a data folder per volume claim,
 // reports the pod Running and Ready from the broker's /readyz, and stops the process when the
-// pod is deleted. Container paths are mapped: the ConfigMap volume to a local file, the claim
+// pod is deleted (SIGTERM, SIGKILL once its terminationGracePeriodSeconds are over). Container paths are mapped: the ConfigMap volume to a local file, the claim
 // to a local folder, the advertised pod DNS name to the pod's loopback address.
 //
 // Failures look as a kubelet shows them in containerStatuses: an image that is not among
@@ -326,7 +326,8 @@ export class LocalKubelet {
     let ready = false;
     if (running) {
       try {
-        ready = (await fetch(`http://${state.ip}:${state.httpPort}/readyz`)).status === 200;
+        // A probe's timeoutSeconds (1 by default): a stopped broker is not ready, and does not hold this loop.
+        ready = (await fetch(`http://${state.ip}:${state.httpPort}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200;
       } catch {
         ready = false;
       }

@@ -2,8 +2,9 @@
 // the test restarts each broker exactly when planRoll says (as the operator evicts its pod), with
 // a kafkajs producer sending acks=all throughout. Every broker restarts once, the controller
 // last, no send fails and every acked record is read back; a SIGSTOPped broker holds the roll
-// (the oracle says unsafe) until it is SIGCONTed. The operator test of the same roll on
-// Kubernetes is operator/test/rolling-restart.test.ts.
+// (the oracle says unsafe) until it is SIGCONTed. On four brokers in two racks, 'disjoint' and
+// 'rack' parallel rolls restart brokers that share no partition together. The operator test of
+// the same rolls on Kubernetes is operator/test/rolling-restart.test.ts.
 import { produceThroughout } from '../../broker/test/acks-all-load.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
@@ -143,11 +144,17 @@ describe('a rolling restart planned by operator/roll on a real cluster', () => {
   }, 400_000);
 });
 
-describe("a parallel ('disjoint') rolling restart on a real cluster", () => {
+describe("parallel ('disjoint', 'rack') rolling restarts on a real cluster", () => {
   let cluster: SamsaCluster;
 
   beforeAll(async () => {
-    cluster = await SamsaCluster.start({ brokers: 4, config: { 'replica.fetch.backoff.ms': '200', 'controlled.shutdown.timeout.ms': '10000' } });
+    // Racks a (brokers 0, 2) and b (1, 3). The groups reading back get __consumer_offsets with one
+    // replica per partition, so that it keeps brokers disjoint for the next roll.
+    cluster = await SamsaCluster.start({
+      brokers: 4,
+      racks: ['a', 'b'],
+      config: { 'replica.fetch.backoff.ms': '200', 'controlled.shutdown.timeout.ms': '10000', 'offsets.topic.replication.factor': '1' },
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -182,4 +189,37 @@ describe("a parallel ('disjoint') rolling restart on a real cluster", () => {
     const read = await consumeValues(producer.kafka, 'pairs', producer.acked.length);
     expect(new Set(read)).toEqual(new Set(producer.acked));
   }, 400_000);
+
+  it("restarts one rack's brokers together when they share no partition, each once, the controller last and alone", async () => {
+    // A topic of its own for this roll's records; partitions again on {0,1} and {2,3}: one broker of each rack.
+    await createTopic(cluster, 'racks', 4, 2, { 'min.insync.replicas': '1' }, [[0, 1], [2, 3], [1, 0], [3, 2]]);
+    const shape = await clusterShape('127.0.0.1', cluster.broker(0).port);
+    expect(Object.fromEntries(shape.racks)).toEqual({ 0: 'a', 1: 'b', 2: 'a', 3: 'b' });
+    const holds = (id: number) => [...shape.replicas].filter(([, ids]) => ids.includes(id)).map(([name]) => name);
+    const producer = produceOn(cluster, 'racks');
+    await eventuallyPasses('the producer to get acks', () => expect(producer.acked.length).toBeGreaterThan(20), 30_000);
+
+    const restarted = new Set<number>();
+    const groups: number[][] = [];
+    await eventuallyPasses('the roll to finish', async () => {
+      const plan = await rollStep(cluster, restarted, { parallelism: 'rack' });
+      if (plan.restart.length > 0) groups.push(plan.restart.map((r) => r.id));
+      expect(restarted.size).toBe(4);
+    }, 240_000);
+
+    expect(groups.flat().sort()).toEqual([0, 1, 2, 3]);
+    expect(groups.at(-1)).toEqual([shape.controllerId]);
+    // Whichever broker is the controller, two brokers of one rack that share no partition went together.
+    const together = groups.filter((g) => g.length > 1);
+    expect(together).toHaveLength(1);
+    const [x, y] = together[0]!;
+    expect(shape.racks.get(x!)).toBe(shape.racks.get(y!));
+    expect(holds(x!).filter((p) => holds(y!).includes(p))).toEqual([]);
+
+    await producer.stop();
+    expect(producer.failed).toEqual([]);
+    const read = await consumeValues(producer.kafka, 'racks', producer.acked.length);
+    expect(new Set(read)).toEqual(new Set(producer.acked));
+  }, 400_000);
 });
+

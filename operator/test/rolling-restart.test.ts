@@ -138,33 +138,37 @@ describe('rolling restarts', () => {
     await waitFor('the producer to get acks', async () => producer.acked.length > 20);
     const restarts = watchRestarts('orders');
 
-    // A broker that is not the controller stops answering, then a read-only setting changes.
-    const stopped = [0, 1, 2].find((id) => id !== controllerId)!;
+    // A read-only setting changes; once the first broker (the highest that is not the controller)
+    // has been restarted, the other one that is not the controller stops (SIGSTOP).
+    await setConfig('orders', 'log.retention.check.interval.ms', '120000');
+    await waitFor('the first restart', async () => restarts.order.length > 0, 120_000);
+    const first = restarts.order[0]!;
+    expect(first).toBe(Math.max(...[0, 1, 2].filter((id) => id !== controllerId)));
+    const stopped = [0, 1, 2].find((id) => id !== controllerId && id !== first)!;
     expect(harness.kubelet.kill(`orders-${stopped}`, 'SIGSTOP')).toBe(true);
     try {
-      await setConfig('orders', 'log.retention.check.interval.ms', '120000');
       const waiting = await waitFor('the roll to wait', async () => {
         const kc = await harness.get('KafkaCluster', NS, 'orders');
-        return condition(kc, 'Ready')?.reason === 'RollWaiting' ? kc : null;
+        return condition(kc, 'Ready')?.reason === 'RollWaiting' && new RegExp(`\\b${stopped}\\b`).test(kc.status?.roll?.waiting ?? '') ? kc : null;
       }, 120_000);
-      expect(waiting.status!.roll).toMatchObject({ done: [], left: [0, 1, 2] });
-      expect(waiting.status!.roll.waiting).toMatch(new RegExp(`^broker ${stopped} cannot tell whether it may stop: it did not answer`));
+      expect(waiting.status!.roll).toMatchObject({ done: [first], left: [0, 1, 2].filter((id) => id !== first) });
+      // As the kubelet sees it (not ready), or as the broker's own endpoint does (no answer).
+      expect(waiting.status!.roll.waiting).toMatch(new RegExp(`^broker ${stopped}(, ${first})? not ready yet|^broker ${stopped} cannot tell whether it may stop`));
       // The oracle: with the stopped broker out of the ISRs, stopping the controller would take them below min.insync.replicas.
       await waitFor('the controller to be unsafe to stop', async () => {
         const controllerPod = (await podsOf('orders')).find((p) => p.metadata.name === `orders-${controllerId}`)!;
         const res = await fetch(`http://${controllerPod.status.podIP}:9644/v1/shutdown-safety`);
         const body = (await res.json()) as { blocking: Array<{ reason: string; minInsyncReplicas: number }> };
-        return res.status === 409 && body.blocking.every((b) => b.reason === 'would-go-under-min-isr' && b.minInsyncReplicas === 2);
+        return res.status === 409 && body.blocking.length > 0 && body.blocking.every((b) => b.minInsyncReplicas === 2);
       }, 60_000);
-      expect(restarts.order).toEqual([]);
+      expect(restarts.order).toEqual([first]);
     } finally {
       harness.kubelet.kill(`orders-${stopped}`, 'SIGCONT');
     }
 
     await waitReady('orders', 300_000);
     const order = await restarts.stop();
-    expect(order.slice().sort()).toEqual([0, 1, 2]);
-    expect(order.at(-1)).toBe(controllerId);
+    expect(order).toEqual([first, stopped, controllerId]);
     expect(restarts.maxTerminating).toBe(1);
     await producer.stop();
     expect(producer.failed).toEqual([]);
