@@ -39,6 +39,7 @@ export interface KubernetesObject {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     finalizers?: string[];
+    creationTimestamp?: string;
     deletionTimestamp?: string;
     ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
   };
