@@ -8,7 +8,7 @@ import { BrokerMetrics } from './metrics.js';
 import { DynamicBrokerConfigs } from './metadata/dynamic-configs.js';
 import { FileMetadataStore } from './metadata/file-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
-import { EtcdMetadataStore } from './metadata/etcd-store.js';
+import { openMetadataStore } from './metadata/store-url.js';
 import { ClusterView } from './metadata/cluster-view.js';
 import { BrokerRegistrar } from './metadata/broker-registration.js';
 import { Controller } from './controller/controller.js';
@@ -36,7 +36,7 @@ export interface BrokerOptions {
   config: BrokerConfig;
   /** The root logger, without a `component`: the broker and its HTTP server each bind theirs. */
   logger: Logger;
-  /** The cluster's store, `etcd://host:port[,host:port]/prefix`; without it (and without `store`), the embedded file store in the data directory. */
+  /** The cluster's store, `etcd://host:port[,host:port]/prefix` or `kubernetes://<namespace>/<name>`; without it (and without `store`), the embedded file store in the data directory. */
   metadataUrl?: string;
   /** A store given directly (tests); takes precedence over metadataUrl. */
   store?: MetadataStore;
@@ -73,7 +73,7 @@ export class Broker implements BrokerContext {
     this.logger = options.logger.child({ component: 'broker' });
     this.logs = new LogManager(options.dataDir, this.logger);
     this.metrics = new BrokerMetrics(this.logs);
-    this.store = options.store ?? (options.metadataUrl ? EtcdMetadataStore.fromUrl(options.metadataUrl) : new FileMetadataStore(join(options.dataDir, 'metadata.json')));
+    this.store = options.store ?? (options.metadataUrl ? openMetadataStore(options.metadataUrl) : new FileMetadataStore(join(options.dataDir, 'metadata.json')));
     this.registry = new TopicRegistry(this.store);
     this.view = new ClusterView(this.store, this.logger, (name) => this.registry.get(name));
     this.registry.onChange((name) => {

@@ -4,9 +4,9 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
-import { Broker } from './broker.js';
+import { Broker, type BrokerOptions } from './broker.js';
 import { BrokerConfig, ConfigError, brokerConfigDefs } from './config.js';
-import { parseEtcdUrl } from './metadata/etcd-store.js';
+import { checkMetadataUrl } from './metadata/store-url.js';
 import { rackFromNode } from './rack-from-node.js';
 
 const usage = `Usage: samsa-broker [options]
@@ -20,11 +20,19 @@ Options:
   --http-port PORT         HTTP port (default 9644)
   --data-dir DIR           Where logs (and, without --metadata, the metadata file) live (default ./data)
   --node-id N              This broker's id in the cluster (same as --config node.id=N)
+<<<<<<< HEAD
   --metadata URL           The cluster's metadata store: etcd://host:port[,host:port...]/prefix.
                            Brokers naming the same endpoints and prefix form one cluster. Without it
                            the broker is a single-node cluster with its metadata in --data-dir.
   --rack-from-node LABEL   On Kubernetes: broker.rack is this label of the node the broker runs on
                            (NODE_NAME names the node; credentials in-cluster or from KUBECONFIG)
+=======
+  --metadata URL           The cluster's metadata store: etcd://host:port[,host:port...]/prefix, or
+                           kubernetes://<namespace>/<name> (ConfigMaps and Leases in that namespace;
+                           credentials from KUBECONFIG, else the pod's service account). Brokers
+                           naming the same store form one cluster. Without it the broker is a
+                           single-node cluster with its metadata in --data-dir.
+>>>>>>> h-kstore
   --config-file FILE       Broker settings in Java properties form (name=value lines)
   --config NAME=VALUE      A broker setting by its Kafka name; repeatable, overrides the file
   --log-level LEVEL        trace, debug, info, warn, error (default info, or LOG_LEVEL)
@@ -115,7 +123,7 @@ async function main(): Promise<void> {
   }
   if (values.metadata !== undefined) {
     try {
-      parseEtcdUrl(values.metadata);
+      checkMetadataUrl(values.metadata);
     } catch (err) {
       fail(`--metadata: ${(err as Error).message}`);
     }
@@ -131,7 +139,7 @@ async function main(): Promise<void> {
   // Components bind their own `component` on children of this root, so each line has it once.
   const rootLogger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid } });
   const logger = rootLogger.child({ component: 'broker' });
-  const broker = new Broker({
+  const options: BrokerOptions = {
     host,
     port: port(values.port, 9092, '--port'),
     advertisedHost: values['advertised-host'],
@@ -142,7 +150,15 @@ async function main(): Promise<void> {
     metadataUrl: values.metadata,
     config,
     logger: rootLogger,
-  });
+  };
+  let broker: Broker;
+  try {
+    broker = new Broker(options);
+  } catch (err) {
+    // The data directory cannot be opened, say: one line that names why, for the pod's termination message.
+    logger.fatal({ err }, 'broker failed to start');
+    process.exit(1);
+  }
 
   let stopping = false;
   const shutdown = (signal: string) => {

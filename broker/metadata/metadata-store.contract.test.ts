@@ -1,20 +1,25 @@
-// The MetadataStore contract, run against every backend: memory, file, and a real etcd process
-// (with session holders in child processes that the test SIGSTOPs or SIGKILLs, and the etcd
-// itself paused). The broker build is needed: etcd holders run dist/broker/metadata/etcd-store.js.
+// The MetadataStore contract, run against every backend: memory, file, a real etcd process and a
+// real kube-apiserver (with session holders in child processes that the test SIGSTOPs or
+// SIGKILLs, and the etcd or kube-apiserver itself paused). The broker build is needed: holders
+// run dist/broker/metadata/etcd-store.js and kubernetes-store.js.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlPlane } from '../../operator/test/control-plane.js';
 import { EtcdProcess } from '../test/etcd-process.js';
 import { eventually } from '../test/eventually.js';
 import { EtcdMetadataStore, parseEtcdUrl } from './etcd-store.js';
 import { FileMetadataStore } from './file-store.js';
+import { KubernetesMetadataStore, parseKubernetesUrl } from './kubernetes-store.js';
 import { MemoryMetadataStore, type MemorySession } from './memory-store.js';
 import { type MetadataStore, type Session, SessionLostError, type StoredValue, VersionConflictError } from './metadata-store.js';
 
 const ETCD_STORE = resolve(import.meta.dirname, '../../dist/broker/metadata/etcd-store.js');
+const KUBERNETES_STORE = resolve(import.meta.dirname, '../../dist/broker/metadata/kubernetes-store.js');
 const TTL_MS = 1000;
 
 /** Someone else holding an ephemeral key, who can then hang (stop renewing) or die. */
@@ -65,15 +70,18 @@ function inProcess(name: string, make: (dir: string) => MetadataStore): Backend 
 
 const holders: ChildProcess[] = [];
 
-/** A child process that holds `key` in an etcd session and prints its version. */
-async function etcdHolder(url: string, key: string, value: string): Promise<Holder> {
+/**
+ * A child process that holds `key` in a session of the store `open` makes (an expression over
+ * the imported `module`, with the URL in process.argv[1]) and prints its version.
+ */
+async function childHolder(modulePath: string, open: string, url: string, key: string, value: string, env: NodeJS.ProcessEnv = process.env): Promise<Holder> {
   const script = `
-    const { EtcdMetadataStore } = await import(${JSON.stringify(ETCD_STORE)});
-    const store = EtcdMetadataStore.fromUrl(process.argv[1]);
+    const module = await import(${JSON.stringify(modulePath)});
+    const store = ${open};
     const session = await store.openSession(${TTL_MS});
     const version = await session.put(process.argv[2], process.argv[3], 0);
     process.stdout.write(JSON.stringify({ version }) + '\\n');`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, url, key, value], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, url, key, value], { stdio: ['ignore', 'pipe', 'pipe'], env });
   holders.push(child);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -87,6 +95,8 @@ async function etcdHolder(url: string, key: string, value: string): Promise<Hold
   });
   return { version, hang: () => child.kill('SIGSTOP'), kill: () => child.kill('SIGKILL') };
 }
+
+const etcdHolder = (url: string, key: string, value: string) => childHolder(ETCD_STORE, 'module.EtcdMetadataStore.fromUrl(process.argv[1])', url, key, value);
 
 function etcdBackend(): Backend {
   let etcd: EtcdProcess;
@@ -113,12 +123,51 @@ function etcdBackend(): Backend {
   };
 }
 
+/**
+ * A real kube-apiserver (and its etcd); each open() is a fresh store name in one namespace. Holders
+ * find the API server through KUBECONFIG, as a broker does; cutOff pauses the kube-apiserver.
+ */
+function kubernetesBackend(): Backend {
+  let cp: ControlPlane;
+  let kubeconfig = '';
+  const stores: MetadataStore[] = [];
+  return {
+    name: 'kubernetes',
+    async setup() {
+      cp = await ControlPlane.start();
+      kubeconfig = cp.kubeconfigFor('samsa-store-test', ['system:masters']);
+    },
+    async teardown() {
+      for (const child of holders) child.kill('SIGKILL');
+      for (const store of stores) await store.close();
+      await cp?.stop();
+    },
+    async open() {
+      const url = `kubernetes://default/t${randomBytes(4).toString('hex')}`;
+      const make = () => {
+        const config = new KubeConfig();
+        config.loadFromFile(kubeconfig);
+        return new KubernetesMetadataStore(parseKubernetesUrl(url), { kubeConfig: config });
+      };
+      const store = make();
+      const second = make();
+      stores.push(store, second);
+      const holder = (key: string, value: string) =>
+        childHolder(KUBERNETES_STORE, 'module.KubernetesMetadataStore.fromUrl(process.argv[1])', url, key, value, { ...process.env, KUBECONFIG: kubeconfig });
+      return { store, second, holder };
+    },
+    cutOff: () => cp.pauseApiServer(),
+    restore: () => cp.resumeApiServer(),
+  };
+}
+
 type Change = [string, StoredValue | undefined];
 
 const backends = [
   inProcess('memory', () => new MemoryMetadataStore()),
   inProcess('file', (path) => new FileMetadataStore(path)),
   etcdBackend(),
+  kubernetesBackend(),
 ];
 
 for (const backend of backends) {

@@ -25,13 +25,15 @@ export class SamsaCluster {
   readonly metadataUrl: string;
   private readonly ownsEtcd: boolean;
   private readonly readyTimeoutMs: number;
+  private readonly options: SamsaClusterOptions;
 
-  private constructor(brokers: BrokerProcess[], etcd: EtcdProcess, metadataUrl: string, ownsEtcd: boolean, readyTimeoutMs: number) {
+  private constructor(brokers: BrokerProcess[], etcd: EtcdProcess, metadataUrl: string, ownsEtcd: boolean, readyTimeoutMs: number, options: SamsaClusterOptions) {
     this.brokers = brokers;
     this.etcd = etcd;
     this.metadataUrl = metadataUrl;
     this.ownsEtcd = ownsEtcd;
     this.readyTimeoutMs = readyTimeoutMs;
+    this.options = options;
   }
 
   /** Starts etcd (unless given) and the brokers, all at once, and waits until every broker is ready. */
@@ -40,13 +42,9 @@ export class SamsaCluster {
     const etcd = options.etcd ?? (await EtcdProcess.start());
     const metadataUrl = etcd.url(`samsa/${randomBytes(6).toString('hex')}`);
     const brokers: BrokerProcess[] = [];
-    const cluster = new SamsaCluster(brokers, etcd, metadataUrl, options.etcd === undefined, options.readyTimeoutMs ?? 60_000);
+    const cluster = new SamsaCluster(brokers, etcd, metadataUrl, options.etcd === undefined, options.readyTimeoutMs ?? 60_000, options);
     try {
-      for (let id = 0; id < options.brokers; id++) {
-        const config = { ...options.config };
-        if (options.racks?.length) config['broker.rack'] = options.racks[id % options.racks.length]!;
-        brokers.push(await BrokerProcess.create(config, ['--node-id', String(id), '--metadata', metadataUrl]));
-      }
+      for (let id = 0; id < options.brokers; id++) brokers.push(await cluster.createBroker(id));
       // Launched together: a broker may wait for the others (a controller, replicas) to be ready.
       for (const broker of brokers) await broker.launch({ wait: false });
       await Promise.all(brokers.map((broker) => broker.waitReady(cluster.readyTimeoutMs)));
@@ -55,6 +53,20 @@ export class SamsaCluster {
       throw err;
     }
     return cluster;
+  }
+
+  private createBroker(id: number): Promise<BrokerProcess> {
+    const config = { ...this.options.config };
+    if (this.options.racks?.length) config['broker.rack'] = this.options.racks[id % this.options.racks.length]!;
+    return BrokerProcess.create(config, ['--node-id', String(id), '--metadata', this.metadataUrl]);
+  }
+
+  /** Starts one more broker (the next node id, the same settings) and waits until it is ready: a scale-up. */
+  async addBroker(): Promise<BrokerProcess> {
+    const broker = await this.createBroker(this.brokers.length);
+    this.brokers.push(broker);
+    await broker.launch({ readyTimeoutMs: this.readyTimeoutMs });
+    return broker;
   }
 
   /** Every broker's listener, comma-separated (a client's bootstrap.servers). */

@@ -12,6 +12,7 @@ import { applyDynamicConfig, reportDynamicConfig } from './dynamic-config.js';
 import { type BrokerFailure, brokerFailure, type PodStatus } from './pod-failures.js';
 import { bootstrapAddress, configMapName, desiredResources, names, nodeReaderBindingName, type OperatorSettings, selectorLabels } from './resources.js';
 import { type BrokerAddress, scaleDownBlocker } from './scale-down.js';
+import { STORE_LABEL } from '../../broker/metadata/kubernetes-store.js';
 import { validateCluster } from './validation.js';
 import { claimTemplateTooSmall, expandClaims } from './volumes.js';
 
@@ -75,7 +76,7 @@ export class ClusterReconciler implements Reconciler {
       this.versions.delete(key);
       const binding = await this.kube.getOrNull<KubernetesObject>('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', undefined, nodeReaderBindingName(namespace, name));
       if (binding) await this.kube.delete(binding);
-      return;
+      return kc ? undefined : this.collectMetadata(namespace, name);
     }
 
     // Nothing is applied or rolled while the spec cannot work.
@@ -166,6 +167,24 @@ export class ClusterReconciler implements Reconciler {
     this.logger.info({ cluster, pod: pod.metadata.name }, 'restarting broker with the new template');
     await this.kube.event(kc, 'Normal', 'RollingRestart', `restarting ${pod.metadata.name} ${why}`);
     return null;
+  }
+
+  /**
+   * The cluster metadata in the Kubernetes API (the brokers' store: ConfigMaps and Leases
+   * labelled with the cluster's name) lives as long as the data it describes: after the
+   * KafkaCluster is gone, it is kept while any broker volume is, so that a cluster created again
+   * on kept volumes finds its topics; once the volumes are gone too, it is deleted.
+   */
+  private async collectMetadata(namespace: string, name: string): Promise<ReconcileResult | void> {
+    const claims = await this.kube.list<KubernetesObject>('v1', 'PersistentVolumeClaim', namespace, selector(name));
+    if (claims.some((c) => !c.metadata?.deletionTimestamp)) return;
+    if (claims.length > 0) return { requeueAfterMs: 2000 };
+    const store = `${STORE_LABEL}=${name}`;
+    let deleted = 0;
+    for (const [apiVersion, kind] of [['v1', 'ConfigMap'], ['coordination.k8s.io/v1', 'Lease']] as const) {
+      for (const obj of await this.kube.list<KubernetesObject>(apiVersion, kind, namespace, store)) deleted += (await this.kube.delete(obj)) ? 1 : 0;
+    }
+    if (deleted > 0) this.logger.info({ cluster: `${namespace}/${name}`, objects: deleted }, 'deleted the cluster metadata: the cluster and its volumes are gone');
   }
 
   /** Deletes the cluster's ConfigMap versions that neither the template nor any pod (old revisions included) mounts. */

@@ -5,7 +5,7 @@
 // and one Warning Event each; reverting heals without a human; a pending bad config reaches
 // only the brokers the roll replaced (versioned ConfigMaps), and status shows broker versions.
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
@@ -208,10 +208,10 @@ describe('the KafkaCluster reconciler in the first hour', () => {
   }, 300_000);
 
   it('names a crash-looping broker with its exit code and last log line, once, and clears when it runs again', async () => {
-    // A broker whose metadata file was damaged cannot start: it exits at once, every time the kubelet restarts it.
-    const metadataFile = join(harness.kubelet.volumeOf(NS, 'data-imgs-1'), 'data', 'metadata.json');
-    const intact = readFileSync(metadataFile);
-    writeFileSync(metadataFile, '{"entries": {"torn');
+    // A broker whose data directory is not a directory cannot start: it exits at once, every time the kubelet restarts it.
+    const dataDir = join(harness.kubelet.volumeOf(NS, 'data-imgs-1'), 'data');
+    renameSync(dataDir, `${dataDir}.aside`);
+    writeFileSync(dataDir, 'not a directory');
     expect(harness.kubelet.kill('imgs-1', 'SIGKILL', NS)).toBe(true);
     await waitDegraded('imgs', 'CrashLoopBackOff');
     // The first restart (after the kill, exit code 137) fails too: from then on status names that failure.
@@ -220,14 +220,15 @@ describe('the KafkaCluster reconciler in the first hour', () => {
       return /^exited with code 1: /.test(c.status?.brokers?.[1]?.message ?? '') ? c : null;
     });
     expect(kc.status!.brokers[1]).toMatchObject({ pod: 'imgs-1', ready: false, reason: 'CrashLoopBackOff' });
-    expect(kc.status!.brokers[1].message).toMatch(/^exited with code 1: Error: metadata file .*metadata\.json is not valid JSON/);
+    expect(kc.status!.brokers[1].message).toBe(`exited with code 1: broker failed to start: EEXIST: file already exists, mkdir '${dataDir}'`);
     expect(condition(kc, 'Degraded')!.message).toBe(`imgs-1: ${kc.status!.brokers[1].message}`);
     // Several crashes, several reconciles: still one Warning.
     await waitFor('three restarts', async () => ((await pod('imgs-1')).status.containerStatuses?.[0]?.restartCount ?? 0) >= 3);
     await afterReconciles('imgs', 2);
     expect(await warnings('imgs', 'CrashLoopBackOff')).toHaveLength(1);
 
-    writeFileSync(metadataFile, intact);
+    rmSync(dataDir);
+    renameSync(`${dataDir}.aside`, dataDir);
     const healed = await waitReady('imgs');
     expect(condition(healed, 'Degraded')!.status).toBe('False');
     expect(healed.status!.brokers[1]).toEqual({ id: 1, pod: 'imgs-1', ready: true, version: VERSION });

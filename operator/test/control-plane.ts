@@ -19,6 +19,7 @@ function openssl(args: string[], cwd: string): void {
 
 export class ControlPlane {
   private readonly processes: ChildProcess[] = [];
+  private readonly byBinary = new Map<string, ChildProcess>();
   readonly output: string[] = [];
   apiserverPort = 0;
 
@@ -68,7 +69,7 @@ export class ControlPlane {
     await this.waitReady(admin);
     const kcmPort = await freePort();
     this.run('kube-controller-manager', [
-      `--kubeconfig=${admin}`, '--controllers=statefulset,garbagecollector,disruption,serviceaccount-token', '--leader-elect=false',
+      `--kubeconfig=${admin}`, '--controllers=statefulset,garbagecollector,disruption,serviceaccount-token,pvc-protection,pv-protection', '--leader-elect=false',
       `--service-account-private-key-file=${join(d, 'sa.key')}`, `--root-ca-file=${join(d, 'ca.crt')}`, `--secure-port=${kcmPort}`, '--bind-address=127.0.0.1',
       `--authentication-kubeconfig=${admin}`, `--authorization-kubeconfig=${admin}`, '--v=0',
     ]);
@@ -83,6 +84,16 @@ export class ControlPlane {
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     this.processes.push(child);
+    this.byBinary.set(binary, child);
+  }
+
+  /** SIGSTOPs the kube-apiserver: its clients' calls and watches hang, as when it is unreachable. */
+  pauseApiServer(): void {
+    this.byBinary.get('kube-apiserver')?.kill('SIGSTOP');
+  }
+
+  resumeApiServer(): void {
+    this.byBinary.get('kube-apiserver')?.kill('SIGCONT');
   }
 
   /** A kubeconfig file for a user authenticated by a client certificate (CN user, O groups). */
@@ -136,6 +147,7 @@ export class ControlPlane {
   }
 
   async stop(): Promise<void> {
+    this.resumeApiServer();
     for (const child of [...this.processes].reverse()) await terminate(child, 5000);
     rmSync(this.dir, { recursive: true, force: true });
   }

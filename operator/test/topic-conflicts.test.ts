@@ -156,4 +156,21 @@ describe('KafkaTopics while a broker is down', () => {
     expect((await kcatConsume(`${brokerIp[1]}:9092`, 'fresh')).map((r) => r.value)).toEqual(['survives']);
     expect((await kcatConsume(`${brokerIp[0]}:9092`, 'shared')).map((r) => r.value)).toEqual(['kept']);
   }, 300_000);
+
+  it('deletes the cluster metadata with the cluster once its volumes are deleted too', async () => {
+    const storeObjects = async () => {
+      const selector = `samsa.dev/store=${CLUSTER}`;
+      return (await admin.list('v1', 'ConfigMap', NS, selector)).length + (await admin.list('coordination.k8s.io/v1', 'Lease', NS, selector)).length;
+    };
+    expect(await storeObjects()).toBeGreaterThan(0);
+    await admin.mergePatch(await harness.get('KafkaCluster', NS, CLUSTER), { spec: { storage: { deleteClaimsOnClusterDelete: true } } });
+    await harness.waitFor('the StatefulSet deletes claims with it', async () => {
+      const sts = await admin.get<Obj & { spec: { persistentVolumeClaimRetentionPolicy: { whenDeleted: string } } }>('apps/v1', 'StatefulSet', NS, CLUSTER);
+      return sts.spec.persistentVolumeClaimRetentionPolicy.whenDeleted === 'Delete';
+    });
+    await admin.delete(await harness.get('KafkaCluster', NS, CLUSTER), { propagationPolicy: 'Background' });
+    await harness.waitFor('claims gone', async () => (await admin.list('v1', 'PersistentVolumeClaim', NS)).length === 0, 180_000);
+    await harness.waitFor('cluster metadata gone', async () => (await storeObjects()) === 0, 60_000);
+  }, 300_000);
 });
+
