@@ -30,22 +30,50 @@ kubectl wait kafkacluster/my-cluster --for=condition=Ready --timeout=300s
 kubectl wait kafkatopic/orders --for=condition=Ready --timeout=120s
 kubectl get kafkaclusters,kafkatopics,statefulsets,pods
 
-# A Kafka client inside the cluster (kcat). Brokers do not share metadata yet: each is a cluster
-# of its own, so clients use the broker that holds the topic (status.brokerId), not the
-# bootstrap Service, which picks any broker.
-broker=$(kubectl get kafkatopic orders -o jsonpath='{.status.brokerId}')
-address="my-cluster-$broker.my-cluster-brokers.default.svc:9092"
-kubectl run e2e-produce --rm -i --restart=Never --image edenhill/kcat:1.7.1 --command -- \
-  sh -c "echo 'k:e2e' | kcat -b $address -P -t orders -K: && echo produced"
-# A consumer group reads it back (committed offsets live in that broker's __consumer_offsets).
-kubectl run e2e-consume --rm -i --restart=Never --image edenhill/kcat:1.7.1 --command -- \
-  kcat -b "$address" -G e2e-group -o beginning -e -f '%k=%s\n' orders | grep -qx 'k=e2e'
-echo "e2e: produced and consumed in a group on broker $broker"
+# A Kafka client inside the cluster (kcat): the brokers are one cluster, so the bootstrap Service
+# reaches any of them. A producer with acks=all runs through the roll, the scale-up and the
+# scale-down below; every record it was acknowledged for is read back at the end.
+bootstrap="my-cluster.default.svc:9092"
+kcat_run() { kubectl run "$1" --rm -i --restart=Never --image edenhill/kcat:1.7.1 --command -- sh -c "$2"; }
+kcat_run e2e-produce "echo 'k:e2e' | kcat -b $bootstrap -P -t orders -K: -X acks=all && echo produced"
+kcat_run e2e-consume "kcat -b $bootstrap -G e2e-group -o beginning -e -f '%k=%s\n' orders" | grep -qx 'k=e2e'
+echo "e2e: produced and consumed in a group through the bootstrap Service"
 
-# A dynamic setting (log.retention.ms) is applied live; a read-only one rolls the pods one at a
-# time, and the cluster comes back Ready.
-kubectl patch kafkacluster my-cluster --type merge -p '{"spec":{"config":{"log.retention.ms":"86400000","num.partitions":"6"}}}'
-sleep 5
-kubectl wait kafkacluster/my-cluster --for=condition=Ready --timeout=600s
+# Background load: one record per 100 ms, acks=all, numbered; failures are counted by kcat's exit.
+kubectl run e2e-load --restart=Never --image edenhill/kcat:1.7.1 --command -- sh -c \
+  "i=0; while [ ! -f /tmp/stop ]; do echo \"load-\$i\"; i=\$((i+1)); sleep 0.1; done | kcat -b $bootstrap -P -t orders -X acks=all -X message.send.max.retries=100 -X retry.backoff.ms=200"
+wait_op_done() { # waits until Ready with no operation in flight
+  for _ in $(seq 1 180); do
+    ready=$(kubectl get kafkacluster my-cluster -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')
+    op=$(kubectl get kafkacluster my-cluster -o jsonpath='{.status.operation.type}')
+    [ "$ready" = True ] && [ -z "$op" ] && return 0
+    kubectl get kafkacluster my-cluster --no-headers
+    sleep 5
+  done
+  echo "e2e: my-cluster did not settle" >&2; return 1
+}
+
+# A dynamic setting (log.retention.ms) is applied live; samsa.dev/restart rolls the brokers one at a
+# time, each only when safe, the controller last.
+kubectl patch kafkacluster my-cluster --type merge -p '{"spec":{"config":{"log.retention.ms":"86400000"}}}'
+kubectl annotate kafkacluster my-cluster samsa.dev/restart="$(date +%s)" --overwrite
+sleep 5; wait_op_done
+# Scale up: partitions move onto broker 3; scale down: they move off it before it goes.
+kubectl patch kafkacluster my-cluster --type merge -p '{"spec":{"replicas":4}}'
+sleep 5; wait_op_done
+kubectl get kafkacluster my-cluster -o jsonpath='{.status.rebalance}'; echo
+kubectl patch kafkacluster my-cluster --type merge -p '{"spec":{"replicas":3}}'
+sleep 5; wait_op_done
+[ "$(kubectl get statefulset my-cluster -o jsonpath='{.spec.replicas}')" = 3 ]
+# The replication factor of a KafkaTopic changes by reassignment.
+kubectl patch kafkatopic orders --type merge -p '{"spec":{"replicationFactor":2}}'
+kubectl wait kafkatopic/orders --for=jsonpath='{.status.replicationFactor}'=2 --timeout=300s
+
+kubectl exec e2e-load -- touch /tmp/stop
+kubectl wait pod/e2e-load --for=jsonpath='{.status.phase}'=Succeeded --timeout=120s
+kubectl delete pod e2e-load
+count=$(kcat_run e2e-count "kcat -b $bootstrap -C -t orders -o beginning -e -q -f '%s\n'" | grep -c '^load-' || true)
+echo "e2e: $count load records read back after the roll, scale-up, scale-down and replication change"
+[ "$count" -gt 0 ]
 kubectl delete -f examples/kafka-topic.yaml -f examples/kafka-cluster.yaml --wait
 echo "e2e passed"

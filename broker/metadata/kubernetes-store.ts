@@ -149,6 +149,12 @@ export class KubernetesMetadataStore implements MetadataStore {
   private readonly observed = new Map<string, { rv: number; at: number }>();
   private readonly watches = new Set<PrefixWatch>();
   private readonly sessions = new Set<KubernetesSession>();
+  /**
+   * Ids of this client's sessions that are lost or closed: their Leases are dead to this client
+   * whatever their resourceVersion (a renewal sent before the loss may reach the API server after
+   * it), until the session's own delete or the others' expiry removes them. Bounded: the oldest go.
+   */
+  private readonly endedSessions = new Set<string>();
 
   constructor(target: KubernetesTarget, options: KubernetesStoreOptions = {}) {
     this.namespace = target.namespace;
@@ -185,9 +191,13 @@ export class KubernetesMetadataStore implements MetadataStore {
       try {
         // Made durable again: the Lease goes first, so the key is never both at once.
         if (lease) await this.deleteLease(lease);
-        if (configMap && expectedVersion === undefined) return rvOf(await this.call('replace configmap', () => this.core.replaceNamespacedConfigMap({ name: configMap.metadata!.name!, namespace: this.namespace, body: this.configMapBody(key, value, undefined) }, this.options())));
-        if (configMap) return rvOf(await this.call('replace configmap', () => this.core.replaceNamespacedConfigMap({ name: configMap.metadata!.name!, namespace: this.namespace, body: this.configMapBody(key, value, configMap.metadata!.resourceVersion) }, this.options())));
-        return rvOf(await this.call('create configmap', () => this.core.createNamespacedConfigMap({ namespace: this.namespace, body: this.configMapBody(key, value, undefined) }, this.options())));
+        if (configMap) {
+          // Carrying the resourceVersion read makes the replace a compare-and-set; without an expectation it need not be.
+          const body = this.configMapBody(key, value, expectedVersion === undefined ? undefined : configMap.metadata!.resourceVersion);
+          return rvOf(await this.call('replace configmap', () => this.core.replaceNamespacedConfigMap({ name: body.metadata!.name!, namespace: this.namespace, body }, this.options())));
+        }
+        const body = this.configMapBody(key, value, undefined);
+        return rvOf(await this.call('create configmap', () => this.core.createNamespacedConfigMap({ namespace: this.namespace, body }, this.options())));
       } catch (err) {
         // Changed (or created, or deleted) since it was read: read again and decide again.
         if (isStatus(err, 409) || isStatus(err, 404)) continue;
@@ -255,6 +265,8 @@ export class KubernetesMetadataStore implements MetadataStore {
 
   forget(session: KubernetesSession): void {
     this.sessions.delete(session);
+    this.endedSessions.add(session.id);
+    if (this.endedSessions.size > 1000) this.endedSessions.delete(this.endedSessions.values().next().value!);
   }
 
   /** The API server's address, for messages. */
@@ -267,7 +279,8 @@ export class KubernetesMetadataStore implements MetadataStore {
    * resourceVersion (client-go's way: immune to clock skew between machines).
    */
   isLive(lease: V1Lease): boolean {
-    if (!lease.spec?.holderIdentity) return false;
+    const holder = lease.spec?.holderIdentity;
+    if (!holder || this.endedSessions.has(holder)) return false;
     return performance.now() < this.expiresAt(lease);
   }
 
@@ -628,7 +641,8 @@ class PrefixWatch {
  * A session: the Leases it holds, renewed every third of the TTL. It is lost when no renewal was
  * confirmed for the TTL, counted from when the last confirmed one was sent (others judge expiry
  * from when they saw that renewal, which is no earlier), or when one of its Leases was taken
- * over or deleted by another client (which judged it expired).
+ * over or deleted by another client (which judged it expired). A session holding no Lease has
+ * nothing to expire, so nothing to lose.
  */
 class KubernetesSession implements Session {
   readonly id = randomUUID();
@@ -707,7 +721,7 @@ class KubernetesSession implements Session {
     if (sentAt + this.ttlMs <= this.deadline) return;
     this.deadline = sentAt + this.ttlMs;
     clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = setTimeout(() => this.expired(), this.deadline - performance.now());
+    this.deadlineTimer = setTimeout(() => this.expired(), Math.max(0, this.deadline - performance.now()));
     this.deadlineTimer.unref();
   }
 
@@ -723,6 +737,7 @@ class KubernetesSession implements Session {
     try {
       const results = await Promise.allSettled([...this.held.values()].map((lease) => this.renewOne(lease, true)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (this.ended) return;
       if (!failed) this.confirmed(sentAt);
       else if (failed.reason instanceof SessionLostError) this.markLost(failed.reason);
     } finally {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { brokerKubeconfig } from '../../operator/test/broker-credentials.js';
 import { ControlPlane } from '../../operator/test/control-plane.js';
 import { EtcdProcess } from '../test/etcd-process.js';
 import { eventually } from '../test/eventually.js';
@@ -126,16 +127,17 @@ function etcdBackend(): Backend {
 /**
  * A real kube-apiserver (and its etcd); each open() is a fresh store name in one namespace. Holders
  * find the API server through KUBECONFIG, as a broker does; cutOff pauses the kube-apiserver.
+ * `brokerRole`: every client has only the rights the operator gives a cluster's brokers.
  */
-function kubernetesBackend(): Backend {
+function kubernetesBackend(brokerRole: boolean): Backend {
   let cp: ControlPlane;
   let kubeconfig = '';
   const stores: MetadataStore[] = [];
   return {
-    name: 'kubernetes',
+    name: brokerRole ? "kubernetes, with the brokers' Role" : 'kubernetes',
     async setup() {
       cp = await ControlPlane.start();
-      kubeconfig = cp.kubeconfigFor('samsa-store-test', ['system:masters']);
+      kubeconfig = brokerRole ? await brokerKubeconfig(cp, 'default', 'contract') : cp.kubeconfigFor('samsa-store-test', ['system:masters']);
     },
     async teardown() {
       for (const child of holders) child.kill('SIGKILL');
@@ -167,7 +169,8 @@ const backends = [
   inProcess('memory', () => new MemoryMetadataStore()),
   inProcess('file', (path) => new FileMetadataStore(path)),
   etcdBackend(),
-  kubernetesBackend(),
+  kubernetesBackend(false),
+  kubernetesBackend(true),
 ];
 
 for (const backend of backends) {
@@ -346,6 +349,26 @@ describe('FileMetadataStore sessions', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('parseKubernetesUrl', () => {
+  it('reads the namespace and the store name', () => {
+    expect(parseKubernetesUrl('kubernetes://data/prod')).toEqual({ namespace: 'data', name: 'prod' });
+    expect(parseKubernetesUrl('kubernetes://data/prod/')).toEqual({ namespace: 'data', name: 'prod' });
+  });
+
+  it.each([
+    ['etcd://data/prod', 'must start with kubernetes://'],
+    ['kubernetes:///prod', 'no namespace'],
+    ['kubernetes://data', 'no store name'],
+    ['kubernetes://data/', 'no store name'],
+    ['kubernetes://Data/prod', 'namespace "Data" is not a DNS-1123 label'],
+    ['kubernetes://data/prod/x', 'store name "prod/x" is not a DNS-1123 label'],
+    [`kubernetes://data/${'a'.repeat(64)}`, 'is not a DNS-1123 label'],
+    ['kubernetes://data/-prod', 'is not a DNS-1123 label'],
+  ])('refuses %s', (url, why) => {
+    expect(() => parseKubernetesUrl(url)).toThrow(why);
   });
 });
 

@@ -1,5 +1,5 @@
 // The one interface behind which cluster metadata lives. Backends: memory and a file for a
-// single node; etcd (and, next, the Kubernetes API) for clusters. It is a versioned key-value
+// single node; etcd and the Kubernetes API for clusters. It is a versioned key-value
 // store with compare-and-set writes, list-then-watch, and sessions that own ephemeral keys: the
 // common ground of etcd (revisions, leases, watches) and Kubernetes objects (resourceVersion,
 // Lease objects, watches). It has no multi-key transactions, which Kubernetes lacks: a caller
@@ -16,7 +16,8 @@ export interface StoredValue {
    * after the key was deleted and created again (no ABA for compare-and-set).
    * memory/file: a store-wide counter. etcd: the key's `mod_revision` (the cluster revision of its
    * last write; etcd's per-key `version` is not used because it restarts at 1 after a delete).
-   * Kubernetes: the object's `resourceVersion`.
+   * Kubernetes: the object's `resourceVersion` (for a Lease, that of the write that set its
+   * value: renewals do not change a version).
    */
   version: number;
 }

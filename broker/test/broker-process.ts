@@ -29,6 +29,14 @@ export function terminate(child: ChildProcess, graceMs: number): Promise<void> {
   });
 }
 
+export interface BrokerProcessOptions {
+  dataDir?: string;
+  /** See BrokerProcess.launcher. */
+  launcher?: string[];
+  /** See BrokerProcess.env. */
+  env?: Record<string, string>;
+}
+
 // Written without parameter properties so that Node's type stripping can run it (bench/).
 export class BrokerProcess {
   private child: ChildProcess | null = null;
@@ -44,6 +52,8 @@ export class BrokerProcess {
   nodeArgs: string[] = [];
   /** A command that runs node, e.g. ['prlimit', '--nofile=256:256'] (it must exec, keeping the pid). */
   launcher: string[] = [];
+  /** Environment variables added to the test's own (e.g. KUBECONFIG for a Kubernetes metadata store). */
+  env: Record<string, string> | undefined;
 
   private constructor(port: number, httpPort: number, dataDir: string, config: Record<string, string>, extraArgs: string[]) {
     this.port = port;
@@ -54,17 +64,18 @@ export class BrokerProcess {
   }
 
   /** `extraArgs` go to the command line as they are (e.g. --advertised-port). */
-  static async start(config: Record<string, string> = {}, extraArgs: string[] = [], nodeArgs: string[] = [], options: { dataDir?: string; launcher?: string[] } = {}): Promise<BrokerProcess> {
+  static async start(config: Record<string, string> = {}, extraArgs: string[] = [], nodeArgs: string[] = [], options: BrokerProcessOptions = {}): Promise<BrokerProcess> {
     const broker = await BrokerProcess.create(config, extraArgs, nodeArgs, options);
     await broker.launch();
     return broker;
   }
 
   /** Picks free ports and a data directory; does not launch. */
-  static async create(config: Record<string, string> = {}, extraArgs: string[] = [], nodeArgs: string[] = [], options: { dataDir?: string; launcher?: string[] } = {}): Promise<BrokerProcess> {
+  static async create(config: Record<string, string> = {}, extraArgs: string[] = [], nodeArgs: string[] = [], options: BrokerProcessOptions = {}): Promise<BrokerProcess> {
     const broker = new BrokerProcess(await freePort(), await freePort(), options.dataDir ?? mkdtempSync(join(tmpdir(), 'samsa-test-')), config, extraArgs);
     broker.nodeArgs = nodeArgs;
     broker.launcher = options.launcher ?? [];
+    broker.env = options.env;
     return broker;
   }
 
@@ -95,7 +106,7 @@ export class BrokerProcess {
     args.push(...this.extraArgs);
     this.launchedAt = performance.now();
     const [command, ...prefix] = [...this.launcher, process.execPath];
-    const child = spawn(command!, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command!, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: this.env && { ...process.env, ...this.env } });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));

@@ -1,6 +1,6 @@
 // A Samsa cluster of real broker processes sharing one real etcd, for tests, benchmarks and the
 // operator's tests: node ids 0..N-1, each broker on its own free ports and data directory, all
-// naming the same `etcd://…/samsa/<random>` metadata URL.
+// naming the same `etcd://…/samsa/<random>` metadata URL (or another store the caller gives).
 // Written without parameter properties so that Node's type stripping can run it (bench/).
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -15,34 +15,36 @@ export interface SamsaClusterOptions {
   racks?: string[];
   /** An etcd to use (left running by stop()); by default the cluster starts its own. */
   etcd?: EtcdProcess;
+  /** Another metadata store instead of etcd (e.g. kubernetes://ns/name), with the environment the brokers need to reach it. */
+  store?: { url: string; env?: Record<string, string> };
   /** How long each broker may take to become ready (registered in the cluster). */
   readyTimeoutMs?: number;
 }
 
 export class SamsaCluster {
   readonly brokers: BrokerProcess[];
-  readonly etcd: EtcdProcess;
   readonly metadataUrl: string;
+  private readonly etcdProcess: EtcdProcess | undefined;
   private readonly ownsEtcd: boolean;
   private readonly readyTimeoutMs: number;
   private readonly options: SamsaClusterOptions;
 
-  private constructor(brokers: BrokerProcess[], etcd: EtcdProcess, metadataUrl: string, ownsEtcd: boolean, readyTimeoutMs: number, options: SamsaClusterOptions) {
+  private constructor(brokers: BrokerProcess[], etcd: EtcdProcess | undefined, metadataUrl: string, ownsEtcd: boolean, readyTimeoutMs: number, options: SamsaClusterOptions) {
     this.brokers = brokers;
-    this.etcd = etcd;
+    this.etcdProcess = etcd;
     this.metadataUrl = metadataUrl;
     this.ownsEtcd = ownsEtcd;
     this.readyTimeoutMs = readyTimeoutMs;
     this.options = options;
   }
 
-  /** Starts etcd (unless given) and the brokers, all at once, and waits until every broker is ready. */
+  /** Starts etcd (unless given, or another store is) and the brokers, all at once, and waits until every broker is ready. */
   static async start(options: SamsaClusterOptions): Promise<SamsaCluster> {
     if (!Number.isInteger(options.brokers) || options.brokers < 1) throw new Error(`brokers must be a positive integer, got ${options.brokers}`);
-    const etcd = options.etcd ?? (await EtcdProcess.start());
-    const metadataUrl = etcd.url(`samsa/${randomBytes(6).toString('hex')}`);
+    const etcd = options.store ? undefined : (options.etcd ?? (await EtcdProcess.start()));
+    const metadataUrl = options.store?.url ?? etcd!.url(`samsa/${randomBytes(6).toString('hex')}`);
     const brokers: BrokerProcess[] = [];
-    const cluster = new SamsaCluster(brokers, etcd, metadataUrl, options.etcd === undefined, options.readyTimeoutMs ?? 60_000, options);
+    const cluster = new SamsaCluster(brokers, etcd, metadataUrl, !options.store && options.etcd === undefined, options.readyTimeoutMs ?? 60_000, options);
     try {
       for (let id = 0; id < options.brokers; id++) brokers.push(await cluster.createBroker(id));
       // Launched together: a broker may wait for the others (a controller, replicas) to be ready.
@@ -58,7 +60,7 @@ export class SamsaCluster {
   private createBroker(id: number): Promise<BrokerProcess> {
     const config = { ...this.options.config };
     if (this.options.racks?.length) config['broker.rack'] = this.options.racks[id % this.options.racks.length]!;
-    return BrokerProcess.create(config, ['--node-id', String(id), '--metadata', this.metadataUrl]);
+    return BrokerProcess.create(config, ['--node-id', String(id), '--metadata', this.metadataUrl], [], { env: this.options.store?.env });
   }
 
   /** Starts one more broker (the next node id, the same settings) and waits until it is ready: a scale-up. */
@@ -67,6 +69,12 @@ export class SamsaCluster {
     this.brokers.push(broker);
     await broker.launch({ readyTimeoutMs: this.readyTimeoutMs });
     return broker;
+  }
+
+  /** The cluster's etcd (a cluster on another store has none). */
+  get etcd(): EtcdProcess {
+    if (!this.etcdProcess) throw new Error(`this cluster keeps its metadata in ${this.metadataUrl}, not in an etcd`);
+    return this.etcdProcess;
   }
 
   /** Every broker's listener, comma-separated (a client's bootstrap.servers). */
@@ -98,7 +106,7 @@ export class SamsaCluster {
   async stop(): Promise<void> {
     await Promise.all(this.brokers.map((b) => stopWithin(b, 30_000)));
     for (const b of this.brokers) rmSync(b.dataDir, { recursive: true, force: true });
-    if (this.ownsEtcd) await this.etcd.stop();
+    if (this.ownsEtcd) await this.etcdProcess?.stop();
   }
 }
 

@@ -1,9 +1,9 @@
 // Dynamic broker settings of spec.config (those the broker changes live, such as
 // log.retention.ms) go to the brokers as the cluster-wide default through the admin protocol,
-// not into server.properties, so changing them restarts nothing. Brokers do not share metadata
-// yet, so every ready broker is told; each keeps the default in its own store across restarts.
-// Every reconcile compares each broker's default with the spec (DescribeConfigs), so a new or
-// wiped broker gets it, and defaults no longer in the spec are deleted.
+// not into server.properties, so changing them restarts nothing. The brokers share the default
+// through the cluster metadata; every reconcile still compares each ready broker's view with the
+// spec (DescribeConfigs), so a broker that missed a change is told again, and defaults no longer
+// in the spec are deleted.
 import type { Logger } from 'pino';
 import { brokerConfigDef, validateValue } from '../../broker/config.js';
 import { KafkaConnection } from '../../broker/protocol/client.js';
@@ -16,6 +16,7 @@ const BROKER_RESOURCE = 4;
 /** The BROKER resource named "" is the cluster-wide default. */
 const CLUSTER_DEFAULT = '';
 const SET = 0;
+const BROKER_TIMEOUT_MS = 10_000;
 const DELETE = 1;
 
 /** Whether a broker setting is applied live rather than through server.properties. */
@@ -47,13 +48,19 @@ export async function applyDynamicConfig(kc: KafkaCluster, brokers: BrokerAddres
   const result: DynamicConfigResult = { changed: new Map(), failed: new Map() };
   for (const broker of brokers) {
     let conn: KafkaConnection | undefined;
+    // A stopped broker (SIGSTOP, a frozen node) accepts connections but never answers: without a
+    // deadline it would hold the whole reconcile, the roll's status included.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${BROKER_TIMEOUT_MS} ms`)), BROKER_TIMEOUT_MS);
+    });
     try {
-      conn = await KafkaConnection.open(broker.host, kc.spec.listeners.kafkaPort, 'samsa-operator');
-      const described = await conn.send(describeConfigsApi, 4, {
+      conn = await Promise.race([KafkaConnection.open(broker.host, kc.spec.listeners.kafkaPort, 'samsa-operator'), gaveUp]);
+      const described = await Promise.race([conn.send(describeConfigsApi, 4, {
         resources: [{ resourceType: BROKER_RESOURCE, resourceName: CLUSTER_DEFAULT, configurationKeys: null }],
         includeSynonyms: false,
         includeDocumentation: false,
-      });
+      }), gaveUp]);
       const d = described.results[0]!;
       if (d.errorCode !== ErrorCode.NONE) throw new Error(d.errorMessage ?? `DescribeConfigs error ${d.errorCode}`);
       const current = new Map(d.configs.map((c) => [c.name, c.value]));
@@ -62,7 +69,7 @@ export async function applyDynamicConfig(kc: KafkaCluster, brokers: BrokerAddres
         ...[...current.keys()].filter((name) => !desired.has(name)).map((name) => ({ name, configOperation: DELETE, value: null })),
       ];
       if (changes.length === 0) continue;
-      const res = await conn.send(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: BROKER_RESOURCE, resourceName: CLUSTER_DEFAULT, configs: changes }], validateOnly: false });
+      const res = await Promise.race([conn.send(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: BROKER_RESOURCE, resourceName: CLUSTER_DEFAULT, configs: changes }], validateOnly: false }), gaveUp]);
       const r = res.responses[0]!;
       if (r.errorCode !== ErrorCode.NONE) throw new Error(r.errorMessage ?? `IncrementalAlterConfigs error ${r.errorCode}`);
       const applied = changes.map((c) => (c.value === null ? `-${c.name}` : `${c.name}=${c.value}`));
@@ -71,7 +78,9 @@ export async function applyDynamicConfig(kc: KafkaCluster, brokers: BrokerAddres
     } catch (err) {
       result.failed.set(broker.id, (err as Error).message);
     } finally {
-      await conn?.close();
+      clearTimeout(timer);
+      // Not awaited: a stopped broker never acknowledges the close.
+      void conn?.close();
     }
   }
   return result;

@@ -1,17 +1,19 @@
 // reconcile(namespace/name) of a KafkaCluster, step by step: apply the desired objects, observe
 // the brokers (readiness, version, what is wrong), roll brokers whose pods run an old template
-// (a failing one first, else one at a time while all are ready), collect ConfigMap versions no
+// (a failing one first, else those safe to stop, as operator/roll/ plans), collect ConfigMap versions no
 // pod uses, and report it all in status, with a Warning Event when a failure appears.
 import type { Logger } from 'pino';
 import { API_VERSION, type KafkaCluster, type KafkaClusterStatus } from '../crds/types.js';
-import { sameStatus, verdict } from '../conditions.js';
+import { sameStatus, setCondition, verdict } from '../conditions.js';
 import type { ReconcileResult, Reconciler } from '../controller/controller.js';
 import { type Kube, KubeError, type KubernetesObject } from '../kube.js';
 import { reportDegraded } from './degraded.js';
 import { applyDynamicConfig, reportDynamicConfig } from './dynamic-config.js';
+import { type RollTarget, readRollFacts } from '../roll/oracle.js';
+import { planRoll } from '../roll/planner.js';
 import { type BrokerFailure, brokerFailure, type PodStatus } from './pod-failures.js';
-import { bootstrapAddress, configMapName, desiredResources, names, nodeReaderBindingName, type OperatorSettings, selectorLabels } from './resources.js';
-import { type BrokerAddress, scaleDownBlocker } from './scale-down.js';
+import { bootstrapAddress, configMapName, DEFAULT_MAX_PARALLEL, desiredResources, names, nodeReaderBindingName, type OperatorSettings, selectorLabels } from './resources.js';
+import { type MovesResult, type Operation, PartitionMoves } from './partition-moves.js';
 import { STORE_LABEL } from '../../broker/metadata/kubernetes-store.js';
 import { validateCluster } from './validation.js';
 import { claimTemplateTooSmall, expandClaims } from './volumes.js';
@@ -33,6 +35,14 @@ interface StatefulSet extends KubernetesObject {
 
 type BrokerStatus = NonNullable<KafkaClusterStatus['brokers']>[number];
 
+/** A roll's progress: brokers done and left, why it waits, and whether a disruption budget is what holds it. */
+interface RollStatus {
+  done: number[];
+  left: number[];
+  waiting: string | null;
+  evictionBlocked?: boolean;
+}
+
 /** Why the cluster is Degraded: the reason and message of its Degraded condition. */
 interface Fault {
   reason: string;
@@ -45,7 +55,7 @@ const selector = (cluster: string) => Object.entries(selectorLabels(cluster)).ma
 const configMapsOf = (spec: { volumes?: Array<{ configMap?: { name: string } }> } | undefined) => (spec?.volumes ?? []).flatMap((v) => (v.configMap ? [v.configMap.name] : []));
 
 /** Each broker's id and, when it is ready, the address to reach it at. */
-const brokerAddresses = (pods: Pod[]): BrokerAddress[] => pods.map((p) => ({ id: ordinal(p), host: isReady(p) ? (p.status?.podIP ?? null) : null }));
+const brokerAddresses = (pods: Pod[]): Array<{ id: number; host: string | null }> => pods.map((p) => ({ id: ordinal(p), host: isReady(p) ? (p.status?.podIP ?? null) : null }));
 
 /** The broker pods of a cluster, by ordinal. */
 export async function brokerPods(kube: Kube, namespace: string, cluster: string): Promise<Pod[]> {
@@ -60,12 +70,15 @@ export class ClusterReconciler implements Reconciler {
   readonly name = 'kafkacluster';
   /** Broker versions by cluster key, then pod uid: a pod's image, and so its version, never changes. */
   private readonly versions = new Map<string, Map<string, string>>();
+  private readonly moves: PartitionMoves;
 
   constructor(
     private readonly kube: Kube,
     private readonly logger: Logger,
     private readonly settings: OperatorSettings = {},
-  ) {}
+  ) {
+    this.moves = new PartitionMoves(kube, logger);
+  }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const [namespace, name] = key.split('/') as [string, string];
@@ -83,11 +96,13 @@ export class ClusterReconciler implements Reconciler {
     const problems = validateCluster(kc, this.settings);
     if (problems.length > 0) return reportDegraded(this.kube, kc, 'InvalidConfig', `the spec cannot be applied: ${problems.join('; ')}`);
 
-    // scale-down check → apply → observe → roll → collect → dynamic settings → report
+    // partition moves → apply → observe → roll → collect → dynamic settings → report
     const existing = await this.kube.getOrNull<StatefulSet>('apps/v1', 'StatefulSet', namespace, names(name).statefulSet);
-    const scaleDownBlocked = await scaleDownBlocker(kc, existing?.spec?.replicas ?? 0, async () => brokerAddresses(await brokerPods(this.kube, namespace, name)));
-    // A refused scale-down keeps the current size for the rest of this reconcile.
-    if (scaleDownBlocked) kc.spec.replicas = existing!.spec!.replicas!;
+    const moves = existing ? await this.movePartitions(kc, existing) : null;
+    const scaleDownBlocked = moves?.scaleDownBlocked ?? null;
+    // A scale-down waits until the brokers it removes hold nothing: until then the StatefulSet keeps its size.
+    const shrinking = existing?.spec?.replicas !== undefined && existing.spec.replicas > kc.spec.replicas;
+    if (shrinking && !moves?.scaleDownReady) kc.spec.replicas = existing!.spec!.replicas!;
     // A larger spec.storage.size: the StatefulSet is replaced without its pods (its claim
     // template cannot change); the next reconcile creates the new one, which adopts them.
     if (claimTemplateTooSmall(kc, existing)) {
@@ -105,9 +120,9 @@ export class ClusterReconciler implements Reconciler {
     // The StatefulSet controller has seen the template that was just applied: its revisions are current.
     const updateRevision = sts?.status?.observedGeneration === sts?.metadata?.generation ? sts?.status?.updateRevision : undefined;
     const onOldTemplate = (p: Pod) => p.metadata.labels?.['controller-revision-hash'] !== updateRevision && !p.metadata.deletionTimestamp;
-    let evictionBlocked: string | null = null;
+    let roll: RollStatus | null = null;
     if (!applyFault && updateRevision) {
-      evictionBlocked = await this.roll(kc, pods, brokers, onOldTemplate);
+      roll = await this.roll(kc, pods, brokers, onOldTemplate);
       await this.collectConfigMaps(kc, sts, pods);
     }
     const dynamicConfig = await applyDynamicConfig(kc, brokerAddresses(pods).filter((b): b is { id: number; host: string } => b.host !== null), this.logger);
@@ -116,7 +131,25 @@ export class ClusterReconciler implements Reconciler {
     const outdated = updateRevision ? pods.filter(onOldTemplate).length : sts && pods.length > 0 ? null : 0;
     const specFault =
       applyFault ?? (scaleDownBlocked ? { reason: 'ScaleDownBlocked', message: scaleDownBlocked } : volumes?.refused ? { reason: 'VolumeExpansionFailed', message: volumes.refused } : null);
-    return this.report(kc, pods.length, brokers, specFault, outdated, evictionBlocked, dynamicConfig.failed.size > 0, volumes?.pending.length ?? 0);
+    return this.report(kc, pods.length, brokers, specFault, outdated, roll, dynamicConfig.failed.size > 0, volumes?.pending.length ?? 0, moves);
+  }
+
+  /**
+   * A step of the partition moves (partition-moves.ts), given the brokers as they are before this
+   * pass applies anything; null when the brokers cannot be asked now (the next pass tries again).
+   */
+  private async movePartitions(kc: KafkaCluster & KubernetesObject, sts: StatefulSet): Promise<MovesResult | null> {
+    const pods = await brokerPods(this.kube, kc.metadata.namespace!, kc.metadata.name);
+    const current = sts.status?.updateRevision;
+    // No plan starts while a broker is down or on an old template: a roll or a restart is under way.
+    const settled = pods.length === sts.spec?.replicas && pods.every((p) => isReady(p) && p.metadata.labels?.['controller-revision-hash'] === current);
+    const addresses = pods.filter((p) => isReady(p) && p.status?.podIP).map((p) => ({ host: p.status!.podIP!, port: kc.spec.listeners.kafkaPort }));
+    try {
+      return await this.moves.reconcile(kc, addresses, sts.spec?.replicas ?? 0, settled);
+    } catch (err) {
+      this.logger.warn({ cluster: `${kc.metadata.namespace}/${kc.metadata.name}`, err }, 'partition moves: the brokers could not be asked; retrying');
+      return null;
+    }
   }
 
   /** Server-side applies every desired object; a refusal by the API server becomes the cluster's fault. */
@@ -135,21 +168,35 @@ export class ClusterReconciler implements Reconciler {
   }
 
   /**
-   * Restarts at most one broker whose pod runs an old template. A failing broker (a bad image,
-   * a crash loop) goes first, whatever the others do: waiting for it to become ready would wait
-   * forever, and replacing it takes nothing more down — so reverting a bad spec heals the
-   * cluster. Unless the new template fails itself on a broker: then the roll stops, and no
-   * broker gets it for being down. Otherwise the highest ordinal goes, only while all are ready.
-   * Returns why the restart must wait, when a disruption budget refused it.
+   * Restarts the brokers whose pods run an old template that operator/roll/planner.ts lets go now
+   * (a failing one first; otherwise only brokers safe to stop, after the previous one caught up,
+   * the controller last), asking the brokers what it needs (operator/roll/oracle.ts). The pods'
+   * revisions are the roll's state, so a restarted operator carries on where it was.
+   * Returns what is done and left, and why the roll waits: for the brokers, or for a disruption budget.
    */
-  private async roll(kc: KafkaCluster & KubernetesObject, pods: Pod[], brokers: BrokerStatus[], onOldTemplate: (p: Pod) => boolean): Promise<string | null> {
+  private async roll(kc: KafkaCluster & KubernetesObject, pods: Pod[], brokers: BrokerStatus[], onOldTemplate: (p: Pod) => boolean): Promise<RollStatus> {
     const failing = (p: Pod) => Boolean(brokers.find((b) => b.pod === p.metadata.name)?.reason);
-    const outdated = pods.filter(onOldTemplate);
-    const newTemplateFails = pods.some((p) => !onOldTemplate(p) && failing(p));
-    const broken = newTemplateFails ? [] : outdated.filter(failing);
-    const allReady = pods.length === kc.spec.replicas && pods.every(isReady);
-    const victim = broken.at(-1) ?? (allReady ? outdated.at(-1) : undefined);
-    return victim ? this.restart(kc, victim, isReady(victim) ? 'to apply the new pod template' : 'that is failing, to apply the new pod template') : null;
+    // A pod being deleted is not done: it waits as not ready until its replacement is.
+    const targets: RollTarget[] = pods.map((p) => ({
+      id: ordinal(p),
+      outdated: onOldTemplate(p) || Boolean(p.metadata.deletionTimestamp),
+      ready: isReady(p),
+      failing: failing(p),
+      endpoint: isReady(p) && p.status?.podIP ? { host: p.status.podIP, ...kc.spec.listeners } : null,
+    }));
+    if (!targets.some((t) => t.outdated)) return { done: targets.map((t) => t.id), left: [], waiting: null };
+    const rollingUpdate = { parallelism: kc.spec.rollingUpdate?.parallelism ?? 'none', maxParallel: kc.spec.rollingUpdate?.maxParallel ?? DEFAULT_MAX_PARALLEL };
+    const plan = planRoll(await readRollFacts(targets, kc.spec.replicas, rollingUpdate));
+    let waiting = plan.waiting;
+    for (const { id, why } of plan.restart) {
+      const refused = await this.restart(kc, pods.find((p) => ordinal(p) === id)!, why);
+      if (refused) {
+        waiting = refused;
+        break;
+      }
+    }
+    if (waiting) this.logger.info({ cluster: `${kc.metadata.namespace}/${kc.metadata.name}`, waiting, left: plan.left }, 'rolling restart waits');
+    return { done: plan.done, left: plan.left, waiting, evictionBlocked: waiting !== null && waiting !== plan.waiting };
   }
 
   /**
@@ -158,6 +205,7 @@ export class ClusterReconciler implements Reconciler {
    * new template. Returns why it must wait when a budget refuses the eviction.
    */
   private async restart(kc: KafkaCluster & KubernetesObject, pod: Pod, why: string): Promise<string | null> {
+    // Evicted with the pod's own terminationGracePeriodSeconds, which validation keeps above controlled.shutdown.timeout.ms.
     const cluster = `${kc.metadata.namespace}/${kc.metadata.name}`;
     const eviction = await this.kube.evict(pod);
     if (!eviction.evicted) {
@@ -235,7 +283,7 @@ export class ClusterReconciler implements Reconciler {
   /**
    * Status from what was observed. `specFault`: what keeps the spec from being carried out (the
    * API server refused an object, a scale-down was refused); `outdated` counts pods on an old
-   * template, null while unknown; `evictionBlocked`: why the roll waits for a disruption budget;
+   * template, null while unknown; `roll`: the roll's progress and why it waits (for the brokers or a disruption budget);
    * `retry`: something the next reconcile must try again.
    */
   private async report(
@@ -244,10 +292,13 @@ export class ClusterReconciler implements Reconciler {
     brokers: BrokerStatus[],
     specFault: Fault | null,
     outdated: number | null,
-    evictionBlocked: string | null,
+    roll: RollStatus | null,
     retry: boolean,
     growingVolumes: number,
+    moves: MovesResult | null,
   ): Promise<ReconcileResult | void> {
+    const evictionBlocked = roll?.evictionBlocked ? roll.waiting : null;
+    const rollWaiting = roll?.evictionBlocked ? null : (roll?.waiting ?? null);
     const ready = brokers.filter((b) => b.ready).length;
     const failing = brokers.filter((b) => b.reason);
     const fault: Fault | null = specFault ?? (failing.length > 0 ? { reason: failing[0]!.reason!, message: failing.map((b) => `${b.pod}: ${b.message}`).join('; ') } : null);
@@ -260,17 +311,32 @@ export class ClusterReconciler implements Reconciler {
       brokers,
       bootstrap: bootstrapAddress(kc),
       ...(versions.length > 0 ? { version: versions.join(', ') } : {}),
+      ...(roll && roll.left.length > 0 ? { roll: { done: roll.done, left: roll.left, ...(roll.waiting ? { waiting: roll.waiting } : {}) } } : {}),
     };
+    const operation: Operation | null =
+      moves?.operation ??
+      (roll && roll.left.length > 0
+        ? { type: 'RollingRestart', reason: 'brokers run an old pod template', progress: `${roll.done.length}/${roll.done.length + roll.left.length} brokers` }
+        : null);
+    if (operation) status.operation = operation;
+    const lastRequest = moves?.answeredRequest ?? kc.status?.rebalance?.lastRequest;
+    const imbalance = moves?.imbalance ?? kc.status?.rebalance?.imbalance;
+    if (lastRequest !== undefined || imbalance) status.rebalance = { ...(lastRequest !== undefined ? { lastRequest } : {}), ...(imbalance ? { imbalance } : {}) };
+    const shrinking = podCount > kc.spec.replicas;
     const rolling = outdated === null || outdated > 0;
     const allReady = !fault && outdated === 0 && ready === kc.spec.replicas && podCount === kc.spec.replicas && growingVolumes === 0;
     const generation = kc.metadata.generation;
     if (fault) status.conditions = verdict(kc.status?.conditions, 'failed', fault.reason, fault.message, generation);
     else if (allReady) status.conditions = verdict(kc.status?.conditions, 'ready', 'BrokersReady', `all ${kc.spec.replicas} broker(s) are ready`, generation);
     else if (evictionBlocked) status.conditions = verdict(kc.status?.conditions, 'progressing', 'EvictionBlocked', evictionBlocked, generation);
+    else if (rollWaiting && outdated) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollWaiting', `${outdated} broker(s) still to restart; ${rollWaiting}`, generation);
+    else if (shrinking && !rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'ScalingDown', moves?.operation ? `${moves.operation.reason}: ${moves.operation.progress}` : `removing ${podCount - kc.spec.replicas} broker(s)`, generation);
     else if (growingVolumes > 0 && !rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'VolumesExpanding', `${growingVolumes} broker volume(s) growing to ${kc.spec.storage.size}`, generation);
     else if (rolling) status.conditions = verdict(kc.status?.conditions, 'progressing', 'RollingRestart', outdated === null ? 'waiting for the StatefulSet controller to see the new template' : `${outdated} broker(s) still to restart with the new template`, generation);
     else status.conditions = verdict(kc.status?.conditions, 'progressing', 'BrokersStarting', `${ready} of ${kc.spec.replicas} broker(s) ready`, generation);
 
+    // Ready while partitions move onto or between ready brokers; Reconciling says what moves.
+    if (allReady && moves?.operation) status.conditions = setCondition(status.conditions, 'Reconciling', 'True', 'MovingPartitions', `${moves.operation.reason}: ${moves.operation.progress}`, generation);
     if (!sameStatus(status, kc.status)) {
       const wasReady = kc.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
       await this.kube.mergePatch(kc, { status: withRemovals(status, kc.status) }, 'status');
@@ -281,7 +347,7 @@ export class ClusterReconciler implements Reconciler {
       if (!fault && evictionBlocked && (shown?.reason !== 'EvictionBlocked' || shown.message !== evictionBlocked)) await this.kube.event(kc, 'Warning', 'EvictionBlocked', evictionBlocked);
     }
     // Ready, and every ready broker's version known: nothing to wait for.
-    if (allReady && brokers.every((b) => b.version) && !retry) return;
+    if (allReady && brokers.every((b) => b.version) && !retry && !operation) return;
     // A spec fault waits for a change of the spec (which triggers a reconcile) or this retry.
     return { requeueAfterMs: specFault ? 30_000 : 2000 };
   }

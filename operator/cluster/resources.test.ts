@@ -1,7 +1,7 @@
 // The objects a KafkaCluster becomes, checked for N brokers (the integration test runs one).
 import { describe, expect, it } from 'vitest';
 import { API_VERSION, type KafkaCluster } from '../crds/types.js';
-import { desiredResources, serverProperties } from './resources.js';
+import { RESTART_ANNOTATION, desiredResources, serverProperties } from './resources.js';
 
 const cluster = (spec: Partial<KafkaCluster['spec']> = {}): KafkaCluster => ({
   apiVersion: API_VERSION,
@@ -98,4 +98,16 @@ describe('desiredResources', () => {
     expect(pdb.spec.maxUnavailable).toBe(1);
     expect(role.rules.map((r: { resources: string[] }) => r.resources[0])).toEqual(['leases', 'configmaps']);
   });
+
+  it('puts the samsa.dev/restart annotation of the KafkaCluster into the pod template, so that a new value rolls every broker', () => {
+    const annotated = (annotations: Record<string, string> | undefined, podAnnotations?: Record<string, string>): KafkaCluster => {
+      const kc = cluster(podAnnotations ? { podTemplate: { terminationGracePeriodSeconds: 60, annotations: podAnnotations } } : {});
+      return { ...kc, metadata: { ...kc.metadata, ...(annotations ? { annotations } : {}) } };
+    };
+    const templateAnnotations = (kc: KafkaCluster) => pick(kc, 'StatefulSet').spec.template.metadata.annotations;
+    expect(templateAnnotations(annotated(undefined))).toBeUndefined();
+    expect(templateAnnotations(annotated({ [RESTART_ANNOTATION]: '2026-11-29T22:00' }))).toEqual({ [RESTART_ANNOTATION]: '2026-11-29T22:00' });
+    expect(templateAnnotations(annotated({ [RESTART_ANNOTATION]: '1', other: 'x' }, { team: 'data' }))).toEqual({ team: 'data', [RESTART_ANNOTATION]: '1' });
+  });
 });
+

@@ -86,6 +86,19 @@ export function bootstrapAddress(kc: KafkaCluster): string {
   return `${names(kc.metadata.name).bootstrap}.${kc.metadata.namespace}.svc:${kc.spec.listeners.kafkaPort}`;
 }
 
+/** Brokers a parallel roll restarts together at most, unless spec.rollingUpdate.maxParallel says. */
+export const DEFAULT_MAX_PARALLEL = 3;
+
+/** Annotating the KafkaCluster with a new value of this rolls every broker once: the value goes into the pod template. */
+export const RESTART_ANNOTATION = 'samsa.dev/restart';
+
+/** The spec's pod annotations, and the restart annotation's value when set. */
+function podAnnotations(kc: KafkaCluster): Record<string, string> | undefined {
+  const restart = kc.metadata.annotations?.[RESTART_ANNOTATION];
+  const annotations = { ...(kc.spec.podTemplate?.annotations ?? {}), ...(restart !== undefined ? { [RESTART_ANNOTATION]: restart } : {}) };
+  return Object.keys(annotations).length > 0 ? annotations : undefined;
+}
+
 export function desiredResources(kc: KafkaCluster, settings: OperatorSettings = {}): KubernetesObject[] {
   const n = names(kc.metadata.name);
   const { kafkaPort, httpPort } = kc.spec.listeners;
@@ -142,7 +155,7 @@ export function desiredResources(kc: KafkaCluster, settings: OperatorSettings = 
       template: {
         metadata: {
           labels: { ...labels(kc.metadata.name), ...(pod?.labels ?? {}) },
-          ...(pod?.annotations ? { annotations: pod.annotations } : {}),
+          ...(podAnnotations(kc) ? { annotations: podAnnotations(kc) } : {}),
         },
         spec: {
           serviceAccountName: n.serviceAccount,
@@ -209,13 +222,15 @@ export function desiredResources(kc: KafkaCluster, settings: OperatorSettings = 
       ],
     },
   };
-  // One broker at a time may go down voluntarily (drains, upgrades).
+  // One broker at a time may go down voluntarily (drains, upgrades); with parallel rolling, as
+  // many as a roll restarts together, since the roll evicts them.
   // A broker that is not ready serves nothing, so evicting it (a roll replacing a failing broker) never counts against the budget.
+  const parallel = kc.spec.rollingUpdate?.parallelism ?? 'none';
   const pdb = {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
     metadata: meta(kc, n.pdb),
-    spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: selectorLabels(kc.metadata.name) } },
+    spec: { maxUnavailable: parallel === 'none' ? 1 : (kc.spec.rollingUpdate?.maxParallel ?? DEFAULT_MAX_PARALLEL), unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: selectorLabels(kc.metadata.name) } },
   };
   const objects: KubernetesObject[] = [serviceAccount, role, roleBinding, configMap, headless, bootstrap, statefulSet, pdb];
   // validateCluster refuses spec.rack without the ClusterRole before anything is applied.

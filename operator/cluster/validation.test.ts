@@ -31,6 +31,18 @@ describe('validateCluster', () => {
     for (const bad of ['Samsa:1', 'samsa:', 'samsa::1', 'sam sa', 'samsa:1 ', '/samsa']) expect(validateCluster(cluster({ image: bad })), bad).toEqual([`image "${bad}" is not a valid image reference`]);
   });
 
+  it('refuses a termination grace period shorter than a controlled shutdown may take', () => {
+    const pod = (terminationGracePeriodSeconds: number) => ({ podTemplate: { terminationGracePeriodSeconds } });
+    expect(validateCluster(cluster(pod(40)))).toEqual([]);
+    expect(validateCluster(cluster(pod(39)))).toEqual([
+      'podTemplate.terminationGracePeriodSeconds (39) is too short for controlled.shutdown.timeout.ms (30000): a broker needs up to 40s to move its leaderships away and close its logs before it is killed',
+    ]);
+    expect(validateCluster(cluster({ ...pod(15), config: { 'controlled.shutdown.timeout.ms': '5000' } }))).toEqual([]);
+    expect(validateCluster(cluster({ ...pod(5), config: { 'controlled.shutdown.enable': 'false' } }))).toEqual([]);
+    // The bad value itself is what is reported.
+    expect(validateCluster(cluster({ ...pod(5), config: { 'controlled.shutdown.timeout.ms': 'soon' } }))).toEqual(['controlled.shutdown.timeout.ms must be a whole number, got "soon"']);
+  });
+
   it('takes spec.rack only with the ClusterRole that lets brokers read their node, and not with broker.rack', () => {
     const rack = { topologyKey: 'topology.kubernetes.io/zone' };
     expect(validateCluster(cluster({ rack }), { brokerClusterRole: 'samsa-operator-broker' })).toEqual([]);

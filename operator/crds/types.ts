@@ -96,6 +96,45 @@ export const KafkaClusterSpec = Type.Object(
         { description: 'Spread brokers across racks (zones).' },
       ),
     ),
+    rollingUpdate: Type.Optional(
+      Type.Object(
+        {
+          parallelism: Type.Union([Type.Literal('none'), Type.Literal('disjoint'), Type.Literal('rack')], {
+            default: 'none',
+            description:
+              "Which brokers restart together in a roll: 'none' one at a time; 'disjoint' brokers that share no partition; 'rack' the brokers of one rack (broker.rack) that share no partition. Each must still be safe to stop; the controller always goes last, alone.",
+          }),
+          maxParallel: Type.Optional(
+            Type.Integer({ minimum: 1, description: "Most brokers restarted together when parallelism is not 'none' (3 when unset); the brokers' PodDisruptionBudget then allows as many down at once." }),
+          ),
+        },
+        { description: 'How rolling restarts go. A roll restarts a broker only while stopping it takes no partition below min.insync.replicas, and the next only once the restarted one is caught up.' },
+      ),
+    ),
+    rebalance: Type.Optional(
+      Type.Object(
+        {
+          mode: Type.Union([Type.Literal('off'), Type.Literal('on-demand'), Type.Literal('automatic')], {
+            default: 'on-demand',
+            description:
+              "When partitions are moved to balance the brokers (replicas, preferred leaders, disk bytes): 'off' never (a scale-down still moves partitions off the brokers it removes); 'on-demand' onto new brokers after a scale-up and when the samsa.dev/rebalance annotation gets a new value; 'automatic' also whenever the imbalance passes the threshold.",
+          }),
+          threshold: Type.Optional(
+            Type.Object(
+              {
+                replicas: Type.Optional(Type.Integer({ minimum: 0, description: 'Replicas a broker may hold above or below the mean (1 when unset).' })),
+                leaders: Type.Optional(Type.Integer({ minimum: 0, description: 'Preferred leaderships a broker may hold above or below the mean (1 when unset).' })),
+                bytes: Type.Optional(Type.Number({ minimum: 0, description: 'Fraction of the mean disk bytes a broker may hold above or below it (0.1 when unset).' })),
+              },
+              { description: 'How far from balanced the brokers may be: the planner stops there, and automatic mode starts past it.' },
+            ),
+          ),
+          throttleBytesPerSecond: Type.Optional(Type.Integer({ minimum: 1, description: 'Replication throttle (KIP-73) of the replicas being moved, per broker and direction; none when unset. In-sync replication is never throttled.' })),
+          maxPartitionMovesInFlight: Type.Integer({ minimum: 1, default: 5, description: 'Partitions being moved at once.' }),
+        },
+        { description: 'How the operator moves partitions between brokers (scale-up, scale-down, rebalancing).' },
+      ),
+    ),
     metadata: Type.Optional(
       Type.Object(
         {
@@ -147,6 +186,47 @@ export const KafkaClusterStatus = Type.Object(
         { description: 'Each broker and its readiness.' },
       ),
     ),
+    roll: Type.Optional(
+      Type.Object(
+        {
+          done: Type.Array(Type.Integer(), { description: 'Brokers running the newest pod template.' }),
+          left: Type.Array(Type.Integer(), { description: 'Brokers still to restart.' }),
+          waiting: Type.Optional(Type.String({ description: 'Why no broker restarts now, e.g. broker 2 would take orders-0 below min.insync.replicas (2).' })),
+        },
+        { description: 'The rolling restart under way, while brokers run an old pod template.' },
+      ),
+    ),
+    operation: Type.Optional(
+      Type.Object(
+        {
+          type: Type.String({ description: 'RollingRestart, ScaleUp, ScaleDown or Rebalance.' }),
+          reason: Type.String({ description: 'Why it runs.' }),
+          startedAt: Type.Optional(Type.String({ description: 'When it started (partition moves).' })),
+          progress: Type.String({ description: 'What is done and left, e.g. "12/40 partitions, 1.2 GiB moved, 3.1 GiB left, ETA 95s" or "1/3 brokers".' }),
+          partitionsDone: Type.Optional(Type.Integer()),
+          partitionsInFlight: Type.Optional(Type.Integer()),
+          partitionsLeft: Type.Optional(Type.Integer()),
+          bytesMoved: Type.Optional(Type.Integer()),
+          bytesLeft: Type.Optional(Type.Integer()),
+          etaSeconds: Type.Optional(Type.Integer({ description: 'Seconds left at the rate measured so far.' })),
+        },
+        { description: 'The operation in flight: a rolling restart, or partitions being moved.' },
+      ),
+    ),
+    rebalance: Type.Optional(
+      Type.Object(
+        {
+          lastRequest: Type.Optional(Type.String({ description: 'The last samsa.dev/rebalance annotation value acted on.' })),
+          imbalance: Type.Optional(
+            Type.Object(
+              { replicas: Type.Number(), leaders: Type.Number(), bytes: Type.Number() },
+              { description: 'Largest deviation from the mean per broker: replicas, preferred leaders, and disk bytes (a fraction of the mean).' },
+            ),
+          ),
+        },
+        { description: 'What the operator last measured and did about the balance of the brokers.' },
+      ),
+    ),
     bootstrap: Type.Optional(Type.String({ description: 'Bootstrap address for Kafka clients in the cluster.' })),
     version: Type.Optional(Type.String({ description: 'Samsa version the brokers report; several, comma-separated, while a roll changes it.' })),
   },
@@ -180,6 +260,26 @@ export const KafkaTopicStatus = Type.Object(
     topicId: Type.Optional(Type.String({ description: 'Kafka topic id.' })),
     partitions: Type.Optional(Type.Integer({ description: 'Partitions the topic has in Kafka.' })),
     replicationFactor: Type.Optional(Type.Integer({ description: 'Replicas of each partition in Kafka now (the smallest over its partitions while a change is carried out).' })),
+    reassignment: Type.Optional(
+      Type.Object(
+        {
+          replicationFactor: Type.Integer({ description: 'The replication factor being carried out.' }),
+          startedAt: Type.String(),
+          progress: Type.String({ description: 'Partitions done of those that move.' }),
+          moves: Type.Array(
+            Type.Object({
+              topic: Type.String(),
+              partition: Type.Integer(),
+              from: Type.Array(Type.Integer()),
+              to: Type.Array(Type.Integer()),
+              bytes: Type.Integer(),
+            }),
+            { description: 'The plan: each partition\'s replicas before and after.' },
+          ),
+        },
+        { description: 'A replication-factor change under way: kept here so that a restarted operator carries it on.' },
+      ),
+    ),
   },
   { description: 'Observed state of the topic.' },
 );
@@ -238,6 +338,8 @@ export const crdDefinitions: CrdDefinition[] = [
       { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas', description: 'Desired brokers.' },
       { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready brokers.' },
       { name: 'Status', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].reason", description: 'Why the cluster is or is not ready.' },
+      { name: 'Operation', type: 'string', jsonPath: '.status.operation.type', description: 'The operation in flight (rolling restart, partition moves).' },
+      { name: 'Progress', type: 'string', jsonPath: '.status.operation.progress', description: 'What the operation has done and has left.' },
       { name: 'Version', type: 'string', jsonPath: '.status.version', description: 'Samsa version the brokers report.' },
       { name: 'Bootstrap', type: 'string', jsonPath: '.status.bootstrap', description: 'Bootstrap address.' },
     ],

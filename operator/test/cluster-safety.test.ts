@@ -1,11 +1,13 @@
 // What keeps a KafkaCluster safe to change, on a real control plane with the operator installed
 // from the chart and brokers run as local processes: a spec that cannot work is refused at
 // admission or reported before anything is touched; dynamic broker settings reach the running
-// brokers without a restart; a scale-down that would strand a topic waits, unless overridden.
+// brokers without a restart; a scale-down moves partitions off the brokers it removes first, and is
+// refused while a topic needs more brokers; storage grows in place.
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../../broker/protocol/client.js';
 import { describeConfigsApi } from '../../broker/protocol/messages/index.js';
+import { consumeValues } from '../../broker/test/kafkajs-consume.js';
 import { API_VERSION } from '../crds/types.js';
 import { type Kube, KubeError, type KubernetesObject } from '../kube.js';
 import { type Condition, type Obj, OperatorHarness, type OperatorProcess } from './operator-harness.js';
@@ -152,44 +154,47 @@ describe('changing a KafkaCluster safely', () => {
     expect(await events('InvalidConfig')).toHaveLength(1);
   }, 180_000);
 
-  it('keeps a broker that holds a topic until the scale-down is overridden; brokers holding nothing go', async () => {
-    const broker2 = (await pods()).find((p) => p.metadata!.name === `${CLUSTER}-2`)!;
-    const kafka = new kafkajs.Kafka({ clientId: 'cluster-safety', brokers: [`${broker2.status.podIP}:9092`], logLevel: kafkajs.logLevel.NOTHING });
+  it('moves partitions off the brokers a scale-down removes, refuses one that leaves a topic too few brokers, and skips the moves when told', async () => {
+    const address = (await pods()).map((p) => `${p.status.podIP}:9092`);
+    const kafka = new kafkajs.Kafka({ clientId: 'cluster-safety', brokers: address, logLevel: kafkajs.logLevel.NOTHING });
     const kadmin = kafka.admin();
     await kadmin.connect();
-    await kadmin.createTopics({ topics: [{ topic: 'stranded', numPartitions: 1, replicationFactor: 1 }] });
-    await kadmin.disconnect();
+    await kadmin.createTopics({ topics: [{ topic: 'stranded', numPartitions: 8, replicationFactor: 1 }, { topic: 'triple', numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true });
+    const producer = kafka.producer();
+    await producer.connect();
+    const values = Array.from({ length: 64 }, (_, i) => `record-${i}`);
+    await producer.send({ topic: 'stranded', acks: -1, messages: values.map((value, i) => ({ value, partition: i % 8 })) });
+    await producer.disconnect();
+    const holders = async (topic: string) => (await kadmin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions.flatMap((p) => p.replicas);
+    expect(new Set(await holders('stranded'))).toEqual(new Set([0, 1, 2, 3]));
 
     await admin.mergePatch(await cluster(), { spec: { replicas: 2 } });
-    // Brokers 2 and 3 would go; broker 3 holds nothing, broker 2 the topic.
     const blocked = await waitFor('ScaleDownBlocked', async () => {
       const d = condition(await cluster(), 'Degraded');
       return d?.status === 'True' && d.reason === 'ScaleDownBlocked' ? d : null;
     });
-    expect(blocked.message).toContain('broker 2 holds stranded');
-    expect(blocked.message).toContain('samsa.dev/skip-broker-scaledown-check');
-    expect(blocked.message).not.toContain('broker 3');
-    const reconciled = await operator.reconciles('kafkacluster');
-    await waitFor('a resync', async () => (await operator.reconciles('kafkacluster')) > reconciled);
+    expect(blocked.message).toContain('topic triple has replication factor 3');
     expect((await events('ScaleDownBlocked')).map((e) => e.type)).toEqual(['Warning']);
-    const sts = await admin.get<Obj & { spec: { replicas: number } }>('apps/v1', 'StatefulSet', NS, CLUSTER);
-    expect(sts.spec.replicas).toBe(4);
-    expect(Object.keys(await podUids()).sort()).toEqual([0, 1, 2, 3].map((i) => `${CLUSTER}-${i}`));
+    expect((await admin.get<Obj & { spec: { replicas: number } }>('apps/v1', 'StatefulSet', NS, CLUSTER)).spec.replicas).toBe(4);
 
-    await admin.mergePatch(await cluster(), { metadata: { annotations: { 'samsa.dev/skip-broker-scaledown-check': 'true' } } });
-    await waitFor('scaled down to 2 with the override', async () => {
+    // Without the topic that needs three brokers, the partitions move to brokers 0 and 1 first.
+    await kadmin.deleteTopics({ topics: ['triple'] });
+    await waitFor('scaled down to 2', async () => {
       const c = await cluster();
       return c.status?.replicas === 2 && condition(c, 'Ready')?.status === 'True' && Object.keys(await podUids()).length === 2;
-    }, 120_000);
+    }, 180_000);
+    expect(new Set(await holders('stranded'))).toEqual(new Set([0, 1]));
+    expect((await events('DrainingBrokers')).length).toBe(1);
+    expect((await events('PartitionsMoved')).length).toBeGreaterThanOrEqual(1);
+    const reader = new kafkajs.Kafka({ clientId: 'cluster-safety', brokers: (await pods()).map((p) => `${p.status.podIP}:9092`), logLevel: kafkajs.logLevel.NOTHING });
+    expect((await consumeValues(reader, 'stranded', values.length)).sort()).toEqual([...values].sort());
+    await kadmin.disconnect();
 
-    // Without the override again: broker 1 holds nothing, so going to one broker proceeds.
-    await admin.mergePatch(await cluster(), { metadata: { annotations: { 'samsa.dev/skip-broker-scaledown-check': null } }, spec: { replicas: 1 } });
-    await waitFor('scaled down to 1', async () => {
-      const c = await cluster();
-      return c.status?.replicas === 1 && condition(c, 'Ready')?.status === 'True' && Object.keys(await podUids()).length === 1;
-    }, 120_000);
-    expect((await admin.get<Obj & { spec: { replicas: number } }>('apps/v1', 'StatefulSet', NS, CLUSTER)).spec.replicas).toBe(1);
-  }, 240_000);
+    // The override removes a broker without moving what it holds.
+    await admin.mergePatch(await cluster(), { metadata: { annotations: { 'samsa.dev/skip-broker-scaledown-check': 'true' } }, spec: { replicas: 1 } });
+    await waitFor('scaled down to 1 without moves', async () => (await admin.get<Obj & { spec: { replicas: number } }>('apps/v1', 'StatefulSet', NS, CLUSTER)).spec.replicas === 1, 120_000);
+    expect((await events('DrainingBrokers')).length).toBe(1);
+  }, 400_000);
 });
 
 describe('growing spec.storage.size', () => {

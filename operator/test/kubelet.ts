@@ -37,7 +37,7 @@ interface Container {
 
 interface Pod extends KubernetesObject {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string; resourceVersion?: string };
-  spec: { nodeName?: string; serviceAccountName?: string; containers: Container[]; volumes?: Array<{ name: string; configMap?: { name: string }; persistentVolumeClaim?: { claimName: string } }>; hostname?: string; subdomain?: string };
+  spec: { nodeName?: string; serviceAccountName?: string; terminationGracePeriodSeconds?: number; containers: Container[]; volumes?: Array<{ name: string; configMap?: { name: string }; persistentVolumeClaim?: { claimName: string } }>; hostname?: string; subdomain?: string };
   status?: { podIP?: string; containerStatuses?: unknown[]; conditions?: Array<{ type: string; status: string }> };
 }
 
@@ -125,7 +125,8 @@ export class LocalKubelet {
           continue;
         }
         if (pod.metadata.deletionTimestamp) {
-          await this.stopPod(key);
+          // SIGTERM, and SIGKILL only once the pod's grace period is over (Kubernetes' default: 30 s).
+          await this.stopPod(key, (pod.spec.terminationGracePeriodSeconds ?? 30) * 1000);
           await this.kube.delete(pod, { gracePeriodSeconds: 0 });
           continue;
         }
@@ -362,11 +363,11 @@ export class LocalKubelet {
     state.reported = reported;
   }
 
-  private async stopPod(key: string): Promise<void> {
+  private async stopPod(key: string, graceMs = 10_000): Promise<void> {
     const state = this.containers.get(key);
     if (!state) return;
     this.containers.delete(key);
-    if (state.process) await terminate(state.process, 10_000);
+    if (state.process) await terminate(state.process, graceMs);
   }
 
   private stateOf(podName: string, namespace?: string): ContainerState | undefined {

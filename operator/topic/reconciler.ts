@@ -1,7 +1,8 @@
 // reconcile(namespace/name) of a KafkaTopic, through the Kafka admin protocol against any ready
 // broker of its cluster (the brokers share their metadata, so each one answers for all): create
 // the topic (or adopt one that exists), raise its partitions, make its config overrides match the
-// spec, and delete it when the resource goes (finalizer). Lowering partitions is refused with a
+// spec, carry a replicationFactor change out by reassignment (replication-factor.ts), and delete
+// it when the resource goes (finalizer). Lowering partitions is refused with a
 // condition: Kafka cannot do it.
 //
 // Several KafkaTopics may name the same topic: the oldest (then the first by name) manages it;
@@ -22,6 +23,7 @@ import { sameStatus, verdict } from '../conditions.js';
 import type { ReconcileResult, Reconciler } from '../controller/controller.js';
 import type { Kube, KubernetesObject } from '../kube.js';
 import { brokerPods, isReady } from '../cluster/reconciler.js';
+import { stepReplicationFactor } from './replication-factor.js';
 
 export const TOPIC_FINALIZER = 'samsa.dev/topic';
 const TOPIC_RESOURCE = 2;
@@ -117,13 +119,13 @@ export class TopicReconciler implements Reconciler {
     const conn = await this.connect(namespace, cluster);
     if (!conn) return this.status(topic, {}, 'progressing', 'BrokersNotReady', `no broker of ${cluster.metadata.name} is ready`, 5000);
     try {
-      return await this.converge(topic, topicName, conn);
+      return await this.converge(topic, topicName, conn, cluster);
     } finally {
       await conn.close();
     }
   }
 
-  private async converge(topic: Topic, topicName: string, conn: KafkaConnection): Promise<ReconcileResult | void> {
+  private async converge(topic: Topic, topicName: string, conn: KafkaConnection, cluster: Cluster): Promise<ReconcileResult | void> {
     const spec = topic.spec;
     const meta = await conn.send(metadataApi, 12, { topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topicName }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
     const existing = meta.topics[0]!;
@@ -159,8 +161,29 @@ export class TopicReconciler implements Reconciler {
       }
       const failure = await this.alignConfigs(topic, topicName, conn);
       if (failure) return this.status(topic, { topicId, partitions, replicationFactor }, 'failed', 'ConfigRejected', failure, 30_000);
+      const largest = Math.max(...existing.partitions.map((p) => p.replicaNodes.length));
+      if (topic.status?.reassignment || replicationFactor !== spec.replicationFactor || largest !== spec.replicationFactor) {
+        const changing = await this.changeReplicationFactor(topic, topicName, cluster, { topicId, partitions, replicationFactor });
+        if (changing) return changing;
+        replicationFactor = spec.replicationFactor;
+      }
     }
-    return this.status(topic, { topicId, partitions, replicationFactor }, 'ready', 'TopicReady', `topic ${topicName} has ${partitions} partition(s) and the specified config`);
+    return this.status(topic, { topicId, partitions, replicationFactor, reassignment: undefined }, 'ready', 'TopicReady', `topic ${topicName} has ${partitions} partition(s), replication factor ${replicationFactor} and the specified config`);
+  }
+
+  /** A step of a replication-factor change (replication-factor.ts); undefined once it is done. */
+  private async changeReplicationFactor(topic: Topic, topicName: string, cluster: Cluster, facts: Pick<KafkaTopicStatus, 'topicId' | 'partitions' | 'replicationFactor'>): Promise<ReconcileResult | void | undefined> {
+    const key = `${topic.metadata.namespace}/${topic.metadata.name}`;
+    const pods = (await brokerPods(this.kube, topic.metadata.namespace!, cluster.metadata.name)).filter((p) => isReady(p) && p.status?.podIP);
+    const brokers = pods.map((p) => ({ host: p.status!.podIP!, port: cluster.spec.listeners.kafkaPort }));
+    const step = await stepReplicationFactor(key, cluster, topicName, topic.spec.replicationFactor, topic.status?.reassignment, brokers, this.logger);
+    if (step.state === 'refused') return this.status(topic, { ...facts, reassignment: undefined }, 'failed', 'ReplicationFactorRefused', step.reason, 30_000);
+    if (step.state === 'moving') {
+      if (!topic.status?.reassignment) await this.kube.event(topic, 'Normal', 'ReplicationFactorChanging', `changing the replication factor of ${topicName} to ${topic.spec.replicationFactor}: ${step.reassignment.moves.length} partition(s) to move`);
+      return this.status(topic, { ...facts, reassignment: step.reassignment }, 'progressing', 'ReplicationFactorChanging', `replication factor ${facts.replicationFactor} → ${topic.spec.replicationFactor}: ${step.reassignment.progress}`, 2000);
+    }
+    if (step.moved > 0) await this.kube.event(topic, 'Normal', 'ReplicationFactorChanged', `${topicName} has replication factor ${topic.spec.replicationFactor}: ${step.moved} partition(s) moved`);
+    return undefined;
   }
 
   /** Makes the topic's overrides equal spec.config; returns the broker's refusal, if any. */
@@ -184,7 +207,7 @@ export class TopicReconciler implements Reconciler {
    * Writes status when it says something new (facts carry over from the last status) and gives a
    * Warning Event when a failure's reason or message changes, not at every reconcile.
    */
-  private async status(topic: Topic, facts: Pick<KafkaTopicStatus, 'topicId' | 'partitions' | 'replicationFactor'>, state: 'ready' | 'progressing' | 'failed', reason: string, message: string, requeueAfterMs?: number): Promise<ReconcileResult | void> {
+  private async status(topic: Topic, facts: Pick<KafkaTopicStatus, 'topicId' | 'partitions' | 'replicationFactor' | 'reassignment'>, state: 'ready' | 'progressing' | 'failed', reason: string, message: string, requeueAfterMs?: number): Promise<ReconcileResult | void> {
     const previous = topic.status?.conditions?.find((c) => c.type === 'Ready');
     const status: KafkaTopicStatus = {
       ...topic.status,
@@ -192,7 +215,12 @@ export class TopicReconciler implements Reconciler {
       ...facts,
       conditions: verdict(topic.status?.conditions, state, reason, message, topic.metadata.generation),
     };
-    if (!sameStatus(status, topic.status)) await this.kube.mergePatch(topic, { status }, 'status');
+    if (!sameStatus(status, topic.status)) {
+      // A merge patch keeps what it does not name: fields now undefined are nulled.
+      const patch: Record<string, unknown> = { ...status };
+      for (const k of Object.keys(topic.status ?? {})) if (patch[k] === undefined) patch[k] = null;
+      await this.kube.mergePatch(topic, { status: patch }, 'status');
+    }
     if (state === 'failed' && (previous?.reason !== reason || previous.message !== message)) await this.kube.event(topic, 'Warning', reason, message);
     return requeueAfterMs ? { requeueAfterMs } : undefined;
   }
