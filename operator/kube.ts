@@ -1,9 +1,29 @@
-// A small Kubernetes REST client on the credentials of @kubernetes/client-node's KubeConfig:
-// get, list, server-side apply, status writes, deletes, events and informers. Paths are built
-// from apiVersion/kind through a fixed table of the resources the operator touches.
-import { request } from 'node:https';
-import { request as httpRequest } from 'node:http';
-import { type KubeConfig, type KubernetesObject as ClientObject, makeInformer, type Informer, type ObjectCache } from '@kubernetes/client-node';
+// The operator's Kubernetes client, on @kubernetes/client-node 2.x: KubernetesObjectApi finds each
+// kind's path by discovery (one APIResourceList per apiVersion, cached for the life of the Kube) and
+// reads, lists and deletes; CoreV1Api evicts pods and writes events; makeInformer lists and watches.
+// What client-node cannot do, done on its own request machinery (same paths, credentials and HTTP):
+// - Keep objects as the API server's JSON. Its typed models (built-in kinds) turn timestamps into
+//   Dates on the way in, and on the way out rename or drop keys (a CRD schema's
+//   x-kubernetes-preserve-unknown-fields, default and enum vanish) and fields newer than the models.
+//   So responses are parsed as JSON (processResponse), and the bodies of create, apply, merge patch
+//   and replace are sent as given (JsonObjectApi.write) rather than through KubernetesObjectApi's
+//   create/patch/replace, which serialize through those models.
+// - Subresources: the generic API addresses objects only, so a status write is a merge patch of the
+//   object's discovered path + /status.
+// Errors become KubeError with the status code, reason, message and causes of the API's Status.
+import {
+  ApiException,
+  CoreV1Api,
+  HttpMethod,
+  KubernetesObjectApi,
+  PatchStrategy,
+  makeInformer,
+  type KubeConfig,
+  type KubernetesObject as ClientObject,
+  type Informer,
+  type ObjectCache,
+  type ResponseContext,
+} from '@kubernetes/client-node';
 
 /** A Kubernetes object as JSON gives it (timestamps are strings). */
 export interface KubernetesObject {
@@ -19,40 +39,13 @@ export interface KubernetesObject {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     finalizers?: string[];
+    creationTimestamp?: string;
     deletionTimestamp?: string;
     ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
   };
 }
 
 export const FIELD_MANAGER = 'samsa-operator';
-
-interface ResourceInfo {
-  plural: string;
-  namespaced: boolean;
-}
-
-const RESOURCES: Record<string, ResourceInfo> = {
-  'v1/Pod': { plural: 'pods', namespaced: true },
-  'v1/Service': { plural: 'services', namespaced: true },
-  'v1/ConfigMap': { plural: 'configmaps', namespaced: true },
-  'v1/ServiceAccount': { plural: 'serviceaccounts', namespaced: true },
-  'v1/PersistentVolumeClaim': { plural: 'persistentvolumeclaims', namespaced: true },
-  'v1/Event': { plural: 'events', namespaced: true },
-  'v1/Node': { plural: 'nodes', namespaced: false },
-  'v1/PersistentVolume': { plural: 'persistentvolumes', namespaced: false },
-  'storage.k8s.io/v1/StorageClass': { plural: 'storageclasses', namespaced: false },
-  'v1/Namespace': { plural: 'namespaces', namespaced: false },
-  'apps/v1/StatefulSet': { plural: 'statefulsets', namespaced: true },
-  'policy/v1/PodDisruptionBudget': { plural: 'poddisruptionbudgets', namespaced: true },
-  'rbac.authorization.k8s.io/v1/Role': { plural: 'roles', namespaced: true },
-  'rbac.authorization.k8s.io/v1/RoleBinding': { plural: 'rolebindings', namespaced: true },
-  'rbac.authorization.k8s.io/v1/ClusterRole': { plural: 'clusterroles', namespaced: false },
-  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': { plural: 'clusterrolebindings', namespaced: false },
-  'coordination.k8s.io/v1/Lease': { plural: 'leases', namespaced: true },
-  'apiextensions.k8s.io/v1/CustomResourceDefinition': { plural: 'customresourcedefinitions', namespaced: false },
-  'samsa.dev/v1alpha1/KafkaCluster': { plural: 'kafkaclusters', namespaced: true },
-  'samsa.dev/v1alpha1/KafkaTopic': { plural: 'kafkatopics', namespaced: true },
-};
 
 export class KubeError extends Error {
   override name = 'KubeError';
@@ -76,51 +69,65 @@ export type Eviction = { evicted: true } | { evicted: false; message: string };
 export const isNotFound = (err: unknown) => err instanceof KubeError && err.status === 404;
 export const isConflict = (err: unknown) => err instanceof KubeError && err.status === 409;
 
-/** The collection path of a kind, in one namespace (or all, or cluster-scoped). */
-export function collectionPath(apiVersion: string, kind: string, namespace?: string): string {
-  const info = RESOURCES[`${apiVersion}/${kind}`];
-  if (!info) throw new Error(`unknown resource ${apiVersion}/${kind}`);
-  const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-  return info.namespaced && namespace ? `${base}/namespaces/${namespace}/${info.plural}` : `${base}/${info.plural}`;
+/** A KubeError from the Status an API server answered with (JSON text or an object). */
+function statusError(code: number, body: unknown): KubeError {
+  let status: { reason?: unknown; message?: unknown; details?: { causes?: Array<{ message?: string }> } } = {};
+  if (typeof body === 'string') {
+    try {
+      status = JSON.parse(body) as typeof status;
+    } catch {
+      status = { message: body };
+    }
+  } else if (body && typeof body === 'object') status = body as typeof status;
+  const causes = (status.details?.causes ?? []).flatMap((c) => (c.message ? [c.message] : []));
+  return new KubeError(code, String(status.reason ?? ''), String(status.message || `HTTP ${code}`), causes);
 }
 
-export function objectPath(obj: { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } }): string {
-  return `${collectionPath(obj.apiVersion!, obj.kind!, obj.metadata?.namespace)}/${encodeURIComponent(obj.metadata!.name!)}`;
+/** client-node's ApiException (from its typed APIs) as a KubeError; other errors as they are. */
+function kubeError(err: unknown): unknown {
+  return err instanceof ApiException ? statusError(err.code, err.body) : err;
+}
+
+type Header = { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } };
+
+/** KubernetesObjectApi that keeps objects as the API server's JSON (see the top of this file). */
+class JsonObjectApi extends KubernetesObjectApi {
+  /** The collection path of a kind, in one namespace (or all, or cluster-scoped), by discovery. */
+  collectionPath(apiVersion: string, kind: string, namespace?: string): Promise<string> {
+    return this.specUriPath({ apiVersion, kind, metadata: { namespace } }, 'list');
+  }
+
+  /** A request with a JSON body as given, to an object's path (or its collection's, or a subresource). */
+  async write<T>(method: HttpMethod, obj: Header, action: 'create' | 'patch' | 'replace', body: unknown, contentType: string, query: Record<string, string> = {}, subresource = ''): Promise<T> {
+    const { apiVersion, kind, metadata } = obj;
+    const path = await this.specUriPath({ apiVersion, kind, metadata: { name: metadata?.name, namespace: metadata?.namespace } }, action);
+    const request = this.configuration.baseServer.makeRequestContext(subresource ? `${path}/${subresource}` : path, method);
+    request.setHeaderParam('Accept', 'application/json');
+    request.setHeaderParam('Content-Type', contentType);
+    for (const [key, value] of Object.entries(query)) request.setQueryParam(key, value);
+    request.setBody(JSON.stringify(body));
+    return (await this.requestPromise(request)) as T;
+  }
+
+  protected override async processResponse<T extends ClientObject>(response: ResponseContext): Promise<T> {
+    const text = await response.body.text();
+    if (response.httpStatusCode >= 400) throw statusError(response.httpStatusCode, text);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
 }
 
 export class Kube {
-  constructor(readonly config: KubeConfig) {}
+  private readonly objects: JsonObjectApi;
+  /** The typed core/v1 API (evictions, events; the test kubelet's bindings and TokenRequests). */
+  readonly core: CoreV1Api;
 
-  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const cluster = this.config.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(path, cluster.server);
-    const options: import('node:https').RequestOptions = { method, headers: { accept: 'application/json' } };
-    await this.config.applyToHTTPSOptions(options);
-    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    if (payload !== undefined) options.headers = { ...options.headers, 'content-type': contentType, 'content-length': Buffer.byteLength(payload) };
-    const send = url.protocol === 'https:' ? request : httpRequest;
-    return new Promise<T>((resolve, reject) => {
-      const req = send(url, options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-          if ((res.statusCode ?? 500) >= 400) {
-            const causes = ((parsed.details as { causes?: Array<{ message?: string }> } | undefined)?.causes ?? []).flatMap((c) => (c.message ? [c.message] : []));
-            reject(new KubeError(res.statusCode ?? 500, String(parsed.reason ?? ''), String(parsed.message ?? text), causes));
-          } else resolve(parsed as T);
-        });
-      });
-      req.on('error', reject);
-      if (payload !== undefined) req.write(payload);
-      req.end();
-    });
+  constructor(readonly config: KubeConfig) {
+    this.objects = config.makeApiClient(JsonObjectApi);
+    this.core = config.makeApiClient(CoreV1Api);
   }
 
   get<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<T> {
-    return this.request<T>('GET', `${collectionPath(apiVersion, kind, namespace)}/${encodeURIComponent(name)}`);
+    return this.objects.read({ apiVersion, kind, metadata: { name, namespace } }) as Promise<T>;
   }
 
   async getOrNull<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<T | null> {
@@ -138,28 +145,35 @@ export class Kube {
 
   /** A list and the resourceVersion a watch continues from. */
   async listWithVersion<T extends KubernetesObject>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<{ items: T[]; resourceVersion: string }> {
-    const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
-    const list = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', collectionPath(apiVersion, kind, namespace) + query);
-    return { items: list.items.map((item) => ({ apiVersion, kind, ...item })), resourceVersion: list.metadata.resourceVersion };
+    const list = await this.objects.list<T & ClientObject>(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+    // A list's items come without apiVersion and kind.
+    return { items: list.items.map((item) => ({ apiVersion, kind, ...item })), resourceVersion: list.metadata?.resourceVersion ?? '' };
   }
 
   /** Server-side apply: the operator owns exactly the fields it sends. */
   apply<T extends KubernetesObject>(obj: T): Promise<T> {
-    return this.request<T>('PATCH', `${objectPath(obj)}?fieldManager=${FIELD_MANAGER}&force=true`, obj, 'application/apply-patch+yaml');
+    return this.objects.write<T>(HttpMethod.PATCH, obj, 'patch', obj, PatchStrategy.ServerSideApply, { fieldManager: FIELD_MANAGER, force: 'true' });
   }
 
+  /** Creates an object; query adds parameters such as ?fieldValidation=Strict. */
   create<T extends KubernetesObject>(obj: T, query = ''): Promise<T> {
-    return this.request<T>('POST', collectionPath(obj.apiVersion!, obj.kind!, obj.metadata?.namespace) + query, obj);
+    return this.objects.write<T>(HttpMethod.POST, obj, 'create', obj, 'application/json', Object.fromEntries(new URLSearchParams(query)));
+  }
+
+  /** Replaces an object (PUT): a conflict if its resourceVersion is not the stored one. */
+  replace<T extends KubernetesObject>(obj: T): Promise<T> {
+    return this.objects.write<T>(HttpMethod.PUT, obj, 'replace', obj, 'application/json');
   }
 
   /** JSON merge patch of an object (or of its status subresource). */
   mergePatch<T extends KubernetesObject>(obj: KubernetesObject, patch: unknown, subresource = ''): Promise<T> {
-    return this.request<T>('PATCH', objectPath(obj) + (subresource ? `/${subresource}` : ''), patch, 'application/merge-patch+json');
+    return this.objects.write<T>(HttpMethod.PATCH, obj, 'patch', patch, PatchStrategy.MergePatch, {}, subresource);
   }
 
   async delete(obj: KubernetesObject, options: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; gracePeriodSeconds?: number } = {}): Promise<boolean> {
+    const { apiVersion, kind, metadata } = obj;
     try {
-      await this.request('DELETE', objectPath(obj), { kind: 'DeleteOptions', apiVersion: 'v1', ...options });
+      await this.objects.delete({ apiVersion, kind, metadata: { name: metadata?.name, namespace: metadata?.namespace } }, undefined, undefined, options.gracePeriodSeconds, undefined, options.propagationPolicy);
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -174,12 +188,13 @@ export class Kube {
    * reason; try again later.
    */
   async evict(pod: KubernetesObject): Promise<Eviction> {
-    const { name, namespace } = pod.metadata!;
-    const eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } };
+    const name = pod.metadata!.name!;
+    const namespace = pod.metadata!.namespace!;
     try {
-      await this.request('POST', `${objectPath({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace } })}/eviction`, eviction);
+      await this.core.createNamespacedPodEviction({ name, namespace, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } } });
       return { evicted: true };
-    } catch (err) {
+    } catch (thrown) {
+      const err = kubeError(thrown);
       if (isNotFound(err)) return { evicted: true };
       if (err instanceof KubeError && (err.status === 429 || MULTIPLE_BUDGETS.test(err.message))) return { evicted: false, message: [err.message, ...err.causes].join(' ') };
       throw err;
@@ -188,29 +203,35 @@ export class Kube {
 
   /** A core/v1 Event on an object, as kubectl describe shows them. */
   async event(involved: KubernetesObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const now = new Date().toISOString();
+    const now = new Date();
     const meta = involved.metadata!;
-    await this.create({
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { generateName: `${meta.name}.`, namespace: meta.namespace },
-      involvedObject: { apiVersion: involved.apiVersion, kind: involved.kind, name: meta.name, namespace: meta.namespace, uid: meta.uid },
-      type,
-      reason,
-      message,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-      source: { component: FIELD_MANAGER },
-      reportingComponent: FIELD_MANAGER,
-    });
+    const namespace = meta.namespace!;
+    await this.core
+      .createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${meta.name}.`, namespace },
+          involvedObject: { apiVersion: involved.apiVersion, kind: involved.kind, name: meta.name, namespace, uid: meta.uid },
+          type,
+          reason,
+          message,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+          source: { component: FIELD_MANAGER },
+          reportingComponent: FIELD_MANAGER,
+        },
+      })
+      .catch((err: unknown) => {
+        throw kubeError(err);
+      });
   }
 
   /** List+watch of a kind (all namespaces), reconnecting on its own, with a local cache. */
-  informer<T extends KubernetesObject>(apiVersion: string, kind: string, labelSelector?: string): Informer<T & ClientObject> & ObjectCache<T & ClientObject> {
+  async informer<T extends KubernetesObject>(apiVersion: string, kind: string, labelSelector?: string): Promise<Informer<T & ClientObject> & ObjectCache<T & ClientObject>> {
     return makeInformer<T & ClientObject>(
       this.config,
-      collectionPath(apiVersion, kind),
+      await this.objects.collectionPath(apiVersion, kind),
       async () => {
         const { items, resourceVersion } = await this.listWithVersion<T & ClientObject>(apiVersion, kind, undefined, labelSelector);
         return { apiVersion, kind: `${kind}List`, metadata: { resourceVersion }, items };

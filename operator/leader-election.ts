@@ -169,7 +169,7 @@ export class LeaderElector {
           ...(takingOver ? { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}),
         },
       };
-      const written = await this.kube.request<Lease>('PUT', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`, next);
+      const written = await this.kube.replace<Lease>(next);
       this.observed = { record: JSON.stringify([written.spec.holderIdentity, written.spec.renewTime, written.spec.acquireTime]), at: Date.now() };
       return 'held';
     } catch (err) {
@@ -194,7 +194,7 @@ export class LeaderElector {
       const lease = await this.getLease();
       if (!lease || lease.spec.holderIdentity !== identity) return;
       const now = microTime();
-      await this.kube.request('PUT', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`, {
+      await this.kube.replace<Lease>({
         ...lease,
         spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
       });

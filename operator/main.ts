@@ -101,11 +101,11 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
 const resyncMs = Number(values['resync-seconds']) * 1000;
-const clusters = kube.informer<KubernetesObject>(API_VERSION, 'KafkaCluster');
-const topics = kube.informer<KubernetesObject & KafkaTopic>(API_VERSION, 'KafkaTopic');
+const clusters = await kube.informer<KubernetesObject>(API_VERSION, 'KafkaCluster');
+const topics = await kube.informer<KubernetesObject & KafkaTopic>(API_VERSION, 'KafkaTopic');
 const managed = 'app.kubernetes.io/managed-by=samsa-operator';
-const statefulSets = kube.informer<KubernetesObject>('apps/v1', 'StatefulSet', managed);
-const pods = kube.informer<KubernetesObject>('v1', 'Pod', 'app.kubernetes.io/name=samsa,app.kubernetes.io/component=broker');
+const statefulSets = await kube.informer<KubernetesObject>('apps/v1', 'StatefulSet', managed);
+const pods = await kube.informer<KubernetesObject>('v1', 'Pod', 'app.kubernetes.io/name=samsa,app.kubernetes.io/component=broker');
 
 const clusterController = new Controller(new ClusterReconciler(kube, logger, { brokerClusterRole: values['broker-cluster-role'] }), metrics, logger);
 clusterController.watch(clusters);

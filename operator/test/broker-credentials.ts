@@ -35,13 +35,12 @@ export async function brokerKubeconfig(cp: ControlPlane, namespace: string, name
     await kube.create(obj);
     if (obj.kind === 'ServiceAccount') account = obj.metadata!.name!;
   }
-  const request = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } };
-  const res = await kube.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${account}/token`, request);
+  const res = await kube.core.createNamespacedServiceAccountToken({ name: account, namespace, body: { spec: { expirationSeconds: 3600 } } });
   const kubeconfig = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'test', cluster: { server: cp.server, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: account, user: { token: res.status.token } }],
+    users: [{ name: account, user: { token: res.status!.token } }],
     contexts: [{ name: 'broker', context: { cluster: 'test', user: account, namespace } }],
     'current-context': 'broker',
   };

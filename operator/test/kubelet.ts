@@ -120,8 +120,8 @@ export class LocalKubelet {
         const key = `${pod.metadata.namespace}/${pod.metadata.name}/${pod.metadata.uid}`;
         seen.add(key);
         if (!pod.spec.nodeName) {
-          const binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace }, target: { apiVersion: 'v1', kind: 'Node', name: NODE } };
-          await this.kube.request('POST', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/binding`, binding).catch(() => {});
+          const { name, namespace } = pod.metadata;
+          await this.kube.core.createNamespacedPodBinding({ name, namespace, body: { metadata: { name, namespace }, target: { apiVersion: 'v1', kind: 'Node', name: NODE } } }).catch(() => {});
           continue;
         }
         if (pod.metadata.deletionTimestamp) {
@@ -302,14 +302,13 @@ export class LocalKubelet {
   private async serviceAccountKubeconfig(pod: Pod): Promise<string | undefined> {
     const account = pod.spec.serviceAccountName;
     if (!account) return undefined;
-    const request = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } };
-    const res = await this.kube.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${pod.metadata.namespace}/serviceaccounts/${account}/token`, request);
+    const res = await this.kube.core.createNamespacedServiceAccountToken({ name: account, namespace: pod.metadata.namespace, body: { spec: { expirationSeconds: 3600 } } });
     const server = this.kube.config.getCurrentCluster()!.server;
     const config = {
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [{ name: 'cluster', cluster: { server, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: account, user: { token: res.status.token } }],
+      users: [{ name: account, user: { token: res.status!.token } }],
       contexts: [{ name: 'pod', context: { cluster: 'cluster', user: account, namespace: pod.metadata.namespace } }],
       'current-context': 'pod',
     };

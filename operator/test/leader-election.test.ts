@@ -141,7 +141,7 @@ describe('operator leader election', () => {
     await harness.waitFor('leads', () => leads(leader));
     const current = (await lease())!;
     const now = new Date().toISOString().replace('Z', '000Z');
-    await admin.request('PUT', `/apis/coordination.k8s.io/v1/namespaces/${OPERATOR_NS}/leases/${LEASE}`, {
+    await admin.replace({
       ...current,
       spec: { ...current.spec, holderIdentity: 'someone-else', acquireTime: now, renewTime: now, leaseDurationSeconds: 60 },
     });
