@@ -11,13 +11,15 @@ import { ErrorCode } from '../../broker/protocol/errors.js';
 import { describeConfigsApi, incrementalAlterConfigsApi } from '../../broker/protocol/messages/index.js';
 import type { KafkaCluster } from '../crds/types.js';
 import type { Kube, KubernetesObject } from '../kube.js';
+import { withTimeout } from '../deadline.js';
 
 const BROKER_RESOURCE = 4;
 /** The BROKER resource named "" is the cluster-wide default. */
 const CLUSTER_DEFAULT = '';
 const SET = 0;
-const BROKER_TIMEOUT_MS = 10_000;
 const DELETE = 1;
+/** Each broker's exchange: a stopped one accepts connections but never answers. */
+const BROKER_TIMEOUT_MS = 10_000;
 
 /** Whether a broker setting is applied live rather than through server.properties. */
 export const isDynamic = (name: string): boolean => brokerConfigDef(name)?.dynamic !== undefined;
@@ -48,37 +50,38 @@ export async function applyDynamicConfig(kc: KafkaCluster, brokers: BrokerAddres
   const result: DynamicConfigResult = { changed: new Map(), failed: new Map() };
   for (const broker of brokers) {
     let conn: KafkaConnection | undefined;
-    // A stopped broker (SIGSTOP, a frozen node) accepts connections but never answers: without a
-    // deadline it would hold the whole reconcile, the roll's status included.
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${BROKER_TIMEOUT_MS} ms`)), BROKER_TIMEOUT_MS);
-    });
     try {
-      conn = await Promise.race([KafkaConnection.open(broker.host, kc.spec.listeners.kafkaPort, 'samsa-operator'), gaveUp]);
-      const described = await Promise.race([conn.send(describeConfigsApi, 4, {
-        resources: [{ resourceType: BROKER_RESOURCE, resourceName: CLUSTER_DEFAULT, configurationKeys: null }],
-        includeSynonyms: false,
-        includeDocumentation: false,
-      }), gaveUp]);
-      const d = described.results[0]!;
-      if (d.errorCode !== ErrorCode.NONE) throw new Error(d.errorMessage ?? `DescribeConfigs error ${d.errorCode}`);
-      const current = new Map(d.configs.map((c) => [c.name, c.value]));
-      const changes = [
-        ...[...desired].filter(([name, value]) => current.get(name) !== value).map(([name, value]) => ({ name, configOperation: SET, value })),
-        ...[...current.keys()].filter((name) => !desired.has(name)).map((name) => ({ name, configOperation: DELETE, value: null })),
-      ];
-      if (changes.length === 0) continue;
-      const res = await Promise.race([conn.send(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: BROKER_RESOURCE, resourceName: CLUSTER_DEFAULT, configs: changes }], validateOnly: false }), gaveUp]);
-      const r = res.responses[0]!;
-      if (r.errorCode !== ErrorCode.NONE) throw new Error(r.errorMessage ?? `IncrementalAlterConfigs error ${r.errorCode}`);
-      const applied = changes.map((c) => (c.value === null ? `-${c.name}` : `${c.name}=${c.value}`));
+      // The whole exchange with one broker has one deadline (withTimeout).
+      const applied = await withTimeout(
+        (async () => {
+          conn = await KafkaConnection.open(broker.host, kc.spec.listeners.kafkaPort, 'samsa-operator');
+          const described = await conn.send(describeConfigsApi, 4, {
+            resources: [{ resourceType: BROKER_RESOURCE, resourceName: CLUSTER_DEFAULT, configurationKeys: null }],
+            includeSynonyms: false,
+            includeDocumentation: false,
+          });
+          const d = described.results[0]!;
+          if (d.errorCode !== ErrorCode.NONE) throw new Error(d.errorMessage ?? `DescribeConfigs error ${d.errorCode}`);
+          const current = new Map(d.configs.map((c) => [c.name, c.value]));
+          const changes = [
+            ...[...desired].filter(([name, value]) => current.get(name) !== value).map(([name, value]) => ({ name, configOperation: SET, value })),
+            ...[...current.keys()].filter((name) => !desired.has(name)).map((name) => ({ name, configOperation: DELETE, value: null })),
+          ];
+          if (changes.length === 0) return [];
+          const res = await conn.send(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: BROKER_RESOURCE, resourceName: CLUSTER_DEFAULT, configs: changes }], validateOnly: false });
+          const r = res.responses[0]!;
+          if (r.errorCode !== ErrorCode.NONE) throw new Error(r.errorMessage ?? `IncrementalAlterConfigs error ${r.errorCode}`);
+          return changes.map((c) => (c.value === null ? `-${c.name}` : `${c.name}=${c.value}`));
+        })(),
+        BROKER_TIMEOUT_MS,
+        `broker ${broker.id}`,
+      );
+      if (applied.length === 0) continue;
       result.changed.set(broker.id, applied);
       logger.info({ cluster: `${kc.metadata.namespace}/${kc.metadata.name}`, broker: broker.id, configs: applied }, 'applied dynamic broker config');
     } catch (err) {
       result.failed.set(broker.id, (err as Error).message);
     } finally {
-      clearTimeout(timer);
       // Not awaited: a stopped broker never acknowledges the close.
       void conn?.close();
     }

@@ -15,6 +15,7 @@ import { type BrokerFailure, brokerFailure, type PodStatus } from './pod-failure
 import { bootstrapAddress, configMapName, DEFAULT_MAX_PARALLEL, desiredResources, names, nodeReaderBindingName, type OperatorSettings, selectorLabels } from './resources.js';
 import { type MovesResult, type Operation, PartitionMoves } from './partition-moves.js';
 import { STORE_LABEL } from '../../broker/metadata/kubernetes-store.js';
+import { withTimeout } from '../deadline.js';
 import { validateCluster } from './validation.js';
 import { claimTemplateTooSmall, expandClaims } from './volumes.js';
 
@@ -150,16 +151,11 @@ export class ClusterReconciler implements Reconciler {
     // No plan starts while a broker is down or on an old template: a roll or a restart is under way.
     const settled = pods.length === sts.spec?.replicas && pods.every((p) => isReady(p) && p.metadata.labels?.['controller-revision-hash'] === current);
     const addresses = pods.filter((p) => isReady(p) && p.status?.podIP).map((p) => ({ host: p.status!.podIP!, port: kc.spec.listeners.kafkaPort }));
-    let timer: NodeJS.Timeout | undefined;
-    // A broker that accepts connections but never answers (stopped) must not hold the whole reconcile.
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${MOVES_TIMEOUT_MS} ms`)), MOVES_TIMEOUT_MS)));
     try {
-      return await Promise.race([this.moves.reconcile(kc, addresses, sts.spec?.replicas ?? 0, settled), timeout]);
+      return await withTimeout(this.moves.reconcile(kc, addresses, sts.spec?.replicas ?? 0, settled), MOVES_TIMEOUT_MS, 'partition moves');
     } catch (err) {
       this.logger.warn({ cluster: `${kc.metadata.namespace}/${kc.metadata.name}`, err }, 'partition moves: the brokers could not be asked; retrying');
       return null;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

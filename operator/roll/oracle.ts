@@ -4,6 +4,7 @@
 // each partition's replica set (Metadata). A broker that does not answer in time "cannot tell".
 import { KafkaConnection } from '../../broker/protocol/client.js';
 import { describeClusterApi, metadataApi } from '../../broker/protocol/messages/index.js';
+import { withTimeout } from '../deadline.js';
 import type { CaughtUp, RollBroker, RollFacts, RollingUpdate, Safety, SafetyBlocker } from './planner.js';
 
 const TIMEOUT_MS = 3000;
@@ -48,21 +49,17 @@ export async function caughtUp(host: string, httpPort: number): Promise<CaughtUp
 
 /** Sends one admin request, giving up after TIMEOUT_MS (a stopped broker accepts connections but never answers). */
 async function ask<T>(host: string, port: number, what: (conn: KafkaConnection) => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from ${host}:${port} in ${TIMEOUT_MS}ms`)), TIMEOUT_MS);
-  });
   let conn: KafkaConnection | undefined;
   try {
-    return await Promise.race([
+    return await withTimeout(
       (async () => {
         conn = await KafkaConnection.open(host, port, 'samsa-operator');
         return what(conn);
       })(),
-      timeout,
-    ]);
+      TIMEOUT_MS,
+      `${host}:${port}`,
+    );
   } finally {
-    clearTimeout(timer);
     // Not awaited: a stopped broker never acknowledges the close.
     void conn?.close();
   }

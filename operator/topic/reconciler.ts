@@ -23,6 +23,7 @@ import { sameStatus, verdict } from '../conditions.js';
 import type { ReconcileResult, Reconciler } from '../controller/controller.js';
 import type { Kube, KubernetesObject } from '../kube.js';
 import { brokerPods, isReady } from '../cluster/reconciler.js';
+import { withTimeout } from '../deadline.js';
 import { stepReplicationFactor } from './replication-factor.js';
 
 export const TOPIC_FINALIZER = 'samsa.dev/topic';
@@ -39,12 +40,6 @@ const PROBE_TIMEOUT_MS = 10_000;
 
 /** The name a KafkaTopic gives its topic in Kafka. */
 export const kafkaTopicName = (t: KafkaTopic) => t.spec.topicName ?? t.metadata.name;
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms}ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 export class TopicReconciler implements Reconciler {
   readonly name = 'kafkatopic';
