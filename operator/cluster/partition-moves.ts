@@ -10,7 +10,7 @@
 // (or another replica that takes the lead) carries on the same plan without repeating a move.
 import type { Logger } from 'pino';
 import { type Address, readClusterState, plannerInput } from '../rebalance/cluster-state.js';
-import { ReassignmentExecutor, type Progress } from '../rebalance/executor.js';
+import { type ExecutorOptions, ReassignmentExecutor, type Progress } from '../rebalance/executor.js';
 import { DEFAULT_TOLERANCE, imbalance, type Move, plan, type Tolerance, withinTolerance } from '../rebalance/planner.js';
 import type { KafkaCluster, KafkaClusterStatus } from '../crds/types.js';
 import type { Kube, KubernetesObject } from '../kube.js';
@@ -46,6 +46,32 @@ export interface MovesResult {
 
 const planName = (cluster: string) => `${cluster}-partition-moves`;
 
+/** How a cluster's partitions move (spec.rebalance, with defaults): for its moves and its topics' replication-factor changes alike. */
+export function executorOptions(kc: KafkaCluster): ExecutorOptions {
+  return { maxInFlight: kc.spec.rebalance?.maxPartitionMovesInFlight ?? DEFAULT_MAX_IN_FLIGHT, throttleBytesPerSecond: kc.spec.rebalance?.throttleBytesPerSecond ?? null };
+}
+
+/**
+ * One executor per key (a cluster, a topic) and plan, so that its measured rate spans reconcile
+ * passes; a plan with another start time gets a new one.
+ */
+export class Executors {
+  private readonly byKey = new Map<string, { startedAt: string; executor: ReassignmentExecutor }>();
+
+  for(key: string, startedAt: string, moves: readonly Move[], brokers: readonly Address[], options: ExecutorOptions): ReassignmentExecutor {
+    let entry = this.byKey.get(key);
+    if (!entry || entry.startedAt !== startedAt) {
+      entry = { startedAt, executor: new ReassignmentExecutor(moves, brokers, options) };
+      this.byKey.set(key, entry);
+    }
+    return entry.executor;
+  }
+
+  forget(key: string): void {
+    this.byKey.delete(key);
+  }
+}
+
 /** What the spec asks of rebalancing, with defaults. */
 function rebalanceSpec(kc: KafkaCluster) {
   const r = kc.spec.rebalance;
@@ -58,7 +84,7 @@ function rebalanceSpec(kc: KafkaCluster) {
   return {
     mode: r?.mode ?? 'on-demand',
     tolerance,
-    executor: { maxInFlight: r?.maxPartitionMovesInFlight ?? DEFAULT_MAX_IN_FLIGHT, throttleBytesPerSecond: r?.throttleBytesPerSecond ?? null },
+    executor: executorOptions(kc),
   };
 }
 
@@ -70,8 +96,7 @@ function describe(progress: Progress): string {
 }
 
 export class PartitionMoves {
-  /** One executor per cluster and plan, so that its measured rate spans passes. */
-  private readonly executors = new Map<string, { startedAt: string; executor: ReassignmentExecutor }>();
+  private readonly executors = new Executors();
 
   constructor(
     private readonly kube: Kube,
@@ -94,12 +119,7 @@ export class PartitionMoves {
     const stored = await this.kube.getOrNull<KubernetesObject & { data?: Record<string, string> }>('v1', 'ConfigMap', kc.metadata.namespace, planName(kc.metadata.name));
     if (stored) {
       const current = JSON.parse(stored.data?.[PLAN_KEY] ?? '{}') as StoredPlan;
-      let entry = this.executors.get(key);
-      if (!entry || entry.startedAt !== current.startedAt) {
-        entry = { startedAt: current.startedAt, executor: new ReassignmentExecutor(current.moves, brokers, spec.executor) };
-        this.executors.set(key, entry);
-      }
-      const step = await entry.executor.step();
+      const step = await this.executors.for(key, current.startedAt, current.moves, brokers, spec.executor).step();
       for (const error of step.errors) this.logger.warn({ cluster: key, error }, 'a partition move was refused; retrying');
       if (!step.progress.finished) {
         result.operation = {
@@ -117,7 +137,7 @@ export class PartitionMoves {
         return result;
       }
       await this.kube.delete(stored);
-      this.executors.delete(key);
+      this.executors.forget(key);
       const seconds = ((Date.now() - Date.parse(current.startedAt)) / 1000).toFixed(0);
       this.logger.info({ cluster: key, type: current.type, partitions: current.moves.length, bytes: step.progress.bytesMoved, seconds }, 'partition moves finished');
       await this.kube.event(kc, 'Normal', 'PartitionsMoved', `${current.type}: moved ${current.moves.length} partition(s), ${(step.progress.bytesMoved / 2 ** 20).toFixed(1)} MiB, in ${seconds}s`);

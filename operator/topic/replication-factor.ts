@@ -4,9 +4,9 @@
 // and the plan is kept in the KafkaTopic's status, so a restarted operator carries it on.
 import type { Logger } from 'pino';
 import { type Address, plannerInput, readClusterState } from '../rebalance/cluster-state.js';
-import { ReassignmentExecutor } from '../rebalance/executor.js';
 import { plan } from '../rebalance/planner.js';
 import type { KafkaCluster, KafkaTopicStatus } from '../crds/types.js';
+import { Executors, executorOptions } from '../cluster/partition-moves.js';
 
 export type Reassignment = NonNullable<KafkaTopicStatus['reassignment']>;
 
@@ -18,8 +18,7 @@ export type ReplicationFactorStep =
 /** Tolerances no cluster exceeds: the planner makes only the moves the replication factor needs. */
 const REQUIRED_ONLY = { replicas: Number.MAX_SAFE_INTEGER, leaders: Number.MAX_SAFE_INTEGER, bytes: Number.MAX_SAFE_INTEGER, bytesFloor: Number.MAX_SAFE_INTEGER };
 
-/** One executor per topic and plan, so that its measured rate spans passes. */
-const executors = new Map<string, { startedAt: string; executor: ReassignmentExecutor }>();
+const executors = new Executors();
 
 /**
  * One step towards `replicationFactor` for `topic`: plans the moves when none are stored, else
@@ -44,16 +43,10 @@ export async function stepReplicationFactor(
     reassignment = { replicationFactor, startedAt: new Date().toISOString(), progress: `0/${moves.length} partitions`, moves };
     logger.info({ topic: key, replicationFactor, partitions: moves.length }, 'replication factor change planned');
   }
-  let entry = executors.get(key);
-  if (!entry || entry.startedAt !== reassignment.startedAt) {
-    const options = { maxInFlight: cluster.spec.rebalance?.maxPartitionMovesInFlight ?? 5, throttleBytesPerSecond: cluster.spec.rebalance?.throttleBytesPerSecond ?? null };
-    entry = { startedAt: reassignment.startedAt, executor: new ReassignmentExecutor(reassignment.moves, brokers, options) };
-    executors.set(key, entry);
-  }
-  const step = await entry.executor.step();
+  const step = await executors.for(key, reassignment.startedAt, reassignment.moves, brokers, executorOptions(cluster)).step();
   for (const error of step.errors) logger.warn({ topic: key, error }, 'a replica move was refused; retrying');
   if (step.progress.finished) {
-    executors.delete(key);
+    executors.forget(key);
     return { state: 'done', moved: reassignment.moves.length };
   }
   const p = step.progress;
