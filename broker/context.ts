@@ -11,6 +11,7 @@ import type { TopicService } from './topics.js';
 import type { ClusterView } from './metadata/cluster-view.js';
 import type { Controller } from './controller/controller.js';
 import type { ReplicaManager } from './replication/replica-manager.js';
+import type { KafkaPrincipal } from './security/principal.js';
 
 export interface BrokerNode {
   nodeId: number;
@@ -52,4 +53,8 @@ export interface RequestContext {
   clientId: string | null;
   /** The client's address, as group descriptions show it. */
   clientHost: string;
+  /** Who the connection is authenticated as (ANONYMOUS without authentication). */
+  principal: KafkaPrincipal;
+  /** The listener the request arrived on, by its name in `listeners` (e.g. PLAINTEXT). */
+  listenerName: string;
 }

@@ -11,6 +11,7 @@ import { encodeResponse, isFlexible, readRequestHeaderRest, readRequestHeaderSta
 import { ApiKey, apiVersionsApi } from '../protocol/messages/index.js';
 import { Reader } from '../protocol/reader.js';
 import { apiVersionsResponse, servedApis } from '../handlers/api-table.js';
+import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
 
 /** Smallest request: apiKey, apiVersion, correlationId. */
 const MIN_REQUEST_BYTES = 8;
@@ -35,6 +36,10 @@ export class Connection {
   /** When a sweep first saw the request frame now in progress (frame number partialFrame). */
   private partialSince: number | null = null;
   private partialFrame = 0;
+  /** Who requests on this connection act as. */
+  principal: KafkaPrincipal = ANONYMOUS;
+  /** The listener this connection was accepted on. */
+  readonly listenerName = 'PLAINTEXT';
 
   constructor(
     private readonly socket: Socket,
@@ -152,7 +157,7 @@ export class Connection {
       return;
     }
     try {
-      const response = await api.handle(this.broker, body, { apiVersion, clientId: header.clientId, clientHost: this.socket.remoteAddress ?? '' });
+      const response = await api.handle(this.broker, body, { apiVersion, clientId: header.clientId, clientHost: this.socket.remoteAddress ?? '', principal: this.principal, listenerName: this.listenerName });
       if (response !== null && !this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, response));
       this.broker.metrics.request(api.spec.name, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (err) {
