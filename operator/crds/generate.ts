@@ -20,9 +20,12 @@ export function toStructural(schema: JsonSchema): JsonSchema {
     out.type = 'string';
     out.enum = values;
     if (schema.description) out.description = schema.description;
+    if (schema.default !== undefined) out.default = schema.default;
     return out;
   }
   for (const key of KEPT) if (schema[key] !== undefined) out[key] = schema[key];
+  // A single literal (Type.Literal) is an enum of one value.
+  if (schema.const !== undefined) out.enum = [schema.const];
   for (const [key, value] of Object.entries(schema)) if (key.startsWith('x-kubernetes-')) out[key] = value;
   if (schema.type === 'object') {
     const properties = schema.properties as Record<string, JsonSchema> | undefined;
