@@ -2,8 +2,9 @@
 // a new force-renew value, and when the CA is not the one that signed them.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { subjectDistinguishedName as subjectOf } from '../../broker/security/ssl-principal.js';
 import { API_VERSION, type KafkaCluster } from '../crds/types.js';
-import { FORCE_RENEW_ANNOTATION, type Secret, brokerPrincipal, caFromSecret, issueUserCertificate, operatorIdentity, operatorPrincipal, planCertificates, subjectOf } from './cluster-certificates.js';
+import { FORCE_RENEW_ANNOTATION, type Secret, brokerPrincipal, caFromSecret, issueUserCertificate, operatorIdentity, operatorPrincipal, planCertificates } from './cluster-certificates.js';
 
 const cluster = (annotations?: Record<string, string>, tls = { certificateValidityDays: 10, renewalDays: 2 }): KafkaCluster => ({
   apiVersion: API_VERSION,

@@ -7,6 +7,7 @@
 // or when the samsa.dev/force-renew annotation has a value its Secret has not seen; only the
 // Secret changes, and the brokers load the new files without a restart.
 import { X509Certificate } from 'node:crypto';
+import { subjectDistinguishedName } from '../../broker/security/ssl-principal.js';
 import type { KafkaCluster, KafkaClusterStatus } from '../crds/types.js';
 import { createCertificateAuthority, issueCertificate, type KeyAndCertificate, validForDays } from './certificate-authority.js';
 
@@ -44,10 +45,6 @@ export const operatorPrincipal = (cluster: string) => `User:${rfc2253({ commonNa
 
 const rfc2253 = (s: { commonName: string; organization?: string }) => `CN=${s.commonName}${s.organization ? `,O=${s.organization}` : ''}`;
 
-/** A certificate's subject as RFC 2253 writes it (the last RDN first), the form Kafka principals take. */
-export function subjectOf(cert: X509Certificate): string {
-  return cert.subject.split('\n').reverse().join(',');
-}
 
 /** The DNS names a broker is reached at: its pod's name under the headless Service, and the bootstrap Service. */
 export function brokerHosts(kc: KafkaCluster, pod: string): string[] {
@@ -129,7 +126,7 @@ export function planCertificates(kc: KafkaCluster, existing: ReadonlyMap<string,
       issued.push({ name, why: 'created', notAfter: new Date(new X509Certificate(kept.cert).validTo) });
     }
     const cert = new X509Certificate(kept.cert);
-    status.push({ name, secret: secretName, subject: subjectOf(cert), notAfter: new Date(cert.validTo).toISOString() });
+    status.push({ name, secret: secretName, subject: subjectDistinguishedName(cert), notAfter: new Date(cert.validTo).toISOString() });
     return kept;
   };
   const clusterCa = ca('cluster-ca', n.clusterCa, `${cluster}-cluster-ca`);
@@ -155,7 +152,7 @@ export function planCertificates(kc: KafkaCluster, existing: ReadonlyMap<string,
   };
   const leafStatus = (l: Leaf, secret: string) => {
     const cert = new X509Certificate(l.cert);
-    status.push({ name: l.name, secret, subject: subjectOf(cert), notAfter: new Date(cert.validTo).toISOString(), renewAt: renewAt(new Date(cert.validTo)).toISOString() });
+    status.push({ name: l.name, secret, subject: subjectDistinguishedName(cert), notAfter: new Date(cert.validTo).toISOString(), renewAt: renewAt(new Date(cert.validTo)).toISOString() });
   };
 
   const brokerSecret = existing.get(n.brokers);
