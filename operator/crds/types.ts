@@ -149,7 +149,7 @@ export const KafkaClusterSpec = Type.Object(
     ),
     tls: Type.Object(
       {
-        certificateValidityDays: Type.Integer({ minimum: 1, maximum: 3650, default: 365, description: 'Validity of the certificates the operator issues (brokers, operator, KafkaUsers); the CAs get five times as long.' }),
+        certificateValidityDays: Type.Integer({ minimum: 1, maximum: 3650, default: 365, description: 'Validity of the certificates the operator issues (brokers, operator, KafkaUsers); the CAs get five times as long, and are replaced renewalDays before they expire (the old one stays trusted until it expires).' }),
         renewalDays: Type.Integer({ minimum: 0, default: 30, description: 'A certificate is renewed this many days before it expires; the brokers load the new one without a restart.' }),
       },
       {
@@ -325,7 +325,7 @@ export const KafkaClusterStatus = Type.Object(
           secret: Type.String({ description: 'The Secret holding the certificate.' }),
           subject: Type.String({ description: 'Subject of the certificate (RFC 2253), e.g. CN=my-cluster-broker,O=samsa.' }),
           notAfter: Type.String({ description: 'When it expires.' }),
-          renewAt: Type.Optional(Type.String({ description: 'When the operator renews it (CAs are not renewed).' })),
+          renewAt: Type.Optional(Type.String({ description: 'When the operator renews it.' })),
         }),
         { description: 'The certificates the operator issued for the cluster: CAs, brokers, the operator itself.' },
       ),

@@ -91,9 +91,10 @@ describe('planCertificates', () => {
     expect(Object.keys(bySecret(planCertificates(cluster(), secrets, 1, now).secrets).get('prod-broker-certs')!.data!)).toEqual(['prod-0.pem']);
   });
 
-  it('issues every certificate again when the cluster CA is replaced (its Secret deleted)', () => {
+  it('issues every certificate again at once when the cluster CA is gone, and after the trust has spread when only its key is', () => {
     const withoutCa = new Map(secrets);
     withoutCa.delete('prod-cluster-ca');
+    withoutCa.delete('prod-cluster-ca-cert');
     const redone = planCertificates(cluster(), withoutCa, 2, now);
     expect(redone.issued.map((i) => [i.name, i.why])).toEqual([
       ['cluster-ca', 'created'],
@@ -101,6 +102,10 @@ describe('planCertificates', () => {
       ['prod-1', 'the cluster CA changed'],
       ['operator', 'the cluster CA changed'],
     ]);
+    // The trust bundle still has the old CA: the brokers keep their certificates until every one trusts the new CA.
+    const withoutKey = new Map(secrets);
+    withoutKey.delete('prod-cluster-ca');
+    expect(planCertificates(cluster(), withoutKey, 2, now).issued.map((i) => i.name)).toEqual(['cluster-ca']);
   });
 
   it('issues KafkaUser certificates from the clients CA, which the cluster CA does not vouch for', () => {
@@ -110,4 +115,39 @@ describe('planCertificates', () => {
     expect(user.verify(new X509Certificate(clientsCa.cert).publicKey)).toBe(true);
     expect(user.verify(new X509Certificate(decoded(secrets.get('prod-cluster-ca'), 'ca.crt')).publicKey)).toBe(false);
   });
+
+  it('replaces a CA renewalDays before it expires, trusts both until the old one expires, and moves the brokers to the new one once every broker can trust it', () => {
+    const at = (days: number, minutes = 0) => new Date(now.getTime() + days * DAY + minutes * 60_000);
+    const bundle = (secrets: Map<string, Secret>) => decoded(secrets.get('prod-cluster-ca-cert'), 'ca.crt').match(/BEGIN CERTIFICATE/g)!.length;
+    const issuerOf = (secrets: Map<string, Secret>, key: string) => new X509Certificate(decoded(secrets.get('prod-broker-certs'), key)).issuer;
+    // Day 45: the brokers' certificates (10 days) are renewed by the CA, which lasts until day 50.
+    const day45 = bySecret(planCertificates(cluster(), secrets, 2, at(45)).secrets);
+    const oldCa = decoded(day45.get('prod-cluster-ca'), 'ca.crt');
+    // Day 48: the CA is within renewalDays (2) of its expiry: a new CA, both in the trust bundle, the brokers keep their certificates for now.
+    const renewal = planCertificates(cluster(), day45, 2, at(48, 1));
+    expect(renewal.issued.map((i) => [i.name, i.why])).toEqual([
+      ['cluster-ca', expect.stringMatching(/^it expires .* within 2 day\(s\)$/)],
+      ['clients-ca', expect.stringMatching(/^it expires/)],
+    ]);
+    const day48 = bySecret(renewal.secrets);
+    expect(decoded(day48.get('prod-cluster-ca'), 'ca.crt')).not.toBe(oldCa);
+    expect(bundle(day48)).toBe(2);
+    expect(decoded(day48.get('prod-cluster-ca-cert'), 'ca.crt')).toContain(oldCa.trim());
+    expect(decoded(day48.get('prod-operator-certs'), 'ca.crt')).toBe(decoded(day48.get('prod-cluster-ca-cert'), 'ca.crt'));
+    expect(decoded(day48.get('prod-broker-certs'), 'prod-0.pem')).toBe(decoded(day45.get('prod-broker-certs'), 'prod-0.pem'));
+    expect(renewal.nextRenewal!.getTime()).toBe(new Date(new X509Certificate(decoded(day48.get('prod-cluster-ca'), 'ca.crt')).validFrom).getTime() + 6 * 60_000);
+    // Minutes later the new CA is trusted everywhere: the brokers and the operator get certificates it signs.
+    const moved = planCertificates(cluster(), day48, 2, at(48, 8));
+    expect(moved.issued.map((i) => [i.name, i.why])).toEqual([
+      ['prod-0', 'the cluster CA was renewed'],
+      ['prod-1', 'the cluster CA was renewed'],
+      ['operator', 'the cluster CA was renewed'],
+    ]);
+    const after = bySecret(moved.secrets);
+    expect(issuerOf(after, 'prod-0.pem')).toBe(new X509Certificate(decoded(day48.get('prod-cluster-ca'), 'ca.crt')).subject);
+    expect(bundle(after)).toBe(2);
+    // Once the old CA has expired, the bundle holds the new one alone.
+    expect(bundle(bySecret(planCertificates(cluster(), after, 2, at(50, 60)).secrets))).toBe(1);
+  });
 });
+

@@ -5,7 +5,8 @@
 // as they are, the spec and the time, the Secrets as they must be and what changed. A certificate
 // is issued when missing, not signed by the current CA, within spec.tls.renewalDays of its expiry,
 // or when the samsa.dev/force-renew annotation has a value its Secret has not seen; only the
-// Secret changes, and the brokers load the new files without a restart.
+// Secret changes, and the brokers load the new files without a restart. A CA near its expiry is
+// replaced by a new one; the old one stays in the trust bundles (the -cert Secrets) until it expires.
 import { X509Certificate } from 'node:crypto';
 import { subjectDistinguishedName } from '../../broker/security/ssl-principal.js';
 import type { KafkaCluster, KafkaClusterStatus } from '../crds/types.js';
@@ -15,8 +16,10 @@ import { createCertificateAuthority, issueCertificate, type KeyAndCertificate, v
 export const FORCE_RENEW_ANNOTATION = 'samsa.dev/force-renew';
 /** The organisation of every certificate the operator issues for itself and the brokers. */
 export const ORGANIZATION = 'samsa';
-/** CAs last this many times spec.tls.certificateValidityDays: they are not renewed (see docs/operations.md). */
+/** CAs last this many times spec.tls.certificateValidityDays, and are replaced renewalDays before they expire. */
 export const CA_VALIDITY_FACTOR = 5;
+/** How long a renewed cluster CA is only trusted before it signs the brokers' certificates: time for every broker to get the new trust bundle. */
+export const TRUST_PROPAGATION_MS = 6 * 60_000;
 
 export type CertificateStatus = NonNullable<KafkaClusterStatus['certificates']>[number];
 
@@ -71,7 +74,8 @@ const text = (secret: Secret | null | undefined, key: string): string | undefine
   const value = secret?.data?.[key];
   return value === undefined ? undefined : Buffer.from(value, 'base64').toString();
 };
-const firstCertificate = (pem: string) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
+const certificatesIn = (pem: string) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+const firstCertificate = (pem: string): string | undefined => certificatesIn(pem)[0];
 const firstKey = (pem: string) => pem.match(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----/)?.[0];
 
 /** The CA kept in a `<cluster>-*-ca` Secret, or null when the Secret is missing or incomplete. */
@@ -103,6 +107,8 @@ interface Leaf {
   name: string;
   key: string;
   cert: string;
+  /** The certificate of the CA that signed it, the rest of its chain. */
+  issuer: string;
   why: string | null;
 }
 
@@ -119,36 +125,60 @@ export function planCertificates(kc: KafkaCluster, existing: ReadonlyMap<string,
   const status: CertificateStatus[] = [];
   const renewAt = (notAfter: Date) => new Date(notAfter.getTime() - renewalDays * 86_400_000);
 
-  const ca = (name: string, secretName: string, commonName: string): KeyAndCertificate => {
-    let kept = caFromSecret(existing.get(secretName));
-    if (!kept) {
-      kept = createCertificateAuthority(commonName, validForDays(days * CA_VALIDITY_FACTOR, now), ORGANIZATION);
-      issued.push({ name, why: 'created', notAfter: new Date(new X509Certificate(kept.cert).validTo) });
+  const expiry = (pem: string) => new Date(new X509Certificate(pem).validTo);
+  /**
+   * A CA, created when missing and replaced by a new one renewalDays before it expires; its trust
+   * bundle is the current CA's certificate followed by earlier ones until they expire, so that
+   * certificates the old CA signed stay trusted while they are being issued again.
+   */
+  const ca = (name: string, secretName: string, bundleSecretName: string, commonName: string): { ca: KeyAndCertificate; bundle: string } => {
+    const previous = caFromSecret(existing.get(secretName));
+    let current = previous;
+    if (!current || renewAt(expiry(current.cert)) <= now) {
+      current = createCertificateAuthority(commonName, validForDays(days * CA_VALIDITY_FACTOR, now), ORGANIZATION);
+      const why = previous ? `it expires ${expiry(previous.cert).toISOString()}, within ${renewalDays} day(s)` : 'created';
+      issued.push({ name, why, notAfter: expiry(current.cert) });
     }
-    const cert = new X509Certificate(kept.cert);
-    status.push({ name, secret: secretName, subject: subjectDistinguishedName(cert), notAfter: new Date(cert.validTo).toISOString() });
-    return kept;
+    const earlier = [...certificatesIn(text(existing.get(bundleSecretName), CA_CERT_KEY) ?? ''), ...(previous ? [previous.cert.trim()] : [])];
+    const kept = [...new Set(earlier)].filter((c) => c !== current.cert.trim() && expiry(c) > now);
+    const cert = new X509Certificate(current.cert);
+    status.push({ name, secret: secretName, subject: subjectDistinguishedName(cert), notAfter: new Date(cert.validTo).toISOString(), renewAt: renewAt(expiry(current.cert)).toISOString() });
+    return { ca: current, bundle: [current.cert.trim(), ...kept].join('\n') + '\n' };
   };
-  const clusterCa = ca('cluster-ca', n.clusterCa, `${cluster}-cluster-ca`);
-  const clientsCa = ca('clients-ca', n.clientsCa, `${cluster}-clients-ca`);
+  const { ca: clusterCa, bundle: clusterTrust } = ca('cluster-ca', n.clusterCa, n.clusterCaCert, `${cluster}-cluster-ca`);
+  const { ca: clientsCa, bundle: clientsTrust } = ca('clients-ca', n.clientsCa, n.clientsCaCert, `${cluster}-clients-ca`);
   const caCert = new X509Certificate(clusterCa.cert);
+  const signedBy = (cert: X509Certificate, issuer: X509Certificate) => cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  const earlierCas = certificatesIn(clusterTrust).slice(1).map((pem) => ({ pem, cert: new X509Certificate(pem) }));
+  // A renewed cluster CA signs certificates only once every broker can have its new trust bundle (the kubelet refreshes Secret volumes within about a minute).
+  const switchAt = new Date(new Date(caCert.validFrom).getTime() + TRUST_PROPAGATION_MS);
+  let waitingForTrust = false;
 
   /** Why a certificate (PEM, key and certificate) must be issued again; null while it is good. */
   const renewal = (pem: string | undefined, seenForceRenew: string | undefined): string | null => {
     const certPem = pem && firstCertificate(pem);
     if (!certPem || !firstKey(pem)) return 'created';
     const cert = new X509Certificate(certPem);
-    if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) return 'the cluster CA changed';
+    if (!signedBy(cert, caCert)) {
+      if (!earlierCas.some((ca) => signedBy(cert, ca.cert))) return 'the cluster CA changed';
+      if (switchAt <= now) return 'the cluster CA was renewed';
+      waitingForTrust = true;
+    }
     if (renewAt(new Date(cert.validTo)) <= now) return `it expires ${new Date(cert.validTo).toISOString()}, within ${renewalDays} day(s)`;
     if (forceRenew !== undefined && forceRenew !== seenForceRenew) return `${FORCE_RENEW_ANNOTATION}: ${forceRenew}`;
     return null;
   };
   const leaf = (name: string, pem: string | undefined, seenForceRenew: string | undefined, request: Parameters<typeof issueCertificate>[1]): Leaf => {
     const why = renewal(pem, seenForceRenew);
-    if (!why) return { name, key: firstKey(pem!)!, cert: firstCertificate(pem!)!, why };
+    if (!why) {
+      const cert = firstCertificate(pem!)!;
+      const x509 = new X509Certificate(cert);
+      const issuer = signedBy(x509, caCert) ? clusterCa.cert : earlierCas.find((ca) => signedBy(x509, ca.cert))!.pem;
+      return { name, key: firstKey(pem!)!, cert, issuer, why };
+    }
     const fresh = issueCertificate(clusterCa, request, validForDays(days, now));
     issued.push({ name, why, notAfter: new Date(new X509Certificate(fresh.cert).validTo) });
-    return { name, ...fresh, why };
+    return { name, ...fresh, issuer: clusterCa.cert, why };
   };
   const leafStatus = (l: Leaf, secret: string) => {
     const cert = new X509Certificate(l.cert);
@@ -179,14 +209,14 @@ export function planCertificates(kc: KafkaCluster, existing: ReadonlyMap<string,
   });
   const secrets = [
     secret(n.clusterCa, { [CA_KEY_KEY]: clusterCa.key, [CA_CERT_KEY]: clusterCa.cert }),
-    secret(n.clusterCaCert, { [CA_CERT_KEY]: clusterCa.cert }),
+    secret(n.clusterCaCert, { [CA_CERT_KEY]: clusterTrust }),
     secret(n.clientsCa, { [CA_KEY_KEY]: clientsCa.key, [CA_CERT_KEY]: clientsCa.cert }),
-    secret(n.clientsCaCert, { [CA_CERT_KEY]: clientsCa.cert }),
+    secret(n.clientsCaCert, { [CA_CERT_KEY]: clientsTrust }),
     // Key, certificate, then the CA: a PEM keystore with its chain.
-    secret(n.brokers, Object.fromEntries(brokers.map((b) => [brokerKeystoreKey(b.name), `${b.key.trim()}\n${b.cert.trim()}\n${clusterCa.cert.trim()}\n`])), forceRenewSeen),
-    secret(n.operator, { 'tls.key': `${operator.key.trim()}\n`, 'tls.crt': `${operator.cert.trim()}\n`, [CA_CERT_KEY]: clusterCa.cert }, forceRenewSeen),
+    secret(n.brokers, Object.fromEntries(brokers.map((b) => [brokerKeystoreKey(b.name), `${b.key.trim()}\n${b.cert.trim()}\n${b.issuer.trim()}\n`])), forceRenewSeen),
+    secret(n.operator, { 'tls.key': `${operator.key.trim()}\n`, 'tls.crt': `${operator.cert.trim()}\n`, [CA_CERT_KEY]: clusterTrust }, forceRenewSeen),
   ];
-  const renewals = status.flatMap((s) => (s.renewAt ? [new Date(s.renewAt).getTime()] : []));
+  const renewals = [...status.flatMap((s) => (s.renewAt ? [new Date(s.renewAt).getTime()] : [])), ...(waitingForTrust ? [switchAt.getTime()] : [])];
   return { secrets, issued, status, nextRenewal: renewals.length > 0 ? new Date(Math.min(...renewals)) : null };
 }
 
