@@ -121,9 +121,10 @@ export async function authorizedFetch(broker: BrokerContext, req: M.FetchRequest
   return response;
 }
 
-/** DESCRIBE on each topic. */
+/** DESCRIBE on each topic; CLUSTER_ACTION on the cluster for a follower's (replica id >= 0). */
 export function authorizedListOffsets(broker: BrokerContext, req: M.ListOffsetsRequest, ctx: RequestContext): M.ListOffsetsResponse {
-  const [allowed, refused] = split(req.topics, (t) => onTopic(broker, ctx, Op.DESCRIBE, t.name));
+  const [allowed, refused] =
+    req.replicaId >= 0 ? (onCluster(broker, ctx, Op.CLUSTER_ACTION) ? [req.topics, []] : [[], req.topics]) : split(req.topics, (t) => onTopic(broker, ctx, Op.DESCRIBE, t.name));
   if (refused.length === 0) return handleListOffsets(broker, req);
   const response = handleListOffsets(broker, { ...req, topics: allowed });
   for (const t of refused) {
