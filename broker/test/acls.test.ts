@@ -75,8 +75,8 @@ async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000): Promi
   }
 }
 
-async function produceOne(bootstrap: string, topic: string, value: string): Promise<void> {
-  const producer = client(bootstrap, 'acl-producer').producer({ allowAutoTopicCreation: false });
+async function produceOne(bootstrap: string, topic: string, value: string, allowAutoTopicCreation = false): Promise<void> {
+  const producer = client(bootstrap, 'acl-producer').producer({ allowAutoTopicCreation });
   await producer.connect();
   try {
     await producer.send({ topic, messages: [{ value }] });
@@ -249,7 +249,7 @@ describe('authorizer settings on one broker', () => {
   it('super.users may do anything without an ACL', async () => {
     const broker = await BrokerProcess.start({ ...AUTHORIZER, 'super.users': 'User:admin;User:ANONYMOUS' });
     try {
-      await produceOne(broker.bootstrap, 'super-topic', 'v');
+      await produceOne(broker.bootstrap, 'super-topic', 'v', true);
       expect(await endOffset(broker.bootstrap, 'super-topic')).toBe('1');
       expect((await acls(broker.bootstrap, '--list')).code).toBe(0);
     } finally {
@@ -260,11 +260,11 @@ describe('authorizer settings on one broker', () => {
   it('allow.everyone.if.no.acl.found allows resources no ACL names, and only those', async () => {
     const broker = await BrokerProcess.start({ ...AUTHORIZER, 'allow.everyone.if.no.acl.found': 'true' });
     try {
-      await produceOne(broker.bootstrap, 'open-topic', 'v');
+      await produceOne(broker.bootstrap, 'open-topic', 'v', true);
       expect(await endOffset(broker.bootstrap, 'open-topic')).toBe('1');
       // The cluster has no ACL yet either: the first ACL can be made by anyone.
       expect((await acls(broker.bootstrap, '--add', '--allow-principal', 'User:bob', '--operation', 'Write', '--topic', 'bobs-topic')).code).toBe(0);
-      expect(await refusal(produceOne(broker.bootstrap, 'bobs-topic', 'v'))).toBe('TOPIC_AUTHORIZATION_FAILED');
+      expect(await refusal(produceOne(broker.bootstrap, 'bobs-topic', 'v', true))).toBe('TOPIC_AUTHORIZATION_FAILED');
       await produceOne(broker.bootstrap, 'open-topic', 'w');
       expect(await endOffset(broker.bootstrap, 'open-topic')).toBe('2');
     } finally {
