@@ -373,7 +373,7 @@ export async function authorizedFindCoordinator(broker: BrokerContext, req: M.Fi
 /** READ on the group. */
 export async function authorizedJoinGroup(broker: BrokerContext, req: M.JoinGroupRequest, ctx: RequestContext): Promise<M.JoinGroupResponse> {
   if (onGroup(broker, ctx, Op.READ, req.groupId)) return handleJoinGroup(broker, req, ctx);
-  return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: req.memberId, members: [] };
+  return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, generationId: -1, protocolType: null, protocolName: ctx.apiVersion >= 7 ? null : '', leader: '', skipAssignment: false, memberId: req.memberId, members: [] };
 }
 
 /** READ on the group. */
