@@ -209,11 +209,19 @@ export class AclStore {
   /** Removes the bindings each filter selects; answers, per filter, what it removed. */
   async delete(filters: readonly AclBindingFilter[]): Promise<AclBinding[][]> {
     const removed = filters.map(() => [] as AclBinding[]);
-    const keys = new Set<string>();
-    for (const [key, { pattern }] of this.stored) if (filters.some((f) => filterMatchesPattern(f, pattern))) keys.add(key);
+    // From the store itself: ACLs just created through another broker may not have been watched here yet.
+    const patterns = new Map<string, ResourcePattern>();
+    for (const [key, value] of await this.store.list(PREFIX)) {
+      try {
+        const { pattern } = decode(value.value);
+        if (filters.some((f) => filterMatchesPattern(f, pattern))) patterns.set(key, pattern);
+      } catch {
+        // Unreadable: left alone (apply() logged it).
+      }
+    }
     await Promise.all(
-      [...keys].map((key) =>
-        this.update(key, this.stored.get(key)!.pattern, (entries, pattern) => {
+      [...patterns].map(([key, p]) =>
+        this.update(key, p, (entries, pattern) => {
           const keep: AccessControlEntry[] = [];
           const gone: { entry: AccessControlEntry; by: number[] }[] = [];
           for (const entry of entries) {

@@ -194,4 +194,18 @@ describe('authorizer', () => {
     for (const b of brokers) expect(b.matching(all).map((m) => m.entry.principal).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `User:u${i}`).sort());
     brokers.forEach((b) => b.stop());
   });
+
+  it('deletes ACLs that this broker has not seen yet (another broker just created them)', async () => {
+    const store = new MemoryMetadataStore();
+    const creator = new AclStore(store, silent);
+    const deleter = new AclStore(store, silent); // not loaded: it has seen nothing
+    await creator.load();
+    await creator.create([
+      { pattern: { resourceType: ResourceType.TOPIC, patternType: PatternType.LITERAL, name: 'orders' }, entry: { principal: 'User:alice', host: '*', operation: Op.READ, permission: AclPermission.ALLOW } },
+    ]);
+    const [removed] = await deleter.delete([{ resourceType: ResourceType.TOPIC, name: 'orders', patternType: PatternType.LITERAL, principal: null, host: null, operation: Op.ANY, permission: AclPermission.ANY }]);
+    expect(removed!.map((b) => b.entry.principal)).toEqual(['User:alice']);
+    expect(await store.list('security/acls/')).toEqual(new Map());
+    creator.stop();
+  });
 });
