@@ -13,6 +13,8 @@ import { defaultOffsetFetchRequest } from '../protocol/messages/offset-fetch-req
 import { defaultProduceRequest } from '../protocol/messages/produce-request.js';
 import { defaultInitProducerIdRequest } from '../protocol/messages/init-producer-id-request.js';
 import { defaultDescribeClusterRequest } from '../protocol/messages/describe-cluster-request.js';
+import { defaultMetadataRequest } from '../protocol/messages/metadata-request.js';
+import { defaultFetchRequest } from '../protocol/messages/fetch-request.js';
 import { AclOperation as Op, AclPermission, CLUSTER_NAME, PatternType, ResourceType } from '../security/acls.js';
 import { BrokerProcess } from './broker-process.js';
 
@@ -118,6 +120,25 @@ describe('authorization of each API', () => {
     expect(offsetDeleted.errorCode).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED);
     const freeOffsetDeleted = await c.send(M.offsetDeleteApi, 0, { groupId: 'free-group', topics: [{ name: 'bob-x', partitions: [{ partitionIndex: 0 }] }] });
     expect(freeOffsetDeleted.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  });
+
+  it('Metadata auto-creates a topic only with CREATE, and a fetch as a follower needs CLUSTER_ACTION', async () => {
+    const acl = await c.send(M.createAclsApi, 3, { creations: [creation(ResourceType.TOPIC, 'desc-only', PatternType.LITERAL, 'User:ANONYMOUS', Op.DESCRIBE)] });
+    expect(acl.results[0]!.errorCode).toBe(ErrorCode.NONE);
+    const ask = (name: string) => c.send(M.metadataApi, 9, { ...defaultMetadataRequest(), topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name }], allowAutoTopicCreation: true });
+    expect((await ask('desc-only')).topics.map((t) => t.errorCode)).toEqual([ErrorCode.TOPIC_AUTHORIZATION_FAILED]);
+    // No ACL names free-auto: allow.everyone.if.no.acl.found lets it be created.
+    expect((await ask('free-auto')).topics.map((t) => t.partitions.length)).toEqual([1]);
+    // bob-x (bob's) and desc-only (never created) are not listed.
+    const all = await c.send(M.metadataApi, 9, { ...defaultMetadataRequest(), topics: null });
+    expect(all.topics.map((t) => t.name).sort()).toEqual(['__consumer_offsets', 'free-auto', 'free-new', 'free-x']);
+    const fetched = await c.send(M.fetchApi, 12, {
+      ...defaultFetchRequest(),
+      replicaId: 7,
+      maxWaitMs: 0,
+      topics: [{ topic: 'free-x', topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20, replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA' }] }],
+    });
+    expect(fetched.responses[0]!.partitions[0]!.errorCode).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
   });
 
   it('a DENY of ALTER and DESCRIBE on the cluster refuses the cluster operations and the ACL APIs', async () => {
