@@ -23,6 +23,9 @@ import { KafkaServer, listenerSettings } from './server/kafka-server.js';
 import { LogManager } from './storage/log-manager.js';
 import { TopicService, isInternalTopic } from './topics.js';
 import { BROKER_VERSION } from './version.js';
+import { singleListenerSecurity } from './security/listener-security.js';
+import { ScramCredentials } from './security/scram-credentials.js';
+import { type ScramSeed, seedScramCredential } from './security/scram-seed.js';
 
 export interface BrokerOptions {
   host: string;
@@ -40,6 +43,8 @@ export interface BrokerOptions {
   metadataUrl?: string;
   /** A store given directly (tests); takes precedence over metadataUrl. */
   store?: MetadataStore;
+  /** SCRAM credentials stored at start unless already there (--add-scram). */
+  scramSeeds?: readonly ScramSeed[];
 }
 
 export class Broker implements BrokerContext {
@@ -56,6 +61,7 @@ export class Broker implements BrokerContext {
   readonly view: ClusterView;
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
+  readonly scramCredentials: ScramCredentials;
   private readonly health: PartitionHealth;
   private readonly registrar: BrokerRegistrar;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
@@ -107,6 +113,7 @@ export class Broker implements BrokerContext {
     // Set through another broker: topics without an override take the new defaults.
     this.dynamicConfigs.onChange(() => this.topics.refreshLogConfigs());
     this.producerIds = new ProducerIdAllocator(this.store);
+    this.scramCredentials = new ScramCredentials(this.store, this.logger);
     this.topics = new TopicService(
       this.registry,
       this.logs,
@@ -135,7 +142,7 @@ export class Broker implements BrokerContext {
       if (leading) this.groups.loadPartition(partition);
       else this.groups.unloadPartition(partition);
     });
-    this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger);
+    this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger, singleListenerSecurity(this.config));
     this.http = createHttpServer(
       {
         notReadyReason: () => this.notReadyReason(),
@@ -159,6 +166,10 @@ export class Broker implements BrokerContext {
     await this.view.start();
     // Dynamic broker settings first: the logs open with the defaults they give.
     await this.dynamicConfigs.load();
+    await this.scramCredentials.load();
+    for (const seed of this.options.scramSeeds ?? []) {
+      if (await seedScramCredential(this.scramCredentials, seed)) this.logger.info({ user: seed.user, mechanism: seed.mechanism, iterations: seed.iterations }, 'stored SCRAM credential from --add-scram');
+    }
     this.topics.openAll();
     this.replicas.start();
     this.offsetExpiryTimer = setInterval(() => {
@@ -218,6 +229,7 @@ export class Broker implements BrokerContext {
     this.view.stop();
     this.registry.stop();
     this.dynamicConfigs.stop();
+    this.scramCredentials.stop();
     clearInterval(this.offsetExpiryTimer);
     this.groups.close();
     this.logs.close();

@@ -35,6 +35,10 @@ import {
   listPartitionReassignmentsApi,
   describeLogDirsApi,
   describeTopicPartitionsApi,
+  saslHandshakeApi,
+  saslAuthenticateApi,
+  describeUserScramCredentialsApi,
+  alterUserScramCredentialsApi,
   type ApiVersionsResponse,
 } from '../protocol/messages/index.js';
 import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } from './metadata.js';
@@ -47,6 +51,7 @@ import { handleInitProducerId } from './init-producer-id.js';
 import { handleElectLeaders } from './elect-leaders.js';
 import { handleAlterPartitionReassignments, handleListPartitionReassignments } from './reassignments.js';
 import { handleDescribeLogDirs } from './describe-log-dirs.js';
+import { handleAlterUserScramCredentials, handleDescribeUserScramCredentials, handleSaslAuthenticateWithoutSasl, handleSaslHandshakeWithoutSasl } from './scram-credentials.js';
 import {
   handleFindCoordinator,
   handleJoinGroup,
@@ -107,6 +112,11 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(listGroupsApi, 0, (b, req) => handleListGroups(b, req)),
     serve(deleteGroupsApi, 0, (b, req) => handleDeleteGroups(b, req)),
     serve(offsetDeleteApi, 0, (b, req) => handleOffsetDelete(b, req)),
+    // Kafka 4 serves SaslHandshake from v1 (v0 sent SASL tokens outside Kafka's framing).
+    serve(saslHandshakeApi, 1, handleSaslHandshakeWithoutSasl),
+    serve(saslAuthenticateApi, 0, handleSaslAuthenticateWithoutSasl),
+    serve(describeUserScramCredentialsApi, 0, (b, req) => handleDescribeUserScramCredentials(b, req)),
+    serve(alterUserScramCredentialsApi, 0, (b, req) => handleAlterUserScramCredentials(b, req)),
   ].map((api) => [api.spec.key, api]),
 );
 

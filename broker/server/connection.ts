@@ -12,6 +12,8 @@ import { ApiKey, apiVersionsApi } from '../protocol/messages/index.js';
 import { Reader } from '../protocol/reader.js';
 import { apiVersionsResponse, servedApis } from '../handlers/api-table.js';
 import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
+import { type ListenerSecurity, usesSasl } from '../security/listener-security.js';
+import { SaslAuthenticator, type SaslVerdict } from '../security/sasl/authenticator.js';
 
 /** Smallest request: apiKey, apiVersion, correlationId. */
 const MIN_REQUEST_BYTES = 8;
@@ -39,7 +41,9 @@ export class Connection {
   /** Who requests on this connection act as. */
   principal: KafkaPrincipal = ANONYMOUS;
   /** The listener this connection was accepted on. */
-  readonly listenerName = 'PLAINTEXT';
+  readonly listenerName: string;
+  /** SASL on a SASL_PLAINTEXT / SASL_SSL listener; null on the others. */
+  private readonly sasl: SaslAuthenticator | null;
 
   constructor(
     private readonly socket: Socket,
@@ -47,7 +51,19 @@ export class Connection {
     private readonly broker: BrokerContext,
     private readonly maxRequestBytes: number,
     private readonly logger: Logger,
+    security: ListenerSecurity,
   ) {
+    this.listenerName = security.name;
+    this.sasl = usesSasl(security.securityProtocol)
+      ? new SaslAuthenticator(security, {
+          credentials: (user, mechanism) => broker.scramCredentials.get(user, mechanism),
+          reauthMs: () => broker.config.int('connections.max.reauth.ms'),
+          metrics: broker.metrics,
+          logger,
+          connection: id,
+          remote: socket.remoteAddress ?? '',
+        })
+      : null;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.logger.debug({ err, connection: id }, 'connection error'));
@@ -157,8 +173,23 @@ export class Connection {
       return;
     }
     try {
-      const response = await api.handle(this.broker, body, { apiVersion, clientId: header.clientId, clientHost: this.socket.remoteAddress ?? '', principal: this.principal, listenerName: this.listenerName });
-      if (response !== null && !this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, response));
+      const verdict: SaslVerdict = this.sasl ? await this.sasl.check(header.apiKey, apiVersion, body, Date.now()) : { action: 'serve' };
+      if (verdict.action === 'close') {
+        this.logger.warn({ connection: this.id, remote: this.socket.remoteAddress, listener: this.listenerName, api: api.spec.name, reason: verdict.reason }, `closing connection: ${verdict.message}`);
+        this.closed = true;
+        this.queue.length = 0;
+        this.socket.destroy();
+        return;
+      }
+      if (verdict.action === 'respond') {
+        if (!this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, verdict.response));
+        this.principal = this.sasl!.principal ?? this.principal;
+        // A refused authentication is answered, then the connection closes once the answer is out.
+        if (verdict.close) this.close();
+      } else {
+        const response = await api.handle(this.broker, body, { apiVersion, clientId: header.clientId, clientHost: this.socket.remoteAddress ?? '', principal: this.principal, listenerName: this.listenerName });
+        if (response !== null && !this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, response));
+      }
       this.broker.metrics.request(api.spec.name, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (err) {
       // An unexpected failure in the broker: log it and close, so the client retries elsewhere

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { type BrokerConfig, parseConnectionsPerIpOverrides } from '../config.js';
 import type { BrokerContext } from '../context.js';
 import { Connection } from './connection.js';
+import type { ListenerSecurity } from '../security/listener-security.js';
 
 export interface ListenerSettings {
   maxRequestBytes: number;
@@ -80,6 +81,7 @@ export class KafkaServer {
     private readonly broker: BrokerContext,
     private readonly settings: ListenerSettings,
     private readonly logger: Logger,
+    private readonly security: ListenerSecurity,
   ) {
     this.server = createServer((socket) => this.accept(socket));
     this.refusals = new FloodLog(logger, 'refused new connections over max.connections or max.connections.per.ip');
@@ -97,7 +99,7 @@ export class KafkaServer {
     if (fromIp >= (this.settings.perIpOverrides.get(ip) ?? this.settings.maxConnectionsPerIp)) return this.refuse(socket, ip, 'max_connections_per_ip');
     this.perIp.set(ip, fromIp + 1);
     const id = `${socket.remoteAddress}:${socket.remotePort}#${this.nextId++}`;
-    const connection = new Connection(socket, id, this.broker, this.settings.maxRequestBytes, this.logger);
+    const connection = new Connection(socket, id, this.broker, this.settings.maxRequestBytes, this.logger, this.security);
     this.connections.add(connection);
     this.broker.metrics.connections.inc();
     this.broker.metrics.connectionsTotal.inc();
