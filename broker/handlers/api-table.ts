@@ -112,8 +112,8 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(listGroupsApi, 0, (b, req) => handleListGroups(b, req)),
     serve(deleteGroupsApi, 0, (b, req) => handleDeleteGroups(b, req)),
     serve(offsetDeleteApi, 0, (b, req) => handleOffsetDelete(b, req)),
-    // Kafka 4 serves SaslHandshake from v1 (v0 sent SASL tokens outside Kafka's framing).
-    serve(saslHandshakeApi, 1, handleSaslHandshakeWithoutSasl),
+    // v0 too, as Kafka 4 does: librdkafka requires it advertised before it uses SASL at all.
+    serve(saslHandshakeApi, 0, handleSaslHandshakeWithoutSasl),
     serve(saslAuthenticateApi, 0, handleSaslAuthenticateWithoutSasl),
     serve(describeUserScramCredentialsApi, 0, (b, req) => handleDescribeUserScramCredentials(b, req)),
     serve(alterUserScramCredentialsApi, 0, (b, req) => handleAlterUserScramCredentials(b, req)),

@@ -37,11 +37,17 @@ export async function handleAlterUserScramCredentials(broker: BrokerContext, req
   const credentials = broker.scramCredentials;
   const changes = new Map<string, CredentialChange[]>();
   const errors = new Map<string, UserError>();
-  const seen = new Set<string>();
   const refuse = (user: string, errorCode: number, errorMessage: string): void => {
     if (!errors.has(user)) errors.set(user, { errorCode, errorMessage });
   };
   const alterations = [...req.deletions.map((d) => ({ ...d, upsertion: undefined })), ...req.upsertions.map((u) => ({ name: u.name, mechanism: u.mechanism, upsertion: u }))];
+  // A credential named twice fails its user whatever else is wrong with the alterations.
+  const seen = new Set<string>();
+  for (const { name: user, mechanism } of alterations) {
+    const key = `${user}\0${mechanism}`;
+    if (seen.has(key)) refuse(user, ErrorCode.DUPLICATE_RESOURCE, 'A user credential cannot be altered twice in the same request');
+    seen.add(key);
+  }
   for (const { name: user, mechanism: type, upsertion } of alterations) {
     if (!changes.has(user)) changes.set(user, []);
     if (user === '') {
@@ -53,12 +59,6 @@ export async function handleAlterUserScramCredentials(broker: BrokerContext, req
       refuse(user, ErrorCode.UNSUPPORTED_SASL_MECHANISM, 'Unknown SCRAM mechanism');
       continue;
     }
-    const key = `${user}\0${mechanism}`;
-    if (seen.has(key)) {
-      refuse(user, ErrorCode.DUPLICATE_RESOURCE, 'A user credential cannot be altered twice in the same request');
-      continue;
-    }
-    seen.add(key);
     if (!upsertion) {
       if (!credentials.get(user, mechanism)) refuse(user, ErrorCode.RESOURCE_NOT_FOUND, 'Attempt to delete a user credential that does not exist');
       else changes.get(user)!.push([mechanism, undefined]);

@@ -91,7 +91,8 @@ export class Connection {
           size = this.sizeBuf.readInt32BE(0);
           this.sizeFilled = 0;
         }
-        if (size < MIN_REQUEST_BYTES || size > this.maxRequestBytes) {
+        // A bare SASL token (after SaslHandshake v0) may be shorter than any Kafka request.
+        if ((size < MIN_REQUEST_BYTES && !this.sasl?.awaitingRawToken) || size > this.maxRequestBytes) {
           const reason = size > this.maxRequestBytes ? 'too_large' : 'garbage';
           this.reject(reason, { size, limit: this.maxRequestBytes }, size > this.maxRequestBytes ? 'request larger than socket.request.max.bytes' : 'request frame too small to be a Kafka request');
           return;
@@ -146,6 +147,7 @@ export class Connection {
   }
 
   private async handle(frame: Buffer): Promise<void> {
+    if (this.sasl?.awaitingRawToken) return this.handleRawToken(this.sasl, frame);
     const started = process.hrtime.bigint();
     const r = new Reader(frame);
     const header = readRequestHeaderStart(r);
@@ -198,6 +200,25 @@ export class Connection {
       this.logger.error({ err, api: api.spec.name, apiVersion, connection: this.id }, 'request failed');
       this.socket.destroy();
     }
+  }
+
+  /** A bare SASL token after SaslHandshake v0: the server's token goes back framed by its size. */
+  private async handleRawToken(sasl: SaslAuthenticator, token: Buffer): Promise<void> {
+    let reply: Buffer | null;
+    try {
+      reply = await sasl.rawToken(token, Date.now());
+    } catch (err) {
+      this.logger.error({ err, connection: this.id }, 'SASL authentication failed in the broker');
+      reply = null;
+    }
+    if (reply === null) {
+      this.close();
+      return;
+    }
+    const size = Buffer.allocUnsafe(4);
+    size.writeInt32BE(reply.length);
+    this.send([size, reply]);
+    this.principal = sasl.principal ?? this.principal;
   }
 
   private send(chunks: Buffer[]): void {

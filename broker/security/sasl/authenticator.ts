@@ -1,6 +1,7 @@
 // SASL on one connection of a SASL_PLAINTEXT / SASL_SSL listener, as Kafka's server authenticator
-// does it: before authentication only ApiVersions, SaslHandshake (v1) and SaslAuthenticate are
-// served, in that order; any other request closes the connection. A failed authentication is
+// does it: before authentication only ApiVersions, SaslHandshake and SaslAuthenticate are served,
+// in that order (after SaslHandshake v0, which librdkafka needs advertised, bare SASL tokens take
+// SaslAuthenticate's place); any other request closes the connection. A failed authentication is
 // answered (SASL_AUTHENTICATION_FAILED), logged and counted, then the connection closes. With
 // connections.max.reauth.ms the session expires (KIP-368): the client re-authenticates with
 // SaslHandshake + SaslAuthenticate on the open connection as the same principal, or its next
@@ -39,6 +40,8 @@ export class SaslAuthenticator {
   private state: 'handshake' | 'authenticate' | 'authenticated' = 'handshake';
   /** A re-authentication of an authenticated session is under way. */
   private reauthenticating = false;
+  /** After a SaslHandshake v0 the client sends bare SASL tokens (size-prefixed), not SaslAuthenticate. */
+  private rawTokens = false;
   private server: SaslServer | null = null;
   /** The principal and mechanism of the authenticated session. */
   private session: { principal: KafkaPrincipal; mechanism: string; expiresAt: number } | null = null;
@@ -55,7 +58,7 @@ export class SaslAuthenticator {
 
   async check(apiKey: number, apiVersion: number, body: unknown, now: number): Promise<SaslVerdict> {
     if (this.state === 'authenticated' && !this.reauthenticating) {
-      if (apiKey === ApiKey.SaslHandshake) return this.handshake(body as SaslHandshakeRequest);
+      if (apiKey === ApiKey.SaslHandshake) return this.handshake(body as SaslHandshakeRequest, apiVersion);
       if (now >= this.session!.expiresAt) {
         this.ctx.metrics.connectionsClosed.inc({ reason: 'session_expired' });
         return { action: 'close', reason: 'session_expired', message: 'SASL session expired (connections.max.reauth.ms) without re-authentication' };
@@ -65,7 +68,7 @@ export class SaslAuthenticator {
     if (apiKey === ApiKey.ApiVersions && this.state === 'handshake' && !this.reauthenticating) return { action: 'serve' };
     if (apiKey === ApiKey.SaslHandshake) {
       if (this.state !== 'handshake') return illegalState('handshake', 'SaslHandshake received during SASL authentication');
-      return this.handshake(body as SaslHandshakeRequest);
+      return this.handshake(body as SaslHandshakeRequest, apiVersion);
     }
     if (apiKey === ApiKey.SaslAuthenticate) {
       if (this.state !== 'authenticate') return illegalState('authenticate', 'SaslAuthenticate received before SaslHandshake');
@@ -75,7 +78,25 @@ export class SaslAuthenticator {
     return { action: 'close', reason: 'unauthenticated', message: `unexpected Kafka request of API key ${apiKey} during SASL ${this.state === 'handshake' ? 'handshake' : 'authentication'}` };
   }
 
-  private handshake(req: SaslHandshakeRequest): SaslVerdict {
+  /** The next frame is a bare SASL token (after SaslHandshake v0), for rawToken. */
+  get awaitingRawToken(): boolean {
+    return this.rawTokens && this.state === 'authenticate';
+  }
+
+  /**
+   * Takes a bare SASL token (after SaslHandshake v0); the server's token to send back framed by
+   * its size, or null when authentication failed (v0 has no error answer: the connection closes).
+   */
+  async rawToken(token: Buffer, now: number): Promise<Buffer | null> {
+    const verdict = await this.authenticate({ authBytes: token }, 0, now);
+    if (verdict.action !== 'respond' || verdict.response.errorCode !== ErrorCode.NONE) return null;
+    if (this.state === 'authenticated') this.rawTokens = false;
+    return (verdict.response as SaslAuthenticateResponse).authBytes;
+  }
+
+  private handshake(req: SaslHandshakeRequest, apiVersion: number): SaslVerdict {
+    // KIP-368 re-authentication is SaslHandshake v1 + SaslAuthenticate only.
+    if (apiVersion === 0 && this.session !== null) return illegalState('handshake', 'SaslHandshake v0 cannot re-authenticate');
     const enabled = this.security.saslMechanisms;
     const mechanism = req.mechanism;
     // A re-authentication keeps the session's mechanism, as Kafka requires.
@@ -87,6 +108,7 @@ export class SaslAuthenticator {
     }
     this.server = mechanism === 'PLAIN' ? new PlainServer(this.ctx.credentials) : isScramMechanism(mechanism) ? new ScramServer(mechanism, this.ctx.credentials) : null;
     this.reauthenticating = this.session !== null;
+    this.rawTokens = apiVersion === 0;
     this.state = 'authenticate';
     return { action: 'respond', response: { errorCode: ErrorCode.NONE, mechanisms: [...enabled] }, close: false };
   }

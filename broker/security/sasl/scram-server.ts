@@ -94,7 +94,9 @@ export class ScramServer implements SaslServer {
     if (cKey !== 'c' || rKey !== 'r' || attributes[attributes.length - 1]![0] !== 'p') fail('malformed', 'invalid SCRAM client-final message', 'other-error');
     if (attributes.length > 3) fail('malformed', 'unsupported SCRAM extensions in client-final message', 'extensions-not-supported');
     if (binding !== Buffer.from(this.gs2Header).toString('base64')) fail('malformed', 'channel binding data does not match the gs2 header', 'channel-bindings-dont-match');
-    if (nonce !== this.nonce) fail('malformed', 'nonce does not match the server-first message', 'other-error');
+    // Kafka checks only that the nonce ends with the server-first one: librdkafka sends its own
+    // part again in front of the combined nonce, and Kafka accepts that.
+    if (!nonce.endsWith(this.nonce)) fail('malformed', 'nonce does not match the server-first message', 'other-error');
     const credential = this.credential!;
     const proof = Buffer.from(attributes[2]![1], 'base64');
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${text.slice(0, proofAt)}`;
