@@ -356,6 +356,28 @@ describe('SASL_PLAINTEXT listener', () => {
   }, 60_000);
 });
 
+describe('PLAINTEXT listener', () => {
+  it('answers SaslHandshake and SaslAuthenticate with ILLEGAL_SASL_STATE and serves everyone as ANONYMOUS', async () => {
+    const broker = await BrokerProcess.start();
+    try {
+      const c = await connect(broker);
+      expect(await c.send(saslHandshakeApi, 1, { mechanism: 'PLAIN' })).toEqual({ errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms: [] });
+      expect((await c.send(saslAuthenticateApi, 2, { authBytes: Buffer.from('\0admin\0admin-secret') })).errorCode).toBe(ErrorCode.ILLEGAL_SASL_STATE);
+      await mustCreateTopic(c, 'open');
+      expect((await c.send(metadataApi, 12, metadataRequest('open'))).topics[0]!.errorCode).toBe(0);
+      await c.close();
+    } finally {
+      await broker.destroy();
+    }
+  });
+
+  it('refuses at start a listener protocol it cannot serve yet', async () => {
+    const broker = await BrokerProcess.create({ listeners: 'SASL_SSL://127.0.0.1:9093' });
+    await expect(broker.launch()).rejects.toThrow('listeners: security protocol SASL_SSL is not supported (PLAINTEXT or SASL_PLAINTEXT)');
+    await broker.destroy();
+  });
+});
+
 describe('KIP-368 re-authentication (connections.max.reauth.ms=3000)', () => {
   let broker: BrokerProcess;
 

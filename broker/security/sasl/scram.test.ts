@@ -74,6 +74,16 @@ describe('SCRAM server', () => {
     expect(again.detail).toContain('complete');
   });
 
+  it('accepts a client-final nonce that ends with the server-first one, as Kafka does for librdkafka', async () => {
+    // librdkafka puts its own nonce in front of the combined one again; the proof covers what it sent.
+    const server = await rfcServer();
+    await server.evaluate(Buffer.from(RFC_CLIENT_FIRST));
+    const doubled = RFC_CLIENT_FINAL.replace('r=', 'r=rOprNGfwEbeRWgbNEkqO');
+    const err = await refusal(server.evaluate(Buffer.from(doubled)));
+    // The RFC's proof was computed over the original message, so it no longer checks out: the nonce passed.
+    expect(err.kind).toBe('credentials');
+  });
+
   it('accepts an authorization id equal to the user and decodes =2C and =3D in names', async () => {
     const credential = await credentialFromPassword('SCRAM-SHA-512', 'x', 4096);
     const server = new ScramServer('SCRAM-SHA-512', (user) => (user === 'a,b=c' ? credential : undefined));
