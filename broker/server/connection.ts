@@ -17,6 +17,8 @@ import { SaslAuthenticator, type SaslVerdict } from '../security/sasl/authentica
 
 /** Smallest request: apiKey, apiVersion, correlationId. */
 const MIN_REQUEST_BYTES = 8;
+/** The verdict on every request of a listener without SASL. */
+const SERVE: SaslVerdict = { action: 'serve' };
 /** Frames queued before the socket stops being read. */
 const MAX_QUEUED_FRAMES = 64;
 
@@ -175,7 +177,7 @@ export class Connection {
       return;
     }
     try {
-      const verdict: SaslVerdict = this.sasl ? await this.sasl.check(header.apiKey, apiVersion, body, Date.now()) : { action: 'serve' };
+      const verdict: SaslVerdict = this.sasl ? await this.sasl.check(header.apiKey, apiVersion, body, Date.now()) : SERVE;
       if (verdict.action === 'close') {
         this.logger.warn({ connection: this.id, remote: this.socket.remoteAddress, listener: this.listenerName, api: api.spec.name, reason: verdict.reason }, `closing connection: ${verdict.message}`);
         this.closed = true;
