@@ -11,6 +11,8 @@ export interface SamsaClusterOptions {
   brokers: number;
   /** Broker settings (--config) every broker gets, e.g. listeners and their TLS files. */
   config?: Record<string, string>;
+  /** Command-line arguments every broker gets besides its node id and store (e.g. --add-scram). */
+  args?: string[];
   /** `broker.rack` of broker i is racks[i % racks.length]. */
   racks?: string[];
   /** An etcd to use (left running by stop()); by default the cluster starts its own. */
@@ -60,7 +62,7 @@ export class SamsaCluster {
   private createBroker(id: number): Promise<BrokerProcess> {
     const config = { ...this.options.config };
     if (this.options.racks?.length) config['broker.rack'] = this.options.racks[id % this.options.racks.length]!;
-    return BrokerProcess.create(config, ['--node-id', String(id), '--metadata', this.metadataUrl], [], { env: this.options.store?.env });
+    return BrokerProcess.create(config, ['--node-id', String(id), '--metadata', this.metadataUrl, ...(this.options.args ?? [])], [], { env: this.options.store?.env });
   }
 
   /** Starts one more broker (the next node id, the same settings) and waits until it is ready: a scale-up. */
