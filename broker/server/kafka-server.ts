@@ -119,7 +119,7 @@ export class KafkaServer {
   private acceptTls(socket: TLSSocket, tls: NonNullable<ServedListener['tls']>): void {
     const who = tls.files.principalOf(socket);
     if ('refused' in who) {
-      tls.metrics.refused.inc({ listener: this.listener.name, reason: 'principal_mapping' });
+      tls.metrics.refused.inc({ listener: this.listener.name, reason: who.reason });
       this.logger.warn({ remote: socket.remoteAddress, reason: who.refused }, 'TLS connection refused');
       socket.destroy();
       return;
