@@ -98,10 +98,14 @@ export class KafkaServer {
   ) {
     const tls = listener.tls;
     if (tls) {
-      const server = createTlsServer(tls.files.serverOptions(), (socket) => this.acceptTls(socket, tls));
+      // A handshake that does not finish counts as a request that does not arrive (socket.request.read.timeout.ms).
+      const handshakeTimeout = settings.readTimeoutMs >= 0 ? settings.readTimeoutMs : 0;
+      const server = createTlsServer({ ...tls.files.serverOptions(), handshakeTimeout }, (socket) => this.acceptTls(socket, tls));
       // New connections get reloaded certificates; open ones keep the context they were made with.
       tls.files.onReload((material) => server.setSecureContext(material.context));
       server.on('tlsClientError', (err, socket) => {
+        // With this listener node:tls leaves the socket open: close it here.
+        socket.destroy();
         tls.metrics.refused.inc({ listener: listener.name, reason: 'handshake' });
         this.handshakeFailures.add(err.message, socket.remoteAddress ?? '');
         this.handshakeFailures.flush(Date.now());

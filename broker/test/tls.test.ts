@@ -3,6 +3,7 @@
 // trusted CA (or with an expired one), the principal from the client certificate, per-listener
 // endpoints in Metadata/DescribeCluster/FindCoordinator, certificate reload without a restart,
 // and key store problems at start. Certificates come from operator/tls/certificate-authority.ts.
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
@@ -69,6 +70,8 @@ beforeAll(async () => {
       'listener.name.mtls.ssl.principal.mapping.rules': 'RULE:^CN=([^,]+).*$/$1/,DEFAULT',
       'group.initial.rebalance.delay.ms': '0',
       'offsets.topic.replication.factor': '1',
+      // Also bounds TLS handshakes.
+      'socket.request.read.timeout.ms': '5000',
     },
     ['--log-level', 'debug'],
   );
@@ -191,6 +194,17 @@ describe('mTLS (ssl.client.auth=required)', () => {
     const metrics = await (await fetch(`${broker.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/samsa_tls_connections_refused_total\{listener="MTLS",reason="handshake"\} [1-9]/);
   }, 60_000);
+});
+
+describe('handshakes', () => {
+  it('a client that never starts its TLS handshake is cut off after socket.request.read.timeout.ms', async () => {
+    const socket = netConnect({ host: '127.0.0.1', port: broker.listenerPorts.get('SSL')! });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    await closed;
+    const metrics = await (await fetch(`${broker.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/samsa_tls_connections_refused_total\{listener="SSL",reason="handshake"\} [1-9]/);
+  }, 30_000);
 });
 
 describe('certificate reload', () => {
