@@ -10,6 +10,7 @@ import type { BrokerContext } from '../context.js';
 import { Connection } from './connection.js';
 import type { SecurityProtocol } from '../security/listeners.js';
 import type { ListenerTls, TlsMetrics } from '../security/tls.js';
+import { principalString } from '../security/principal.js';
 
 /** What a server needs of its listener: name, protocol, and TLS for SSL and SASL_SSL. */
 export interface ServedListener {
@@ -131,7 +132,7 @@ export class KafkaServer {
     const connection = this.accept(socket);
     if (!connection) return;
     connection.principal = who.principal;
-    this.logger.debug({ connection: connection.id, principal: `${who.principal.type}:${who.principal.name}`, subject: who.subject ?? null }, 'TLS connection authenticated');
+    this.logger.debug({ connection: connection.id, principal: principalString(who.principal), subject: who.subject ?? null }, 'TLS connection authenticated');
   }
 
   private accept(socket: Socket): Connection | undefined {
