@@ -30,6 +30,8 @@ export interface ConfigDef {
    * update mode). Absent: read-only, set at start.
    */
   dynamic?: 'cluster-wide';
+  /** A secret (Kafka's PASSWORD type): DescribeConfigs gives no value, only isSensitive. */
+  sensitive?: true;
 }
 
 const HOUR = 3_600_000;

@@ -521,7 +521,7 @@ describe('replication over a SASL_SSL inter-broker listener', () => {
         'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': ADMIN_JAAS,
         'min.insync.replicas': '3',
       },
-      args: SEEDS,
+      extraArgs: SEEDS,
     });
     const kafka = new Kafka({ clientId: 'sasl-ssl-cluster', brokers: cluster.brokers.map((b) => b.bootstrap), ssl: { ca: [files.ca.cert] }, sasl: { mechanism: 'scram-sha-512', username: 'admin', password: 'admin-secret' }, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
