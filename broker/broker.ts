@@ -25,6 +25,12 @@ import { ListenerTls, TlsMetrics, listenerTlsSettings } from './security/tls.js'
 import { LogManager } from './storage/log-manager.js';
 import { TopicService, isInternalTopic } from './topics.js';
 import { BROKER_VERSION } from './version.js';
+import { AclStore } from './security/acl-store.js';
+import { Authorizer } from './security/authorizer.js';
+import { ScramCredentials } from './security/scram-credentials.js';
+import { usesSasl } from './security/listener-security.js';
+import { interBrokerSaslCredentials } from './security/sasl/sasl-config.js';
+import { type ScramSeed, seedScramCredential } from './security/scram-seed.js';
 
 export interface BrokerOptions {
   /** The one PLAINTEXT listener's address when the `listeners` setting is not given. */
@@ -43,6 +49,8 @@ export interface BrokerOptions {
   metadataUrl?: string;
   /** A store given directly (tests); takes precedence over metadataUrl. */
   store?: MetadataStore;
+  /** SCRAM credentials stored at start unless already there (--add-scram). */
+  scramSeeds?: readonly ScramSeed[];
 }
 
 export class Broker implements BrokerContext {
@@ -59,6 +67,8 @@ export class Broker implements BrokerContext {
   readonly view: ClusterView;
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
+  readonly authorizer: Authorizer | null;
+  readonly scramCredentials: ScramCredentials;
   private readonly health: PartitionHealth;
   private readonly registrar: BrokerRegistrar;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
@@ -120,6 +130,11 @@ export class Broker implements BrokerContext {
     // Set through another broker: topics without an override take the new defaults.
     this.dynamicConfigs.onChange(() => this.topics.refreshLogConfigs());
     this.producerIds = new ProducerIdAllocator(this.store);
+    this.authorizer =
+      this.config.get('authorizer.class.name') === ''
+        ? null
+        : new Authorizer(new AclStore(this.store, this.logger), this.config, options.logger.child({ component: 'authorizer' }), this.metrics.registry);
+    this.scramCredentials = new ScramCredentials(this.store, this.logger);
     this.topics = new TopicService(
       this.registry,
       this.logs,
@@ -149,12 +164,17 @@ export class Broker implements BrokerContext {
       else this.groups.unloadPartition(partition);
     });
     const interBrokerTls = tlsByListener.get(this.listeners.interBroker);
-    this.replicas.useInterBrokerListener(this.listeners.interBroker, interBrokerTls ? () => interBrokerTls.clientOptions() : undefined);
+    const interBroker = this.listeners.listeners.find((l) => l.name === this.listeners.interBroker)!;
+    this.replicas.useInterBrokerListener(
+      interBroker.name,
+      interBrokerTls ? () => interBrokerTls.clientOptions() : undefined,
+      usesSasl(interBroker.protocol) ? interBrokerSaslCredentials(this.config, interBroker.name) : undefined,
+    );
     const settings = listenerSettings(this.config);
     this.kafka = this.listeners.listeners.map((listener) => {
       const tls = tlsByListener.get(listener.name);
       const logger = this.logger.child({ listener: listener.name });
-      return { listener, tls, server: new KafkaServer(this, settings, logger, { name: listener.name, protocol: listener.protocol, tls: tls && { files: tls, metrics: tlsMetrics } }) };
+      return { listener, tls, server: new KafkaServer(this, settings, logger, { name: listener.name, protocol: listener.protocol, saslMechanisms: this.config.listenerValue(listener.name, 'sasl.enabled.mechanisms').split(','), tls: tls && { files: tls, metrics: tlsMetrics } }) };
     });
     this.http = createHttpServer(
       {
@@ -179,6 +199,12 @@ export class Broker implements BrokerContext {
     await this.view.start();
     // Dynamic broker settings first: the logs open with the defaults they give.
     await this.dynamicConfigs.load();
+    // Every ACL is known before the first request is served.
+    await this.authorizer?.acls.load();
+    await this.scramCredentials.load();
+    for (const seed of this.options.scramSeeds ?? []) {
+      if (await seedScramCredential(this.scramCredentials, seed)) this.logger.info({ user: seed.user, mechanism: seed.mechanism, iterations: seed.iterations }, 'stored SCRAM credential from --add-scram');
+    }
     this.topics.openAll();
     this.replicas.start();
     this.offsetExpiryTimer = setInterval(() => {
@@ -247,6 +273,8 @@ export class Broker implements BrokerContext {
     this.view.stop();
     this.registry.stop();
     this.dynamicConfigs.stop();
+    this.authorizer?.acls.stop();
+    this.scramCredentials.stop();
     clearInterval(this.offsetExpiryTimer);
     this.groups.close();
     this.logs.close();

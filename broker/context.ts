@@ -12,6 +12,8 @@ import type { ClusterView } from './metadata/cluster-view.js';
 import type { Controller } from './controller/controller.js';
 import type { ReplicaManager } from './replication/replica-manager.js';
 import type { KafkaPrincipal } from './security/principal.js';
+import type { Authorizer } from './security/authorizer.js';
+import type { ScramCredentials } from './security/scram-credentials.js';
 
 export interface BrokerNode {
   nodeId: number;
@@ -37,10 +39,14 @@ export interface BrokerContext {
   /** This broker's replicas: which partitions it leads or follows. */
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
+  /** The ACL authorizer; null when authorizer.class.name is empty (every request allowed). */
+  readonly authorizer: Authorizer | null;
   /** Live brokers of the cluster as clients of `listener` reach them (brokers without that listener left out). */
   brokers(listener: string): BrokerNode[];
   /** One live broker, as clients of `listener` reach it; undefined when it has no such listener. */
   broker(nodeId: number, listener: string): BrokerNode | undefined;
+  /** The SCRAM credentials of every user (security/scram/ in the metadata store). */
+  readonly scramCredentials: ScramCredentials;
   /** Broker acting as controller for admin requests. */
   controllerId(): number;
   /** Creates a topic with broker defaults when auto-creation is on; undefined when it is off. */

@@ -35,6 +35,13 @@ import {
   listPartitionReassignmentsApi,
   describeLogDirsApi,
   describeTopicPartitionsApi,
+  describeAclsApi,
+  createAclsApi,
+  deleteAclsApi,
+  saslHandshakeApi,
+  saslAuthenticateApi,
+  describeUserScramCredentialsApi,
+  alterUserScramCredentialsApi,
   type ApiVersionsResponse,
 } from '../protocol/messages/index.js';
 import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } from './metadata.js';
@@ -47,6 +54,7 @@ import { handleInitProducerId } from './init-producer-id.js';
 import { handleElectLeaders } from './elect-leaders.js';
 import { handleAlterPartitionReassignments, handleListPartitionReassignments } from './reassignments.js';
 import { handleDescribeLogDirs } from './describe-log-dirs.js';
+import { handleAlterUserScramCredentials, handleDescribeUserScramCredentials, handleSaslAuthenticateWithoutSasl, handleSaslHandshakeWithoutSasl } from './scram-credentials.js';
 import {
   handleFindCoordinator,
   handleJoinGroup,
@@ -60,6 +68,38 @@ import {
   handleDeleteGroups,
   handleOffsetDelete,
 } from './groups.js';
+import { handleDescribeAcls, handleCreateAcls, handleDeleteAcls } from './acls.js';
+import {
+  authorizedAlterConfigs,
+  authorizedAlterPartitionReassignments,
+  authorizedCreatePartitions,
+  authorizedCreateTopics,
+  authorizedDeleteGroups,
+  authorizedDeleteTopics,
+  authorizedDescribeCluster,
+  authorizedDescribeConfigs,
+  authorizedDescribeGroups,
+  authorizedDescribeLogDirs,
+  authorizedDescribeTopicPartitions,
+  authorizedElectLeaders,
+  authorizedFetch,
+  authorizedFindCoordinator,
+  authorizedHeartbeat,
+  authorizedIncrementalAlterConfigs,
+  authorizedInitProducerId,
+  authorizedJoinGroup,
+  authorizedLeaveGroup,
+  authorizedListGroups,
+  authorizedListOffsets,
+  authorizedListPartitionReassignments,
+  authorizedMetadata,
+  authorizedOffsetCommit,
+  authorizedOffsetDelete,
+  authorizedOffsetFetch,
+  authorizedOffsetForLeaderEpoch,
+  authorizedProduce,
+  authorizedSyncGroup,
+} from './authorization.js';
 
 /** A handler returns the response body, or null when none is sent (Produce with acks=0). */
 type Handler<Req, Res> = (broker: BrokerContext, req: Req, ctx: RequestContext) => Res | null | Promise<Res | null>;
@@ -75,38 +115,51 @@ function serve<Req, Res>(spec: ApiSpec<Req, Res>, minVersion: number, handle: Ha
   return { spec: spec as ApiSpec<unknown, unknown>, minVersion, maxVersion, handle: handle as Handler<unknown, unknown> };
 }
 
+/** With an authorizer, the API's checks (authorization.ts) around its handler; without, the handler alone. */
+function guarded<Req, Res>(authorized: Handler<Req, Res>, handle: Handler<Req, Res>): Handler<Req, Res> {
+  return (broker, req, ctx) => (broker.authorizer ? authorized(broker, req, ctx) : handle(broker, req, ctx));
+}
+
 export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
   [
     serve(apiVersionsApi, 0, () => apiVersionsResponse(ErrorCode.NONE)),
-    serve(metadataApi, 0, handleMetadata),
-    serve(produceApi, 0, handleProduce),
-    serve(fetchApi, 4, (b, req, ctx) => handleFetch(b, req, ctx.apiVersion, ctx.listenerName)),
-    serve(listOffsetsApi, 1, (b, req) => handleListOffsets(b, req)),
-    serve(offsetForLeaderEpochApi, 2, (b, req) => handleOffsetForLeaderEpoch(b, req)),
-    serve(createTopicsApi, 2, (b, req) => handleCreateTopics(b, req)),
-    serve(deleteTopicsApi, 1, (b, req, ctx) => handleDeleteTopics(b, req, ctx.apiVersion)),
-    serve(createPartitionsApi, 0, (b, req) => handleCreatePartitions(b, req)),
-    serve(electLeadersApi, 0, (b, req, ctx) => handleElectLeaders(b, req, ctx.apiVersion)),
-    serve(alterPartitionReassignmentsApi, 0, (b, req) => handleAlterPartitionReassignments(b, req)),
-    serve(listPartitionReassignmentsApi, 0, (b, req) => handleListPartitionReassignments(b, req)),
-    serve(describeLogDirsApi, 1, (b, req) => handleDescribeLogDirs(b, req)),
-    serve(describeTopicPartitionsApi, 0, (b, req) => handleDescribeTopicPartitions(b, req)),
-    serve(describeConfigsApi, 1, (b, req) => handleDescribeConfigs(b, req)),
-    serve(alterConfigsApi, 0, (b, req) => handleAlterConfigs(b, req)),
-    serve(incrementalAlterConfigsApi, 0, (b, req) => handleIncrementalAlterConfigs(b, req)),
-    serve(describeClusterApi, 0, handleDescribeCluster),
-    serve(initProducerIdApi, 0, (b, req) => handleInitProducerId(b, req)),
-    serve(findCoordinatorApi, 0, handleFindCoordinator),
-    serve(joinGroupApi, 0, handleJoinGroup),
-    serve(syncGroupApi, 0, (b, req) => handleSyncGroup(b, req)),
-    serve(heartbeatApi, 0, (b, req) => handleHeartbeat(b, req)),
-    serve(leaveGroupApi, 0, handleLeaveGroup),
-    serve(offsetCommitApi, 0, (b, req) => handleOffsetCommit(b, req)),
-    serve(offsetFetchApi, 0, handleOffsetFetch),
-    serve(describeGroupsApi, 0, (b, req) => handleDescribeGroups(b, req)),
-    serve(listGroupsApi, 0, (b, req) => handleListGroups(b, req)),
-    serve(deleteGroupsApi, 0, (b, req) => handleDeleteGroups(b, req)),
-    serve(offsetDeleteApi, 0, (b, req) => handleOffsetDelete(b, req)),
+    serve(metadataApi, 0, guarded(authorizedMetadata, handleMetadata)),
+    serve(produceApi, 0, guarded(authorizedProduce, handleProduce)),
+    serve(fetchApi, 4, guarded(authorizedFetch, (b, req, ctx) => handleFetch(b, req, ctx.apiVersion, ctx.listenerName))),
+    serve(listOffsetsApi, 1, guarded(authorizedListOffsets, (b, req) => handleListOffsets(b, req))),
+    serve(offsetForLeaderEpochApi, 2, guarded(authorizedOffsetForLeaderEpoch, (b, req) => handleOffsetForLeaderEpoch(b, req))),
+    serve(createTopicsApi, 2, guarded(authorizedCreateTopics, (b, req) => handleCreateTopics(b, req))),
+    serve(deleteTopicsApi, 1, guarded(authorizedDeleteTopics, (b, req, ctx) => handleDeleteTopics(b, req, ctx.apiVersion))),
+    serve(createPartitionsApi, 0, guarded(authorizedCreatePartitions, (b, req) => handleCreatePartitions(b, req))),
+    serve(electLeadersApi, 0, guarded(authorizedElectLeaders, (b, req, ctx) => handleElectLeaders(b, req, ctx.apiVersion))),
+    serve(alterPartitionReassignmentsApi, 0, guarded(authorizedAlterPartitionReassignments, (b, req) => handleAlterPartitionReassignments(b, req))),
+    serve(listPartitionReassignmentsApi, 0, guarded(authorizedListPartitionReassignments, (b, req) => handleListPartitionReassignments(b, req))),
+    serve(describeLogDirsApi, 1, guarded(authorizedDescribeLogDirs, (b, req) => handleDescribeLogDirs(b, req))),
+    serve(describeTopicPartitionsApi, 0, guarded(authorizedDescribeTopicPartitions, (b, req) => handleDescribeTopicPartitions(b, req))),
+    serve(describeConfigsApi, 1, guarded(authorizedDescribeConfigs, (b, req) => handleDescribeConfigs(b, req))),
+    serve(alterConfigsApi, 0, guarded(authorizedAlterConfigs, (b, req) => handleAlterConfigs(b, req))),
+    serve(incrementalAlterConfigsApi, 0, guarded(authorizedIncrementalAlterConfigs, (b, req) => handleIncrementalAlterConfigs(b, req))),
+    serve(describeClusterApi, 0, guarded(authorizedDescribeCluster, handleDescribeCluster)),
+    serve(initProducerIdApi, 0, guarded(authorizedInitProducerId, (b, req) => handleInitProducerId(b, req))),
+    serve(findCoordinatorApi, 0, guarded(authorizedFindCoordinator, handleFindCoordinator)),
+    serve(joinGroupApi, 0, guarded(authorizedJoinGroup, handleJoinGroup)),
+    serve(syncGroupApi, 0, guarded(authorizedSyncGroup, (b, req) => handleSyncGroup(b, req))),
+    serve(heartbeatApi, 0, guarded(authorizedHeartbeat, (b, req) => handleHeartbeat(b, req))),
+    serve(leaveGroupApi, 0, guarded(authorizedLeaveGroup, handleLeaveGroup)),
+    serve(offsetCommitApi, 0, guarded(authorizedOffsetCommit, (b, req) => handleOffsetCommit(b, req))),
+    serve(offsetFetchApi, 0, guarded(authorizedOffsetFetch, handleOffsetFetch)),
+    serve(describeGroupsApi, 0, guarded(authorizedDescribeGroups, (b, req) => handleDescribeGroups(b, req))),
+    serve(listGroupsApi, 0, guarded(authorizedListGroups, (b, req) => handleListGroups(b, req))),
+    serve(deleteGroupsApi, 0, guarded(authorizedDeleteGroups, (b, req) => handleDeleteGroups(b, req))),
+    serve(describeAclsApi, 1, handleDescribeAcls),
+    serve(createAclsApi, 1, handleCreateAcls),
+    serve(deleteAclsApi, 1, handleDeleteAcls),
+    serve(offsetDeleteApi, 0, guarded(authorizedOffsetDelete, (b, req) => handleOffsetDelete(b, req))),
+    // v0 too, as Kafka 4 does: librdkafka requires it advertised before it uses SASL at all.
+    serve(saslHandshakeApi, 0, handleSaslHandshakeWithoutSasl),
+    serve(saslAuthenticateApi, 0, handleSaslAuthenticateWithoutSasl),
+    serve(describeUserScramCredentialsApi, 0, (b, req) => handleDescribeUserScramCredentials(b, req)),
+    serve(alterUserScramCredentialsApi, 0, (b, req) => handleAlterUserScramCredentials(b, req)),
   ].map((api) => [api.spec.key, api]),
 );
 
