@@ -3,6 +3,7 @@
 // the operator connects through it) and spec.listeners, each a Kafka listener named after it in
 // upper case, with its security protocol, certificates and authentication. Per-pod values (the
 // advertised names, the broker's own keystore) use the container's $(POD_NAME) expansion.
+import { STANDARD_AUTHORIZER } from '../../broker/security/authorizer.js';
 import { type KafkaCluster, type Listener, REPLICATION_LISTENER, REPLICATION_PORT } from '../crds/types.js';
 import { brokerKeystoreKey, brokerPrincipal, CA_CERT_KEY, operatorPrincipal } from '../tls/cluster-certificates.js';
 
@@ -11,8 +12,6 @@ export const TLS_PATH = '/etc/samsa-tls';
 export const BROKER_CERTS_PATH = `${TLS_PATH}/broker`;
 export const CLUSTER_CA_PATH = `${TLS_PATH}/cluster-ca`;
 export const CLIENTS_CA_PATH = `${TLS_PATH}/clients-ca`;
-
-export const STANDARD_AUTHORIZER = 'org.apache.kafka.metadata.authorizer.StandardAuthorizer';
 
 /** The internal listener, in the same shape as the spec's. */
 export const replicationListener: Listener = { name: REPLICATION_LISTENER, port: REPLICATION_PORT, tls: true, authentication: 'tls' };

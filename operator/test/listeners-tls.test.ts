@@ -98,7 +98,7 @@ describe('listeners and TLS', () => {
     expect(anonymous).toBe('refused');
   }, 400_000);
 
-  it('serves a TLS listener with the cluster CA, and takes only client certificates of the clients CA where authentication is tls', async () => {
+  it('serves a TLS listener with the cluster CA, and takes only client certificates of the clients CA where authentication is tls; with the authorizer on', async () => {
     await admin.create({
       apiVersion: API_VERSION,
       kind: 'KafkaCluster',
@@ -106,6 +106,9 @@ describe('listeners and TLS', () => {
       spec: {
         replicas: 1,
         config: { 'offsets.topic.replication.factor': '1' },
+        // No ACLs: only super users may do anything. The anonymous clients of the plain and tls
+        // listeners and alice are made super users here; the operator must already be one.
+        authorization: { type: 'simple', superUsers: ['User:ANONYMOUS', 'User:CN=alice'] },
         listeners: [
           { name: 'plain', port: 9092 },
           { name: 'tls', port: 9093, tls: true },
@@ -174,10 +177,36 @@ describe('listeners and TLS', () => {
     const events = await admin.list<Obj>('v1', 'Event', NS);
     expect(events.some((e) => e.reason === 'CertificatesRenewed' && e.involvedObject.name === 'tls' && String(e.message).includes(`${FORCE_RENEW_ANNOTATION}: now`))).toBe(true);
 
-    // The operator goes on working through the replication listener with its renewed certificate: a topic it creates.
+    // The operator goes on working through the replication listener with its renewed certificate,
+    // as a super user (there are no ACLs): a topic it creates.
     await admin.create({ apiVersion: API_VERSION, kind: 'KafkaTopic', metadata: { name: 'after-renewal', namespace: NS }, spec: { clusterRef: { name: 'tls' }, partitions: 2 } } as KubernetesObject);
     await waitFor('topic ready', async () => (await harness.get('KafkaTopic', NS, 'after-renewal')).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', 60_000);
     expect(await kcatMetadata(`${ip}:9092`, 'after-renewal')).toContain('2 partitions');
     expect(harness.kubelet.pidOf('tls-0', NS)).toBe(pid);
   }, 300_000);
+
+  it('replaces the cluster CA whose key Secret is deleted: the new CA joins the trust bundle beside the old one, and brokers, clients and the operator go on working', async () => {
+    const ip = (await pod('tls-0')).status!.podIP as string;
+    const oldCa = decoded(await secret('tls-cluster-ca'), 'ca.crt');
+    const pid = harness.kubelet.pidOf('tls-0', NS);
+    await admin.delete(await secret('tls-cluster-ca'));
+    const bundle = await waitFor('a trust bundle with the new CA and the old', async () => {
+      const text = decoded(await secret('tls-cluster-ca-cert'), 'ca.crt');
+      return (text.match(/BEGIN CERTIFICATE/g) ?? []).length === 2 ? text : null;
+    });
+    const newCa = decoded(await secret('tls-cluster-ca'), 'ca.crt');
+    expect(newCa).not.toBe(oldCa);
+    expect(bundle.indexOf(newCa.trim())).toBe(0);
+    expect(bundle).toContain(oldCa.trim());
+    // The brokers keep the old CA's certificates until the new CA is trusted everywhere: a client with the bundle connects.
+    const ssl = ['-X', 'security.protocol=SSL', '-X', `ssl.ca.location=${file('bundle.crt', bundle)}`, '-X', 'ssl.endpoint.identification.algorithm=none'];
+    await kcatProduce(`${ip}:9093`, 'over-tls', ['three'], ssl);
+    expect((await kcatConsume(`${ip}:9093`, 'over-tls', 'beginning', ssl)).map((r) => r.value)).toEqual(['one', 'two', 'three']);
+    expect((await cluster('tls')).status!.certificates.find((c: { name: string }) => c.name === 'cluster-ca').notAfter).toBe(new Date(new X509Certificate(newCa).validTo).toISOString());
+    // The operator, whose trust is the bundle too, still reaches the brokers.
+    await admin.create({ apiVersion: API_VERSION, kind: 'KafkaTopic', metadata: { name: 'after-new-ca', namespace: NS }, spec: { clusterRef: { name: 'tls' }, partitions: 1 } } as KubernetesObject);
+    await waitFor('topic ready', async () => (await harness.get('KafkaTopic', NS, 'after-new-ca')).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', 60_000);
+    expect(harness.kubelet.pidOf('tls-0', NS)).toBe(pid);
+  }, 300_000);
 });
+
