@@ -1,7 +1,8 @@
 // Listeners and TLS on a real control plane with the chart-rendered operator: the shipped
 // example (one plain listener) replicates over the internal mTLS listener; a TLS listener serves
 // kcat with the cluster CA from its Secret; a listener with authentication tls refuses a
-// certificate of another CA and takes one of the clients CA; a samsa.dev/force-renew renews the
+// certificate of another CA and takes one of the clients CA; a SCRAM-SHA-512 listener signs a user
+// in; with the authorizer on, the operator works as a super user; a samsa.dev/force-renew renews the
 // broker certificates in their Secret and the running brokers serve the new one without a restart,
 // while the operator keeps reaching them with its own certificate.
 import { X509Certificate } from 'node:crypto';
@@ -13,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { kcatConsume, kcatMetadata, kcatProduce } from '../../broker/test/kcat.js';
 import { KafkaConnection } from '../../broker/protocol/client.js';
-import { apiVersionsApi } from '../../broker/protocol/messages/index.js';
+import { alterUserScramCredentialsApi, apiVersionsApi } from '../../broker/protocol/messages/index.js';
+import { saltedPassword } from '../../broker/security/sasl/scram.js';
 import { API_VERSION } from '../crds/types.js';
 import type { Kube, KubernetesObject } from '../kube.js';
 import { createCertificateAuthority, issueCertificate, validForDays } from '../tls/certificate-authority.js';
@@ -98,7 +100,7 @@ describe('listeners and TLS', () => {
     expect(anonymous).toBe('refused');
   }, 400_000);
 
-  it('serves a TLS listener with the cluster CA, and takes only client certificates of the clients CA where authentication is tls; with the authorizer on', async () => {
+  it('serves a TLS listener with the cluster CA, takes only client certificates of the clients CA where authentication is tls, and signs SCRAM-SHA-512 users in; with the authorizer on', async () => {
     await admin.create({
       apiVersion: API_VERSION,
       kind: 'KafkaCluster',
@@ -108,11 +110,12 @@ describe('listeners and TLS', () => {
         config: { 'offsets.topic.replication.factor': '1' },
         // No ACLs: only super users may do anything. The anonymous clients of the plain and tls
         // listeners and alice are made super users here; the operator must already be one.
-        authorization: { type: 'simple', superUsers: ['User:ANONYMOUS', 'User:CN=alice'] },
+        authorization: { type: 'simple', superUsers: ['User:ANONYMOUS', 'User:CN=alice', 'User:bob'] },
         listeners: [
           { name: 'plain', port: 9092 },
           { name: 'tls', port: 9093, tls: true },
           { name: 'mtls', port: 9094, tls: true, authentication: 'tls' },
+          { name: 'scram', port: 9095, tls: true, authentication: 'scram-sha-512' },
         ],
       },
     } as KubernetesObject);
@@ -121,6 +124,7 @@ describe('listeners and TLS', () => {
       { name: 'plain', bootstrap: `tls.${NS}.svc:9092`, tls: false, authentication: 'none' },
       { name: 'tls', bootstrap: `tls.${NS}.svc:9093`, tls: true, authentication: 'none' },
       { name: 'mtls', bootstrap: `tls.${NS}.svc:9094`, tls: true, authentication: 'tls' },
+      { name: 'scram', bootstrap: `tls.${NS}.svc:9095`, tls: true, authentication: 'scram-sha-512' },
     ]);
     const ip = (await pod('tls-0')).status!.podIP as string;
     // What a client is given: the CA certificate alone.
@@ -145,6 +149,21 @@ describe('listeners and TLS', () => {
     const alice = issueUserCertificate(caFromSecret(await secret('tls-clients-ca'))!, 'alice', 1);
     await kcatProduce(`${ip}:9094`, 'over-mtls', ['accepted'], withCert('alice', alice));
     expect((await kcatConsume(`${ip}:9094`, 'over-mtls', 'beginning', withCert('alice', alice))).map((r) => r.value)).toEqual(['accepted']);
+
+    // authentication scram-sha-512: SASL_SSL with SCRAM-SHA-512; bob's credential set through the replication listener as the operator would.
+    const operator = operatorIdentity(await secret('tls-operator-certs'))!;
+    const admin9091 = await KafkaConnection.open(ip, 9091, 'test', { tls: { ...operator, servername: `tls-0.tls-brokers.${NS}.svc` } });
+    const salt = Buffer.from('tls-test-salt');
+    const altered = await admin9091.send(alterUserScramCredentialsApi, 0, {
+      deletions: [],
+      upsertions: [{ name: 'bob', mechanism: 2, iterations: 4096, salt, saltedPassword: await saltedPassword('SCRAM-SHA-512', 'bob-secret', salt, 4096) }],
+    });
+    await admin9091.close();
+    expect(altered.results).toEqual([{ user: 'bob', errorCode: 0, errorMessage: null }]);
+    const sasl = (password: string) => ['-X', 'security.protocol=SASL_SSL', '-X', 'sasl.mechanisms=SCRAM-SHA-512', '-X', 'sasl.username=bob', '-X', `sasl.password=${password}`, '-X', `ssl.ca.location=${caFile}`, '-X', 'ssl.endpoint.identification.algorithm=none', '-X', 'message.timeout.ms=5000'];
+    await expect(kcatProduce(`${ip}:9095`, 'over-scram', ['refused'], sasl('wrong'))).rejects.toThrow();
+    await kcatProduce(`${ip}:9095`, 'over-scram', ['signed-in'], sasl('bob-secret'));
+    expect((await kcatConsume(`${ip}:9095`, 'over-scram', 'beginning', sasl('bob-secret'))).map((r) => r.value)).toEqual(['signed-in']);
   }, 400_000);
 
   it('renews the broker certificates on samsa.dev/force-renew: the running broker serves the new one without a restart, and the operator still reaches it', async () => {
