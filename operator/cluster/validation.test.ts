@@ -25,6 +25,14 @@ describe('validateCluster', () => {
     ]);
   });
 
+  it('refuses the settings the operator writes from the listeners, certificates and authorization', () => {
+    expect(validateCluster(cluster({ config: { 'ssl.client.auth': 'none', 'super.users': 'User:x', 'listener.name.plain.ssl.client.auth': 'required', 'allow.everyone.if.no.acl.found': 'true' } }))).toEqual([
+      'broker config ssl.client.auth is set by the operator from spec.listeners, spec.tls and spec.authorization',
+      'broker config super.users is set by the operator from spec.listeners, spec.tls and spec.authorization',
+      'broker config listener.name.plain.ssl.client.auth is set by the operator from spec.listeners, spec.tls and spec.authorization',
+    ]);
+  });
+
   it('refuses listeners on taken ports or names, client certificates without TLS, and malformed images', () => {
     const listener = (name: string, port: number, tls = false, authentication: 'none' | 'tls' | 'scram-sha-512' = 'none') => ({ name, port, tls, authentication });
     expect(validateCluster(cluster({ listeners: [listener('plain', 9644)] }))).toEqual(['listener plain: port 9644 is taken by http.port']);

@@ -5,7 +5,7 @@
 import { ConfigError, brokerConfigDef, validateValue } from '../../broker/config.js';
 import type { KafkaCluster } from '../crds/types.js';
 import type { OperatorSettings } from './resources.js';
-import { IMAGE_REFERENCE } from '../crds/types.js';
+import { IMAGE_REFERENCE, operatorManaged } from '../crds/types.js';
 import { listenerProblems } from './listeners.js';
 
 /** What is wrong with the spec, one line per problem; empty when it can be applied. */
@@ -13,7 +13,8 @@ export function validateCluster(kc: KafkaCluster, settings: OperatorSettings = {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(kc.spec.config ?? {})) {
     const def = brokerConfigDef(name);
-    if (!def) problems.push(`unknown broker config "${name}"`);
+    if (operatorManaged(name)) problems.push(`broker config ${name} is set by the operator from spec.listeners, spec.tls and spec.authorization`);
+    else if (!def) problems.push(`unknown broker config "${name}"`);
     else if (name === 'node.id') problems.push('node.id cannot be set: each broker gets its id from its pod ordinal');
     else {
       try {

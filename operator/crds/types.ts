@@ -21,7 +21,7 @@ export const IMAGE_REFERENCE = '^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+(([._]|__|
  */
 export const OPERATOR_MANAGED_CONFIGS = ['listeners', 'advertised.listeners', 'listener.security.protocol.map', 'inter.broker.listener.name', 'authorizer.class.name', 'super.users', 'sasl.enabled.mechanisms'];
 const OPERATOR_MANAGED_PREFIXES = ['ssl.', 'listener.name.'];
-const operatorManaged = (name: string) => OPERATOR_MANAGED_CONFIGS.includes(name) || OPERATOR_MANAGED_PREFIXES.some((p) => name.startsWith(p));
+export const operatorManaged = (name: string) => OPERATOR_MANAGED_CONFIGS.includes(name) || OPERATOR_MANAGED_PREFIXES.some((p) => name.startsWith(p));
 
 /** Broker settings spec.config may hold: the broker's own, less node.id, which each pod's ordinal gives, and those the operator manages. */
 const settableBrokerConfigs = brokerConfigDefs.map((d) => d.name).filter((n) => n !== 'node.id' && !operatorManaged(n));
