@@ -6,6 +6,7 @@ import type { BrokerConfig } from './config.js';
 import type { BrokerContext, BrokerNode } from './context.js';
 import { BrokerMetrics } from './metrics.js';
 import { DynamicBrokerConfigs } from './metadata/dynamic-configs.js';
+import { ClientQuotas } from './security/quota-manager.js';
 import { FileMetadataStore } from './metadata/file-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { openMetadataStore } from './metadata/store-url.js';
@@ -56,6 +57,7 @@ export class Broker implements BrokerContext {
   readonly view: ClusterView;
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
+  readonly quotas: ClientQuotas;
   private readonly health: PartitionHealth;
   private readonly registrar: BrokerRegistrar;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
@@ -106,6 +108,7 @@ export class Broker implements BrokerContext {
     this.dynamicConfigs = new DynamicBrokerConfigs(this.store, this.nodeId, this.config, this.logger);
     // Set through another broker: topics without an override take the new defaults.
     this.dynamicConfigs.onChange(() => this.topics.refreshLogConfigs());
+    this.quotas = new ClientQuotas(this.store, this.config, this.metrics, this.logger.child({ component: 'quotas' }));
     this.producerIds = new ProducerIdAllocator(this.store);
     this.topics = new TopicService(
       this.registry,
@@ -159,6 +162,7 @@ export class Broker implements BrokerContext {
     await this.view.start();
     // Dynamic broker settings first: the logs open with the defaults they give.
     await this.dynamicConfigs.load();
+    await this.quotas.load();
     this.topics.openAll();
     this.replicas.start();
     this.offsetExpiryTimer = setInterval(() => {
@@ -218,6 +222,7 @@ export class Broker implements BrokerContext {
     this.view.stop();
     this.registry.stop();
     this.dynamicConfigs.stop();
+    this.quotas.stop();
     clearInterval(this.offsetExpiryTimer);
     this.groups.close();
     this.logs.close();

@@ -4,6 +4,7 @@
 // a running broker (IncrementalAlterConfigs on the BROKER resource), for this broker or as the
 // cluster-wide default; the rest are read-only and need a restart.
 import { isIP } from 'node:net';
+import { quotaConfigDefs } from './security/quota-config.js';
 
 export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
 
@@ -158,6 +159,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'controlled.shutdown.enable', type: 'boolean', default: 'true', doc: 'On SIGTERM, move leaderships to other replicas before stopping.' },
   { name: 'controlled.shutdown.timeout.ms', type: 'long', default: '30000', min: 0, doc: 'Longest wait for leaderships to move away at shutdown.' },
   ...connectionConfigDefs,
+  ...quotaConfigDefs,
 ];
 
 const topicDefs = new Map(topicConfigDefs.map((d) => [d.name, d]));

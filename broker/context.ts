@@ -12,6 +12,7 @@ import type { ClusterView } from './metadata/cluster-view.js';
 import type { Controller } from './controller/controller.js';
 import type { ReplicaManager } from './replication/replica-manager.js';
 import type { KafkaPrincipal } from './security/principal.js';
+import type { ClientQuotas } from './security/quota-manager.js';
 
 export interface BrokerNode {
   nodeId: number;
@@ -37,6 +38,8 @@ export interface BrokerContext {
   /** This broker's replicas: which partitions it leads or follows. */
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
+  /** Client quotas: stored per user / client id, enforced per connection. */
+  readonly quotas: ClientQuotas;
   /** Live brokers of the cluster as clients reach them. */
   brokers(): BrokerNode[];
   /** One live broker, as clients reach it. */

@@ -35,6 +35,8 @@ import {
   listPartitionReassignmentsApi,
   describeLogDirsApi,
   describeTopicPartitionsApi,
+  describeClientQuotasApi,
+  alterClientQuotasApi,
   type ApiVersionsResponse,
 } from '../protocol/messages/index.js';
 import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } from './metadata.js';
@@ -47,6 +49,8 @@ import { handleInitProducerId } from './init-producer-id.js';
 import { handleElectLeaders } from './elect-leaders.js';
 import { handleAlterPartitionReassignments, handleListPartitionReassignments } from './reassignments.js';
 import { handleDescribeLogDirs } from './describe-log-dirs.js';
+import { handleDescribeClientQuotas, handleAlterClientQuotas } from './client-quotas.js';
+import { capFetchToQuota } from '../security/quota-enforcement.js';
 import {
   handleFindCoordinator,
   handleJoinGroup,
@@ -80,7 +84,7 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(apiVersionsApi, 0, () => apiVersionsResponse(ErrorCode.NONE)),
     serve(metadataApi, 0, handleMetadata),
     serve(produceApi, 0, (b, req) => handleProduce(b, req)),
-    serve(fetchApi, 4, (b, req, ctx) => handleFetch(b, req, ctx.apiVersion)),
+    serve(fetchApi, 4, (b, req, ctx) => handleFetch(b, b.quotas.active ? capFetchToQuota(b.quotas, req, ctx.apiVersion, ctx.principal.name, ctx.clientId ?? '') : req, ctx.apiVersion)),
     serve(listOffsetsApi, 1, (b, req) => handleListOffsets(b, req)),
     serve(offsetForLeaderEpochApi, 2, (b, req) => handleOffsetForLeaderEpoch(b, req)),
     serve(createTopicsApi, 2, (b, req) => handleCreateTopics(b, req)),
@@ -107,6 +111,8 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(listGroupsApi, 0, (b, req) => handleListGroups(b, req)),
     serve(deleteGroupsApi, 0, (b, req) => handleDeleteGroups(b, req)),
     serve(offsetDeleteApi, 0, (b, req) => handleOffsetDelete(b, req)),
+    serve(describeClientQuotasApi, 0, (b, req) => handleDescribeClientQuotas(b, req)),
+    serve(alterClientQuotasApi, 0, (b, req) => handleAlterClientQuotas(b, req)),
   ].map((api) => [api.spec.key, api]),
 );
 
