@@ -93,7 +93,7 @@ describe('AlterClientQuotas validation', () => {
     expect(validateQuota('request_percentage', 12.5, false)).toBeNull();
     expect(validateQuota('producer_byte_rate', 0, true)).toBeNull();
     expect(validateQuota('bogus_rate', 1, false)).toEqual({ code: ErrorCode.INVALID_REQUEST, message: 'Invalid configuration key bogus_rate' });
-    expect(validateQuota('consumer_byte_rate', -5, false)?.message).toBe('Quota consumer_byte_rate must be greater than 0, not -5');
+    expect(validateQuota('consumer_byte_rate', -5, false)?.message).toBe('Quota consumer_byte_rate must be greater than 0');
     expect(validateQuota('producer_byte_rate', 1.5, false)?.code).toBe(ErrorCode.INVALID_REQUEST);
     expect(validateQuota('controller_mutation_rate', 10, false)?.message).toContain('not enforced');
     expect(validateEntity([{ entityType: 'ip', entityName: '10.0.0.1' }])).toMatchObject({ code: ErrorCode.INVALID_REQUEST });

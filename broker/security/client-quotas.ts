@@ -80,7 +80,7 @@ export function validateQuota(key: string, value: number, remove: boolean): Quot
   if (key === 'controller_mutation_rate') return { code: ErrorCode.INVALID_REQUEST, message: 'controller_mutation_rate is not enforced by this broker and cannot be set' };
   if (!Object.hasOwn(QUOTA_KEYS, key)) return { code: ErrorCode.INVALID_REQUEST, message: `Invalid configuration key ${key}` };
   if (remove) return null;
-  if (!Number.isFinite(value) || value <= 0) return { code: ErrorCode.INVALID_REQUEST, message: `Quota ${key} must be greater than 0, not ${value}` };
+  if (!Number.isFinite(value) || value <= 0) return { code: ErrorCode.INVALID_REQUEST, message: `Quota ${key} must be greater than 0` };
   if (QUOTA_KEYS[key as QuotaKey].integer && (!Number.isInteger(value) || value > Number.MAX_SAFE_INTEGER)) {
     return { code: ErrorCode.INVALID_REQUEST, message: `Quota ${key} must be a whole number of bytes per second, not ${value}` };
   }

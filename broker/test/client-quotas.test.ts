@@ -1,0 +1,232 @@
+// Client quotas end to end: Kafka's kafka-configs.sh sets, describes and deletes user and
+// client-id quotas (incl. defaults) on Samsa with the same output as on Apache Kafka; kafkajs
+// clients under producer_byte_rate, consumer_byte_rate and request_percentage get
+// throttle_time_ms and the broker's throttle metrics rise, while every record still arrives;
+// the precedence of a user default over a client-id quota and of a user+client quota over both;
+// a quota set through one broker of a cluster applies on another.
+// The brokers measure over quota.window.num=3 windows (a 2 s minimum span) to keep throttles short.
+import { execFile } from 'node:child_process';
+import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrokerProcess } from './broker-process.js';
+import { eventually } from './eventually.js';
+import { KAFKA_LIB, ensureKafka } from './kafka-process.ts';
+import { kcatConsume } from './kcat.js';
+import { SamsaCluster } from './samsa-cluster.ts';
+
+const WINDOWS = { 'quota.window.num': '3', 'quota.window.size.seconds': '1' };
+let broker: BrokerProcess;
+
+beforeAll(async () => {
+  ensureKafka();
+  broker = await BrokerProcess.start({ ...WINDOWS, 'group.initial.rebalance.delay.ms': '0' });
+}, 180_000);
+
+afterAll(async () => {
+  await broker?.destroy();
+});
+
+/** Runs a Kafka CLI main class asynchronously (so the broker's output keeps flowing). */
+function cli(mainClass: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile('java', ['-Dorg.slf4j.simpleLogger.defaultLogLevel=error', '-Xmx256M', '-cp', `${KAFKA_LIB}/*`, mainClass, ...args], { timeout: 90_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
+    );
+  });
+}
+
+const configs = (bootstrap: string, ...args: string[]) => cli('kafka.admin.ConfigCommand', ['--bootstrap-server', bootstrap, ...args]);
+
+/** One sample of a Prometheus metric with exactly these labels (undefined when absent). */
+async function metric(b: BrokerProcess, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const text = await (await fetch(`${b.httpUrl}/metrics`)).text();
+  const want = Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .sort()
+    .join(',');
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
+    if (m?.[1] === name && m[2]!.split(',').sort().join(',') === want) return Number(m[3]);
+  }
+  return undefined;
+}
+
+/** A kafkajs client whose "client side throttling" debug lines (throttle_time_ms > 0 in a response) are collected. */
+function throttledClient(bootstrap: string, clientId: string): { kafka: Kafka; throttles: number[] } {
+  const throttles: number[] = [];
+  const kafka = new Kafka({
+    clientId,
+    brokers: [bootstrap],
+    logLevel: logLevel.DEBUG,
+    logCreator:
+      () =>
+      ({ log }: LogEntry) => {
+        const m = /Client side throttling in effect for (\d+)ms/.exec(log.message);
+        if (m) throttles.push(Number(m[1]));
+      },
+  });
+  return { kafka, throttles };
+}
+
+const KB = 1024;
+const value = Buffer.alloc(KB, 'q');
+
+describe('kafka-configs.sh client quotas', () => {
+  const user = (...more: string[]) => ['--entity-type', 'users', ...more];
+  const client = (...more: string[]) => ['--entity-type', 'clients', ...more];
+  const done = { alice: 'Completed updating config for user alice.', users: 'Completed updating default config for users in the cluster.', clients: 'Completed updating default config for clients in the cluster.' };
+  const aliceApp = "Quota configs for user-principal 'alice', client-id 'app' are request_percentage=50.0";
+  // Each step's output as Apache Kafka 4.0 prints it against Apache Kafka 4.0 (recorded from a
+  // run against broker/test/kafka-process.ts; lines of a describe come in no particular order).
+  const steps: [string[], string[]][] = [
+    [['--alter', '--add-config', 'producer_byte_rate=1024,consumer_byte_rate=2048', ...user('--entity-name', 'alice')], [done.alice]],
+    [['--alter', '--add-config', 'request_percentage=50', ...user('--entity-name', 'alice'), ...client('--entity-name', 'app')], [done.alice]],
+    [['--alter', '--add-config', 'producer_byte_rate=4096', ...user('--entity-default')], [done.users]],
+    [['--alter', '--add-config', 'consumer_byte_rate=8192', ...client('--entity-default')], [done.clients]],
+    [['--alter', '--add-config', 'producer_byte_rate=512', ...user('--entity-default'), ...client('--entity-default')], [done.users]],
+    [['--alter', '--add-config', 'producer_byte_rate=777', ...client('--entity-name', 'app')], ['Completed updating config for client app.']],
+    [['--describe', ...user('--entity-name', 'alice')], ["Quota configs for user-principal 'alice' are consumer_byte_rate=2048.0, producer_byte_rate=1024.0"]],
+    [['--describe', ...user('--entity-name', 'alice'), ...client('--entity-name', 'app')], [aliceApp]],
+    [['--describe', ...user()], ['Quota configs for the default user-principal are producer_byte_rate=4096.0', "Quota configs for user-principal 'alice' are consumer_byte_rate=2048.0, producer_byte_rate=1024.0"]],
+    [['--describe', ...user('--entity-default')], ['Quota configs for the default user-principal are producer_byte_rate=4096.0']],
+    [['--describe', ...client()], ["Quota configs for client-id 'app' are producer_byte_rate=777.0", 'Quota configs for the default client-id are consumer_byte_rate=8192.0']],
+    [['--describe', ...client('--entity-default')], ['Quota configs for the default client-id are consumer_byte_rate=8192.0']],
+    [['--describe', ...user(), ...client()], ['Quota configs for the default user-principal, the default client-id are producer_byte_rate=512.0', aliceApp]],
+    [['--alter', '--delete-config', 'producer_byte_rate', ...user('--entity-name', 'alice')], [done.alice]],
+    [['--describe', ...user('--entity-name', 'alice')], ["Quota configs for user-principal 'alice' are consumer_byte_rate=2048.0"]],
+    [['--alter', '--delete-config', 'producer_byte_rate', ...user('--entity-default')], [done.users]],
+    [['--alter', '--delete-config', 'consumer_byte_rate', ...client('--entity-default')], [done.clients]],
+    [['--alter', '--delete-config', 'producer_byte_rate', ...user('--entity-default'), ...client('--entity-default')], [done.users]],
+    [['--describe', ...user(), ...client()], [aliceApp]],
+    [['--alter', '--add-config', 'bogus_rate=5', ...user('--entity-name', 'bob')], ["Only quota and SCRAM credential configs can be added for 'users' using --bootstrap-server. Unexpected config names: Set(bogus_rate)"]],
+  ];
+  /**
+   * Describing users without a client or default also describes SCRAM credentials
+   * (DescribeUserScramCredentials, the SASL part of the broker); only quota lines are compared.
+   */
+  const normalise = (out: string) =>
+    out
+      .split('\n')
+      .filter((line) => line && !/^\s+at |DESCRIBE_USER_SCRAM_CREDENTIALS|^Error while executing config command with args '.* --describe --entity-type users( --entity-name \w+)?'$/.test(line))
+      .sort();
+
+  it('adds, describes and deletes user, client-id and default quotas with the output of Apache Kafka', async () => {
+    for (const [args, expected] of steps) expect({ args: args.join(' '), out: normalise((await configs(broker.bootstrap, ...args)).out) }).toEqual({ args: args.join(' '), out: [...expected].sort() });
+    // Refused by the broker (the CLI does not check values), with Kafka's error and message.
+    const negative = await configs(broker.bootstrap, '--alter', '--add-config', 'producer_byte_rate=-5', ...user('--entity-name', 'bob'));
+    expect(negative.code).not.toBe(0);
+    expect(negative.out).toContain('InvalidRequestException: Quota producer_byte_rate must be greater than 0');
+  }, 600_000);
+});
+
+describe('quota enforcement', () => {
+  const rate = 50 * KB;
+
+  it('throttles a producer over producer_byte_rate: throttle_time_ms answered, metric up, rate bounded, nothing lost', async () => {
+    expect((await configs(broker.bootstrap, '--alter', '--add-config', `producer_byte_rate=${rate}`, '--entity-type', 'clients', '--entity-name', 'quota-producer')).code).toBe(0);
+    const { kafka, throttles } = throttledClient(broker.bootstrap, 'quota-producer');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'quota-produce', numPartitions: 1 }] });
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    // 300 KiB in 10 KiB requests: six times what the quota allows over its 2 s minimum span.
+    for (let batch = 0; batch < 30; batch++) {
+      await producer.send({ topic: 'quota-produce', acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ key: `${batch}-${i}`, value })) });
+    }
+    await producer.disconnect();
+    expect(throttles.length).toBeGreaterThan(0);
+    expect(Math.min(...throttles)).toBeGreaterThan(0);
+    const labels = { quota_type: 'produce', user: '', client_id: 'quota-producer' };
+    expect(await metric(broker, 'samsa_client_quota_throttle_time_ms_total', labels)).toBeGreaterThan(1000);
+    expect(await metric(broker, 'samsa_client_quota_throttled_requests_total', labels)).toBeGreaterThan(0);
+    // Unthrottled, 300 KiB within a second would measure 150 KiB/s over the 2 s span.
+    expect(await metric(broker, 'samsa_client_quota_byte_rate', labels)).toBeLessThanOrEqual(rate * 1.25);
+    const records = await kcatConsume(broker.bootstrap, 'quota-produce');
+    expect(records).toHaveLength(300);
+    expect(new Set(records.map((r) => r.key)).size).toBe(300);
+  }, 120_000);
+
+  it('throttles a consumer over consumer_byte_rate with empty responses, and it still reads every record', async () => {
+    expect((await configs(broker.bootstrap, '--alter', '--add-config', `consumer_byte_rate=${rate}`, '--entity-type', 'clients', '--entity-name', 'quota-consumer')).code).toBe(0);
+    const { kafka, throttles } = throttledClient(broker.bootstrap, 'quota-consumer');
+    const consumer = kafka.consumer({ groupId: 'quota-consumer-group' });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'quota-produce', fromBeginning: true });
+    const keys = new Set<string>();
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        keys.add(message.key!.toString());
+      },
+    });
+    await eventually('all 300 records consumed', () => (keys.size === 300 ? true : undefined), 60_000);
+    await consumer.disconnect();
+    expect(throttles.length).toBeGreaterThan(0);
+    const labels = { quota_type: 'fetch', user: '', client_id: 'quota-consumer' };
+    expect(await metric(broker, 'samsa_client_quota_throttle_time_ms_total', labels)).toBeGreaterThan(0);
+    // Throttled fetches are taken back from the sensor: what was sent stays within the quota.
+    expect(await metric(broker, 'samsa_client_quota_byte_rate', labels)).toBeLessThanOrEqual(rate * 1.25);
+  }, 120_000);
+
+  it('throttles every API under request_percentage, each throttle at most one window', async () => {
+    expect((await configs(broker.bootstrap, '--alter', '--add-config', 'request_percentage=0.0001', '--entity-type', 'clients', '--entity-name', 'quota-requests')).code).toBe(0);
+    const { kafka, throttles } = throttledClient(broker.bootstrap, 'quota-requests');
+    const admin = kafka.admin();
+    await admin.connect();
+    for (let i = 0; i < 5; i++) expect(await admin.listTopics()).toContain('quota-produce');
+    await admin.disconnect();
+    expect(throttles.length).toBeGreaterThan(0);
+    const labels = { quota_type: 'request', user: '', client_id: 'quota-requests' };
+    const total = (await metric(broker, 'samsa_client_quota_throttle_time_ms_total', labels))!;
+    const count = (await metric(broker, 'samsa_client_quota_throttled_requests_total', labels))!;
+    expect(count).toBeGreaterThan(0);
+    expect(total / count).toBeLessThanOrEqual(1000);
+    expect(await metric(broker, 'samsa_client_quota_request_time_percent', { user: '', client_id: 'quota-requests' })).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('applies Kafka precedence: a user default beats a client-id quota, a user+client-id quota beats both', async () => {
+    const produceOnce = async () => {
+      const producer = new Kafka({ clientId: 'prec-client', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).producer();
+      await producer.connect();
+      await producer.send({ topic: 'quota-produce', messages: [{ value }] });
+      await producer.disconnect();
+    };
+    const series = (user: string, clientId: string) => metric(broker, 'samsa_client_quota_byte_rate', { quota_type: 'produce', user, client_id: clientId });
+    await configs(broker.bootstrap, '--alter', '--add-config', 'producer_byte_rate=1000', '--entity-type', 'clients', '--entity-name', 'prec-client');
+    await configs(broker.bootstrap, '--alter', '--add-config', 'producer_byte_rate=10485760', '--entity-type', 'users', '--entity-default');
+    await produceOnce();
+    // Level 6 (/users/<default>) over level 7 (/clients/prec-client): ANONYMOUS's own sensor, no client id.
+    expect(await series('ANONYMOUS', '')).toBeGreaterThan(0);
+    expect(await series('', 'prec-client')).toBeUndefined();
+    await configs(broker.bootstrap, '--alter', '--add-config', 'producer_byte_rate=20971520', '--entity-type', 'users', '--entity-name', 'ANONYMOUS', '--entity-type', 'clients', '--entity-name', 'prec-client');
+    await produceOnce();
+    expect(await series('ANONYMOUS', 'prec-client')).toBeGreaterThan(0);
+    expect(await series('', 'prec-client')).toBeUndefined();
+  }, 120_000);
+});
+
+describe('client quotas in a cluster', () => {
+  it('a quota set through one broker is described and enforced on another', async () => {
+    const cluster = await SamsaCluster.start({ brokers: 3, config: WINDOWS });
+    try {
+      const [first, , third] = cluster.brokers as [BrokerProcess, BrokerProcess, BrokerProcess];
+      expect((await configs(first.bootstrap, '--alter', '--add-config', `producer_byte_rate=${KB}`, '--entity-type', 'clients', '--entity-name', 'cluster-producer')).code).toBe(0);
+      await eventually('the quota described through broker 2', async () => ((await configs(third.bootstrap, '--describe', '--entity-type', 'clients', '--entity-name', 'cluster-producer')).out.includes('producer_byte_rate=1024.0') ? true : undefined));
+      const admin = new Kafka({ clientId: 'setup', brokers: [first.bootstrap], logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: 'cluster-quota', replicaAssignment: [{ partition: 0, replicas: [2] }] }] });
+      await admin.disconnect();
+      const { kafka, throttles } = throttledClient(third.bootstrap, 'cluster-producer');
+      const producer = kafka.producer();
+      await producer.connect();
+      // 5 KiB against 1 KiB/s over a 2 s span: one throttle of about 3 s on broker 2, which leads the partition.
+      for (let i = 0; i < 2; i++) await producer.send({ topic: 'cluster-quota', messages: Array.from({ length: 3 }, () => ({ value })) });
+      await producer.disconnect();
+      expect(throttles.length).toBeGreaterThan(0);
+      expect(await metric(third, 'samsa_client_quota_throttle_time_ms_total', { quota_type: 'produce', user: '', client_id: 'cluster-producer' })).toBeGreaterThan(0);
+    } finally {
+      await cluster.stop();
+    }
+  }, 180_000);
+});
