@@ -6,8 +6,13 @@
 // a quota set through one broker of a cluster applies on another.
 // The brokers measure over quota.window.num=3 windows (a 2 s minimum span) to keep throttles short.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KafkaConnection } from '../protocol/client.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { metadataApi, produceApi } from '../protocol/messages/index.js';
+import { buildRecordBatch } from '../records/batch-builder.js';
 import { BrokerProcess } from './broker-process.js';
 import { eventually } from './eventually.js';
 import { KAFKA_LIB, ensureKafka } from './kafka-process.ts';
@@ -183,6 +188,39 @@ describe('quota enforcement', () => {
     expect(count).toBeGreaterThan(0);
     expect(total / count).toBeLessThanOrEqual(1000);
     expect(await metric(broker, 'samsa_client_quota_request_time_percent', { user: '', client_id: 'quota-requests' })).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('mutes the connection for the throttle time (KIP-219), and answers a pre-KIP-219 client only after it', async () => {
+    const payload = randomBytes(5 * KB);
+    const produceBody = (topic: string) => ({ transactionalId: null, acks: 1, timeoutMs: 10_000, topicData: [{ name: topic, partitionData: [{ index: 0, records: buildRecordBatch([{ key: null, value: payload }]) }] }] });
+    for (const clientId of ['mute-check', 'mute-check-v5']) {
+      expect((await configs(broker.bootstrap, '--alter', '--add-config', `producer_byte_rate=${KB}`, '--entity-type', 'clients', '--entity-name', clientId)).code).toBe(0);
+    }
+    const admin = new Kafka({ clientId: 'setup', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'quota-mute', numPartitions: 1 }] });
+    await admin.disconnect();
+    const c = await KafkaConnection.open('127.0.0.1', broker.port, 'mute-check');
+    const old = await KafkaConnection.open('127.0.0.1', broker.port, 'mute-check-v5');
+    try {
+      // 5 KiB against 1 KiB/s over a 2 s span: about 1.5 × 2 s of throttle.
+      const produced = await c.send(produceApi, 9, produceBody('quota-mute'));
+      const answeredAt = performance.now();
+      expect(produced.responses[0]!.partitionResponses[0]!.errorCode).toBe(ErrorCode.NONE);
+      expect(produced.throttleTimeMs).toBeGreaterThan(1000);
+      // The next request is not read until the throttle time is over (a lower bound: load only delays it further).
+      await c.send(metadataApi, 12, { topics: [], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+      expect(performance.now() - answeredAt).toBeGreaterThanOrEqual(produced.throttleTimeMs - 2);
+      // Produce v5 predates KIP-219: its client does not throttle itself, so the response waits.
+      const sentAt = performance.now();
+      const v5 = await old.send(produceApi, 5, produceBody('quota-mute'));
+      expect(v5.responses[0]!.partitionResponses[0]!.errorCode).toBe(ErrorCode.NONE);
+      expect(v5.throttleTimeMs).toBeGreaterThan(1000);
+      expect(performance.now() - sentAt).toBeGreaterThanOrEqual(v5.throttleTimeMs - 2);
+    } finally {
+      await c.close();
+      await old.close();
+    }
   }, 120_000);
 
   it('applies Kafka precedence: a user default beats a client-id quota, a user+client-id quota beats both', async () => {
