@@ -94,7 +94,8 @@ export function applyQuotas(
   if (spec.key === ApiKey.Produce) {
     if (quotas.produce.enabled) bandwidth = quotas.produce.record(user, clientId, requestBytes, now);
     if ((body as ProduceRequest).acks !== 0) request = requestThrottle();
-  } else if (spec.key === ApiKey.Fetch && response !== null && replicaIdOf(body as FetchRequest, apiVersion) < 0) {
+  } else if (spec.key === ApiKey.Fetch) {
+    if (response === null || replicaIdOf(body as FetchRequest, apiVersion) >= 0) return { chunks: response === null ? null : encodeResponse(spec, apiVersion, correlationId, response), throttleMs: 0 };
     bandwidthQuota = quotas.fetch;
     request = requestThrottle();
     if (quotas.fetch.enabled) {

@@ -11,7 +11,7 @@ import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { metadataApi, produceApi } from '../protocol/messages/index.js';
+import { alterClientQuotasApi, describeClientQuotasApi, metadataApi, produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BrokerProcess } from './broker-process.js';
 import { eventually } from './eventually.js';
@@ -122,6 +122,61 @@ describe('kafka-configs.sh client quotas', () => {
     expect(negative.code).not.toBe(0);
     expect(negative.out).toContain('InvalidRequestException: Quota producer_byte_rate must be greater than 0');
   }, 600_000);
+});
+
+describe('Describe/AlterClientQuotas over the protocol', () => {
+  it('validate_only stores nothing; bad keys, values and entities are INVALID_REQUEST with a message, per entry; filters match strictly or not', async () => {
+    const c = await KafkaConnection.open('127.0.0.1', broker.port, 'quota-admin');
+    try {
+      const entity = (user: string | null, clientId?: string | null) => [{ entityType: 'user', entityName: user }, ...(clientId === undefined ? [] : [{ entityType: 'client-id', entityName: clientId }])];
+      const set = (key: string, value: number) => ({ key, value, remove: false });
+      const describe = async (components: { entityType: string; matchType: number; match: string | null }[], strict: boolean) =>
+        (await c.send(describeClientQuotasApi, 1, { components, strict })).entries?.map((e) => ({ entity: e.entity, values: e.values })) ?? null;
+      const validated = await c.send(alterClientQuotasApi, 1, { entries: [{ entity: entity('proto'), ops: [set('producer_byte_rate', 100)] }], validateOnly: true });
+      expect(validated.entries).toEqual([{ errorCode: ErrorCode.NONE, errorMessage: null, entity: entity('proto') }]);
+      expect(await describe([{ entityType: 'user', matchType: 0, match: 'proto' }], false)).toEqual([]);
+      const altered = await c.send(alterClientQuotasApi, 1, {
+        entries: [
+          { entity: entity('proto'), ops: [set('producer_byte_rate', 100), set('request_percentage', 12.5)] },
+          { entity: entity('proto', null), ops: [set('consumer_byte_rate', 300)] },
+          { entity: entity('proto2'), ops: [set('not_a_quota', 1)] },
+          { entity: entity('proto2'), ops: [set('producer_byte_rate', -1)] },
+          { entity: entity('proto2'), ops: [set('controller_mutation_rate', 10)] },
+          { entity: [{ entityType: 'ip', entityName: '10.0.0.1' }], ops: [set('connection_creation_rate', 10)] },
+        ],
+        validateOnly: false,
+      });
+      expect(altered.entries.map((e) => [e.errorCode, e.errorMessage])).toEqual([
+        [ErrorCode.NONE, null],
+        [ErrorCode.NONE, null],
+        [ErrorCode.INVALID_REQUEST, 'Invalid configuration key not_a_quota'],
+        [ErrorCode.INVALID_REQUEST, 'Quota producer_byte_rate must be greater than 0'],
+        [ErrorCode.INVALID_REQUEST, 'controller_mutation_rate is not enforced by this broker and cannot be set'],
+        [ErrorCode.INVALID_REQUEST, 'IP quotas (connection_creation_rate) are not supported by this broker'],
+      ]);
+      expect(await describe([{ entityType: 'user', matchType: 0, match: 'proto' }], true)).toEqual([
+        { entity: entity('proto'), values: [{ key: 'producer_byte_rate', value: 100 }, { key: 'request_percentage', value: 12.5 }] },
+      ]);
+      expect(await describe([{ entityType: 'user', matchType: 0, match: 'proto' }], false)).toHaveLength(2);
+      expect(await describe([{ entityType: 'user', matchType: 0, match: 'proto' }, { entityType: 'client-id', matchType: 1, match: null }], true)).toEqual([
+        { entity: entity('proto', null), values: [{ key: 'consumer_byte_rate', value: 300 }] },
+      ]);
+      expect(await describe([{ entityType: 'user', matchType: 0, match: 'proto2' }], false)).toEqual([]);
+      const badFilter = await c.send(describeClientQuotasApi, 1, { components: [{ entityType: 'group', matchType: 2, match: null }], strict: false });
+      expect([badFilter.errorCode, badFilter.errorMessage, badFilter.entries]).toEqual([ErrorCode.INVALID_REQUEST, 'Invalid entity type group', null]);
+      const removed = await c.send(alterClientQuotasApi, 1, {
+        entries: [
+          { entity: entity('proto'), ops: [{ key: 'producer_byte_rate', value: 0, remove: true }, { key: 'request_percentage', value: 0, remove: true }] },
+          { entity: entity('proto', null), ops: [{ key: 'consumer_byte_rate', value: 0, remove: true }] },
+        ],
+        validateOnly: false,
+      });
+      expect(removed.entries.map((e) => e.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.NONE]);
+      expect(await describe([{ entityType: 'user', matchType: 0, match: 'proto' }], false)).toEqual([]);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
 });
 
 describe('quota enforcement', () => {
