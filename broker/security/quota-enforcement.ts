@@ -4,8 +4,9 @@
 //   appended either way and the larger throttle time is answered.
 // - Fetch from a consumer: the response's size goes to the consumer_byte_rate sensor. If either
 //   quota is violated the client gets an empty response with the throttle time and the bytes
-//   are taken back from the sensor (the records stay in the log for its next fetch). Followers'
-//   fetches are exempt (replication has its own quotas).
+//   are taken back from the sensor (the records stay in the log for its next fetch).
+// - A follower's Fetch, OffsetForLeaderEpoch and ListOffsets are exempt (replication has its own
+//   quotas; Kafka exempts inter-broker requests).
 // - Every other API with a throttle_time_ms: the request_percentage sensor.
 // The connection then holds the client back for the throttle time (KIP-219: it stops reading
 // the socket; a client too old to throttle itself gets its response only after that time).
@@ -61,6 +62,16 @@ export function capFetchToQuota(quotas: ClientQuotas, req: FetchRequest, apiVers
   return { ...req, maxBytes, minBytes: Math.min(req.minBytes, maxBytes) };
 }
 
+/**
+ * A follower's request (it names its replica id): exempt from client quotas, as Kafka exempts
+ * inter-broker requests (with an authorizer, these need CLUSTER ClusterAction).
+ */
+function fromReplica(apiKey: number, body: unknown, apiVersion: number): boolean {
+  if (apiKey === ApiKey.Fetch) return replicaIdOf(body as FetchRequest, apiVersion) >= 0;
+  if (apiKey === ApiKey.OffsetForLeaderEpoch || apiKey === ApiKey.ListOffsets) return (body as { replicaId: number }).replicaId >= 0;
+  return false;
+}
+
 export interface QuotaOutcome {
   /** The encoded response, or null when none is sent. */
   chunks: Buffer[] | null;
@@ -94,8 +105,9 @@ export function applyQuotas(
   if (spec.key === ApiKey.Produce) {
     if (quotas.produce.enabled) bandwidth = quotas.produce.record(user, clientId, requestBytes, now);
     if ((body as ProduceRequest).acks !== 0) request = requestThrottle();
+  } else if (response === null || fromReplica(spec.key, body, apiVersion)) {
+    return { chunks: response === null ? null : encodeResponse(spec, apiVersion, correlationId, response), throttleMs: 0 };
   } else if (spec.key === ApiKey.Fetch) {
-    if (response === null || replicaIdOf(body as FetchRequest, apiVersion) >= 0) return { chunks: response === null ? null : encodeResponse(spec, apiVersion, correlationId, response), throttleMs: 0 };
     bandwidthQuota = quotas.fetch;
     request = requestThrottle();
     if (quotas.fetch.enabled) {
@@ -105,7 +117,7 @@ export function applyQuotas(
       if (bandwidth > 0 || request > 0) quotas.fetch.unrecord(user, clientId, size, now);
     }
     if (bandwidth > 0 || request > 0) out = { ...(response as FetchResponse), responses: [] };
-  } else if (response !== null && typeof (response as { throttleTimeMs?: unknown }).throttleTimeMs === 'number') {
+  } else if (typeof (response as { throttleTimeMs?: unknown }).throttleTimeMs === 'number') {
     request = requestThrottle();
   }
   const throttleMs = Math.max(bandwidth, request);

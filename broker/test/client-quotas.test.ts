@@ -318,6 +318,23 @@ describe('client quotas in a cluster', () => {
       await producer.disconnect();
       expect(throttles.length).toBeGreaterThan(0);
       expect(await metric(third, 'samsa_client_quota_throttle_time_ms_total', { quota_type: 'produce', user: '', client_id: 'cluster-producer' })).toBeGreaterThan(0);
+
+      // Followers' fetches are exempt: a client-id default that would throttle every client leaves replication alone.
+      expect((await configs(first.bootstrap, '--alter', '--add-config', 'consumer_byte_rate=1024,request_percentage=0.0001', '--entity-type', 'clients', '--entity-default')).code).toBe(0);
+      const replicated = new Kafka({ clientId: 'replicated-producer', brokers: [first.bootstrap], logLevel: logLevel.NOTHING });
+      const setup = replicated.admin();
+      await setup.connect();
+      await setup.createTopics({ topics: [{ topic: 'cluster-replicated', numPartitions: 3, replicationFactor: 3 }] });
+      await setup.disconnect();
+      const acksAll = replicated.producer();
+      await acksAll.connect();
+      await acksAll.send({ topic: 'cluster-replicated', acks: -1, messages: Array.from({ length: 30 }, (_, i) => ({ key: String(i), value })) });
+      await acksAll.disconnect();
+      for (const b of cluster.brokers) {
+        const text = await (await fetch(`${b.httpUrl}/metrics`)).text();
+        expect(text).toContain('client_id="replicated-producer"');
+        expect(text.split('\n').filter((line) => line.includes('client_id="samsa-replica-fetcher-'))).toEqual([]);
+      }
     } finally {
       await cluster.stop();
     }
