@@ -12,6 +12,7 @@ import {
   describeAclsApi,
   describeClientQuotasApi,
   describeUserScramCredentialsApi,
+  type ApiSpec,
 } from '../../broker/protocol/messages/index.js';
 import type { DeleteAclsFilter } from '../../broker/protocol/messages/delete-acls-request.js';
 import { type AclBinding, Operation, PatternType, PermissionType, ResourceType, diffAcls } from './acls.js';
@@ -38,13 +39,26 @@ export class KafkaRefusal extends Error {
   }
 }
 
+/** A request that got no answer: the broker closed the connection (one that does not serve the API does) or failed. */
+export class KafkaExchangeFailed extends Error {
+  override name = 'KafkaExchangeFailed';
+}
+
+async function ask<Req, Res>(conn: KafkaConnection, api: ApiSpec<Req, Res>, version: number, body: Req): Promise<Res> {
+  try {
+    return await conn.send(api, version, body);
+  } catch (err) {
+    throw new KafkaExchangeFailed(`${api.name} v${version} got no answer (${(err as Error).message}): the broker may not serve it`);
+  }
+}
+
 function check(what: string, code: number, message: string | null): void {
   if (code !== ErrorCode.NONE) throw new KafkaRefusal(what, code, message);
 }
 
 /** Whether the broker holds a SCRAM-SHA-512 credential for the user. */
 export async function hasScramCredential(conn: KafkaConnection, user: string): Promise<boolean> {
-  const res = await conn.send(describeUserScramCredentialsApi, SCRAM_VERSION, { users: [{ name: user }] });
+  const res = await ask(conn, describeUserScramCredentialsApi, SCRAM_VERSION, { users: [{ name: user }] });
   check(`describing the SCRAM credentials of ${user}`, res.errorCode, res.errorMessage);
   const result = res.results.find((r) => r.user === user);
   if (!result || result.errorCode === ErrorCode.RESOURCE_NOT_FOUND) return false;
@@ -55,19 +69,19 @@ export async function hasScramCredential(conn: KafkaConnection, user: string): P
 /** Sets the user's SCRAM-SHA-512 credential from the password (salted and hashed here). */
 export async function setScramCredential(conn: KafkaConnection, user: string, password: string): Promise<void> {
   const credential = scramCredential(password);
-  const res = await conn.send(alterUserScramCredentialsApi, SCRAM_VERSION, { deletions: [], upsertions: [{ name: user, mechanism: SCRAM_SHA_512, ...credential }] });
+  const res = await ask(conn, alterUserScramCredentialsApi, SCRAM_VERSION, { deletions: [], upsertions: [{ name: user, mechanism: SCRAM_SHA_512, ...credential }] });
   for (const r of res.results) check(`setting the SCRAM-SHA-512 credential of ${user}`, r.errorCode, r.errorMessage);
 }
 
 /** Removes the user's SCRAM-SHA-512 credential; one that does not exist is no error. */
 export async function deleteScramCredential(conn: KafkaConnection, user: string): Promise<void> {
-  const res = await conn.send(alterUserScramCredentialsApi, SCRAM_VERSION, { deletions: [{ name: user, mechanism: SCRAM_SHA_512 }], upsertions: [] });
+  const res = await ask(conn, alterUserScramCredentialsApi, SCRAM_VERSION, { deletions: [{ name: user, mechanism: SCRAM_SHA_512 }], upsertions: [] });
   for (const r of res.results) if (r.errorCode !== ErrorCode.RESOURCE_NOT_FOUND) check(`deleting the SCRAM-SHA-512 credential of ${user}`, r.errorCode, r.errorMessage);
 }
 
 /** Every ACL binding of the principal. */
 export async function describeAcls(conn: KafkaConnection, principal: string): Promise<AclBinding[]> {
-  const res = await conn.send(describeAclsApi, ACL_VERSION, {
+  const res = await ask(conn, describeAclsApi, ACL_VERSION, {
     resourceTypeFilter: ResourceType.ANY,
     resourceNameFilter: null,
     patternTypeFilter: PatternType.ANY,
@@ -84,7 +98,7 @@ export async function describeAcls(conn: KafkaConnection, principal: string): Pr
 export async function syncAcls(conn: KafkaConnection, principal: string, desired: AclBinding[]): Promise<{ created: AclBinding[]; deleted: AclBinding[] }> {
   const diff = diffAcls(await describeAcls(conn, principal), desired);
   if (diff.create.length > 0) {
-    const res = await conn.send(createAclsApi, ACL_VERSION, { creations: diff.create.map((b) => ({ ...b, resourcePatternType: b.patternType })) });
+    const res = await ask(conn, createAclsApi, ACL_VERSION, { creations: diff.create.map((b) => ({ ...b, resourcePatternType: b.patternType })) });
     for (const r of res.results) check(`creating ACLs of ${principal}`, r.errorCode, r.errorMessage);
   }
   // Each filter matches exactly one binding: every field is given.
@@ -100,7 +114,7 @@ export async function deleteAcls(conn: KafkaConnection, principal: string): Prom
 }
 
 async function deleteAclFilters(conn: KafkaConnection, principal: string, filters: DeleteAclsFilter[]): Promise<void> {
-  const res = await conn.send(deleteAclsApi, ACL_VERSION, { filters });
+  const res = await ask(conn, deleteAclsApi, ACL_VERSION, { filters });
   for (const r of res.filterResults) {
     check(`deleting ACLs of ${principal}`, r.errorCode, r.errorMessage);
     for (const m of r.matchingAcls) check(`deleting ACLs of ${principal}`, m.errorCode, m.errorMessage);
@@ -109,7 +123,7 @@ async function deleteAclFilters(conn: KafkaConnection, principal: string, filter
 
 /** The quota values set on the user entity itself (not user+client-id ones, not defaults). */
 export async function describeUserQuotas(conn: KafkaConnection, user: string): Promise<Map<string, number>> {
-  const res = await conn.send(describeClientQuotasApi, QUOTA_VERSION, { components: [{ entityType: USER_ENTITY, matchType: MATCH_EXACT, match: user }], strict: true });
+  const res = await ask(conn, describeClientQuotasApi, QUOTA_VERSION, { components: [{ entityType: USER_ENTITY, matchType: MATCH_EXACT, match: user }], strict: true });
   check(`describing the quotas of user ${user}`, res.errorCode, res.errorMessage);
   const entry = (res.entries ?? []).find((e) => e.entity.length === 1 && e.entity[0]!.entityType === USER_ENTITY && e.entity[0]!.entityName === user);
   return new Map((entry?.values ?? []).map((v) => [v.key, v.value]));
@@ -130,6 +144,6 @@ export async function deleteQuotas(conn: KafkaConnection, user: string): Promise
 
 async function alterQuotas(conn: KafkaConnection, user: string, ops: Array<{ key: string; value: number; remove: boolean }>): Promise<void> {
   if (ops.length === 0) return;
-  const res = await conn.send(alterClientQuotasApi, QUOTA_VERSION, { entries: [{ entity: [{ entityType: USER_ENTITY, entityName: user }], ops }], validateOnly: false });
+  const res = await ask(conn, alterClientQuotasApi, QUOTA_VERSION, { entries: [{ entity: [{ entityType: USER_ENTITY, entityName: user }], ops }], validateOnly: false });
   for (const e of res.entries) check(`setting the quotas of user ${user}`, e.errorCode, e.errorMessage);
 }

@@ -12,7 +12,7 @@ import type { ReconcileResult, Reconciler } from '../controller/controller.js';
 import { API_VERSION, type KafkaCluster, type KafkaUser, type KafkaUserStatus } from '../crds/types.js';
 import type { Kube, KubernetesObject } from '../kube.js';
 import { describeAcl, desiredAcls } from './acls.js';
-import { KafkaRefusal, deleteAcls, deleteQuotas, deleteScramCredential, hasScramCredential, setScramCredential, syncAcls, syncQuotas } from './kafka-user.js';
+import { KafkaExchangeFailed, KafkaRefusal, deleteAcls, deleteQuotas, deleteScramCredential, hasScramCredential, setScramCredential, syncAcls, syncQuotas } from './kafka-user.js';
 import { clientListener, clusterCaCertificate } from './listeners.js';
 import { desiredQuotas } from './quotas.js';
 import { generatePassword, passwordHash } from './scram.js';
@@ -70,6 +70,7 @@ export class UserReconciler implements Reconciler {
           await this.revoke(user, conn);
         } catch (err) {
           if (err instanceof KafkaRefusal) return this.status(user, {}, new Verdict('failed', 'KafkaRefused', err.message, 30_000));
+          if (err instanceof KafkaExchangeFailed) return this.status(user, {}, new Verdict('failed', 'KafkaExchangeFailed', err.message, 30_000));
           throw err;
         } finally {
           await conn.close();
@@ -88,6 +89,7 @@ export class UserReconciler implements Reconciler {
     } catch (err) {
       if (err instanceof Verdict) return this.status(user, facts, err);
       if (err instanceof KafkaRefusal) return this.status(user, facts, new Verdict('failed', 'KafkaRefused', err.message, 30_000));
+      if (err instanceof KafkaExchangeFailed) return this.status(user, facts, new Verdict('failed', 'KafkaExchangeFailed', err.message, 30_000));
       throw err;
     }
   }
