@@ -1,4 +1,4 @@
-// One broker process: metadata store, topic registry, logs, Kafka listener, HTTP endpoints.
+// One broker process: metadata store, topic registry, logs, Kafka listeners, HTTP endpoints.
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -9,7 +9,7 @@ import { DynamicBrokerConfigs } from './metadata/dynamic-configs.js';
 import { FileMetadataStore } from './metadata/file-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { openMetadataStore } from './metadata/store-url.js';
-import { ClusterView } from './metadata/cluster-view.js';
+import { type BrokerEndpoint, ClusterView, endpointOf } from './metadata/cluster-view.js';
 import { BrokerRegistrar } from './metadata/broker-registration.js';
 import { Controller } from './controller/controller.js';
 import { ReplicaManager } from './replication/replica-manager.js';
@@ -20,14 +20,17 @@ import { GroupCoordinator, OFFSETS_TOPIC } from './groups/coordinator.js';
 import { KafkaError } from './protocol/errors.js';
 import { createHttpServer } from './server/http-server.js';
 import { KafkaServer, listenerSettings } from './server/kafka-server.js';
+import { type Listener, type ListenerPlan, planListeners } from './security/listeners.js';
+import { ListenerTls, TlsMetrics, listenerTlsSettings } from './security/tls.js';
 import { LogManager } from './storage/log-manager.js';
 import { TopicService, isInternalTopic } from './topics.js';
 import { BROKER_VERSION } from './version.js';
 
 export interface BrokerOptions {
+  /** The one PLAINTEXT listener's address when the `listeners` setting is not given. */
   host: string;
   port: number;
-  /** Host and port clients are told to connect to; default to the listener's. */
+  /** Host and port clients are told to use (without `listeners`); default to the listener's. */
   advertisedHost?: string;
   advertisedPort?: number;
   httpHost: string;
@@ -60,19 +63,29 @@ export class Broker implements BrokerContext {
   private readonly registrar: BrokerRegistrar;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
   private readonly store: MetadataStore;
-  private readonly kafka: KafkaServer;
+  private readonly listeners: ListenerPlan;
+  private readonly kafka: { listener: Listener; server: KafkaServer; tls?: ListenerTls }[];
   private readonly http: FastifyInstance;
   private readonly creating = new Map<string, Promise<TopicRecord | undefined>>();
   private state: 'starting' | 'ready' | 'stopping' = 'starting';
+  /** Port of the first listener, once bound. */
   kafkaPort = 0;
+  /** Bound port of each listener, by name. */
+  readonly listenerPorts = new Map<string, number>();
   httpPort = 0;
 
   constructor(private readonly options: BrokerOptions) {
     this.config = options.config;
     this.nodeId = options.config.int('node.id');
     this.logger = options.logger.child({ component: 'broker' });
+    // Settings that do not fit together fail here (ConfigError), before anything is opened.
+    this.listeners = planListeners(this.config, options);
+    const tlsListeners = this.listeners.listeners.filter((l) => l.protocol === 'SSL' || l.protocol === 'SASL_SSL').map((l) => ({ name: l.name, settings: listenerTlsSettings(this.config, l.name) }));
     this.logs = new LogManager(options.dataDir, this.logger);
     this.metrics = new BrokerMetrics(this.logs);
+    const tlsMetrics = new TlsMetrics(this.metrics.registry);
+    // Key and trust store files are read here: a file that cannot be used stops the start (TlsFileError).
+    const tlsByListener = new Map(tlsListeners.map((l) => [l.name, new ListenerTls(l.settings, tlsMetrics, this.logger)]));
     this.store = options.store ?? (options.metadataUrl ? openMetadataStore(options.metadataUrl) : new FileMetadataStore(join(options.dataDir, 'metadata.json')));
     this.registry = new TopicRegistry(this.store);
     this.view = new ClusterView(this.store, this.logger, (name) => this.registry.get(name));
@@ -93,8 +106,8 @@ export class Broker implements BrokerContext {
       this.store,
       {
         nodeId: this.nodeId,
-        host: options.advertisedHost ?? options.host,
-        // Known once the listener is bound; registration happens after that.
+        // Known once the listeners are bound; registration happens after that.
+        host: '',
         port: 0,
         rack: rack === '' ? null : rack,
         httpPort: 0,
@@ -135,7 +148,14 @@ export class Broker implements BrokerContext {
       if (leading) this.groups.loadPartition(partition);
       else this.groups.unloadPartition(partition);
     });
-    this.kafka = new KafkaServer(this, listenerSettings(this.config), this.logger);
+    const interBrokerTls = tlsByListener.get(this.listeners.interBroker);
+    this.replicas.useInterBrokerListener(this.listeners.interBroker, interBrokerTls ? () => interBrokerTls.clientOptions() : undefined);
+    const settings = listenerSettings(this.config);
+    this.kafka = this.listeners.listeners.map((listener) => {
+      const tls = tlsByListener.get(listener.name);
+      const logger = this.logger.child({ listener: listener.name });
+      return { listener, tls, server: new KafkaServer(this, settings, logger, { name: listener.name, protocol: listener.protocol, tls: tls && { files: tls, metrics: tlsMetrics } }) };
+    });
     this.http = createHttpServer(
       {
         notReadyReason: () => this.notReadyReason(),
@@ -173,9 +193,16 @@ export class Broker implements BrokerContext {
     this.logs.startRetention(this.config.int('log.retention.check.interval.ms'));
     this.logs.startCleaner(this.config.int('log.cleaner.backoff.ms'));
     this.logs.startFlusher(this.config.int('log.flush.scheduler.interval.ms'));
-    this.kafkaPort = await this.kafka.listen(this.options.host, this.options.port);
-    // Other brokers and clients are sent here once registered, so the listener is up first.
-    this.registrar.setEndpoint(this.options.advertisedPort ?? this.kafkaPort, this.httpPort);
+    const endpoints: BrokerEndpoint[] = [];
+    for (const { listener, server, tls } of this.kafka) {
+      const port = await server.listen(listener.host, listener.port);
+      this.listenerPorts.set(listener.name, port);
+      endpoints.push({ listener: listener.name, securityProtocol: listener.protocol, host: listener.advertisedHost, port: listener.advertisedPort || port });
+      tls?.startReloading();
+    }
+    this.kafkaPort = this.listenerPorts.get(this.listeners.listeners[0]!.name)!;
+    // Other brokers and clients are sent here once registered, so the listeners are up first.
+    this.registrar.setEndpoints(endpoints, this.listeners.interBroker, this.httpPort);
     await this.registrar.register();
     this.state = 'ready';
     this.logger.info(
@@ -183,7 +210,9 @@ export class Broker implements BrokerContext {
         nodeId: this.nodeId,
         version: BROKER_VERSION,
         clusterId: this.registry.clusterId,
-        kafka: `${this.options.host}:${this.kafkaPort}`,
+        kafka: `${this.listeners.listeners[0]!.host}:${this.kafkaPort}`,
+        listeners: Object.fromEntries(this.kafka.map(({ listener }) => [listener.name, { protocol: listener.protocol, bound: `${listener.host}:${this.listenerPorts.get(listener.name)}` }])),
+        interBrokerListener: this.listeners.interBroker,
         http: `${this.options.httpHost}:${this.httpPort}`,
         dataDir: this.options.dataDir,
         topics: this.registry.all().length,
@@ -211,7 +240,7 @@ export class Broker implements BrokerContext {
     this.state = 'stopping';
     this.logger.info('broker stopping');
     if (wasReady) await this.controlledShutdown();
-    await this.kafka.close();
+    await Promise.all(this.kafka.map(({ server }) => server.close()));
     this.replicas.stop();
     this.controller.stop();
     await this.registrar.close().catch((err: unknown) => this.logger.warn({ err }, 'cannot end the cluster session; it expires by itself'));
@@ -249,14 +278,20 @@ export class Broker implements BrokerContext {
     else this.logger.info({ waitedMs: Date.now() - started }, 'controlled shutdown: leaderships moved');
   }
 
-  /** Live brokers as clients reach them: every registered broker of the cluster. */
-  brokers(): BrokerNode[] {
-    return [...this.view.brokers.values()].sort((a, b) => a.nodeId - b.nodeId).map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack }));
+  /** Registered brokers of the cluster as clients of `listener` reach them (Kafka leaves out those without it). */
+  brokers(listener: string): BrokerNode[] {
+    const out: BrokerNode[] = [];
+    for (const b of [...this.view.brokers.values()].sort((x, y) => x.nodeId - y.nodeId)) {
+      const e = endpointOf(b, listener);
+      if (e) out.push({ nodeId: b.nodeId, host: e.host, port: e.port, rack: b.rack });
+    }
+    return out;
   }
 
-  broker(nodeId: number): BrokerNode | undefined {
+  broker(nodeId: number, listener: string): BrokerNode | undefined {
     const b = this.view.brokers.get(nodeId);
-    return b && { nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack };
+    const e = b && endpointOf(b, listener);
+    return e && { nodeId: b.nodeId, host: e.host, port: e.port, rack: b.rack };
   }
 
   controllerId(): number {

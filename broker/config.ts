@@ -4,6 +4,9 @@
 // a running broker (IncrementalAlterConfigs on the BROKER resource), for this broker or as the
 // cluster-wide default; the rest are read-only and need a restart.
 import { isIP } from 'node:net';
+import { ConfigError } from './config-error.js';
+import { listenerConfigDefs } from './security/listeners.js';
+import { tlsConfigDefs } from './security/tls-config.js';
 
 export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
 
@@ -158,14 +161,14 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'controlled.shutdown.enable', type: 'boolean', default: 'true', doc: 'On SIGTERM, move leaderships to other replicas before stopping.' },
   { name: 'controlled.shutdown.timeout.ms', type: 'long', default: '30000', min: 0, doc: 'Longest wait for leaderships to move away at shutdown.' },
   ...connectionConfigDefs,
+  ...listenerConfigDefs,
+  ...tlsConfigDefs,
 ];
 
 const topicDefs = new Map(topicConfigDefs.map((d) => [d.name, d]));
 const brokerDefs = new Map(brokerConfigDefs.map((d) => [d.name, d]));
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 /** Checks one value against its definition; returns it normalised or throws ConfigError. */
 export function validateValue(def: ConfigDef, raw: string): string {
@@ -237,6 +240,18 @@ const SYNONYMS: readonly (readonly string[])[] = [
 const synonymsOf = (name: string) => SYNONYMS.find((group) => group.includes(name)) ?? [name];
 const SCALE: Record<string, number> = { 'log.retention.minutes': 60_000, 'log.retention.hours': HOUR, 'log.roll.hours': HOUR, 'log.flush.scheduler.interval.ms': 1 };
 
+const LISTENER_PREFIX = 'listener.name.';
+const LISTENER_SCOPED = /^listener\.name\.([^.]+)\.((?:ssl|sasl)\..+)$/;
+
+/** The definition behind a per-listener setting (listener.name.<listener>.<ssl.* or sasl.* setting>), named as given. */
+function listenerScopedDef(name: string): ConfigDef | undefined {
+  const m = LISTENER_SCOPED.exec(name);
+  const def = m && brokerDefs.get(m[2]!);
+  if (!m || !def) return undefined;
+  if (m[1] !== m[1]!.toLowerCase()) throw new ConfigError(`${name}: the listener name in listener.name.<listener>.${m[2]} is written in lower case (listener.name.${m[1]!.toLowerCase()}.${m[2]})`);
+  return { ...def, name };
+}
+
 export function brokerConfigDef(name: string): ConfigDef | undefined {
   return brokerDefs.get(name);
 }
@@ -254,7 +269,7 @@ export class BrokerConfig {
   constructor(settings: Record<string, string> = {}) {
     const explicit = new Map<string, string>();
     for (const [name, value] of Object.entries(settings)) {
-      const def = brokerDefs.get(name);
+      const def = brokerDefs.get(name) ?? listenerScopedDef(name);
       if (!def) throw new ConfigError(`unknown broker config "${name}" (see --help for the list)`);
       explicit.set(name, validateValue(def, value));
     }
@@ -299,6 +314,15 @@ export class BrokerConfig {
 
   get(name: string): string {
     return this.resolve(name).value;
+  }
+
+  /**
+   * A setting as one listener sees it: Kafka's per-listener form
+   * `listener.name.<listener in lower case>.<name>` when set, else `<name>` itself. Any ssl.* or
+   * sasl.* setting may be given per listener (e.g. listener.name.internal.ssl.client.auth).
+   */
+  listenerValue(listener: string, name: string): string {
+    return this.effective.get(`${LISTENER_PREFIX}${listener.toLowerCase()}.${name}`)?.value ?? this.get(name);
   }
 
   int(name: string): number {

@@ -37,10 +37,10 @@ export interface BrokerContext {
   /** This broker's replicas: which partitions it leads or follows. */
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
-  /** Live brokers of the cluster as clients reach them. */
-  brokers(): BrokerNode[];
-  /** One live broker, as clients reach it. */
-  broker(nodeId: number): BrokerNode | undefined;
+  /** Live brokers of the cluster as clients of `listener` reach them (brokers without that listener left out). */
+  brokers(listener: string): BrokerNode[];
+  /** One live broker, as clients of `listener` reach it; undefined when it has no such listener. */
+  broker(nodeId: number, listener: string): BrokerNode | undefined;
   /** Broker acting as controller for admin requests. */
   controllerId(): number;
   /** Creates a topic with broker defaults when auto-creation is on; undefined when it is off. */

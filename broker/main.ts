@@ -8,38 +8,38 @@ import { Broker, type BrokerOptions } from './broker.js';
 import { BrokerConfig, ConfigError, brokerConfigDefs } from './config.js';
 import { checkMetadataUrl } from './metadata/store-url.js';
 import { rackFromNode } from './rack-from-node.js';
+import { TlsFileError } from './security/tls.js';
 
 const usage = `Usage: samsa-broker [options]
 
 Options:
-  --host HOST              Kafka listener address (default 127.0.0.1)
-  --port PORT              Kafka listener port (default 9092)
-  --advertised-host HOST   Host clients are told to use (default: --host)
-  --advertised-port PORT   Port clients are told to use (default: --port)
-  --http-host HOST         HTTP address for /healthz, /readyz, /metrics (default: --host)
+  --host HOST              Kafka listener address (default 127.0.0.1), when the listeners setting is not given
+  --port PORT              Kafka listener port (default 9092), when the listeners setting is not given
+  --advertised-host HOST   Host clients are told to use (default: --host), without listeners
+  --advertised-port PORT   Port clients are told to use (default: --port), without listeners
+                           With --config listeners=NAME://host:port,... (and advertised.listeners,
+                           listener.security.protocol.map, inter.broker.listener.name) the broker
+                           binds those listeners instead, e.g. PLAINTEXT://127.0.0.1:9092,SSL://:9093
+  --http-host HOST         HTTP address for /healthz, /readyz, /metrics (default: --host); may
+                           differ from every Kafka listener's, e.g. a pod-internal address
   --http-port PORT         HTTP port (default 9644)
   --data-dir DIR           Where logs (and, without --metadata, the metadata file) live (default ./data)
   --node-id N              This broker's id in the cluster (same as --config node.id=N)
-<<<<<<< HEAD
-  --metadata URL           The cluster's metadata store: etcd://host:port[,host:port...]/prefix.
-                           Brokers naming the same endpoints and prefix form one cluster. Without it
-                           the broker is a single-node cluster with its metadata in --data-dir.
-  --rack-from-node LABEL   On Kubernetes: broker.rack is this label of the node the broker runs on
-                           (NODE_NAME names the node; credentials in-cluster or from KUBECONFIG)
-=======
   --metadata URL           The cluster's metadata store: etcd://host:port[,host:port...]/prefix, or
                            kubernetes://<namespace>/<name> (ConfigMaps and Leases in that namespace;
                            credentials from KUBECONFIG, else the pod's service account). Brokers
                            naming the same store form one cluster. Without it the broker is a
                            single-node cluster with its metadata in --data-dir.
->>>>>>> h-kstore
+  --rack-from-node LABEL   On Kubernetes: broker.rack is this label of the node the broker runs on
+                           (NODE_NAME names the node; credentials in-cluster or from KUBECONFIG)
   --config-file FILE       Broker settings in Java properties form (name=value lines)
   --config NAME=VALUE      A broker setting by its Kafka name; repeatable, overrides the file
   --log-level LEVEL        trace, debug, info, warn, error (default info, or LOG_LEVEL)
   --help                   Show this help
 
 Broker settings (--config; "dynamic" ones can also be changed on a running broker with
-IncrementalAlterConfigs, e.g. kafka-configs --entity-type brokers --entity-default):
+IncrementalAlterConfigs, e.g. kafka-configs --entity-type brokers --entity-default; ssl.* and
+sasl.* settings may also be given for one listener as listener.name.<listener in lower case>.<name>):
 ${brokerConfigDefs.map((d) => `  ${d.name.padEnd(34)} ${d.doc} (default ${d.default === '' ? 'none' : d.default}${d.dynamic ? ', dynamic' : ''})`).join('\n')}
 `;
 
@@ -135,6 +135,10 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+  if (config.get('listeners') !== '') {
+    const legacy = (['host', 'port', 'advertised-host', 'advertised-port'] as const).filter((flag) => values[flag] !== undefined);
+    if (legacy.length > 0) fail(`--${legacy.join(', --')} cannot be combined with the listeners setting (give addresses there and in advertised.listeners)`);
+  }
   const host = values.host ?? '127.0.0.1';
   // Components bind their own `component` on children of this root, so each line has it once.
   const rootLogger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid } });
@@ -155,6 +159,12 @@ async function main(): Promise<void> {
   try {
     broker = new Broker(options);
   } catch (err) {
+    // Listener settings that do not fit together, or a key or trust store that cannot be used.
+    if (err instanceof ConfigError) fail(err.message);
+    if (err instanceof TlsFileError) {
+      process.stderr.write(`samsa-broker: ${err.message}\n`);
+      process.exit(1);
+    }
     // The data directory cannot be opened, say: one line that names why, for the pod's termination message.
     logger.fatal({ err }, 'broker failed to start');
     process.exit(1);

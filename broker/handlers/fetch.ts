@@ -44,7 +44,7 @@ function replicaIdOf(req: FetchRequest, apiVersion: number): number {
   return apiVersion >= 15 ? req.replicaState.replicaId : req.replicaId;
 }
 
-function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, follower: number, first: boolean): Gathered {
+function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, follower: number, first: boolean, listener: string): Gathered {
   let budget = req.maxBytes;
   let bytes = 0;
   let errors = false;
@@ -106,7 +106,7 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, followe
     }
     responses.push({ topic: topic?.name ?? ft.topic, topicId: topic?.id ?? (byId ? ft.topicId : ZERO_UUID), partitions });
   }
-  return { response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses, nodeEndpoints: leaderEndpoints(broker, leaders) }, bytes, errors, logs };
+  return { response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses, nodeEndpoints: leaderEndpoints(broker, leaders, listener) }, bytes, errors, logs };
 }
 
 /**
@@ -125,12 +125,13 @@ function waitForData(logs: PartitionLog[], ms: number, follower: boolean): Promi
   });
 }
 
-export async function handleFetch(broker: BrokerContext, req: FetchRequest, apiVersion: number): Promise<FetchResponse> {
+/** `listener`: the one the request arrived on, whose endpoints redirected clients are given. */
+export async function handleFetch(broker: BrokerContext, req: FetchRequest, apiVersion: number, listener: string): Promise<FetchResponse> {
   const byId = apiVersion >= 13;
   const follower = replicaIdOf(req, apiVersion);
   const deadline = Date.now() + Math.max(0, req.maxWaitMs);
   for (let first = true; ; first = false) {
-    const result = gather(broker, req, byId, follower, first);
+    const result = gather(broker, req, byId, follower, first, listener);
     const remaining = deadline - Date.now();
     if (result.bytes >= req.minBytes || result.errors || remaining <= 0 || result.logs.length === 0) {
       if (follower < 0) broker.metrics.bytesOut(result.bytes);

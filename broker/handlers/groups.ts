@@ -55,7 +55,7 @@ export async function handleFindCoordinator(broker: BrokerContext, req: FindCoor
       // The coordinator of a group is the leader of its offsets-topic partition.
       const topic = broker.registry.get(OFFSETS_TOPIC);
       const state = topic && broker.view.partition(topic, partitionForGroup(key, topic.partitions.length))?.state;
-      const leader = state && state.leader >= 0 ? broker.broker(state.leader) : undefined;
+      const leader = state && state.leader >= 0 ? broker.broker(state.leader, ctx.listenerName) : undefined;
       if (!leader) coordinators.push({ ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'the offsets partition of this group has no leader now' });
       else coordinators.push({ key, nodeId: leader.nodeId, host: leader.host, port: leader.port, errorCode: ErrorCode.NONE, errorMessage: null });
     }

@@ -83,7 +83,7 @@ export async function handleMetadata(broker: BrokerContext, req: MetadataRequest
   }
   return {
     throttleTimeMs: 0,
-    brokers: broker.brokers(),
+    brokers: broker.brokers(ctx.listenerName),
     clusterId: broker.registry.clusterId,
     controllerId: broker.controllerId(),
     topics,
@@ -91,7 +91,7 @@ export async function handleMetadata(broker: BrokerContext, req: MetadataRequest
   };
 }
 
-export function handleDescribeCluster(broker: BrokerContext, req: DescribeClusterRequest): DescribeClusterResponse {
+export function handleDescribeCluster(broker: BrokerContext, req: DescribeClusterRequest, ctx: RequestContext): DescribeClusterResponse {
   return {
     throttleTimeMs: 0,
     errorCode: ErrorCode.NONE,
@@ -99,7 +99,7 @@ export function handleDescribeCluster(broker: BrokerContext, req: DescribeCluste
     endpointType: req.endpointType,
     clusterId: broker.registry.clusterId,
     controllerId: broker.controllerId(),
-    brokers: broker.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+    brokers: broker.brokers(ctx.listenerName).map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
     clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : NOT_REQUESTED,
   };
 }

@@ -4,7 +4,7 @@
 // once every in-sync replica has them (the high watermark passed them). Only the partition's
 // leader takes writes: other brokers answer NOT_LEADER_OR_FOLLOWER with the current leader.
 // Internal topics are written by the broker only.
-import type { BrokerContext } from '../context.js';
+import type { BrokerContext, RequestContext } from '../context.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/index.js';
 import type { PartitionProduceResponse } from '../protocol/messages/produce-response.js';
@@ -26,7 +26,7 @@ function failed(index: number, errorCode: number, errorMessage: string | null, r
   };
 }
 
-export async function handleProduce(broker: BrokerContext, req: ProduceRequest): Promise<ProduceResponse | null> {
+export async function handleProduce(broker: BrokerContext, req: ProduceRequest, ctx: RequestContext): Promise<ProduceResponse | null> {
   const acks = req.acks;
   const responses: ProduceResponse['responses'] = [];
   const commits: Promise<void>[] = [];
@@ -121,7 +121,7 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest):
   }
   if (acks === 0) return null;
   await Promise.all(commits);
-  return { responses, throttleTimeMs: 0, nodeEndpoints: leaderEndpoints(broker, leaders) };
+  return { responses, throttleTimeMs: 0, nodeEndpoints: leaderEndpoints(broker, leaders, ctx.listenerName) };
 }
 
 function commitFailure(code: number, topic: string, partition: number): string {

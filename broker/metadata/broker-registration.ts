@@ -6,7 +6,7 @@
 // with a new one as soon as the store answers.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { BROKERS_PREFIX, type BrokerRegistration } from './cluster-view.js';
+import { BROKERS_PREFIX, type BrokerEndpoint, type BrokerRegistration } from './cluster-view.js';
 import { type MetadataStore, type Session, VersionConflictError } from './metadata-store.js';
 
 const RETRY_MS = 500;
@@ -36,9 +36,13 @@ export class BrokerRegistrar {
     return this.session !== null && !this.session.lost;
   }
 
-  /** The ports the broker listens on, known once its listeners are bound. */
-  setEndpoint(port: number, httpPort: number): void {
-    this.registration = { ...this.registration, port, httpPort };
+  /**
+   * The endpoints of the broker's advertised listeners, known once they are bound; host and port
+   * are the inter-broker listener's.
+   */
+  setEndpoints(endpoints: BrokerEndpoint[], interBroker: string, httpPort: number): void {
+    const inter = endpoints.find((e) => e.listener === interBroker)!;
+    this.registration = { ...this.registration, host: inter.host, port: inter.port, endpoints, httpPort };
   }
 
   /** Calls `listener` with every new session, once the broker is registered in it. */

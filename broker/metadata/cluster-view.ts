@@ -6,6 +6,7 @@
 // compare-and-set and are applied here as soon as the store accepts them (the watch then
 // delivers the same version, which changes nothing).
 import type { Logger } from 'pino';
+import type { SecurityProtocol } from '../security/listeners.js';
 import { type PartitionState, parsePartitionState, type Liveness } from '../controller/partition-state.js';
 import type { MetadataStore, StoredValue, Watch } from './metadata-store.js';
 import type { TopicRecord } from './topic-registry.js';
@@ -16,16 +17,34 @@ export const ACTIVE_CONTROLLER_KEY = 'controller/active';
 export const CONTROLLER_EPOCH_KEY = 'controller/epoch';
 const PARTITIONS_PREFIX = 'partitions/';
 
-export interface BrokerRegistration {
-  nodeId: number;
+/** How one listener of a broker is reached, as `advertised.listeners` says. */
+export interface BrokerEndpoint {
+  listener: string;
+  securityProtocol: SecurityProtocol;
   host: string;
   port: number;
+}
+
+export interface BrokerRegistration {
+  nodeId: number;
+  /** The inter-broker listener's endpoint (the only one of a broker registered before listeners). */
+  host: string;
+  port: number;
+  /** One per advertised listener; absent from registrations of brokers before listeners (PLAINTEXT only). */
+  endpoints?: BrokerEndpoint[];
   rack: string | null;
   httpPort: number;
   /** Random per process start: tells a restarted broker from its previous life. */
   incarnation: string;
   /** In controlled shutdown: its leaderships are being moved away. */
   shuttingDown: boolean;
+}
+
+/** The broker's endpoint on `listener`, if it has that listener. */
+export function endpointOf(b: BrokerRegistration, listener: string): { host: string; port: number } | undefined {
+  if (!b.endpoints) return listener === 'PLAINTEXT' ? { host: b.host, port: b.port } : undefined;
+  const e = b.endpoints.find((x) => x.listener === listener);
+  return e && { host: e.host, port: e.port };
 }
 
 export interface ActiveController {

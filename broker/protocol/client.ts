@@ -1,6 +1,7 @@
-// A minimal Kafka protocol client over one TCP connection, built on the generated codecs:
+// A minimal Kafka protocol client over one TCP (or TLS) connection, built on the generated codecs:
 // sends requests with increasing correlation ids and matches responses to them.
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as connectTls } from 'node:tls';
 import { encodeRequest, isFlexible } from './frame.js';
 import { type ApiSpec, ApiKey } from './messages/index.js';
 import { Reader } from './reader.js';
@@ -35,12 +36,17 @@ export class KafkaConnection {
     socket.on('error', () => {});
   }
 
-  static open(host: string, port: number, clientId = 'samsa'): Promise<KafkaConnection> {
+  /**
+   * Connects in clear text, or with `options.tls` over TLS (CAs, a client certificate for mTLS;
+   * the host name is checked against the broker's certificate unless checkServerIdentity says otherwise).
+   */
+  static open(host: string, port: number, clientId = 'samsa', options: { tls?: ConnectionOptions } = {}): Promise<KafkaConnection> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port }, () => {
+      const ready = () => {
         socket.off('error', reject);
         resolve(new KafkaConnection(socket, clientId));
-      });
+      };
+      const socket = options.tls ? connectTls({ ...options.tls, host, port, servername: options.tls.servername ?? (isIP(host) ? undefined : host) }, ready) : connect({ host, port }, ready);
       socket.once('error', reject);
     });
   }

@@ -6,6 +6,7 @@
 // verbatim, with the leader's offsets and epochs; the follower's high watermark follows the
 // leader's. A throttled partition (replication-quota.ts) is left out of the request while the
 // follower quota is used up.
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.js';
 import { KafkaConnection } from '../protocol/client.js';
@@ -78,7 +79,8 @@ export class ReplicaFetcher {
 
   constructor(
     readonly leaderId: number,
-    private readonly endpoint: () => { host: string; port: number } | undefined,
+    /** The leader's inter-broker listener; `tls` when that listener is SSL. */
+    private readonly endpoint: () => { host: string; port: number; tls?: ConnectionOptions } | undefined,
     private readonly settings: FetcherSettings,
     private readonly logger: Logger,
   ) {}
@@ -139,8 +141,8 @@ export class ReplicaFetcher {
   private async connect(): Promise<KafkaConnection> {
     if (this.connection) return this.connection;
     const endpoint = this.endpoint();
-    if (!endpoint) throw new Error(`leader ${this.leaderId} is not registered`);
-    const connection = await KafkaConnection.open(endpoint.host, endpoint.port, `samsa-replica-fetcher-${this.settings.nodeId}`);
+    if (!endpoint) throw new Error(`leader ${this.leaderId} is not registered, or has no inter-broker listener`);
+    const connection = await KafkaConnection.open(endpoint.host, endpoint.port, `samsa-replica-fetcher-${this.settings.nodeId}`, { tls: endpoint.tls });
     void connection.closed.then(() => {
       if (this.connection === connection) this.connection = null;
     });

@@ -10,7 +10,8 @@
 import type { Logger } from 'pino';
 import { type BrokerConfig, resolveLogConfig } from '../config.js';
 import { highWatermark, withIsr, type PartitionState } from '../controller/partition-state.js';
-import type { ClusterView } from '../metadata/cluster-view.js';
+import type { ConnectionOptions } from 'node:tls';
+import { type ClusterView, endpointOf } from '../metadata/cluster-view.js';
 import { VersionConflictError } from '../metadata/metadata-store.js';
 import type { TopicRecord, TopicRegistry } from '../metadata/topic-registry.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -98,6 +99,9 @@ export class ReplicaManager {
     }
   }
 
+  /** The listener followers fetch from (inter.broker.listener.name), with TLS options when it is SSL. */
+  private interBroker: { listener: string; tls?: () => ConnectionOptions } = { listener: 'PLAINTEXT' };
+
   /** Replication throttles: bytes sent to out-of-sync followers of throttled replicas, and fetched as one. */
   readonly leaderQuota: ReplicationQuota;
   readonly followerQuota: ReplicationQuota;
@@ -115,6 +119,11 @@ export class ReplicaManager {
     const lagMs = config.int('replica.lag.time.max.ms');
     this.shrinkTimer = setInterval(() => this.shrinkIsrs(), Math.max(50, Math.min(lagMs / 2, 2 ** 31 - 1)));
     this.shrinkTimer.unref();
+  }
+
+  /** Followers connect to leaders on `listener`, with TLS when `tls` is given (read at each connect: reloaded certificates apply). */
+  useInterBrokerListener(listener: string, tls?: () => ConnectionOptions): void {
+    this.interBroker = { listener, tls };
   }
 
   /** This broker's replica of a partition, if it holds one. */
@@ -243,7 +252,8 @@ export class ReplicaManager {
         leader,
         () => {
           const b = this.view.brokers.get(leader);
-          return b && { host: b.host, port: b.port };
+          const e = b && endpointOf(b, this.interBroker.listener);
+          return e && { ...e, tls: this.interBroker.tls?.() };
         },
         {
           nodeId: this.nodeId,

@@ -12,6 +12,7 @@ import { ApiKey, apiVersionsApi } from '../protocol/messages/index.js';
 import { Reader } from '../protocol/reader.js';
 import { apiVersionsResponse, servedApis } from '../handlers/api-table.js';
 import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
+import type { SecurityProtocol } from '../security/listeners.js';
 
 /** Smallest request: apiKey, apiVersion, correlationId. */
 const MIN_REQUEST_BYTES = 8;
@@ -38,8 +39,6 @@ export class Connection {
   private partialFrame = 0;
   /** Who requests on this connection act as. */
   principal: KafkaPrincipal = ANONYMOUS;
-  /** The listener this connection was accepted on. */
-  readonly listenerName = 'PLAINTEXT';
 
   constructor(
     private readonly socket: Socket,
@@ -47,6 +46,9 @@ export class Connection {
     private readonly broker: BrokerContext,
     private readonly maxRequestBytes: number,
     private readonly logger: Logger,
+    /** The listener this connection was accepted on, by its name in `listeners`. */
+    readonly listenerName = 'PLAINTEXT',
+    readonly securityProtocol: SecurityProtocol = 'PLAINTEXT',
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));

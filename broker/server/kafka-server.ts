@@ -1,11 +1,24 @@
-// The Kafka listener: accepts TCP connections and hands each to a Connection. It refuses
+// One Kafka listener: accepts TCP (or, on SSL listeners, TLS) connections and hands each to a
+// Connection that knows the listener's name, security protocol and the client's principal. It refuses
 // connections over max.connections / max.connections.per.ip at accept, and a sweep closes those
 // past connections.max.idle.ms or socket.request.read.timeout.ms.
 import { createServer, isIPv4, type Server, type Socket } from 'node:net';
+import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { type BrokerConfig, parseConnectionsPerIpOverrides } from '../config.js';
 import type { BrokerContext } from '../context.js';
 import { Connection } from './connection.js';
+import type { SecurityProtocol } from '../security/listeners.js';
+import type { ListenerTls, TlsMetrics } from '../security/tls.js';
+
+/** What a server needs of its listener: name, protocol, and TLS for SSL and SASL_SSL. */
+export interface ServedListener {
+  name: string;
+  protocol: SecurityProtocol;
+  tls?: { files: ListenerTls; metrics: TlsMetrics };
+}
+
+const PLAINTEXT_LISTENER: ServedListener = { name: 'PLAINTEXT', protocol: 'PLAINTEXT' };
 
 export interface ListenerSettings {
   maxRequestBytes: number;
@@ -74,19 +87,50 @@ export class KafkaServer {
   private lastSweepAt = 0;
   private readonly refusals: FloodLog;
   private readonly readTimeouts: FloodLog;
+  private readonly handshakeFailures: FloodLog;
   private nextId = 0;
 
   constructor(
     private readonly broker: BrokerContext,
     private readonly settings: ListenerSettings,
     private readonly logger: Logger,
+    private readonly listener: ServedListener = PLAINTEXT_LISTENER,
   ) {
-    this.server = createServer((socket) => this.accept(socket));
+    const tls = listener.tls;
+    if (tls) {
+      const server = createTlsServer(tls.files.serverOptions(), (socket) => this.acceptTls(socket, tls));
+      // New connections get reloaded certificates; open ones keep the context they were made with.
+      tls.files.onReload((material) => server.setSecureContext(material.context));
+      server.on('tlsClientError', (err, socket) => {
+        tls.metrics.refused.inc({ listener: listener.name, reason: 'handshake' });
+        this.handshakeFailures.add(err.message, socket.remoteAddress ?? '');
+        this.handshakeFailures.flush(Date.now());
+      });
+      this.server = server;
+    } else {
+      this.server = createServer((socket) => this.accept(socket));
+    }
+    this.handshakeFailures = new FloodLog(logger, 'TLS handshakes failed');
     this.refusals = new FloodLog(logger, 'refused new connections over max.connections or max.connections.per.ip');
     this.readTimeouts = new FloodLog(logger, 'closed connections whose request did not arrive within socket.request.read.timeout.ms');
   }
 
-  private accept(socket: Socket): void {
+  /** A completed handshake: the principal comes from the client's certificate. */
+  private acceptTls(socket: TLSSocket, tls: NonNullable<ServedListener['tls']>): void {
+    const who = tls.files.principalOf(socket);
+    if ('refused' in who) {
+      tls.metrics.refused.inc({ listener: this.listener.name, reason: 'principal_mapping' });
+      this.logger.warn({ remote: socket.remoteAddress, reason: who.refused }, 'TLS connection refused');
+      socket.destroy();
+      return;
+    }
+    const connection = this.accept(socket);
+    if (!connection) return;
+    connection.principal = who.principal;
+    this.logger.debug({ connection: connection.id, principal: `${who.principal.type}:${who.principal.name}`, subject: who.subject ?? null }, 'TLS connection authenticated');
+  }
+
+  private accept(socket: Socket): Connection | undefined {
     const ip = clientIp(socket);
     if (ip === undefined) {
       socket.destroy(); // already gone
@@ -97,7 +141,7 @@ export class KafkaServer {
     if (fromIp >= (this.settings.perIpOverrides.get(ip) ?? this.settings.maxConnectionsPerIp)) return this.refuse(socket, ip, 'max_connections_per_ip');
     this.perIp.set(ip, fromIp + 1);
     const id = `${socket.remoteAddress}:${socket.remotePort}#${this.nextId++}`;
-    const connection = new Connection(socket, id, this.broker, this.settings.maxRequestBytes, this.logger);
+    const connection = new Connection(socket, id, this.broker, this.settings.maxRequestBytes, this.logger, this.listener.name, this.listener.protocol);
     this.connections.add(connection);
     this.broker.metrics.connections.inc();
     this.broker.metrics.connectionsTotal.inc();
@@ -108,14 +152,16 @@ export class KafkaServer {
       else this.perIp.set(ip, left);
       this.broker.metrics.connections.dec();
     });
+    return connection;
   }
 
   /** Closes a new connection over a limit, as Kafka does; the client backs off and retries. */
-  private refuse(socket: Socket, ip: string, reason: 'max_connections' | 'max_connections_per_ip'): void {
+  private refuse(socket: Socket, ip: string, reason: 'max_connections' | 'max_connections_per_ip'): undefined {
     socket.destroy();
     this.broker.metrics.connectionsClosed.inc({ reason });
     this.refusals.add(reason, ip);
     this.refusals.flush(Date.now());
+    return undefined;
   }
 
   private sweep(): void {
@@ -137,6 +183,7 @@ export class KafkaServer {
     if (idle > 0) this.logger.debug({ closed: idle, idleMs: this.settings.idleMs }, 'closed idle connections');
     this.refusals.flush(now);
     this.readTimeouts.flush(now);
+    this.handshakeFailures.flush(now);
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -159,6 +206,7 @@ export class KafkaServer {
   /** Stops accepting and ends every connection; clients that do not hang up are cut off. */
   async close(graceMs = 2000): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.listener.tls?.files.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of this.connections) c.close();
     const cutoff = setTimeout(() => {

@@ -43,7 +43,13 @@ export class BrokerProcess {
   output = '';
   /** performance.now() when the process was last spawned. */
   launchedAt = 0;
-  readonly port: number;
+  /**
+   * The Kafka port: --port, or with the `listeners` setting the first listener's bound port
+   * (known once ready; listeners with port 0 get new ports at each launch).
+   */
+  port: number;
+  /** Bound port of each listener by name, from the 'broker ready' log line. */
+  readonly listenerPorts = new Map<string, number>();
   readonly httpPort: number;
   readonly dataDir: string;
   readonly config: Record<string, string>;
@@ -72,7 +78,8 @@ export class BrokerProcess {
 
   /** Picks free ports and a data directory; does not launch. */
   static async create(config: Record<string, string> = {}, extraArgs: string[] = [], nodeArgs: string[] = [], options: BrokerProcessOptions = {}): Promise<BrokerProcess> {
-    const broker = new BrokerProcess(await freePort(), await freePort(), options.dataDir ?? mkdtempSync(join(tmpdir(), 'samsa-test-')), config, extraArgs);
+    const port = config.listeners === undefined ? await freePort() : 0;
+    const broker = new BrokerProcess(port, await freePort(), options.dataDir ?? mkdtempSync(join(tmpdir(), 'samsa-test-')), config, extraArgs);
     broker.nodeArgs = nodeArgs;
     broker.launcher = options.launcher ?? [];
     broker.env = options.env;
@@ -85,6 +92,13 @@ export class BrokerProcess {
 
   get bootstrap(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  /** 127.0.0.1 and the bound port of the listener `name` (with the `listeners` setting). */
+  bootstrapOn(name: string): string {
+    const port = this.listenerPorts.get(name);
+    if (port === undefined) throw new Error(`broker has no listener ${name} (listeners: ${[...this.listenerPorts.keys()].join(', ') || 'not ready yet'})`);
+    return `127.0.0.1:${port}`;
   }
 
   get httpUrl(): string {
@@ -101,7 +115,8 @@ export class BrokerProcess {
    * waits until /readyz says ready (see waitReady).
    */
   async launch(options: { wait?: boolean; readyTimeoutMs?: number } = {}): Promise<void> {
-    const args = [...this.nodeArgs, MAIN, '--port', String(this.port), '--http-port', String(this.httpPort), '--data-dir', this.dataDir];
+    const args = [...this.nodeArgs, MAIN, ...(this.config.listeners === undefined ? ['--port', String(this.port)] : []), '--http-port', String(this.httpPort), '--data-dir', this.dataDir];
+    this.listenerPorts.clear();
     for (const [k, v] of Object.entries(this.config)) args.push('--config', `${k}=${v}`);
     args.push(...this.extraArgs);
     this.launchedAt = performance.now();
@@ -122,13 +137,25 @@ export class BrokerProcess {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`broker exited with ${child.exitCode ?? child.signalCode}:\n${this.output}`);
       try {
         const res = await fetch(`${this.httpUrl}/readyz`);
-        if (res.status === 200) return;
+        if (res.status === 200) {
+          this.readListenerPorts();
+          return;
+        }
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`broker not ready within ${timeoutMs / 1000}s:\n${this.output}`);
+  }
+
+  /** Learns the listeners' ports from the last 'broker ready' line. */
+  private readListenerPorts(): void {
+    const line = this.output.split('\n').findLast((l) => l.includes('"msg":"broker ready"'));
+    if (!line) return;
+    const ready = JSON.parse(line) as { listeners?: Record<string, { bound: string }> };
+    for (const [name, { bound }] of Object.entries(ready.listeners ?? {})) this.listenerPorts.set(name, Number(bound.slice(bound.lastIndexOf(':') + 1)));
+    if (this.config.listeners !== undefined) this.port = this.listenerPorts.values().next().value!;
   }
 
   /** Sends a signal without waiting (SIGSTOP/SIGCONT to pause and resume it). */

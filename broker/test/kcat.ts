@@ -34,7 +34,7 @@ export async function kcatProduce(bootstrap: string, topic: string, lines: strin
   });
 }
 
-export async function kcatMetadata(bootstrap: string, topic?: string): Promise<string> {
-  const { stdout } = await run('kcat', ['-b', bootstrap, '-L', ...(topic ? ['-t', topic] : [])], { timeout: 30_000 });
+export async function kcatMetadata(bootstrap: string, topic?: string, extra: string[] = []): Promise<string> {
+  const { stdout } = await run('kcat', ['-b', bootstrap, '-L', ...(topic ? ['-t', topic] : []), ...extra], { timeout: 30_000 });
   return stdout;
 }

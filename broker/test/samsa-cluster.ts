@@ -9,7 +9,7 @@ import { EtcdProcess } from './etcd-process.ts';
 
 export interface SamsaClusterOptions {
   brokers: number;
-  /** Broker settings (--config) every broker gets. */
+  /** Broker settings (--config) every broker gets, e.g. listeners and their TLS files. */
   config?: Record<string, string>;
   /** `broker.rack` of broker i is racks[i % racks.length]. */
   racks?: string[];
@@ -80,6 +80,11 @@ export class SamsaCluster {
   /** Every broker's listener, comma-separated (a client's bootstrap.servers). */
   get bootstrap(): string {
     return this.brokers.map((b) => b.bootstrap).join(',');
+  }
+
+  /** Every broker's listener `name` (see BrokerProcess.bootstrapOn), comma-separated. */
+  bootstrapOn(name: string): string {
+    return this.brokers.map((b) => b.bootstrapOn(name)).join(',');
   }
 
   broker(nodeId: number): BrokerProcess {
