@@ -1,5 +1,5 @@
 // The KafkaUser's exchanges with a broker (kafka-user.ts), against the reference Apache Kafka 4.0
-// with a SASL_PLAINTEXT SCRAM-SHA-512 listener and StandardAuthorizer (the PLAINTEXT listener's
+// (and the same suite against other targets) with a SASL_PLAINTEXT SCRAM-SHA-512 listener and StandardAuthorizer (the PLAINTEXT listener's
 // ANONYMOUS is the super user the operator connects as): after each step Kafka's own
 // kafka-acls.sh and kafka-configs.sh show exactly the spec, clients configured with exactly what
 // the user's Secret says (kafkajs with its username and password, the Java client with its
@@ -24,16 +24,18 @@ import { desiredQuotas } from './quotas.js';
 import { generatePassword } from './scram.js';
 import { scramSecretData } from './secret.js';
 
-let kafka: KafkaProcess;
-let saslPort: number;
-let conn: KafkaConnection;
-let dir: string;
+/** A broker (or cluster) with a PLAINTEXT listener whose ANONYMOUS is a super user, for the operator, and a SASL_PLAINTEXT SCRAM-SHA-512 one for users. */
+interface Target {
+  adminBootstrap: string;
+  saslBootstrap: string;
+  stop(): Promise<void>;
+}
 
-beforeAll(async () => {
+async function startKafka(): Promise<Target> {
   const port = await freePort();
   const controllerPort = await freePort();
-  saslPort = await freePort();
-  kafka = await KafkaProcess.create(
+  const saslPort = await freePort();
+  const kafka = await KafkaProcess.create(
     {
       listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
       'advertised.listeners': `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
@@ -48,19 +50,14 @@ beforeAll(async () => {
     { port, controllerPort, heap: '512M' },
   );
   await kafka.launch();
-  conn = await KafkaConnection.open('127.0.0.1', port, 'samsa-operator');
-  const admin = new kafkajs.Kafka({ clientId: 'setup', brokers: [kafka.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'orders' }, { topic: 'audit' }], waitForLeaders: true });
-  await admin.disconnect();
-  dir = mkdtempSync(join(tmpdir(), 'kafka-user-'));
-}, 180_000);
+  return { adminBootstrap: kafka.bootstrap, saslBootstrap: `127.0.0.1:${saslPort}`, stop: () => kafka.destroy() };
+}
 
-afterAll(async () => {
-  await conn?.close();
-  await kafka?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const targets: Array<[string, () => Promise<Target>]> = [['Apache Kafka 4.0', startKafka]];
+
+let target: Target;
+let conn: KafkaConnection;
+let dir: string;
 
 /** A Kafka CLI main class, asynchronously (so that nothing else blocks meanwhile). */
 function cli(mainClass: string, args: string[], stdin = ''): Promise<{ code: number; out: string }> {
@@ -87,7 +84,7 @@ const aclCount = async (n: number) => (await describeAcls(conn, 'User:alice')).l
 
 /** kafka-acls.sh --list of the principal, one "TYPE name PATTERN OPERATION PERMISSION host" per ACL. */
 async function listedAcls(principal: string): Promise<string[]> {
-  const { out } = await cli('org.apache.kafka.tools.AclCommand', ['--bootstrap-server', kafka.bootstrap, '--list', '--principal', principal]);
+  const { out } = await cli('org.apache.kafka.tools.AclCommand', ['--bootstrap-server', target.adminBootstrap, '--list', '--principal', principal]);
   const acls: string[] = [];
   let resource = '';
   for (const line of out.split('\n')) {
@@ -101,7 +98,7 @@ async function listedAcls(principal: string): Promise<string[]> {
 
 /** kafka-configs.sh --describe --entity-type users of the user. */
 async function describedUser(user: string): Promise<string> {
-  return (await cli('kafka.admin.ConfigCommand', ['--bootstrap-server', kafka.bootstrap, '--describe', '--entity-type', 'users', '--entity-name', user])).out;
+  return (await cli('kafka.admin.ConfigCommand', ['--bootstrap-server', target.adminBootstrap, '--describe', '--entity-type', 'users', '--entity-name', user])).out;
 }
 
 /** The quota values kafka-configs.sh shows for the user, sorted. */
@@ -152,8 +149,25 @@ const rules: AclRule[] = [
 ];
 const quotas: KafkaUserSpec['quotas'] = { producerByteRate: 1048576, consumerByteRate: 2097152, requestPercentage: 150 };
 
-describe('KafkaUser exchanges against Apache Kafka 4.0', () => {
+describe.each(targets)('KafkaUser exchanges against %s', (_name, start) => {
   let secret: Record<string, string>;
+
+  beforeAll(async () => {
+    target = await start();
+    const [host, port] = target.adminBootstrap.split(':') as [string, string];
+    conn = await KafkaConnection.open(host, Number(port), 'samsa-operator');
+    const admin = new kafkajs.Kafka({ clientId: 'setup', brokers: [target.adminBootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'orders' }, { topic: 'audit' }], waitForLeaders: true });
+    await admin.disconnect();
+    dir = mkdtempSync(join(tmpdir(), 'kafka-user-'));
+  }, 180_000);
+
+  afterAll(async () => {
+    await conn?.close();
+    await target?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('sets the SCRAM credential, ACLs and quotas so that Kafka\'s tools show exactly the spec', async () => {
     const password = generatePassword();
@@ -177,7 +191,7 @@ describe('KafkaUser exchanges against Apache Kafka 4.0', () => {
     // A second pass changes nothing.
     expect(await syncAcls(conn, 'User:alice', desiredAcls('User:alice', rules))).toEqual({ created: [], deleted: [] });
     expect(await syncQuotas(conn, 'alice', desiredQuotas(quotas))).toEqual([]);
-    secret = scramSecretData({ username: 'alice', password, listener: { bootstrap: `127.0.0.1:${saslPort}`, tls: false }, caCertificate: null });
+    secret = scramSecretData({ username: 'alice', password, listener: { bootstrap: target.saslBootstrap, tls: false }, caCertificate: null });
   }, 120_000);
 
   it('lets a client with the Secret\'s settings produce and consume where the ACLs allow, and refuses it elsewhere', async () => {
@@ -201,7 +215,7 @@ describe('KafkaUser exchanges against Apache Kafka 4.0', () => {
     ]);
     expect(refused.out).toMatch(/GroupAuthorizationException|Not authorized to access group/);
     // Nothing was written to the topic the user may not write to.
-    expect(await kcatConsume(kafka.bootstrap, 'audit')).toEqual([]);
+    expect(await kcatConsume(target.adminBootstrap, 'audit')).toEqual([]);
   }, 240_000);
 
   it('removes ACLs and quotas no longer in the spec, and a new password replaces the old', async () => {
@@ -220,7 +234,7 @@ describe('KafkaUser exchanges against Apache Kafka 4.0', () => {
     const password = generatePassword();
     await setScramCredential(conn, 'alice', password);
     await eventually('the new password', async () => (await partitionsSeenBy(old, 'orders').catch(() => 0)) === 0);
-    secret = scramSecretData({ username: 'alice', password, listener: { bootstrap: `127.0.0.1:${saslPort}`, tls: false }, caCertificate: null });
+    secret = scramSecretData({ username: 'alice', password, listener: { bootstrap: target.saslBootstrap, tls: false }, caCertificate: null });
     expect(await partitionsSeenBy(secret, 'orders')).toBe(1);
     await expect(partitionsSeenBy(old, 'orders')).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/);
   }, 120_000);
