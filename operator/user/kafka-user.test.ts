@@ -31,7 +31,7 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function startKafka(): Promise<Target> {
+async function startKafka(authorizer = true): Promise<Target> {
   const port = await freePort();
   const controllerPort = await freePort();
   const saslPort = await freePort();
@@ -42,9 +42,13 @@ async function startKafka(): Promise<Target> {
       'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
       'sasl.enabled.mechanisms': 'SCRAM-SHA-512',
       'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
-      'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
-      // The PLAINTEXT listeners (inter-broker, controller, the operator's admin connection).
-      'super.users': 'User:ANONYMOUS',
+      ...(authorizer
+        ? {
+            'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+            // The PLAINTEXT listeners (inter-broker, controller, the operator's admin connection).
+            'super.users': 'User:ANONYMOUS',
+          }
+        : {}),
     },
     undefined,
     { port, controllerPort, heap: '512M' },
@@ -53,7 +57,7 @@ async function startKafka(): Promise<Target> {
   return { adminBootstrap: kafka.bootstrap, saslBootstrap: `127.0.0.1:${saslPort}`, stop: () => kafka.destroy() };
 }
 
-const targets: Array<[string, () => Promise<Target>]> = [['Apache Kafka 4.0', startKafka]];
+const targets: Array<[string, () => Promise<Target>]> = [['Apache Kafka 4.0', () => startKafka()]];
 
 let target: Target;
 let conn: KafkaConnection;
@@ -253,5 +257,39 @@ describe.each(targets)('KafkaUser exchanges against %s', (_name, start) => {
     expect(described).not.toContain('SCRAM credential configs');
     await expect(partitionsSeenBy(secret, 'orders')).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/);
     await expect(produce(secret, 'orders', 'after revocation')).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/);
+  }, 120_000);
+});
+
+describe('KafkaUser exchanges against Apache Kafka 4.0 without an authorizer', () => {
+  let kafka: Target;
+  let admin: KafkaConnection;
+
+  beforeAll(async () => {
+    kafka = await startKafka(false);
+    const [host, port] = kafka.adminBootstrap.split(':') as [string, string];
+    admin = await KafkaConnection.open(host, Number(port), 'samsa-operator');
+    const setup = new kafkajs.Kafka({ clientId: 'setup', brokers: [kafka.adminBootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await setup.connect();
+    await setup.createTopics({ topics: [{ topic: 'anything' }], waitForLeaders: true });
+    await setup.disconnect();
+  }, 180_000);
+
+  afterAll(async () => {
+    await admin?.close();
+    await kafka?.stop();
+  });
+
+  it('keeps a user without ACLs, refuses ACLs with Kafka\'s reason, and revokes', async () => {
+    await setScramCredential(admin, 'bob', 'bobs-password');
+    await eventually('the credential', () => hasScramCredential(admin, 'bob'));
+    expect(await syncAcls(admin, 'User:bob', [])).toEqual({ created: [], deleted: [] });
+    await expect(syncAcls(admin, 'User:bob', desiredAcls('User:bob', rules))).rejects.toThrow(/describing the ACLs of User:bob: .*\(SECURITY_DISABLED\)|error 54/);
+    const data = scramSecretData({ username: 'bob', password: 'bobs-password', listener: { bootstrap: kafka.saslBootstrap, tls: false }, caCertificate: null });
+    await produce(data, 'anything', 'bob was here');
+    await deleteScramCredential(admin, 'bob');
+    await deleteAcls(admin, 'User:bob');
+    await deleteQuotas(admin, 'bob');
+    await eventually('the revocation', async () => !(await hasScramCredential(admin, 'bob')));
+    await expect(produce(data, 'anything', 'after revocation')).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/);
   }, 120_000);
 });
