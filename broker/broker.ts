@@ -25,6 +25,8 @@ import { ListenerTls, TlsMetrics, listenerTlsSettings } from './security/tls.js'
 import { LogManager } from './storage/log-manager.js';
 import { TopicService, isInternalTopic } from './topics.js';
 import { BROKER_VERSION } from './version.js';
+import { AclStore } from './security/acl-store.js';
+import { Authorizer } from './security/authorizer.js';
 
 export interface BrokerOptions {
   /** The one PLAINTEXT listener's address when the `listeners` setting is not given. */
@@ -59,6 +61,7 @@ export class Broker implements BrokerContext {
   readonly view: ClusterView;
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
+  readonly authorizer: Authorizer | null;
   private readonly health: PartitionHealth;
   private readonly registrar: BrokerRegistrar;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
@@ -120,6 +123,10 @@ export class Broker implements BrokerContext {
     // Set through another broker: topics without an override take the new defaults.
     this.dynamicConfigs.onChange(() => this.topics.refreshLogConfigs());
     this.producerIds = new ProducerIdAllocator(this.store);
+    this.authorizer =
+      this.config.get('authorizer.class.name') === ''
+        ? null
+        : new Authorizer(new AclStore(this.store, this.logger), this.config, options.logger.child({ component: 'authorizer' }), this.metrics.registry);
     this.topics = new TopicService(
       this.registry,
       this.logs,
@@ -179,6 +186,8 @@ export class Broker implements BrokerContext {
     await this.view.start();
     // Dynamic broker settings first: the logs open with the defaults they give.
     await this.dynamicConfigs.load();
+    // Every ACL is known before the first request is served.
+    await this.authorizer?.acls.load();
     this.topics.openAll();
     this.replicas.start();
     this.offsetExpiryTimer = setInterval(() => {
@@ -247,6 +256,7 @@ export class Broker implements BrokerContext {
     this.view.stop();
     this.registry.stop();
     this.dynamicConfigs.stop();
+    this.authorizer?.acls.stop();
     clearInterval(this.offsetExpiryTimer);
     this.groups.close();
     this.logs.close();

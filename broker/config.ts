@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { ConfigError } from './config-error.js';
 import { listenerConfigDefs } from './security/listeners.js';
 import { tlsConfigDefs } from './security/tls-config.js';
+import { authorizerConfigDefs } from './security/authorizer-config.js';
 
 export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
 
@@ -163,6 +164,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   ...connectionConfigDefs,
   ...listenerConfigDefs,
   ...tlsConfigDefs,
+  ...authorizerConfigDefs,
 ];
 
 const topicDefs = new Map(topicConfigDefs.map((d) => [d.name, d]));

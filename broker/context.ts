@@ -12,6 +12,7 @@ import type { ClusterView } from './metadata/cluster-view.js';
 import type { Controller } from './controller/controller.js';
 import type { ReplicaManager } from './replication/replica-manager.js';
 import type { KafkaPrincipal } from './security/principal.js';
+import type { Authorizer } from './security/authorizer.js';
 
 export interface BrokerNode {
   nodeId: number;
@@ -37,6 +38,8 @@ export interface BrokerContext {
   /** This broker's replicas: which partitions it leads or follows. */
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
+  /** The ACL authorizer; null when authorizer.class.name is empty (every request allowed). */
+  readonly authorizer: Authorizer | null;
   /** Live brokers of the cluster as clients of `listener` reach them (brokers without that listener left out). */
   brokers(listener: string): BrokerNode[];
   /** One live broker, as clients of `listener` reach it; undefined when it has no such listener. */
