@@ -27,6 +27,8 @@ import { TopicService, isInternalTopic } from './topics.js';
 import { BROKER_VERSION } from './version.js';
 import { AclStore } from './security/acl-store.js';
 import { Authorizer } from './security/authorizer.js';
+import { ScramCredentials } from './security/scram-credentials.js';
+import { type ScramSeed, seedScramCredential } from './security/scram-seed.js';
 
 export interface BrokerOptions {
   /** The one PLAINTEXT listener's address when the `listeners` setting is not given. */
@@ -45,6 +47,8 @@ export interface BrokerOptions {
   metadataUrl?: string;
   /** A store given directly (tests); takes precedence over metadataUrl. */
   store?: MetadataStore;
+  /** SCRAM credentials stored at start unless already there (--add-scram). */
+  scramSeeds?: readonly ScramSeed[];
 }
 
 export class Broker implements BrokerContext {
@@ -62,6 +66,7 @@ export class Broker implements BrokerContext {
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
   readonly authorizer: Authorizer | null;
+  readonly scramCredentials: ScramCredentials;
   private readonly health: PartitionHealth;
   private readonly registrar: BrokerRegistrar;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
@@ -127,6 +132,7 @@ export class Broker implements BrokerContext {
       this.config.get('authorizer.class.name') === ''
         ? null
         : new Authorizer(new AclStore(this.store, this.logger), this.config, options.logger.child({ component: 'authorizer' }), this.metrics.registry);
+    this.scramCredentials = new ScramCredentials(this.store, this.logger);
     this.topics = new TopicService(
       this.registry,
       this.logs,
@@ -161,7 +167,7 @@ export class Broker implements BrokerContext {
     this.kafka = this.listeners.listeners.map((listener) => {
       const tls = tlsByListener.get(listener.name);
       const logger = this.logger.child({ listener: listener.name });
-      return { listener, tls, server: new KafkaServer(this, settings, logger, { name: listener.name, protocol: listener.protocol, tls: tls && { files: tls, metrics: tlsMetrics } }) };
+      return { listener, tls, server: new KafkaServer(this, settings, logger, { name: listener.name, protocol: listener.protocol, saslMechanisms: this.config.listenerValue(listener.name, 'sasl.enabled.mechanisms').split(','), tls: tls && { files: tls, metrics: tlsMetrics } }) };
     });
     this.http = createHttpServer(
       {
@@ -188,6 +194,10 @@ export class Broker implements BrokerContext {
     await this.dynamicConfigs.load();
     // Every ACL is known before the first request is served.
     await this.authorizer?.acls.load();
+    await this.scramCredentials.load();
+    for (const seed of this.options.scramSeeds ?? []) {
+      if (await seedScramCredential(this.scramCredentials, seed)) this.logger.info({ user: seed.user, mechanism: seed.mechanism, iterations: seed.iterations }, 'stored SCRAM credential from --add-scram');
+    }
     this.topics.openAll();
     this.replicas.start();
     this.offsetExpiryTimer = setInterval(() => {
@@ -257,6 +267,7 @@ export class Broker implements BrokerContext {
     this.registry.stop();
     this.dynamicConfigs.stop();
     this.authorizer?.acls.stop();
+    this.scramCredentials.stop();
     clearInterval(this.offsetExpiryTimer);
     this.groups.close();
     this.logs.close();

@@ -8,6 +8,7 @@ import { ConfigError } from './config-error.js';
 import { listenerConfigDefs } from './security/listeners.js';
 import { tlsConfigDefs } from './security/tls-config.js';
 import { authorizerConfigDefs } from './security/authorizer-config.js';
+import { saslConfigDefs } from './security/sasl/sasl-config.js';
 
 export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
 
@@ -165,6 +166,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   ...listenerConfigDefs,
   ...tlsConfigDefs,
   ...authorizerConfigDefs,
+  ...saslConfigDefs,
 ];
 
 const topicDefs = new Map(topicConfigDefs.map((d) => [d.name, d]));

@@ -13,6 +13,7 @@ import type { Controller } from './controller/controller.js';
 import type { ReplicaManager } from './replication/replica-manager.js';
 import type { KafkaPrincipal } from './security/principal.js';
 import type { Authorizer } from './security/authorizer.js';
+import type { ScramCredentials } from './security/scram-credentials.js';
 
 export interface BrokerNode {
   nodeId: number;
@@ -44,6 +45,8 @@ export interface BrokerContext {
   brokers(listener: string): BrokerNode[];
   /** One live broker, as clients of `listener` reach it; undefined when it has no such listener. */
   broker(nodeId: number, listener: string): BrokerNode | undefined;
+  /** The SCRAM credentials of every user (security/scram/ in the metadata store). */
+  readonly scramCredentials: ScramCredentials;
   /** Broker acting as controller for admin requests. */
   controllerId(): number;
   /** Creates a topic with broker defaults when auto-creation is on; undefined when it is off. */

@@ -9,6 +9,7 @@ import { BrokerConfig, ConfigError, brokerConfigDefs } from './config.js';
 import { checkMetadataUrl } from './metadata/store-url.js';
 import { rackFromNode } from './rack-from-node.js';
 import { TlsFileError } from './security/tls.js';
+import { type ScramSeed, parseAddScram } from './security/scram-seed.js';
 
 const usage = `Usage: samsa-broker [options]
 
@@ -34,6 +35,10 @@ Options:
                            (NODE_NAME names the node; credentials in-cluster or from KUBECONFIG)
   --config-file FILE       Broker settings in Java properties form (name=value lines)
   --config NAME=VALUE      A broker setting by its Kafka name; repeatable, overrides the file
+  --add-scram CREDENTIAL   A SCRAM user stored at start, as kafka-storage format --add-scram takes it:
+                           'SCRAM-SHA-256=[name=admin,password=admin-secret]' (iterations=N optional,
+                           4096 to 16384, default 4096); repeatable. Kept if already stored with that
+                           password; a changed password replaces it.
   --log-level LEVEL        trace, debug, info, warn, error (default info, or LOG_LEVEL)
   --help                   Show this help
 
@@ -85,6 +90,7 @@ async function main(): Promise<void> {
         metadata: { type: 'string' },
         'rack-from-node': { type: 'string' },
         config: { type: 'string', multiple: true },
+        'add-scram': { type: 'string', multiple: true },
         'config-file': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean' },
@@ -128,6 +134,12 @@ async function main(): Promise<void> {
       fail(`--metadata: ${(err as Error).message}`);
     }
   }
+  let scramSeeds: ScramSeed[];
+  try {
+    scramSeeds = (values['add-scram'] ?? []).map(parseAddScram);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   let config: BrokerConfig;
   try {
     config = new BrokerConfig(settings);
@@ -154,6 +166,7 @@ async function main(): Promise<void> {
     metadataUrl: values.metadata,
     config,
     logger: rootLogger,
+    scramSeeds,
   };
   let broker: Broker;
   try {

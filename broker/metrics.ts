@@ -18,6 +18,8 @@ export class BrokerMetrics {
   readonly connectionsTotal: Counter;
   readonly closedForBadFrames: Counter<'reason'>;
   readonly connectionsClosed: Counter<'reason'>;
+  readonly authentications: Counter<'listener' | 'mechanism' | 'reauthentication'>;
+  readonly failedAuthentications: Counter<'listener' | 'mechanism'>;
 
   constructor(logs: LogManager) {
     const registers = [this.registry];
@@ -41,11 +43,13 @@ export class BrokerMetrics {
     this.closedForBadFrames = new Counter({ name: 'samsa_connections_closed_bad_request_total', help: 'Connections closed for an oversized, garbage or unsupported request.', labelNames: ['reason'], registers });
     this.connectionsClosed = new Counter({
       name: 'samsa_connections_closed_total',
-      help: 'Connections the broker closed for a timeout (idle, read_timeout) or refused at accept over a limit (max_connections, max_connections_per_ip).',
+      help: 'Connections the broker closed for a timeout (idle, read_timeout, session_expired: SASL session past connections.max.reauth.ms) or refused at accept over a limit (max_connections, max_connections_per_ip).',
       labelNames: ['reason'],
       registers,
     });
-    for (const reason of ['idle', 'read_timeout', 'max_connections', 'max_connections_per_ip']) this.connectionsClosed.inc({ reason }, 0);
+    for (const reason of ['idle', 'read_timeout', 'max_connections', 'max_connections_per_ip', 'session_expired']) this.connectionsClosed.inc({ reason }, 0);
+    this.authentications = new Counter({ name: 'samsa_successful_authentication_total', help: 'SASL authentications (and KIP-368 re-authentications) that succeeded, by listener and mechanism.', labelNames: ['listener', 'mechanism', 'reauthentication'], registers });
+    this.failedAuthentications = new Counter({ name: 'samsa_failed_authentication_total', help: 'SASL authentications that failed (the connection was closed), by listener and mechanism ("unsupported" when the handshake named a mechanism not enabled).', labelNames: ['listener', 'mechanism'], registers });
     // Which Samsa this broker runs, as Prometheus' build_info convention has it.
     new Gauge({ name: 'samsa_build_info', help: 'Always 1; the labels say which Samsa runs.', labelNames: ['version'], registers }).set({ version: BROKER_VERSION }, 1);
     new Gauge({

@@ -38,6 +38,10 @@ import {
   describeAclsApi,
   createAclsApi,
   deleteAclsApi,
+  saslHandshakeApi,
+  saslAuthenticateApi,
+  describeUserScramCredentialsApi,
+  alterUserScramCredentialsApi,
   type ApiVersionsResponse,
 } from '../protocol/messages/index.js';
 import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } from './metadata.js';
@@ -50,6 +54,7 @@ import { handleInitProducerId } from './init-producer-id.js';
 import { handleElectLeaders } from './elect-leaders.js';
 import { handleAlterPartitionReassignments, handleListPartitionReassignments } from './reassignments.js';
 import { handleDescribeLogDirs } from './describe-log-dirs.js';
+import { handleAlterUserScramCredentials, handleDescribeUserScramCredentials, handleSaslAuthenticateWithoutSasl, handleSaslHandshakeWithoutSasl } from './scram-credentials.js';
 import {
   handleFindCoordinator,
   handleJoinGroup,
@@ -150,6 +155,11 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(createAclsApi, 1, handleCreateAcls),
     serve(deleteAclsApi, 1, handleDeleteAcls),
     serve(offsetDeleteApi, 0, guarded(authorizedOffsetDelete, (b, req) => handleOffsetDelete(b, req))),
+    // v0 too, as Kafka 4 does: librdkafka requires it advertised before it uses SASL at all.
+    serve(saslHandshakeApi, 0, handleSaslHandshakeWithoutSasl),
+    serve(saslAuthenticateApi, 0, handleSaslAuthenticateWithoutSasl),
+    serve(describeUserScramCredentialsApi, 0, (b, req) => handleDescribeUserScramCredentials(b, req)),
+    serve(alterUserScramCredentialsApi, 0, (b, req) => handleAlterUserScramCredentials(b, req)),
   ].map((api) => [api.spec.key, api]),
 );
 

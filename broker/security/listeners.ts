@@ -102,8 +102,6 @@ export function planListeners(settings: { get(name: string): string }, legacy: L
   for (const e of bound) {
     const protocol = protocols.get(e.name);
     if (!protocol) throw new ConfigError(`listeners: ${e.name} has no security protocol (add ${e.name}:<PROTOCOL> to listener.security.protocol.map)`);
-    // Until SaslHandshake/SaslAuthenticate are served, a SASL listener would let anyone in unauthenticated.
-    if (protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL') throw new ConfigError(`listeners: ${e.name} uses ${protocol}, and this broker does not serve SASL yet`);
     const other = ports.get(e.port);
     if (e.port !== 0 && other !== undefined) throw new ConfigError(`listeners: ${other} and ${e.name} both bind port ${e.port}`);
     ports.set(e.port, e.name);

@@ -12,10 +12,13 @@ import { ApiKey, apiVersionsApi } from '../protocol/messages/index.js';
 import { Reader } from '../protocol/reader.js';
 import { apiVersionsResponse, servedApis } from '../handlers/api-table.js';
 import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
-import type { SecurityProtocol } from '../security/listeners.js';
+import { type ListenerSecurity, usesSasl } from '../security/listener-security.js';
+import { SaslAuthenticator, type SaslVerdict } from '../security/sasl/authenticator.js';
 
 /** Smallest request: apiKey, apiVersion, correlationId. */
 const MIN_REQUEST_BYTES = 8;
+/** The verdict on every request of a listener without SASL. */
+const SERVE: SaslVerdict = { action: 'serve' };
 /** Frames queued before the socket stops being read. */
 const MAX_QUEUED_FRAMES = 64;
 
@@ -39,6 +42,10 @@ export class Connection {
   private partialFrame = 0;
   /** Who requests on this connection act as. */
   principal: KafkaPrincipal = ANONYMOUS;
+  /** The listener this connection was accepted on. */
+  readonly listenerName: string;
+  /** SASL on a SASL_PLAINTEXT / SASL_SSL listener; null on the others. */
+  private readonly sasl: SaslAuthenticator | null;
 
   constructor(
     private readonly socket: Socket,
@@ -46,10 +53,19 @@ export class Connection {
     private readonly broker: BrokerContext,
     private readonly maxRequestBytes: number,
     private readonly logger: Logger,
-    /** The listener this connection was accepted on, by its name in `listeners`. */
-    readonly listenerName = 'PLAINTEXT',
-    readonly securityProtocol: SecurityProtocol = 'PLAINTEXT',
+    security: ListenerSecurity,
   ) {
+    this.listenerName = security.name;
+    this.sasl = usesSasl(security.securityProtocol)
+      ? new SaslAuthenticator(security, {
+          credentials: (user, mechanism) => broker.scramCredentials.get(user, mechanism),
+          reauthMs: () => broker.config.int('connections.max.reauth.ms'),
+          metrics: broker.metrics,
+          logger,
+          connection: id,
+          remote: socket.remoteAddress ?? '',
+        })
+      : null;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.logger.debug({ err, connection: id }, 'connection error'));
@@ -77,7 +93,8 @@ export class Connection {
           size = this.sizeBuf.readInt32BE(0);
           this.sizeFilled = 0;
         }
-        if (size < MIN_REQUEST_BYTES || size > this.maxRequestBytes) {
+        // A bare SASL token (after SaslHandshake v0) may be shorter than any Kafka request.
+        if ((size < MIN_REQUEST_BYTES && !this.sasl?.awaitingRawToken) || size > this.maxRequestBytes) {
           const reason = size > this.maxRequestBytes ? 'too_large' : 'garbage';
           this.reject(reason, { size, limit: this.maxRequestBytes }, size > this.maxRequestBytes ? 'request larger than socket.request.max.bytes' : 'request frame too small to be a Kafka request');
           return;
@@ -132,6 +149,7 @@ export class Connection {
   }
 
   private async handle(frame: Buffer): Promise<void> {
+    if (this.sasl?.awaitingRawToken) return this.handleRawToken(this.sasl, frame);
     const started = process.hrtime.bigint();
     const r = new Reader(frame);
     const header = readRequestHeaderStart(r);
@@ -159,8 +177,23 @@ export class Connection {
       return;
     }
     try {
-      const response = await api.handle(this.broker, body, { apiVersion, clientId: header.clientId, clientHost: this.socket.remoteAddress ?? '', principal: this.principal, listenerName: this.listenerName });
-      if (response !== null && !this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, response));
+      const verdict: SaslVerdict = this.sasl ? await this.sasl.check(header.apiKey, apiVersion, body, Date.now()) : SERVE;
+      if (verdict.action === 'close') {
+        this.logger.warn({ connection: this.id, remote: this.socket.remoteAddress, listener: this.listenerName, api: api.spec.name, reason: verdict.reason }, `closing connection: ${verdict.message}`);
+        this.closed = true;
+        this.queue.length = 0;
+        this.socket.destroy();
+        return;
+      }
+      if (verdict.action === 'respond') {
+        if (!this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, verdict.response));
+        this.principal = this.sasl!.principal ?? this.principal;
+        // A refused authentication is answered, then the connection closes once the answer is out.
+        if (verdict.close) this.close();
+      } else {
+        const response = await api.handle(this.broker, body, { apiVersion, clientId: header.clientId, clientHost: this.socket.remoteAddress ?? '', principal: this.principal, listenerName: this.listenerName });
+        if (response !== null && !this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, response));
+      }
       this.broker.metrics.request(api.spec.name, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (err) {
       // An unexpected failure in the broker: log it and close, so the client retries elsewhere
@@ -169,6 +202,25 @@ export class Connection {
       this.logger.error({ err, api: api.spec.name, apiVersion, connection: this.id }, 'request failed');
       this.socket.destroy();
     }
+  }
+
+  /** A bare SASL token after SaslHandshake v0: the server's token goes back framed by its size. */
+  private async handleRawToken(sasl: SaslAuthenticator, token: Buffer): Promise<void> {
+    let reply: Buffer | null;
+    try {
+      reply = await sasl.rawToken(token, Date.now());
+    } catch (err) {
+      this.logger.error({ err, connection: this.id }, 'SASL authentication failed in the broker');
+      reply = null;
+    }
+    if (reply === null) {
+      this.close();
+      return;
+    }
+    const size = Buffer.allocUnsafe(4);
+    size.writeInt32BE(reply.length);
+    this.send([size, reply]);
+    this.principal = sasl.principal ?? this.principal;
   }
 
   private send(chunks: Buffer[]): void {

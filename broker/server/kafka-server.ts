@@ -15,10 +15,12 @@ import type { ListenerTls, TlsMetrics } from '../security/tls.js';
 export interface ServedListener {
   name: string;
   protocol: SecurityProtocol;
+  /** The SASL mechanisms a SASL listener accepts. */
+  saslMechanisms: readonly string[];
   tls?: { files: ListenerTls; metrics: TlsMetrics };
 }
 
-const PLAINTEXT_LISTENER: ServedListener = { name: 'PLAINTEXT', protocol: 'PLAINTEXT' };
+const PLAINTEXT_LISTENER: ServedListener = { name: 'PLAINTEXT', protocol: 'PLAINTEXT', saslMechanisms: [] };
 
 export interface ListenerSettings {
   maxRequestBytes: number;
@@ -141,7 +143,7 @@ export class KafkaServer {
     if (fromIp >= (this.settings.perIpOverrides.get(ip) ?? this.settings.maxConnectionsPerIp)) return this.refuse(socket, ip, 'max_connections_per_ip');
     this.perIp.set(ip, fromIp + 1);
     const id = `${socket.remoteAddress}:${socket.remotePort}#${this.nextId++}`;
-    const connection = new Connection(socket, id, this.broker, this.settings.maxRequestBytes, this.logger, this.listener.name, this.listener.protocol);
+    const connection = new Connection(socket, id, this.broker, this.settings.maxRequestBytes, this.logger, { name: this.listener.name, securityProtocol: this.listener.protocol, saslMechanisms: this.listener.saslMechanisms });
     this.connections.add(connection);
     this.broker.metrics.connections.inc();
     this.broker.metrics.connectionsTotal.inc();

@@ -38,3 +38,11 @@ export async function kcatMetadata(bootstrap: string, topic?: string, extra: str
   const { stdout } = await run('kcat', ['-b', bootstrap, '-L', ...(topic ? ['-t', topic] : []), ...extra], { timeout: 30_000 });
   return stdout;
 }
+
+/**
+ * librdkafka options for SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) to pass as kcat's `extra`.
+ * SASL_SSL takes the same plus its ssl.* options (e.g. ssl.ca.location) in `tls`.
+ */
+export function kcatSasl(mechanism: string, username: string, password: string, securityProtocol: 'SASL_PLAINTEXT' | 'SASL_SSL' = 'SASL_PLAINTEXT', tls: string[] = []): string[] {
+  return ['-X', `security.protocol=${securityProtocol}`, '-X', `sasl.mechanisms=${mechanism}`, '-X', `sasl.username=${username}`, '-X', `sasl.password=${password}`, ...tls];
+}
