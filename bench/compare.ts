@@ -1,14 +1,16 @@
 // Samsa side by side with Apache Kafka on this machine, in the same run: each round starts a
 // fresh Samsa broker and a fresh single-node KRaft Kafka, one after the other, and drives both
-// with the same clients and settings. Prints one table (medians, min–max, Samsa/Kafka), and
+// with the same clients and settings. Both have a PLAINTEXT listener and an SSL one (PEM key and
+// trust stores from the same files) for the TLS rows. Prints one table (medians, min–max, Samsa/Kafka), and
 // writes bench/results/compare-<time>.json and an SVG chart of the ratios.
 //   npm run bench:compare -- [--rounds 3] [--records 200000] (bench/cluster-compare.ts runs after it)
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import { Consumer, Producer, stringDeserializers } from '@platformatic/kafka';
-import { BrokerProcess } from '../broker/test/broker-process.ts';
+import { BrokerProcess, freePort } from '../broker/test/broker-process.ts';
 import { KafkaProcess, ensureKafka, kafkaTool } from '../broker/test/kafka-process.ts';
+import { TlsTestFiles, keystorePem } from '../broker/test/tls-files.ts';
 import { Comparison, type Metric, type System } from './comparison.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, records: { type: 'string', default: '200000' } } });
@@ -16,8 +18,17 @@ const ROUNDS = Number(values.rounds);
 const RECORDS = Number(values.records);
 const { Kafka, logLevel } = kafkajs;
 
+/** One key store and CA for both brokers; the key unencrypted, as the JDK reads Node's PBES2 keys not. */
+const tlsFiles = new TlsTestFiles();
+const KEYSTORE = tlsFiles.write('broker.pem', keystorePem(tlsFiles.broker()));
+const TRUSTSTORE = tlsFiles.write('ca.pem', tlsFiles.ca.cert);
+/** Settings of Kafka's tools on the SSL listener. */
+const TLS_CLIENT = tlsFiles.write('client.properties', `security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location=${TRUSTSTORE}\n`);
+
 interface Running {
   bootstrap: string;
+  /** The SSL listener. */
+  tlsBootstrap: string;
   pid: number;
   stop(): Promise<void>;
 }
@@ -38,13 +49,34 @@ function usage(pid: number): { cpuSeconds: number; peakRssMb: number } {
 
 async function start(system: System): Promise<Running & { startupMs: number }> {
   if (system === 'samsa') {
-    const b = await BrokerProcess.start({ 'group.initial.rebalance.delay.ms': '0' });
+    const b = await BrokerProcess.start({
+      'group.initial.rebalance.delay.ms': '0',
+      listeners: 'PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0',
+      'ssl.keystore.type': 'PEM',
+      'ssl.keystore.location': KEYSTORE,
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.location': TRUSTSTORE,
+    });
     const startupMs = await firstProduce(b.bootstrap, b.launchedAt);
-    return { bootstrap: b.bootstrap, pid: b.pid, startupMs, stop: () => b.destroy() };
+    return { bootstrap: b.bootstrap, tlsBootstrap: b.bootstrapOn('SSL'), pid: b.pid, startupMs, stop: () => b.destroy() };
   }
-  const k = await KafkaProcess.start();
+  const [port, controllerPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+  const k = await KafkaProcess.create(
+    {
+      listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SSL://127.0.0.1:${tlsPort}`,
+      'advertised.listeners': `PLAINTEXT://127.0.0.1:${port},SSL://127.0.0.1:${tlsPort}`,
+      'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL',
+      'ssl.keystore.type': 'PEM',
+      'ssl.keystore.location': KEYSTORE,
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.location': TRUSTSTORE,
+    },
+    undefined,
+    { port, controllerPort },
+  );
+  await k.launch();
   const startupMs = await firstProduce(k.bootstrap, k.launchedAt);
-  return { bootstrap: k.bootstrap, pid: k.pid, startupMs, stop: () => k.destroy() };
+  return { bootstrap: k.bootstrap, tlsBootstrap: `127.0.0.1:${tlsPort}`, pid: k.pid, startupMs, stop: () => k.destroy() };
 }
 
 /** Milliseconds from process start until a produce is acknowledged (the same client for both). */
@@ -68,15 +100,16 @@ function createTopic(bootstrap: string, topic: string, partitions: number): void
   kafkaTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', bootstrap, '--create', '--topic', topic, '--partitions', String(partitions), '--replication-factor', '1']);
 }
 
-function producerPerformance(bootstrap: string, topic: string, records: number, size: number, acks: string) {
-  const out = kafkaTool('org.apache.kafka.tools.ProducerPerformance', ['--topic', topic, '--num-records', String(records), '--record-size', String(size), '--throughput', '-1', '--producer-props', `bootstrap.servers=${bootstrap}`, `acks=${acks}`]);
+/** `config`: a client properties file (the SSL listener's settings). */
+function producerPerformance(bootstrap: string, topic: string, records: number, size: number, acks: string, config?: string) {
+  const out = kafkaTool('org.apache.kafka.tools.ProducerPerformance', ['--topic', topic, '--num-records', String(records), '--record-size', String(size), '--throughput', '-1', '--producer-props', `bootstrap.servers=${bootstrap}`, `acks=${acks}`, ...(config ? ['--producer.config', config] : [])]);
   const m = /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency.*?(\d+) ms 99th/.exec(out.trim().split('\n').at(-1)!);
   if (!m) throw new Error(`unexpected ProducerPerformance output:\n${out}`);
   return { recordsPerSec: Number(m[2]), mbPerSec: Number(m[3]), avgLatencyMs: Number(m[4]), p99Ms: Number(m[5]) };
 }
 
-function consumerPerformance(bootstrap: string, topic: string, records: number) {
-  const out = kafkaTool('org.apache.kafka.tools.ConsumerPerformance', ['--bootstrap-server', bootstrap, '--topic', topic, '--messages', String(records), '--timeout', '60000']);
+function consumerPerformance(bootstrap: string, topic: string, records: number, config?: string) {
+  const out = kafkaTool('org.apache.kafka.tools.ConsumerPerformance', ['--bootstrap-server', bootstrap, '--topic', topic, '--messages', String(records), '--timeout', '60000', ...(config ? ['--consumer.config', config] : [])]);
   const lines = out.trim().split('\n');
   const header = lines.findIndex((l) => l.startsWith('start.time'));
   const cols = lines[header]!.split(',').map((s) => s.trim());
@@ -168,6 +201,17 @@ async function round(system: System): Promise<void> {
     const after = usage(broker.pid);
     record({ scenario: 'broker CPU seconds per GB moved', unit: 's/GB', higherIsBetter: false }, system, (after.cpuSeconds - before.cpuSeconds) / (bytes / 1e9));
     record({ scenario: 'broker peak RSS', unit: 'MB', higherIsBetter: false }, system, after.peakRssMb);
+    // TLS: the same tools on the SSL listener (server-authenticated TLS, no client certificate);
+    // after the CPU and memory rows, which stay those of the PLAINTEXT scenarios.
+    for (const size of [100, 1024]) {
+      const records = size === 100 ? RECORDS : Math.round(RECORDS / 4);
+      const topic = `perf-tls-${size}-6`;
+      createTopic(broker.bootstrap, topic, 6);
+      const r = producerPerformance(broker.tlsBootstrap, topic, records, size, '1', TLS_CLIENT);
+      const c = consumerPerformance(broker.tlsBootstrap, topic, records, TLS_CLIENT);
+      record({ scenario: `TLS ProducerPerformance ${size} B, 6 partitions, acks=1`, unit: 'MB/s', higherIsBetter: true }, system, r.mbPerSec);
+      record({ scenario: `TLS ConsumerPerformance ${size} B, 6 partitions`, unit: 'MB/s', higherIsBetter: true }, system, c.mbPerSec);
+    }
   } finally {
     await broker.stop();
   }
@@ -186,6 +230,7 @@ async function main(): Promise<void> {
     `Samsa vs Apache Kafka 4.0.0 (KRaft, single node), ${ROUNDS} rounds, ${RECORDS} records per produce scenario (1 KiB: a quarter), node ${process.version}`,
     { rounds: ROUNDS, records: RECORDS, node: process.version, kafka: '4.0.0' },
   );
+  tlsFiles.remove();
 }
 
 await main();

@@ -28,6 +28,8 @@ import { BROKER_VERSION } from './version.js';
 import { AclStore } from './security/acl-store.js';
 import { Authorizer } from './security/authorizer.js';
 import { ScramCredentials } from './security/scram-credentials.js';
+import { usesSasl } from './security/listener-security.js';
+import { interBrokerSaslCredentials } from './security/sasl/sasl-config.js';
 import { type ScramSeed, seedScramCredential } from './security/scram-seed.js';
 
 export interface BrokerOptions {
@@ -162,7 +164,12 @@ export class Broker implements BrokerContext {
       else this.groups.unloadPartition(partition);
     });
     const interBrokerTls = tlsByListener.get(this.listeners.interBroker);
-    this.replicas.useInterBrokerListener(this.listeners.interBroker, interBrokerTls ? () => interBrokerTls.clientOptions() : undefined);
+    const interBroker = this.listeners.listeners.find((l) => l.name === this.listeners.interBroker)!;
+    this.replicas.useInterBrokerListener(
+      interBroker.name,
+      interBrokerTls ? () => interBrokerTls.clientOptions() : undefined,
+      usesSasl(interBroker.protocol) ? interBrokerSaslCredentials(this.config, interBroker.name) : undefined,
+    );
     const settings = listenerSettings(this.config);
     this.kafka = this.listeners.listeners.map((listener) => {
       const tls = tlsByListener.get(listener.name);

@@ -30,6 +30,8 @@ export interface ConfigDef {
    * update mode). Absent: read-only, set at start.
    */
   dynamic?: 'cluster-wide';
+  /** A secret (Kafka's PASSWORD type): DescribeConfigs gives no value, only isSensitive. */
+  sensitive?: true;
 }
 
 const HOUR = 3_600_000;
@@ -245,12 +247,13 @@ const synonymsOf = (name: string) => SYNONYMS.find((group) => group.includes(nam
 const SCALE: Record<string, number> = { 'log.retention.minutes': 60_000, 'log.retention.hours': HOUR, 'log.roll.hours': HOUR, 'log.flush.scheduler.interval.ms': 1 };
 
 const LISTENER_PREFIX = 'listener.name.';
-const LISTENER_SCOPED = /^listener\.name\.([^.]+)\.((?:ssl|sasl)\..+)$/;
+// Kafka's per-listener JAAS form also names the mechanism: listener.name.<l>.<mechanism>.sasl.jaas.config.
+const LISTENER_SCOPED = /^listener\.name\.([^.]+)\.((?:(?:plain|scram-sha-256|scram-sha-512)\.(?=sasl\.jaas\.config$))?(?:ssl|sasl)\..+)$/;
 
 /** The definition behind a per-listener setting (listener.name.<listener>.<ssl.* or sasl.* setting>), named as given. */
 function listenerScopedDef(name: string): ConfigDef | undefined {
   const m = LISTENER_SCOPED.exec(name);
-  const def = m && brokerDefs.get(m[2]!);
+  const def = m && brokerDefs.get(m[2]!.replace(/^[a-z0-9-]+\.(?=sasl\.jaas\.config$)/, ''));
   if (!m || !def) return undefined;
   if (m[1] !== m[1]!.toLowerCase()) throw new ConfigError(`${name}: the listener name in listener.name.<listener>.${m[2]} is written in lower case (listener.name.${m[1]!.toLowerCase()}.${m[2]})`);
   return { ...def, name };

@@ -46,9 +46,9 @@ function brokerSynonyms(broker: BrokerContext, def: ConfigDef, from: DynamicLaye
   ];
   for (const [layer, source] of layers) {
     const value = layer.get(def.name);
-    if (value !== undefined) list.push({ name: def.name, value, source });
+    if (value !== undefined) list.push({ name: def.name, value: def.sensitive ? null : value, source });
   }
-  list.push({ name: def.name, value: def.default, source: ConfigSource.default });
+  list.push({ name: def.name, value: def.sensitive ? null : def.default, source: ConfigSource.default });
   return list;
 }
 
@@ -95,11 +95,12 @@ function describeBrokerConfigs(broker: BrokerContext, name: string, keys: string
 function entry(def: ConfigDef, value: string, source: number, readOnly: boolean, synonyms: DescribeConfigsSynonym[], docs: boolean): DescribeConfigsResourceResult {
   return {
     name: def.name,
-    value,
+    // As Kafka: a secret's value is never sent.
+    value: def.sensitive ? null : value,
     readOnly,
     isDefault: source === ConfigSource.default,
     configSource: source,
-    isSensitive: false,
+    isSensitive: def.sensitive ?? false,
     synonyms,
     configType: ConfigTypeCode[def.type],
     documentation: docs ? def.doc : null,

@@ -7,6 +7,7 @@
 // leader's. A throttled partition (replication-quota.ts) is left out of the request while the
 // follower quota is used up.
 import type { ConnectionOptions } from 'node:tls';
+import { type SaslCredentials, authenticateSasl } from '../protocol/sasl-client.js';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.js';
 import { KafkaConnection } from '../protocol/client.js';
@@ -80,7 +81,7 @@ export class ReplicaFetcher {
   constructor(
     readonly leaderId: number,
     /** The leader's inter-broker listener; `tls` when that listener is SSL. */
-    private readonly endpoint: () => { host: string; port: number; tls?: ConnectionOptions } | undefined,
+    private readonly endpoint: () => { host: string; port: number; tls?: ConnectionOptions; sasl?: SaslCredentials } | undefined,
     private readonly settings: FetcherSettings,
     private readonly logger: Logger,
   ) {}
@@ -143,6 +144,14 @@ export class ReplicaFetcher {
     const endpoint = this.endpoint();
     if (!endpoint) throw new Error(`leader ${this.leaderId} is not registered, or has no inter-broker listener`);
     const connection = await KafkaConnection.open(endpoint.host, endpoint.port, `samsa-replica-fetcher-${this.settings.nodeId}`, { tls: endpoint.tls });
+    if (endpoint.sasl) {
+      try {
+        await authenticateSasl(connection, endpoint.sasl);
+      } catch (err) {
+        await connection.close();
+        throw err;
+      }
+    }
     void connection.closed.then(() => {
       if (this.connection === connection) this.connection = null;
     });

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { type BrokerConfig, resolveLogConfig } from '../config.js';
 import { highWatermark, withIsr, type PartitionState } from '../controller/partition-state.js';
 import type { ConnectionOptions } from 'node:tls';
+import type { SaslCredentials } from '../protocol/sasl-client.js';
 import { type ClusterView, endpointOf } from '../metadata/cluster-view.js';
 import { VersionConflictError } from '../metadata/metadata-store.js';
 import type { TopicRecord, TopicRegistry } from '../metadata/topic-registry.js';
@@ -100,7 +101,7 @@ export class ReplicaManager {
   }
 
   /** The listener followers fetch from (inter.broker.listener.name), with TLS options when it is SSL. */
-  private interBroker: { listener: string; tls?: () => ConnectionOptions } = { listener: 'PLAINTEXT' };
+  private interBroker: { listener: string; tls?: () => ConnectionOptions; sasl?: SaslCredentials } = { listener: 'PLAINTEXT' };
 
   /** Replication throttles: bytes sent to out-of-sync followers of throttled replicas, and fetched as one. */
   readonly leaderQuota: ReplicationQuota;
@@ -122,8 +123,8 @@ export class ReplicaManager {
   }
 
   /** Followers connect to leaders on `listener`, with TLS when `tls` is given (read at each connect: reloaded certificates apply). */
-  useInterBrokerListener(listener: string, tls?: () => ConnectionOptions): void {
-    this.interBroker = { listener, tls };
+  useInterBrokerListener(listener: string, tls?: () => ConnectionOptions, sasl?: SaslCredentials): void {
+    this.interBroker = { listener, tls, sasl };
   }
 
   /** This broker's replica of a partition, if it holds one. */
@@ -253,7 +254,7 @@ export class ReplicaManager {
         () => {
           const b = this.view.brokers.get(leader);
           const e = b && endpointOf(b, this.interBroker.listener);
-          return e && { ...e, tls: this.interBroker.tls?.() };
+          return e && { ...e, tls: this.interBroker.tls?.(), sasl: this.interBroker.sasl };
         },
         {
           nodeId: this.nodeId,

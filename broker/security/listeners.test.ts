@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BrokerConfig } from '../config.js';
 import { planListeners } from './listeners.js';
+import { interBrokerSaslCredentials } from './sasl/sasl-config.js';
 
 const legacy = { host: '127.0.0.1', port: 9092 };
 const plan = (settings: Record<string, string>) => planListeners(new BrokerConfig(settings), legacy);
@@ -44,8 +45,15 @@ describe('listeners', () => {
     expect(() => plan({ 'advertised.listeners': 'PLAINTEXT://a:9092' })).toThrow('advertised.listeners needs listeners');
   });
 
-  it('SASL listeners are refused until SASL is served', () => {
-    expect(() => plan({ listeners: 'PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094' })).toThrow('listeners: SASL_SSL uses SASL_SSL, and this broker does not serve SASL yet');
+  it('a SASL inter-broker listener takes the broker\'s login from its JAAS line, per listener and mechanism first', () => {
+    const settings = { listeners: 'SASL_SSL://127.0.0.1:9094', 'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-256' };
+    expect(plan(settings).interBroker).toBe('SASL_SSL');
+    expect(() => interBrokerSaslCredentials(new BrokerConfig(settings), 'SASL_SSL')).toThrow('give the broker\'s login in listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config');
+    const jaas = (user: string) => `org.apache.kafka.common.security.scram.ScramLoginModule required username="${user}" password="${user}-secret";`;
+    expect(interBrokerSaslCredentials(new BrokerConfig({ ...settings, 'sasl.jaas.config': jaas('plain') }), 'SASL_SSL')).toEqual({ mechanism: 'SCRAM-SHA-256', username: 'plain', password: 'plain-secret' });
+    const scoped = new BrokerConfig({ ...settings, 'sasl.jaas.config': jaas('plain'), 'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': jaas('scoped') });
+    expect(interBrokerSaslCredentials(scoped, 'SASL_SSL')).toEqual({ mechanism: 'SCRAM-SHA-256', username: 'scoped', password: 'scoped-secret' });
+    expect(() => interBrokerSaslCredentials(new BrokerConfig({ ...settings, 'sasl.jaas.config': 'ScramLoginModule required username="x";' }), 'SASL_SSL')).toThrow('needs username="..." and password="..."');
   });
 });
 

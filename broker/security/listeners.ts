@@ -126,8 +126,5 @@ export function planListeners(settings: { get(name: string): string }, legacy: L
   const interBroker = settings.get('inter.broker.listener.name').toUpperCase() || listeners[0]!.name;
   const inter = listeners.find((l) => l.name === interBroker);
   if (!inter) throw new ConfigError(`inter.broker.listener.name ${interBroker} is not in listeners (${listeners.map((l) => l.name).join(', ')})`);
-  if (inter.protocol === 'SASL_PLAINTEXT' || inter.protocol === 'SASL_SSL') {
-    throw new ConfigError(`inter.broker.listener.name ${interBroker} uses ${inter.protocol}; replication between brokers supports PLAINTEXT and SSL listeners`);
-  }
   return { listeners, interBroker };
 }

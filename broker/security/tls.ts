@@ -142,7 +142,7 @@ export class TlsMetrics {
     this.reloads = new Counter({ name: 'samsa_tls_certificate_reloads_total', help: 'Changed key or trust store files taken into use, by listener.', labelNames: ['listener'], registers });
     this.reloadFailures = new Counter({ name: 'samsa_tls_certificate_reload_failures_total', help: 'Changed key or trust store files that could not be used (the previous ones stay in use), by listener.', labelNames: ['listener'], registers });
     this.expiry = new Gauge({ name: 'samsa_tls_certificate_expiry_timestamp_seconds', help: 'When the certificate a listener presents expires (Unix time).', labelNames: ['listener'], registers });
-    this.refused = new Counter({ name: 'samsa_tls_connections_refused_total', help: 'TLS connections refused, by listener and reason (handshake: failed TLS handshake, incl. a missing, untrusted or expired client certificate; principal_mapping: no ssl.principal.mapping.rules rule applies).', labelNames: ['listener', 'reason'], registers });
+    this.refused = new Counter({ name: 'samsa_tls_connections_refused_total', help: 'TLS connections refused, by listener and reason (handshake: failed TLS handshake, incl. a missing, untrusted or expired client certificate under ssl.client.auth=required; untrusted_certificate: a client certificate that does not verify under ssl.client.auth=requested; principal_mapping: no ssl.principal.mapping.rules rule applies).', labelNames: ['listener', 'reason'], registers });
   }
 }
 
@@ -225,15 +225,15 @@ export class ListenerTls {
    * ssl.client.auth=requested node:tls lets it through; Kafka fails the handshake) or a subject no
    * mapping rule applies to.
    */
-  principalOf(socket: TLSSocket): { principal: KafkaPrincipal; subject?: string } | { refused: string } {
+  principalOf(socket: TLSSocket): { principal: KafkaPrincipal; subject?: string } | { refused: string; reason: 'untrusted_certificate' | 'principal_mapping' } {
     const cert = socket.getPeerX509Certificate();
     if (!cert) return { principal: ANONYMOUS };
-    if (!socket.authorized) return { refused: `client certificate not trusted: ${String(socket.authorizationError)}` };
+    if (!socket.authorized) return { refused: `client certificate not trusted: ${String(socket.authorizationError)}`, reason: 'untrusted_certificate' };
     const subject = subjectDistinguishedName(cert);
     try {
       return { principal: userPrincipal(this.mapper.name(subject)), subject };
     } catch (err) {
-      return { refused: (err as Error).message };
+      return { refused: (err as Error).message, reason: 'principal_mapping' };
     }
   }
 }

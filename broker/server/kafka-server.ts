@@ -10,6 +10,7 @@ import type { BrokerContext } from '../context.js';
 import { Connection } from './connection.js';
 import type { SecurityProtocol } from '../security/listeners.js';
 import type { ListenerTls, TlsMetrics } from '../security/tls.js';
+import { principalString } from '../security/principal.js';
 
 /** What a server needs of its listener: name, protocol, and TLS for SSL and SASL_SSL. */
 export interface ServedListener {
@@ -100,10 +101,14 @@ export class KafkaServer {
   ) {
     const tls = listener.tls;
     if (tls) {
-      const server = createTlsServer(tls.files.serverOptions(), (socket) => this.acceptTls(socket, tls));
+      // A handshake that does not finish counts as a request that does not arrive (socket.request.read.timeout.ms).
+      const handshakeTimeout = settings.readTimeoutMs >= 0 ? settings.readTimeoutMs : 0;
+      const server = createTlsServer({ ...tls.files.serverOptions(), handshakeTimeout }, (socket) => this.acceptTls(socket, tls));
       // New connections get reloaded certificates; open ones keep the context they were made with.
       tls.files.onReload((material) => server.setSecureContext(material.context));
       server.on('tlsClientError', (err, socket) => {
+        // With this listener node:tls leaves the socket open: close it here.
+        socket.destroy();
         tls.metrics.refused.inc({ listener: listener.name, reason: 'handshake' });
         this.handshakeFailures.add(err.message, socket.remoteAddress ?? '');
         this.handshakeFailures.flush(Date.now());
@@ -121,7 +126,7 @@ export class KafkaServer {
   private acceptTls(socket: TLSSocket, tls: NonNullable<ServedListener['tls']>): void {
     const who = tls.files.principalOf(socket);
     if ('refused' in who) {
-      tls.metrics.refused.inc({ listener: this.listener.name, reason: 'principal_mapping' });
+      tls.metrics.refused.inc({ listener: this.listener.name, reason: who.reason });
       this.logger.warn({ remote: socket.remoteAddress, reason: who.refused }, 'TLS connection refused');
       socket.destroy();
       return;
@@ -129,7 +134,7 @@ export class KafkaServer {
     const connection = this.accept(socket);
     if (!connection) return;
     connection.principal = who.principal;
-    this.logger.debug({ connection: connection.id, principal: `${who.principal.type}:${who.principal.name}`, subject: who.subject ?? null }, 'TLS connection authenticated');
+    this.logger.debug({ connection: connection.id, principal: principalString(who.principal), subject: who.subject ?? null }, 'TLS connection authenticated');
   }
 
   private accept(socket: Socket): Connection | undefined {

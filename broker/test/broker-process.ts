@@ -50,6 +50,8 @@ export class BrokerProcess {
   port: number;
   /** Bound port of each listener by name, from the 'broker ready' log line. */
   readonly listenerPorts = new Map<string, number>();
+  /** Length of `output` when the process was last spawned: its ready line comes after. */
+  private outputAtLaunch = 0;
   readonly httpPort: number;
   readonly dataDir: string;
   readonly config: Record<string, string>;
@@ -117,6 +119,7 @@ export class BrokerProcess {
   async launch(options: { wait?: boolean; readyTimeoutMs?: number } = {}): Promise<void> {
     const args = [...this.nodeArgs, MAIN, ...(this.config.listeners === undefined ? ['--port', String(this.port)] : []), '--http-port', String(this.httpPort), '--data-dir', this.dataDir];
     this.listenerPorts.clear();
+    this.outputAtLaunch = this.output.length;
     for (const [k, v] of Object.entries(this.config)) args.push('--config', `${k}=${v}`);
     args.push(...this.extraArgs);
     this.launchedAt = performance.now();
@@ -137,10 +140,9 @@ export class BrokerProcess {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`broker exited with ${child.exitCode ?? child.signalCode}:\n${this.output}`);
       try {
         const res = await fetch(`${this.httpUrl}/readyz`);
-        if (res.status === 200) {
-          this.readListenerPorts();
-          return;
-        }
+        // The ready line may reach this process's pipe just after /readyz answers; only brokers
+        // with the listeners setting need it (their ports are in it).
+        if (res.status === 200 && (this.readListenerPorts() || this.config.listeners === undefined)) return;
       } catch {
         // not listening yet
       }
@@ -149,13 +151,14 @@ export class BrokerProcess {
     throw new Error(`broker not ready within ${timeoutMs / 1000}s:\n${this.output}`);
   }
 
-  /** Learns the listeners' ports from the last 'broker ready' line. */
-  private readListenerPorts(): void {
-    const line = this.output.split('\n').findLast((l) => l.includes('"msg":"broker ready"'));
-    if (!line) return;
+  /** Learns the listeners' ports from this launch's 'broker ready' line; false until it has arrived. */
+  private readListenerPorts(): boolean {
+    const line = this.output.slice(this.outputAtLaunch).split('\n').find((l) => l.includes('"msg":"broker ready"') && l.endsWith('}'));
+    if (!line) return false;
     const ready = JSON.parse(line) as { listeners?: Record<string, { bound: string }> };
     for (const [name, { bound }] of Object.entries(ready.listeners ?? {})) this.listenerPorts.set(name, Number(bound.slice(bound.lastIndexOf(':') + 1)));
     if (this.config.listeners !== undefined) this.port = this.listenerPorts.values().next().value!;
+    return true;
   }
 
   /** Sends a signal without waiting (SIGSTOP/SIGCONT to pause and resume it). */

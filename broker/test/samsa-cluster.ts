@@ -17,6 +17,8 @@ export interface SamsaClusterOptions {
   etcd?: EtcdProcess;
   /** Another metadata store instead of etcd (e.g. kubernetes://ns/name), with the environment the brokers need to reach it. */
   store?: { url: string; env?: Record<string, string> };
+  /** Further command-line options of every broker (e.g. --log-level debug). */
+  extraArgs?: string[];
   /** How long each broker may take to become ready (registered in the cluster). */
   readyTimeoutMs?: number;
 }
@@ -60,7 +62,7 @@ export class SamsaCluster {
   private createBroker(id: number): Promise<BrokerProcess> {
     const config = { ...this.options.config };
     if (this.options.racks?.length) config['broker.rack'] = this.options.racks[id % this.options.racks.length]!;
-    return BrokerProcess.create(config, ['--node-id', String(id), '--metadata', this.metadataUrl], [], { env: this.options.store?.env });
+    return BrokerProcess.create(config, ['--node-id', String(id), '--metadata', this.metadataUrl, ...(this.options.extraArgs ?? [])], [], { env: this.options.store?.env });
   }
 
   /** Starts one more broker (the next node id, the same settings) and waits until it is ready: a scale-up. */

@@ -29,6 +29,7 @@ import { type SaslCredentials, SaslClientError, authenticateSasl } from '../prot
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { saltedPassword } from '../security/sasl/scram.js';
 import { BrokerProcess } from './broker-process.js';
+import { SamsaCluster } from './samsa-cluster.js';
 import { eventuallyPasses } from './eventually.js';
 import { KAFKA_LIB, ensureKafka } from './kafka-process.ts';
 import { consumeValues } from './kafkajs-consume.js';
@@ -43,7 +44,8 @@ let currentBootstrap = '';
 
 const ADMIN: SaslCredentials = { mechanism: 'SCRAM-SHA-512', username: 'admin', password: 'admin-secret' };
 const SEEDS = ['--add-scram', 'SCRAM-SHA-256=[name=admin,password=admin-secret]', '--add-scram', 'SCRAM-SHA-512=[name=admin,password=admin-secret,iterations=8192]'];
-const SASL_LISTENER = { listeners: 'SASL_PLAINTEXT://127.0.0.1:0', 'group.initial.rebalance.delay.ms': '0' };
+const ADMIN_JAAS = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="admin-secret";';
+const SASL_LISTENER = { listeners: 'SASL_PLAINTEXT://127.0.0.1:0', 'sasl.jaas.config': ADMIN_JAAS, 'group.initial.rebalance.delay.ms': '0' };
 
 async function connect(broker: BrokerProcess, credentials?: SaslCredentials): Promise<KafkaConnection> {
   const c = await KafkaConnection.open('127.0.0.1', broker.port, 'sasl-test');
@@ -382,6 +384,7 @@ describe('SASL_SSL: SCRAM and PLAIN over TLS', () => {
     broker = await BrokerProcess.start(
       {
         listeners: 'SASL_SSL://127.0.0.1:0,PLAINTEXT://127.0.0.1:0',
+        'inter.broker.listener.name': 'PLAINTEXT',
         'ssl.keystore.location': files.write('broker.pem', keystorePem(files.broker())),
         'ssl.truststore.location': files.write('ca.pem', files.ca.cert),
         'group.initial.rebalance.delay.ms': '0',
@@ -496,4 +499,42 @@ describe('KIP-368 re-authentication (connections.max.reauth.ms=3000)', () => {
     expect(await sample(broker, 'samsa_connections_closed_total{reason="session_expired"}'), output).toBe(expiredBefore);
     expect((await kcatConsume(broker.bootstrap, 'reauth', 'beginning', kcatSasl('SCRAM-SHA-512', 'admin', 'admin-secret'))).map((r) => r.value)).toEqual(['line-1', 'line-2', 'line-3']);
   }, 120_000);
+});
+
+describe('replication over a SASL_SSL inter-broker listener', () => {
+  const files = new TlsTestFiles();
+  let cluster: SamsaCluster;
+
+  afterAll(async () => {
+    await cluster?.stop();
+    files.remove();
+  });
+
+  it('three brokers whose only listener is SASL_SSL replicate an RF 3 topic, logging in to each other with SCRAM', async () => {
+    cluster = await SamsaCluster.start({
+      brokers: 3,
+      config: {
+        listeners: 'SASL_SSL://127.0.0.1:0',
+        'ssl.keystore.location': files.write('broker.pem', keystorePem(files.broker())),
+        'ssl.truststore.location': files.write('ca.pem', files.ca.cert),
+        'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512',
+        'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': ADMIN_JAAS,
+        'min.insync.replicas': '3',
+      },
+      extraArgs: SEEDS,
+    });
+    const kafka = new Kafka({ clientId: 'sasl-ssl-cluster', brokers: cluster.brokers.map((b) => b.bootstrap), ssl: { ca: [files.ca.cert] }, sasl: { mechanism: 'scram-sha-512', username: 'admin', password: 'admin-secret' }, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'replicated', numPartitions: 3, replicationFactor: 3 }], waitForLeaders: true });
+    await admin.disconnect();
+    const producer = kafka.producer();
+    await producer.connect();
+    // acks=all with min.insync.replicas=3: acknowledged only once both followers fetched it over SASL_SSL.
+    await producer.send({ topic: 'replicated', acks: -1, messages: Array.from({ length: 30 }, (_, i) => ({ key: String(i), value: `v${i}` })) });
+    await producer.disconnect();
+    expect((await consumeValues(kafka, 'replicated', 30)).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `v${i}`).sort());
+    const ok = await fetch(`${cluster.brokers[0]!.httpUrl}/v1/caught-up`);
+    expect(ok.status).toBe(200);
+  }, 240_000);
 });

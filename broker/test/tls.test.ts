@@ -3,12 +3,13 @@
 // trusted CA (or with an expired one), the principal from the client certificate, per-listener
 // endpoints in Metadata/DescribeCluster/FindCoordinator, certificate reload without a restart,
 // and key store problems at start. Certificates come from operator/tls/certificate-authority.ts.
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { createCertificateAuthority, validForDays } from '../../operator/tls/certificate-authority.js';
 import { KafkaConnection } from '../protocol/client.js';
-import { apiVersionsApi, describeClusterApi, findCoordinatorApi, metadataApi } from '../protocol/messages/index.js';
+import { apiVersionsApi, describeClusterApi, describeConfigsApi, findCoordinatorApi, metadataApi } from '../protocol/messages/index.js';
 import { BrokerProcess } from './broker-process.js';
 import { eventually } from './eventually.js';
 import { kcatConsume, kcatMetadata, kcatProduce } from './kcat.js';
@@ -64,10 +65,13 @@ beforeAll(async () => {
       'ssl.keystore.location': files.write('broker.pem', keystorePem(files.broker(), 'broker-secret')),
       'ssl.key.password': 'broker-secret',
       'ssl.truststore.location': caFile,
+      'ssl.client.auth': 'requested',
       'listener.name.mtls.ssl.client.auth': 'required',
       'listener.name.mtls.ssl.principal.mapping.rules': 'RULE:^CN=([^,]+).*$/$1/,DEFAULT',
       'group.initial.rebalance.delay.ms': '0',
       'offsets.topic.replication.factor': '1',
+      // Also bounds TLS handshakes.
+      'socket.request.read.timeout.ms': '5000',
     },
     ['--log-level', 'debug'],
   );
@@ -108,7 +112,7 @@ describe('listeners', () => {
   }, 60_000);
 });
 
-describe('SSL listener without client certificates', () => {
+describe('SSL listener with ssl.client.auth=requested', () => {
   it('kcat produces and consumes over TLS, and is told the SSL endpoint', async () => {
     const bootstrap = broker.bootstrapOn('SSL');
     await kcatProduce(bootstrap, 'tls-kcat', ['k1:v1', 'k2:v2'], ['-K:', ...kcatSsl(caFile)]);
@@ -132,6 +136,37 @@ describe('SSL listener without client certificates', () => {
     await consumer.disconnect();
     expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
   }, 60_000);
+});
+
+describe('SSL listener with ssl.client.auth=requested: certificates', () => {
+  it('a trusted certificate names the principal (DEFAULT rule); one that does not verify is refused', async () => {
+    const dave = clientFiles('dave', files.client('dave', validForDays(1), files.ca, 'team-d'));
+    const bootstrap = broker.bootstrapOn('SSL');
+    await kcatProduce(bootstrap, 'requested-kcat', ['d:1'], ['-K:', ...kcatSsl(caFile, dave)]);
+    const line = broker.output.split('\n').find((l) => l.includes('TLS connection authenticated') && l.includes('"subject":"CN=dave,O=team-d"'));
+    expect(JSON.parse(line!)).toMatchObject({ listener: 'SSL', principal: 'User:CN=dave,O=team-d' });
+
+    const mallory = clientFiles('mallory-requested', files.client('mallory', validForDays(1), createCertificateAuthority('other-ca', validForDays(1))));
+    await expect(kcatProduce(bootstrap, 'requested-refused', ['m:1'], ['-K:', '-X', 'message.timeout.ms=3000', ...kcatSsl(caFile, mallory)])).rejects.toThrow();
+    expect(await topicError('requested-refused')).toBe(3);
+    expect(broker.output).toContain('client certificate not trusted');
+    const metrics = await (await fetch(`${broker.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/samsa_tls_connections_refused_total\{listener="SSL",reason="untrusted_certificate"\} [1-9]/);
+  }, 60_000);
+
+  it('DescribeConfigs never gives ssl.key.password', async () => {
+    const c = await KafkaConnection.open('127.0.0.1', broker.port);
+    try {
+      const res = await c.send(describeConfigsApi, 4, { resources: [{ resourceType: 4, resourceName: '1', configurationKeys: ['ssl.key.password', 'ssl.keystore.location'] }], includeSynonyms: true, includeDocumentation: false });
+      const byName = (name: string) => res.results[0]!.configs.find((c) => c.name === name);
+      const [password, location] = [byName('ssl.key.password'), byName('ssl.keystore.location')];
+      expect(password).toMatchObject({ name: 'ssl.key.password', value: null, isSensitive: true });
+      expect(password!.synonyms.every((s) => s.value === null)).toBe(true);
+      expect(location).toMatchObject({ name: 'ssl.keystore.location', value: `${files.dir}/broker.pem`, isSensitive: false });
+    } finally {
+      await c.close();
+    }
+  });
 });
 
 describe('mTLS (ssl.client.auth=required)', () => {
@@ -159,6 +194,17 @@ describe('mTLS (ssl.client.auth=required)', () => {
     const metrics = await (await fetch(`${broker.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/samsa_tls_connections_refused_total\{listener="MTLS",reason="handshake"\} [1-9]/);
   }, 60_000);
+});
+
+describe('handshakes', () => {
+  it('a client that never starts its TLS handshake is cut off after socket.request.read.timeout.ms', async () => {
+    const socket = netConnect({ host: '127.0.0.1', port: broker.listenerPorts.get('SSL')! });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    await closed;
+    const metrics = await (await fetch(`${broker.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/samsa_tls_connections_refused_total\{listener="SSL",reason="handshake"\} [1-9]/);
+  }, 30_000);
 });
 
 describe('certificate reload', () => {
@@ -214,7 +260,8 @@ describe('key and trust stores at start', () => {
       await b.destroy();
     }
   }
-  const keystore = () => files.write('start-broker.pem', keystorePem(files.broker(), 'right'));
+  let keystoreFile: string | undefined;
+  const keystore = () => (keystoreFile ??= files.write('start-broker.pem', keystorePem(files.broker(), 'right')));
 
   it('each problem is one line naming the file, and the broker exits', async () => {
     expect(await startError({ 'ssl.keystore.location': `${files.dir}/missing.pem` })).toContain(`samsa-broker: ssl.keystore.location ${files.dir}/missing.pem: cannot read it (ENOENT)`);
@@ -223,5 +270,5 @@ describe('key and trust stores at start', () => {
     expect(await startError({ 'ssl.keystore.location': keystore(), 'ssl.key.password': 'right', 'ssl.truststore.location': files.write('empty.pem', '') })).toContain(`ssl.truststore.location ${files.dir}/empty.pem: no PEM certificate`);
     expect(await startError({})).toContain('listener SSL uses TLS but has no ssl.keystore.location');
     expect(await startError({ 'ssl.keystore.location': keystore(), 'ssl.key.password': 'right', 'ssl.client.auth': 'required' })).toContain('ssl.client.auth=required needs ssl.truststore.location');
-  }, 60_000);
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 // Drives the Java client against a broker with its defaults (idempotent producer, acks=all,
 // classic consumer group): produces COUNT records with the given compression, consumes them in
-// a group, commits, and prints one JSON line of what happened.
+// a group, commits, and prints one JSON line of what happened. An optional sixth argument names a
+// properties file of further client settings for both (e.g. security.protocol=SSL and the stores).
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,12 +25,19 @@ public class ClientCheck {
     String group = args[2];
     int count = Integer.parseInt(args[3]);
     String compression = args[4];
+    Properties extra = new Properties();
+    if (args.length > 5) {
+      try (var in = new java.io.FileInputStream(args[5])) {
+        extra.load(in);
+      }
+    }
 
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, compression);
+    p.putAll(extra);
     long lastOffset = -1;
     boolean idempotent;
     try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
@@ -46,6 +54,7 @@ public class ClientCheck {
     c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     c.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     c.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    c.putAll(extra);
     int received = 0;
     boolean inOrder = true;
     long committed = -1;
