@@ -6,6 +6,7 @@ import type { BrokerConfig } from './config.js';
 import type { BrokerContext, BrokerNode } from './context.js';
 import { BrokerMetrics } from './metrics.js';
 import { DynamicBrokerConfigs } from './metadata/dynamic-configs.js';
+import { ClientQuotas } from './security/quota-manager.js';
 import { FileMetadataStore } from './metadata/file-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { openMetadataStore } from './metadata/store-url.js';
@@ -69,6 +70,7 @@ export class Broker implements BrokerContext {
   readonly controller: Controller;
   readonly authorizer: Authorizer | null;
   readonly scramCredentials: ScramCredentials;
+  readonly quotas: ClientQuotas;
   private readonly health: PartitionHealth;
   private readonly registrar: BrokerRegistrar;
   private offsetExpiryTimer: NodeJS.Timeout | undefined;
@@ -129,6 +131,7 @@ export class Broker implements BrokerContext {
     this.dynamicConfigs = new DynamicBrokerConfigs(this.store, this.nodeId, this.config, this.logger);
     // Set through another broker: topics without an override take the new defaults.
     this.dynamicConfigs.onChange(() => this.topics.refreshLogConfigs());
+    this.quotas = new ClientQuotas(this.store, this.config, this.metrics, this.logger.child({ component: 'quotas' }));
     this.producerIds = new ProducerIdAllocator(this.store);
     this.authorizer =
       this.config.get('authorizer.class.name') === ''
@@ -205,6 +208,7 @@ export class Broker implements BrokerContext {
     for (const seed of this.options.scramSeeds ?? []) {
       if (await seedScramCredential(this.scramCredentials, seed)) this.logger.info({ user: seed.user, mechanism: seed.mechanism, iterations: seed.iterations }, 'stored SCRAM credential from --add-scram');
     }
+    await this.quotas.load();
     this.topics.openAll();
     this.replicas.start();
     this.offsetExpiryTimer = setInterval(() => {
@@ -275,6 +279,7 @@ export class Broker implements BrokerContext {
     this.dynamicConfigs.stop();
     this.authorizer?.acls.stop();
     this.scramCredentials.stop();
+    this.quotas.stop();
     clearInterval(this.offsetExpiryTimer);
     this.groups.close();
     this.logs.close();

@@ -9,6 +9,7 @@ import { listenerConfigDefs } from './security/listeners.js';
 import { tlsConfigDefs } from './security/tls-config.js';
 import { authorizerConfigDefs } from './security/authorizer-config.js';
 import { saslConfigDefs } from './security/sasl/sasl-config.js';
+import { quotaConfigDefs } from './security/quota-config.js';
 
 export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
 
@@ -169,6 +170,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   ...tlsConfigDefs,
   ...authorizerConfigDefs,
   ...saslConfigDefs,
+  ...quotaConfigDefs,
 ];
 
 const topicDefs = new Map(topicConfigDefs.map((d) => [d.name, d]));

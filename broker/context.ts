@@ -14,6 +14,7 @@ import type { ReplicaManager } from './replication/replica-manager.js';
 import type { KafkaPrincipal } from './security/principal.js';
 import type { Authorizer } from './security/authorizer.js';
 import type { ScramCredentials } from './security/scram-credentials.js';
+import type { ClientQuotas } from './security/quota-manager.js';
 
 export interface BrokerNode {
   nodeId: number;
@@ -47,6 +48,8 @@ export interface BrokerContext {
   broker(nodeId: number, listener: string): BrokerNode | undefined;
   /** The SCRAM credentials of every user (security/scram/ in the metadata store). */
   readonly scramCredentials: ScramCredentials;
+  /** Client quotas: stored per user / client id, enforced per connection. */
+  readonly quotas: ClientQuotas;
   /** Broker acting as controller for admin requests. */
   controllerId(): number;
   /** Creates a topic with broker defaults when auto-creation is on; undefined when it is off. */

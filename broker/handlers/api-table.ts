@@ -42,7 +42,11 @@ import {
   saslAuthenticateApi,
   describeUserScramCredentialsApi,
   alterUserScramCredentialsApi,
+  describeClientQuotasApi,
+  alterClientQuotasApi,
   type ApiVersionsResponse,
+  type FetchRequest,
+  type FetchResponse,
 } from '../protocol/messages/index.js';
 import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } from './metadata.js';
 import { handleProduce } from './produce.js';
@@ -55,6 +59,8 @@ import { handleElectLeaders } from './elect-leaders.js';
 import { handleAlterPartitionReassignments, handleListPartitionReassignments } from './reassignments.js';
 import { handleDescribeLogDirs } from './describe-log-dirs.js';
 import { handleAlterUserScramCredentials, handleDescribeUserScramCredentials, handleSaslAuthenticateWithoutSasl, handleSaslHandshakeWithoutSasl } from './scram-credentials.js';
+import { handleDescribeClientQuotas, handleAlterClientQuotas } from './client-quotas.js';
+import { capFetchToQuota } from '../security/quota-enforcement.js';
 import {
   handleFindCoordinator,
   handleJoinGroup,
@@ -120,12 +126,17 @@ function guarded<Req, Res>(authorized: Handler<Req, Res>, handle: Handler<Req, R
   return (broker, req, ctx) => (broker.authorizer ? authorized(broker, req, ctx) : handle(broker, req, ctx));
 }
 
+/** A consumer's Fetch asks for no more than its byte-rate quota allows, whatever checks follow. */
+function quotaCapped(handle: Handler<FetchRequest, FetchResponse>): Handler<FetchRequest, FetchResponse> {
+  return (broker, req, ctx) => handle(broker, broker.quotas.active ? capFetchToQuota(broker.quotas, req, ctx.apiVersion, ctx.principal.name, ctx.clientId ?? '') : req, ctx);
+}
+
 export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
   [
     serve(apiVersionsApi, 0, () => apiVersionsResponse(ErrorCode.NONE)),
     serve(metadataApi, 0, guarded(authorizedMetadata, handleMetadata)),
     serve(produceApi, 0, guarded(authorizedProduce, handleProduce)),
-    serve(fetchApi, 4, guarded(authorizedFetch, (b, req, ctx) => handleFetch(b, req, ctx.apiVersion, ctx.listenerName))),
+    serve(fetchApi, 4, quotaCapped(guarded(authorizedFetch, (b, req, ctx) => handleFetch(b, req, ctx.apiVersion, ctx.listenerName)))),
     serve(listOffsetsApi, 1, guarded(authorizedListOffsets, (b, req) => handleListOffsets(b, req))),
     serve(offsetForLeaderEpochApi, 2, guarded(authorizedOffsetForLeaderEpoch, (b, req) => handleOffsetForLeaderEpoch(b, req))),
     serve(createTopicsApi, 2, guarded(authorizedCreateTopics, (b, req) => handleCreateTopics(b, req))),
@@ -160,6 +171,8 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(saslAuthenticateApi, 0, handleSaslAuthenticateWithoutSasl),
     serve(describeUserScramCredentialsApi, 0, (b, req) => handleDescribeUserScramCredentials(b, req)),
     serve(alterUserScramCredentialsApi, 0, (b, req) => handleAlterUserScramCredentials(b, req)),
+    serve(describeClientQuotasApi, 0, (b, req) => handleDescribeClientQuotas(b, req)),
+    serve(alterClientQuotasApi, 0, (b, req) => handleAlterClientQuotas(b, req)),
   ].map((api) => [api.spec.key, api]),
 );
 

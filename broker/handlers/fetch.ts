@@ -40,7 +40,7 @@ interface Gathered {
 }
 
 /** The replica id of a follower's fetch (v15+ carries it in replica_state, KIP-903); -1 for consumers. */
-function replicaIdOf(req: FetchRequest, apiVersion: number): number {
+export function replicaIdOf(req: FetchRequest, apiVersion: number): number {
   return apiVersion >= 15 ? req.replicaState.replicaId : req.replicaId;
 }
 

@@ -14,6 +14,7 @@ import { apiVersionsResponse, servedApis } from '../handlers/api-table.js';
 import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
 import { type ListenerSecurity, usesSasl } from '../security/listener-security.js';
 import { SaslAuthenticator, type SaslVerdict } from '../security/sasl/authenticator.js';
+import { applyQuotas, clientThrottles } from '../security/quota-enforcement.js';
 
 /** Smallest request: apiKey, apiVersion, correlationId. */
 const MIN_REQUEST_BYTES = 8;
@@ -42,6 +43,8 @@ export class Connection {
   private partialFrame = 0;
   /** Who requests on this connection act as. */
   principal: KafkaPrincipal = ANONYMOUS;
+  /** Held back for a quota's throttle time: the socket is not read. */
+  private muted = false;
   /** The listener this connection was accepted on. */
   readonly listenerName: string;
   /** SASL on a SASL_PLAINTEXT / SASL_SSL listener; null on the others. */
@@ -132,7 +135,8 @@ export class Connection {
     this.processing = true;
     while (this.queue.length > 0 && !this.closed) {
       const frame = this.queue.shift()!;
-      await this.handle(frame);
+      const throttleMs = await this.handle(frame);
+      if (throttleMs > 0) await this.mute(throttleMs);
       this.active = true;
       if (this.socket.writableNeedDrain) {
         this.writeBlocked = true;
@@ -148,25 +152,39 @@ export class Connection {
     this.processing = false;
   }
 
-  private async handle(frame: Buffer): Promise<void> {
-    if (this.sasl?.awaitingRawToken) return this.handleRawToken(this.sasl, frame);
+  /** Stops reading requests for a quota's throttle time (KIP-219's channel muting). */
+  private async mute(ms: number): Promise<void> {
+    this.muted = true;
+    this.socket.pause();
+    await new Promise((resolve) => setTimeout(resolve, ms).unref());
+    this.muted = false;
+    this.active = true;
+    if (!this.paused && !this.closed) this.socket.resume();
+  }
+
+  /** Handles one request; the time (ms) to mute the connection for after it, when a quota throttles it. */
+  private async handle(frame: Buffer): Promise<number> {
+    if (this.sasl?.awaitingRawToken) {
+      await this.handleRawToken(this.sasl, frame);
+      return 0;
+    }
     const started = process.hrtime.bigint();
     const r = new Reader(frame);
     const header = readRequestHeaderStart(r);
     const api = servedApis.get(header.apiKey);
     if (!api) {
       this.reject('unknown_api', { apiKey: header.apiKey }, 'request for an API this broker does not serve');
-      return;
+      return 0;
     }
     const { apiVersion, correlationId } = header;
     if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
       if (header.apiKey === ApiKey.ApiVersions) {
         // Answered in the v0 layout so that any client can read the ranges and retry.
         this.send(encodeResponse(apiVersionsApi, 0, correlationId, apiVersionsResponse(ErrorCode.UNSUPPORTED_VERSION)));
-        return;
+        return 0;
       }
       this.reject('unsupported_version', { api: api.spec.name, apiVersion, min: api.minVersion, max: api.maxVersion }, 'request version outside the advertised range');
-      return;
+      return 0;
     }
     let body: unknown;
     try {
@@ -174,7 +192,7 @@ export class Connection {
       body = api.spec.readRequest(r, apiVersion);
     } catch (err) {
       this.reject('undecodable', { api: api.spec.name, apiVersion, err }, 'request could not be decoded');
-      return;
+      return 0;
     }
     try {
       const verdict: SaslVerdict = this.sasl ? await this.sasl.check(header.apiKey, apiVersion, body, Date.now()) : SERVE;
@@ -183,24 +201,44 @@ export class Connection {
         this.closed = true;
         this.queue.length = 0;
         this.socket.destroy();
-        return;
+        return 0;
       }
       if (verdict.action === 'respond') {
         if (!this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, verdict.response));
         this.principal = this.sasl!.principal ?? this.principal;
         // A refused authentication is answered, then the connection closes once the answer is out.
         if (verdict.close) this.close();
-      } else {
-        const response = await api.handle(this.broker, body, { apiVersion, clientId: header.clientId, clientHost: this.socket.remoteAddress ?? '', principal: this.principal, listenerName: this.listenerName });
-        if (response !== null && !this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, response));
+        this.broker.metrics.request(api.spec.name, Number(process.hrtime.bigint() - started) / 1e9);
+        return 0;
       }
+      const pending = api.handle(this.broker, body, { apiVersion, clientId: header.clientId, clientHost: this.socket.remoteAddress ?? '', principal: this.principal, listenerName: this.listenerName });
+      const quotas = this.broker.quotas;
+      if (!quotas.active) {
+        const response = await pending;
+        if (response !== null && !this.closed) this.send(encodeResponse(api.spec, apiVersion, correlationId, response));
+        this.broker.metrics.request(api.spec.name, Number(process.hrtime.bigint() - started) / 1e9);
+        return 0;
+      }
+      // Time until the handler returned: the broker's own work on the request, not its waits (long polls, replication).
+      const handlerNanos = Number(process.hrtime.bigint() - started);
+      const response = await pending;
+      const { chunks, throttleMs } = applyQuotas(quotas, api.spec, apiVersion, correlationId, body, response, frame.length, handlerNanos, this.principal.name, header.clientId ?? '');
+      // A client too old to throttle itself is held back by answering after the throttle time.
+      let muteAfter = throttleMs;
+      if (throttleMs > 0 && !clientThrottles(header.apiKey, apiVersion)) {
+        await this.mute(throttleMs);
+        muteAfter = 0;
+      }
+      if (chunks !== null && !this.closed) this.send(chunks);
       this.broker.metrics.request(api.spec.name, Number(process.hrtime.bigint() - started) / 1e9);
+      return muteAfter;
     } catch (err) {
       // An unexpected failure in the broker: log it and close, so the client retries elsewhere
       // or reconnects, rather than waiting on a response that will never come.
       this.broker.metrics.requestFailed(api.spec.name);
       this.logger.error({ err, api: api.spec.name, apiVersion, connection: this.id }, 'request failed');
       this.socket.destroy();
+      return 0;
     }
   }
 
@@ -252,8 +290,8 @@ export class Connection {
       this.lastActiveAt = now;
     }
     if (this.frame !== null || this.sizeFilled > 0) {
-      if (this.paused || this.partialSince === null || this.partialFrame !== this.framesRead) {
-        this.partialSince = this.paused ? null : now;
+      if (this.paused || this.muted || this.partialSince === null || this.partialFrame !== this.framesRead) {
+        this.partialSince = this.paused || this.muted ? null : now;
         this.partialFrame = this.framesRead;
       } else if (readTimeoutMs >= 0 && now - this.partialSince >= readTimeoutMs) {
         return 'read_timeout';
