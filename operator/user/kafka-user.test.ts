@@ -1,5 +1,5 @@
-// The KafkaUser's exchanges with a broker (kafka-user.ts), against the reference Apache Kafka 4.0
-// (and the same suite against other targets) with a SASL_PLAINTEXT SCRAM-SHA-512 listener and StandardAuthorizer (the PLAINTEXT listener's
+// The KafkaUser's exchanges with a broker (kafka-user.ts), the same suite against the reference
+// Apache Kafka 4.0 and a Samsa broker, each with a SASL_PLAINTEXT SCRAM-SHA-512 listener and StandardAuthorizer (the PLAINTEXT listener's
 // ANONYMOUS is the super user the operator connects as): after each step Kafka's own
 // kafka-acls.sh and kafka-configs.sh show exactly the spec, clients configured with exactly what
 // the user's Secret says (kafkajs with its username and password, the Java client with its
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../../broker/protocol/client.js';
-import { freePort } from '../../broker/test/broker-process.js';
+import { BrokerProcess, freePort } from '../../broker/test/broker-process.js';
 import { KAFKA_LIB, KafkaProcess } from '../../broker/test/kafka-process.ts';
 import { kcatConsume } from '../../broker/test/kcat.js';
 import type { AclRule, KafkaUserSpec } from '../crds/types.js';
@@ -57,7 +57,21 @@ async function startKafka(authorizer = true): Promise<Target> {
   return { adminBootstrap: kafka.bootstrap, saslBootstrap: `127.0.0.1:${saslPort}`, stop: () => kafka.destroy() };
 }
 
-const targets: Array<[string, () => Promise<Target>]> = [['Apache Kafka 4.0', () => startKafka()]];
+async function startSamsa(): Promise<Target> {
+  const broker = await BrokerProcess.start({
+    listeners: 'PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0',
+    'sasl.enabled.mechanisms': 'SCRAM-SHA-512',
+    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'super.users': 'User:ANONYMOUS',
+    'group.initial.rebalance.delay.ms': '0',
+  });
+  return { adminBootstrap: broker.bootstrapOn('PLAINTEXT'), saslBootstrap: broker.bootstrapOn('SASL_PLAINTEXT'), stop: () => broker.destroy() };
+}
+
+const targets: Array<[string, () => Promise<Target>]> = [
+  ['Apache Kafka 4.0', () => startKafka()],
+  ['a Samsa broker', startSamsa],
+];
 
 let target: Target;
 let conn: KafkaConnection;
