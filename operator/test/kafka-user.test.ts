@@ -1,8 +1,8 @@
 // The KafkaUser on a real control plane, installed from the chart (its CRD, RBAC, the operator
 // process): bad manifests are refused with the CRD's messages, examples/kafka-user.yaml applies
-// as shipped, the reconciler reports a missing cluster and a broker that does not serve the
-// user APIs through conditions and Events (and writes no Secret), refuses to overwrite a Secret
-// it does not own, and a deleted KafkaUser whose cluster is gone leaves nothing behind.
+// as shipped, the reconciler reports a missing cluster, a Secret it does not own, a missing
+// password, a cluster with no listener for the user and ACLs without an authorizer through
+// conditions and Events, and deleting a KafkaUser leaves nothing behind.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,27 +83,41 @@ describe('KafkaUser on a real control plane', () => {
     await waitFor('the KafkaUser gone', async () => (await admin.getOrNull(API_VERSION, 'KafkaUser', NS, name)) === null);
   }, 180_000);
 
-  it('reports what stops it: a Secret it does not own, a missing password, brokers that do not serve SCRAM', async () => {
+  it('reports what stops it: a Secret it does not own, a missing password, no listener for its authentication, ACLs without an authorizer', async () => {
     await admin.create({ apiVersion: API_VERSION, kind: 'KafkaCluster', metadata: { name: 'plain', namespace: NS }, spec: { replicas: 1 } } as KubernetesObject);
     await waitFor('cluster ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaCluster', NS, 'plain'))?.status === 'True', 180_000);
 
     await admin.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'taken', namespace: NS }, stringData: { password: 'mine' } } as KubernetesObject);
     await admin.create(user('taken', { clusterRef: { name: 'plain' }, authentication: { type: 'scram-sha-512' } }));
     expect(ready(await waitForReason('taken', 'SecretConflict'))!.message).toContain('Secret taken exists and is not this KafkaUser\'s');
-    const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, 'taken');
-    expect(Buffer.from(secret.data.password!, 'base64').toString()).toBe('mine');
+    const taken = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, 'taken');
+    expect(Buffer.from(taken.data.password!, 'base64').toString()).toBe('mine');
 
     await admin.create(user('own', { clusterRef: { name: 'plain' }, authentication: { type: 'scram-sha-512', password: { valueFrom: { secretKeyRef: { name: 'taken', key: 'pw' } } } } }));
     expect(ready(await waitForReason('own', 'PasswordNotFound'))!.message).toBe('Secret taken has no key pw');
 
-    // The brokers of this cluster do not serve the SCRAM APIs yet: the broker closes the
-    // connection, and the user says so; no Secret holds a password Kafka does not know.
-    await admin.create(user('alice', { clusterRef: { name: 'plain' }, authentication: { type: 'scram-sha-512' } }));
-    const failing = await waitForReason('alice', 'KafkaExchangeFailed');
-    expect(ready(failing)!.message).toContain('AlterUserScramCredentials v0 got no answer');
-    expect(failing.status!.conditions!.find((c) => c.type === 'Degraded')!.status).toBe('True');
-    expect(await admin.getOrNull('v1', 'Secret', NS, 'alice')).toBeNull();
+    // A cluster with only its plaintext listener and no authorizer: the credential and quotas are
+    // set and the Secret written, but no listener takes the user's password, and ACLs are refused.
+    await admin.create(user('alice', { clusterRef: { name: 'plain' }, authentication: { type: 'scram-sha-512' }, quotas: { producerByteRate: 1024 } }));
+    const nowhere = await waitForReason('alice', 'NoMatchingListener');
+    expect(ready(nowhere)!.message).toBe('KafkaCluster plain has no listener with authentication scram-sha-512: the credential, ACLs and quotas are set, but clients have no listener to use them on');
+    expect(nowhere.status).toMatchObject({ username: 'alice', secret: 'alice', observedGeneration: 1 });
+    const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, 'alice');
+    const data = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    expect(Object.keys(data).sort()).toEqual(['password', 'sasl.jaas.config', 'username']);
+    expect(data.password).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(data['sasl.jaas.config']).toBe(`org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="${data.password}";`);
+    expect(secret.metadata!.ownerReferences).toEqual([expect.objectContaining({ kind: 'KafkaUser', name: 'alice', controller: true })]);
+
+    await admin.mergePatch(nowhere, { spec: { authorization: { acls: [{ resource: { type: 'topic', name: 'orders' }, operations: ['Read'] }] } } });
+    const refusedAcls = await waitForReason('alice', 'KafkaRefused');
+    expect(ready(refusedAcls)!.message).toMatch(/^describing the ACLs of User:alice: .*SECURITY_DISABLED/);
     const events = await admin.list<Obj & { reason: string; type: string; involvedObject: { name: string } }>('v1', 'Event', NS);
-    expect(events.filter((e) => e.involvedObject.name === 'alice' && e.type === 'Warning').map((e) => e.reason)).toEqual(['KafkaExchangeFailed']);
+    expect(events.filter((e) => e.involvedObject.name === 'alice').map((e) => e.reason)).toEqual(expect.arrayContaining(['PasswordSet', 'QuotasChanged', 'NoMatchingListener', 'KafkaRefused']));
+
+    // Deleting it revokes what it had; the Secret goes with it.
+    await admin.delete(refusedAcls);
+    await waitFor('the KafkaUser gone', async () => (await admin.getOrNull(API_VERSION, 'KafkaUser', NS, 'alice')) === null);
+    await waitFor('its Secret gone', async () => (await admin.getOrNull('v1', 'Secret', NS, 'alice')) === null);
   }, 300_000);
 });
