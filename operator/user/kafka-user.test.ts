@@ -1,12 +1,12 @@
 // The KafkaUser's exchanges with a broker (kafka-user.ts), the same suite against the reference
-// Apache Kafka 4.0 and a Samsa broker, each with a SASL_PLAINTEXT SCRAM-SHA-512 listener and StandardAuthorizer (the PLAINTEXT listener's
-// ANONYMOUS is the super user the operator connects as): after each step Kafka's own
-// kafka-acls.sh and kafka-configs.sh show exactly the spec, clients configured with exactly what
-// the user's Secret says (kafkajs with its username and password, the Java client with its
-// client.properties) produce and consume where the ACLs allow and are refused elsewhere, a new
-// password replaces the old one, and revoking leaves nothing that lets the user in. (kcat's
-// librdkafka 2.0.2 fails SCRAM against Kafka 4.0 even for credentials set by kafka-configs.sh,
-// so librdkafka.config is checked by the unit test only.)
+// Apache Kafka 4.0 and a Samsa broker, each with a SASL_PLAINTEXT SCRAM-SHA-512 listener and
+// StandardAuthorizer (the PLAINTEXT listener's ANONYMOUS is the super user the operator connects
+// as): after each step Kafka's own kafka-acls.sh and kafka-configs.sh show exactly the spec,
+// clients configured with exactly what the user's Secret says (kafkajs with its username and
+// password, the Java client with its client.properties) produce and consume where the ACLs allow
+// and are refused elsewhere, a new password replaces the old one, and revoking leaves nothing
+// that lets the user in. (kcat's librdkafka 2.0.2 fails SCRAM against Kafka 4.0 even for
+// credentials set by kafka-configs.sh, so librdkafka.config is checked by the unit test only.)
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
