@@ -6,7 +6,8 @@
 // in the spec are deleted.
 import type { Logger } from 'pino';
 import { brokerConfigDef, validateValue } from '../../broker/config.js';
-import { KafkaConnection } from '../../broker/protocol/client.js';
+import type { KafkaConnection } from '../../broker/protocol/client.js';
+import { type BrokerAddress, openBrokerConnection } from '../broker-connection.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import { describeConfigsApi, incrementalAlterConfigsApi } from '../../broker/protocol/messages/index.js';
 import type { KafkaCluster } from '../crds/types.js';
@@ -31,10 +32,8 @@ export function desiredDynamicConfig(kc: KafkaCluster): Map<string, string> {
   return out;
 }
 
-interface BrokerAddress {
-  id: number;
-  host: string;
-}
+/** A broker by id and where the operator reaches it. */
+export type IdentifiedBroker = BrokerAddress & { id: number };
 
 /** What one pass changed and what it could not. */
 export interface DynamicConfigResult {
@@ -45,7 +44,7 @@ export interface DynamicConfigResult {
 }
 
 /** Brings the cluster-wide default of every given broker in line with the spec. */
-export async function applyDynamicConfig(kc: KafkaCluster, brokers: BrokerAddress[], logger: Logger): Promise<DynamicConfigResult> {
+export async function applyDynamicConfig(kc: KafkaCluster, brokers: IdentifiedBroker[], logger: Logger): Promise<DynamicConfigResult> {
   const desired = desiredDynamicConfig(kc);
   const result: DynamicConfigResult = { changed: new Map(), failed: new Map() };
   for (const broker of brokers) {
@@ -54,7 +53,7 @@ export async function applyDynamicConfig(kc: KafkaCluster, brokers: BrokerAddres
       // The whole exchange with one broker has one deadline (withTimeout).
       const applied = await withTimeout(
         (async () => {
-          conn = await KafkaConnection.open(broker.host, kc.spec.listeners.kafkaPort, 'samsa-operator');
+          conn = await openBrokerConnection(broker, 'samsa-operator');
           const described = await conn.send(describeConfigsApi, 4, {
             resources: [{ resourceType: BROKER_RESOURCE, resourceName: CLUSTER_DEFAULT, configurationKeys: null }],
             includeSynonyms: false,

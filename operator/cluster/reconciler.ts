@@ -12,11 +12,14 @@ import { applyDynamicConfig, reportDynamicConfig } from './dynamic-config.js';
 import { type RollTarget, readRollFacts } from '../roll/oracle.js';
 import { planRoll } from '../roll/planner.js';
 import { type BrokerFailure, brokerFailure, type PodStatus } from './pod-failures.js';
-import { bootstrapAddress, configMapName, DEFAULT_MAX_PARALLEL, desiredResources, names, nodeReaderBindingName, type OperatorSettings, selectorLabels } from './resources.js';
+import { bootstrapAddress, configMapName, DEFAULT_MAX_PARALLEL, desiredResources, meta, names, nodeReaderBindingName, type OperatorSettings, selectorLabels } from './resources.js';
 import { type MovesResult, type Operation, PartitionMoves } from './partition-moves.js';
 import { STORE_LABEL } from '../../broker/metadata/kubernetes-store.js';
 import { withTimeout } from '../deadline.js';
 import { validateCluster } from './validation.js';
+import { listenerStatus } from './listeners.js';
+import { type BrokerAddress, replicationAddress } from '../broker-connection.js';
+import { type CertificatePlan, type OperatorIdentity, type Secret, operatorIdentity, planCertificates, secretNames } from '../tls/cluster-certificates.js';
 import { claimTemplateTooSmall, expandClaims } from './volumes.js';
 
 interface Pod extends KubernetesObject {
@@ -55,8 +58,9 @@ const ordinal = (pod: Pod) => Number(pod.metadata.name.slice(pod.metadata.name.l
 const selector = (cluster: string) => Object.entries(selectorLabels(cluster)).map(([k, v]) => `${k}=${v}`).join(',');
 const configMapsOf = (spec: { volumes?: Array<{ configMap?: { name: string } }> } | undefined) => (spec?.volumes ?? []).flatMap((v) => (v.configMap ? [v.configMap.name] : []));
 
-/** Each broker's id and, when it is ready, the address to reach it at. */
-const brokerAddresses = (pods: Pod[]): Array<{ id: number; host: string | null }> => pods.map((p) => ({ id: ordinal(p), host: isReady(p) ? (p.status?.podIP ?? null) : null }));
+/** Each ready broker's id and where the operator reaches it: its replication listener, with the operator's certificate. */
+const brokerAddresses = (kc: KafkaCluster, pods: Pod[], identity: OperatorIdentity): Array<BrokerAddress & { id: number }> =>
+  pods.filter((p) => isReady(p) && p.status?.podIP).map((p) => ({ id: ordinal(p), ...replicationAddress(kc, p.metadata.name, p.status!.podIP!, identity) }));
 
 /** The broker pods of a cluster, by ordinal. */
 export async function brokerPods(kube: Kube, namespace: string, cluster: string): Promise<Pod[]> {
@@ -100,9 +104,12 @@ export class ClusterReconciler implements Reconciler {
     const problems = validateCluster(kc, this.settings);
     if (problems.length > 0) return reportDegraded(this.kube, kc, 'InvalidConfig', `the spec cannot be applied: ${problems.join('; ')}`);
 
-    // partition moves → apply → observe → roll → collect → dynamic settings → report
+    // certificates → partition moves → apply → observe → roll → collect → dynamic settings → report
     const existing = await this.kube.getOrNull<StatefulSet>('apps/v1', 'StatefulSet', namespace, names(name).statefulSet);
-    const moves = existing ? await this.movePartitions(kc, existing) : null;
+    // Every broker the StatefulSet has or will have gets a certificate before its pod starts.
+    const certificates = await this.certificates(kc, Math.max(kc.spec.replicas, existing?.spec?.replicas ?? 0));
+    const identity = operatorIdentity(certificates.secrets.find((s) => s.metadata?.name === secretNames(name).operator))!;
+    const moves = existing ? await this.movePartitions(kc, existing, identity) : null;
     const scaleDownBlocked = moves?.scaleDownBlocked ?? null;
     // A scale-down waits until the brokers it removes hold nothing: until then the StatefulSet keeps its size.
     const shrinking = existing?.spec?.replicas !== undefined && existing.spec.replicas > kc.spec.replicas;
@@ -129,28 +136,57 @@ export class ClusterReconciler implements Reconciler {
     const onOldTemplate = (p: Pod) => p.metadata.labels?.['controller-revision-hash'] !== updateRevision && !p.metadata.deletionTimestamp;
     let roll: RollStatus | null = null;
     if (!applyFault && updateRevision) {
-      roll = await this.roll(kc, pods, brokers, onOldTemplate);
+      roll = await this.roll(kc, pods, brokers, onOldTemplate, identity);
       await this.collectConfigMaps(kc, sts, pods);
     }
-    const dynamicConfig = await applyDynamicConfig(kc, brokerAddresses(pods).filter((b): b is { id: number; host: string } => b.host !== null), this.logger);
+    const dynamicConfig = await applyDynamicConfig(kc, brokerAddresses(kc, pods, identity), this.logger);
     await reportDynamicConfig(this.kube, kc, dynamicConfig, this.logger);
     // Pods exist but the StatefulSet controller has not seen the newest template yet: a roll may be coming.
     const outdated = updateRevision ? pods.filter(onOldTemplate).length : sts && pods.length > 0 ? null : 0;
     const specFault =
       applyFault ?? (scaleDownBlocked ? { reason: 'ScaleDownBlocked', message: scaleDownBlocked } : volumes?.refused ? { reason: 'VolumeExpansionFailed', message: volumes.refused } : null);
-    return this.report(kc, pods.length, brokers, specFault, outdated, roll, dynamicConfig.failed.size > 0, volumes?.pending.length ?? 0, moves, desiredReplicas);
+    const result = await this.report(kc, pods.length, brokers, specFault, outdated, roll, dynamicConfig.failed.size > 0, volumes?.pending.length ?? 0, moves, desiredReplicas, certificates);
+    // Come back when the next certificate is due, or in an hour at the latest (timers take at most 24 days; the resync comes sooner anyway).
+    const renewInMs = certificates.nextRenewal ? Math.min(3_600_000, Math.max(1000, certificates.nextRenewal.getTime() - Date.now())) : undefined;
+    if (renewInMs !== undefined && (!result || !result.requeueAfterMs || renewInMs < result.requeueAfterMs)) return { requeueAfterMs: renewInMs };
+    return result;
+  }
+
+  /**
+   * The cluster's CAs and certificates (tls/cluster-certificates.ts) brought up to date in their
+   * Secrets: issued when missing, renewed before they expire or on a new samsa.dev/force-renew.
+   * A renewed certificate changes only its Secret: the kubelet updates the mounted files and the
+   * brokers load them, so nothing restarts.
+   */
+  private async certificates(kc: KafkaCluster & KubernetesObject, replicas: number): Promise<CertificatePlan> {
+    const { namespace, name } = kc.metadata;
+    const existing = new Map<string, Secret | null>();
+    for (const secretName of Object.values(secretNames(name))) existing.set(secretName, await this.kube.getOrNull<Secret & KubernetesObject>('v1', 'Secret', namespace, secretName));
+    const plan = planCertificates(kc, existing, replicas);
+    for (const secret of plan.secrets) {
+      const secretName = secret.metadata!.name!;
+      await this.kube.apply({ ...secret, metadata: { ...meta(kc, secretName), ...secret.metadata } } as KubernetesObject);
+    }
+    const cluster = `${namespace}/${name}`;
+    const firstTime = [...existing.values()].every((s) => s === null);
+    for (const i of plan.issued) this.logger.info({ cluster, certificate: i.name, reason: i.why, notAfter: i.notAfter.toISOString() }, 'issued a certificate');
+    if (firstTime) await this.kube.event(kc, 'Normal', 'CertificatesCreated', `created the cluster and clients CAs and ${plan.issued.length - 2} certificate(s)`);
+    else if (plan.issued.length > 0) {
+      await this.kube.event(kc, 'Normal', 'CertificatesRenewed', `issued ${plan.issued.map((i) => `${i.name} (${i.why}; expires ${i.notAfter.toISOString()})`).join(', ')}: the brokers load the new files without a restart`);
+    }
+    return plan;
   }
 
   /**
    * A step of the partition moves (partition-moves.ts), given the brokers as they are before this
    * pass applies anything; null when the brokers cannot be asked now (the next pass tries again).
    */
-  private async movePartitions(kc: KafkaCluster & KubernetesObject, sts: StatefulSet): Promise<MovesResult | null> {
+  private async movePartitions(kc: KafkaCluster & KubernetesObject, sts: StatefulSet, identity: OperatorIdentity): Promise<MovesResult | null> {
     const pods = await brokerPods(this.kube, kc.metadata.namespace!, kc.metadata.name);
     const current = sts.status?.updateRevision;
     // No plan starts while a broker is down or on an old template: a roll or a restart is under way.
     const settled = pods.length === sts.spec?.replicas && pods.every((p) => isReady(p) && p.metadata.labels?.['controller-revision-hash'] === current);
-    const addresses = pods.filter((p) => isReady(p) && p.status?.podIP).map((p) => ({ host: p.status!.podIP!, port: kc.spec.listeners.kafkaPort }));
+    const addresses = brokerAddresses(kc, pods, identity);
     try {
       return await withTimeout(this.moves.reconcile(kc, addresses, sts.spec?.replicas ?? 0, settled), MOVES_TIMEOUT_MS, 'partition moves');
     } catch (err) {
@@ -181,7 +217,7 @@ export class ClusterReconciler implements Reconciler {
    * revisions are the roll's state, so a restarted operator carries on where it was.
    * Returns what is done and left, and why the roll waits: for the brokers, or for a disruption budget.
    */
-  private async roll(kc: KafkaCluster & KubernetesObject, pods: Pod[], brokers: BrokerStatus[], onOldTemplate: (p: Pod) => boolean): Promise<RollStatus> {
+  private async roll(kc: KafkaCluster & KubernetesObject, pods: Pod[], brokers: BrokerStatus[], onOldTemplate: (p: Pod) => boolean, identity: OperatorIdentity): Promise<RollStatus> {
     const failing = (p: Pod) => Boolean(brokers.find((b) => b.pod === p.metadata.name)?.reason);
     // A pod being deleted is not done: it waits as not ready until its replacement is.
     const targets: RollTarget[] = pods.map((p) => ({
@@ -189,7 +225,7 @@ export class ClusterReconciler implements Reconciler {
       outdated: onOldTemplate(p) || Boolean(p.metadata.deletionTimestamp),
       ready: isReady(p),
       failing: failing(p),
-      endpoint: isReady(p) && p.status?.podIP ? { host: p.status.podIP, ...kc.spec.listeners } : null,
+      endpoint: isReady(p) && p.status?.podIP ? { host: p.status.podIP, httpPort: kc.spec.http.port, kafka: replicationAddress(kc, p.metadata.name, p.status.podIP, identity) } : null,
     }));
     if (!targets.some((t) => t.outdated)) return { done: targets.map((t) => t.id), left: [], waiting: null };
     const rollingUpdate = { parallelism: kc.spec.rollingUpdate?.parallelism ?? 'none', maxParallel: kc.spec.rollingUpdate?.maxParallel ?? DEFAULT_MAX_PARALLEL };
@@ -262,7 +298,7 @@ export class ClusterReconciler implements Reconciler {
     if (known.has(pod.metadata.uid)) return known.get(pod.metadata.uid);
     if (!isReady(pod) || !pod.status?.podIP) return undefined;
     try {
-      const res = await fetch(`http://${pod.status.podIP}:${kc.spec.listeners.httpPort}/v1/broker`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`http://${pod.status.podIP}:${kc.spec.http.port}/v1/broker`, { signal: AbortSignal.timeout(2000) });
       return res.ok ? ((await res.json()) as { version?: string }).version : undefined;
     } catch {
       // Not reachable now: the next reconcile asks again.
@@ -304,6 +340,7 @@ export class ClusterReconciler implements Reconciler {
     growingVolumes: number,
     moves: MovesResult | null,
     desiredReplicas: number,
+    certificates: CertificatePlan,
   ): Promise<ReconcileResult | void> {
     const evictionBlocked = roll?.evictionBlocked ? roll.waiting : null;
     const rollWaiting = roll?.evictionBlocked ? null : (roll?.waiting ?? null);
@@ -318,6 +355,8 @@ export class ClusterReconciler implements Reconciler {
       readyReplicas: ready,
       brokers,
       bootstrap: bootstrapAddress(kc),
+      listeners: listenerStatus(kc),
+      certificates: certificates.status,
       ...(versions.length > 0 ? { version: versions.join(', ') } : {}),
       ...(roll && roll.left.length > 0 ? { roll: { done: roll.done, left: roll.left, ...(roll.waiting ? { waiting: roll.waiting } : {}) } } : {}),
     };

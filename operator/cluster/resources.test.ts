@@ -11,7 +11,9 @@ const cluster = (spec: Partial<KafkaCluster['spec']> = {}): KafkaCluster => ({
     replicas: 5,
     image: 'samsa:1.2.3',
     storage: { size: '50Gi', storageClassName: 'fast', deleteClaimsOnClusterDelete: true, deleteClaimsOnScaleDown: false },
-    listeners: { kafkaPort: 9092, httpPort: 9644 },
+    listeners: [{ name: 'plain', port: 9092, tls: false, authentication: 'none' }],
+    http: { port: 9644 },
+    tls: { certificateValidityDays: 365, renewalDays: 30 },
     ...spec,
   },
 });
@@ -25,7 +27,7 @@ describe('desiredResources', () => {
     expect(sts.spec.replicas).toBe(5);
     expect(sts.spec.podManagementPolicy).toBe('Parallel');
     const container = sts.spec.template.spec.containers[0];
-    expect(container.args).toEqual(expect.arrayContaining(['--advertised-host', '$(POD_NAME).prod-brokers.$(POD_NAMESPACE).svc', '--config', 'node.id=$(NODE_ID)']));
+    expect(container.args).toEqual(expect.arrayContaining(['--config', 'advertised.listeners=REPLICATION://$(POD_NAME).prod-brokers.$(POD_NAMESPACE).svc:9091,PLAIN://$(POD_NAME).prod-brokers.$(POD_NAMESPACE).svc:9092', '--config', 'node.id=$(NODE_ID)']));
     expect(container.env.find((e: { name: string }) => e.name === 'NODE_ID').valueFrom.fieldRef.fieldPath).toBe("metadata.labels['apps.kubernetes.io/pod-index']");
     expect(sts.spec.volumeClaimTemplates[0].spec).toMatchObject({ storageClassName: 'fast', resources: { requests: { storage: '50Gi' } } });
     expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
@@ -109,5 +111,68 @@ describe('desiredResources', () => {
     expect(templateAnnotations(annotated({ [RESTART_ANNOTATION]: '2026-11-29T22:00' }))).toEqual({ [RESTART_ANNOTATION]: '2026-11-29T22:00' });
     expect(templateAnnotations(annotated({ [RESTART_ANNOTATION]: '1', other: 'x' }, { team: 'data' }))).toEqual({ team: 'data', [RESTART_ANNOTATION]: '1' });
   });
-});
 
+  describe('listeners', () => {
+    const tlsCluster = cluster({
+      listeners: [
+        { name: 'plain', port: 9092, tls: false, authentication: 'none' },
+        { name: 'tls', port: 9093, tls: true, authentication: 'none' },
+        { name: 'mtls', port: 9094, tls: true, authentication: 'tls' },
+        { name: 'scram', port: 9095, tls: true, authentication: 'scram-sha-512' },
+      ],
+      authorization: { type: 'simple', superUsers: ['User:admin'] },
+    });
+    /** The --config settings of the broker container, by name. */
+    const settings = (kc: KafkaCluster): Record<string, string> => {
+      const args: string[] = pick(kc, 'StatefulSet').spec.template.spec.containers[0].args;
+      return Object.fromEntries(args.flatMap((a, i) => (args[i - 1] === '--config' ? [[a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]] : [])));
+    };
+
+    it('gives the shipped example one plain listener and the internal replication listener with mTLS', () => {
+      expect(settings(cluster())).toEqual({
+        'node.id': '$(NODE_ID)',
+        listeners: 'REPLICATION://0.0.0.0:9091,PLAIN://0.0.0.0:9092',
+        'advertised.listeners': 'REPLICATION://$(POD_NAME).prod-brokers.$(POD_NAMESPACE).svc:9091,PLAIN://$(POD_NAME).prod-brokers.$(POD_NAMESPACE).svc:9092',
+        'listener.security.protocol.map': 'REPLICATION:SSL,PLAIN:PLAINTEXT',
+        'inter.broker.listener.name': 'REPLICATION',
+        'ssl.keystore.type': 'PEM',
+        'ssl.keystore.location': '/etc/samsa-tls/broker/$(POD_NAME).pem',
+        'ssl.truststore.type': 'PEM',
+        'ssl.truststore.location': '/etc/samsa-tls/cluster-ca/ca.crt',
+        'listener.name.replication.ssl.client.auth': 'required',
+        'listener.name.replication.ssl.endpoint.identification.algorithm': '',
+      });
+    });
+
+    it('maps each listener to its security protocol; client certificates of the clients CA where authentication is tls; SCRAM; the authorizer with the brokers and the operator as super users', () => {
+      const s = settings(tlsCluster);
+      expect(s['listener.security.protocol.map']).toBe('REPLICATION:SSL,PLAIN:PLAINTEXT,TLS:SSL,MTLS:SSL,SCRAM:SASL_SSL');
+      expect(s['listener.name.mtls.ssl.client.auth']).toBe('required');
+      expect(s['listener.name.mtls.ssl.truststore.location']).toBe('/etc/samsa-tls/clients-ca/ca.crt');
+      expect(s['listener.name.tls.ssl.client.auth']).toBeUndefined();
+      expect(s['sasl.enabled.mechanisms']).toBe('SCRAM-SHA-512');
+      expect(s['authorizer.class.name']).toBe('org.apache.kafka.metadata.authorizer.StandardAuthorizer');
+      expect(s['super.users']).toBe('User:CN=prod-broker,O=samsa;User:CN=prod-operator,O=samsa;User:admin');
+      expect(settings(cluster())['authorizer.class.name']).toBeUndefined();
+      expect(settings(cluster({ listeners: [{ name: 'plain', port: 9092, tls: false, authentication: 'scram-sha-512' }] }))['listener.security.protocol.map']).toBe('REPLICATION:SSL,PLAIN:SASL_PLAINTEXT');
+    });
+
+    it('opens a port per listener on the pods and Services, and mounts the broker certificates and both CA certificates from their Secrets', () => {
+      const sts = pick(tlsCluster, 'StatefulSet');
+      const container = sts.spec.template.spec.containers[0];
+      expect(container.ports.map((p: { name: string; containerPort: number }) => `${p.name}:${p.containerPort}`)).toEqual(['replication:9091', 'plain:9092', 'tls:9093', 'mtls:9094', 'scram:9095', 'http:9644']);
+      const [headless, bootstrap] = desiredResources(tlsCluster).filter((o) => o.kind === 'Service') as any[];
+      expect(headless.spec.ports.map((p: { name: string }) => p.name)).toEqual(['replication', 'plain', 'tls', 'mtls', 'scram', 'http']);
+      expect(bootstrap.spec.ports.map((p: { name: string }) => p.name)).toEqual(['replication', 'plain', 'tls', 'mtls', 'scram']);
+      expect(sts.spec.template.spec.volumes.filter((v: { secret?: unknown }) => v.secret)).toEqual([
+        { name: 'broker-certs', secret: { secretName: 'prod-broker-certs' } },
+        { name: 'cluster-ca', secret: { secretName: 'prod-cluster-ca-cert' } },
+        { name: 'clients-ca', secret: { secretName: 'prod-clients-ca-cert' } },
+      ]);
+      expect(container.volumeMounts).toEqual(expect.arrayContaining([{ name: 'broker-certs', mountPath: '/etc/samsa-tls/broker', readOnly: true }]));
+      // The HTTP port is its own setting now.
+      expect(container.args.join(' ')).toContain('--http-port 9644');
+      expect(pick(cluster({ http: { port: 8080 } }), 'StatefulSet').spec.template.spec.containers[0].readinessProbe.httpGet.port).toBe('http');
+    });
+  });
+});

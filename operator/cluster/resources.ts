@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '../kube.js';
 import { API_VERSION, type KafkaCluster } from '../crds/types.js';
 import { isDynamic } from './dynamic-config.js';
+import { allListeners, BROKER_CERTS_PATH, CLIENTS_CA_PATH, CLUSTER_CA_PATH, listenerSettings } from './listeners.js';
+import { secretNames } from '../tls/cluster-certificates.js';
 
 export const DATA_PATH = '/var/lib/samsa';
 export const CONFIG_PATH = '/etc/samsa';
@@ -46,7 +48,8 @@ function ownerReference(kc: KafkaCluster) {
   return { apiVersion: API_VERSION, kind: 'KafkaCluster', name: kc.metadata.name, uid: kc.metadata.uid!, controller: true, blockOwnerDeletion: true };
 }
 
-function meta(kc: KafkaCluster, name: string) {
+/** Metadata of an object the KafkaCluster owns: its labels and owner reference. */
+export function meta(kc: KafkaCluster, name: string) {
   return { name, namespace: kc.metadata.namespace, labels: labels(kc.metadata.name), ownerReferences: [ownerReference(kc)] };
 }
 
@@ -82,8 +85,9 @@ export function metadataUrl(kc: KafkaCluster): string {
   return `etcd://${etcd.endpoints.join(',')}/${etcd.prefix ?? `samsa/${kc.metadata.namespace}/${kc.metadata.name}`}`;
 }
 
+/** The bootstrap address of the first listener. */
 export function bootstrapAddress(kc: KafkaCluster): string {
-  return `${names(kc.metadata.name).bootstrap}.${kc.metadata.namespace}.svc:${kc.spec.listeners.kafkaPort}`;
+  return `${names(kc.metadata.name).bootstrap}.${kc.metadata.namespace}.svc:${kc.spec.listeners[0]!.port}`;
 }
 
 /** Brokers a parallel roll restarts together at most, unless spec.rollingUpdate.maxParallel says. */
@@ -101,14 +105,14 @@ function podAnnotations(kc: KafkaCluster): Record<string, string> | undefined {
 
 export function desiredResources(kc: KafkaCluster, settings: OperatorSettings = {}): KubernetesObject[] {
   const n = names(kc.metadata.name);
-  const { kafkaPort, httpPort } = kc.spec.listeners;
+  const httpPort = kc.spec.http.port;
   // A change of settings changes the ConfigMap the pod template names, and so rolls the brokers.
   const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(kc, configMapName(kc)), data: { [CONFIG_FILE]: serverProperties(kc) } };
   const pod = kc.spec.podTemplate;
-  const ports = [
-    { name: 'kafka', port: kafkaPort, targetPort: 'kafka', protocol: 'TCP' },
-    { name: 'http', port: httpPort, targetPort: 'http', protocol: 'TCP' },
-  ];
+  // One port per listener, named after it (the internal one is "replication"), and the HTTP port.
+  const listenerPorts = allListeners(kc).map((l) => ({ name: l.name, port: l.port }));
+  const ports = [...listenerPorts, { name: 'http', port: httpPort }].map((p) => ({ ...p, targetPort: p.name, protocol: 'TCP' }));
+  const secrets = secretNames(kc.metadata.name);
 
   const serviceAccount = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(kc, n.serviceAccount) };
   // What the brokers' Kubernetes metadata store needs: Leases and ConfigMaps of the namespace.
@@ -135,7 +139,7 @@ export function desiredResources(kc: KafkaCluster, settings: OperatorSettings = 
     // Every broker gets a stable DNS name, ready or not, so that brokers can find each other while starting.
     spec: { clusterIP: 'None', publishNotReadyAddresses: true, selector: selectorLabels(kc.metadata.name), ports },
   };
-  const bootstrap = { apiVersion: 'v1', kind: 'Service', metadata: meta(kc, n.bootstrap), spec: { type: 'ClusterIP', selector: selectorLabels(kc.metadata.name), ports: [ports[0]] } };
+  const bootstrap = { apiVersion: 'v1', kind: 'Service', metadata: meta(kc, n.bootstrap), spec: { type: 'ClusterIP', selector: selectorLabels(kc.metadata.name), ports: ports.filter((p) => p.name !== 'http') } };
 
   const statefulSet = {
     apiVersion: 'apps/v1',
@@ -174,13 +178,12 @@ export function desiredResources(kc: KafkaCluster, settings: OperatorSettings = 
               image: kc.spec.image,
               command: ['node', 'dist/broker/main.js'],
               args: [
-                '--host', '0.0.0.0',
-                '--port', String(kafkaPort),
+                '--http-host', '0.0.0.0',
                 '--http-port', String(httpPort),
                 '--data-dir', `${DATA_PATH}/data`,
                 '--config-file', `${CONFIG_PATH}/${CONFIG_FILE}`,
-                '--advertised-host', `$(POD_NAME).${n.headless}.$(POD_NAMESPACE).svc`,
                 '--config', 'node.id=$(NODE_ID)',
+                ...listenerSettings(kc).flatMap(([name, value]) => ['--config', `${name}=${value}`]),
                 '--metadata', metadataUrl(kc),
                 ...(kc.spec.rack ? ['--rack-from-node', kc.spec.rack.topologyKey] : []),
               ],
@@ -191,10 +194,7 @@ export function desiredResources(kc: KafkaCluster, settings: OperatorSettings = 
                 { name: 'NODE_ID', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
                 ...(kc.spec.rack ? [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }] : []),
               ],
-              ports: [
-                { name: 'kafka', containerPort: kafkaPort, protocol: 'TCP' },
-                { name: 'http', containerPort: httpPort, protocol: 'TCP' },
-              ],
+              ports: ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' })),
               // A broker that exits on an error leaves its last log lines in the pod's status, where the operator reports them.
               terminationMessagePolicy: 'FallbackToLogsOnError',
               readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, failureThreshold: 3 },
@@ -204,10 +204,19 @@ export function desiredResources(kc: KafkaCluster, settings: OperatorSettings = 
               volumeMounts: [
                 { name: 'data', mountPath: DATA_PATH },
                 { name: 'config', mountPath: CONFIG_PATH, readOnly: true },
+                // Certificates: renewed in their Secrets, refreshed in place by the kubelet, reloaded by the broker.
+                { name: 'broker-certs', mountPath: BROKER_CERTS_PATH, readOnly: true },
+                { name: 'cluster-ca', mountPath: CLUSTER_CA_PATH, readOnly: true },
+                { name: 'clients-ca', mountPath: CLIENTS_CA_PATH, readOnly: true },
               ],
             },
           ],
-          volumes: [{ name: 'config', configMap: { name: configMap.metadata.name } }],
+          volumes: [
+            { name: 'config', configMap: { name: configMap.metadata.name } },
+            { name: 'broker-certs', secret: { secretName: secrets.brokers } },
+            { name: 'cluster-ca', secret: { secretName: secrets.clusterCaCert } },
+            { name: 'clients-ca', secret: { secretName: secrets.clientsCaCert } },
+          ],
         },
       },
       volumeClaimTemplates: [

@@ -7,7 +7,7 @@ const cluster = (spec: Partial<KafkaCluster['spec']> = {}): KafkaCluster => ({
   apiVersion: API_VERSION,
   kind: 'KafkaCluster',
   metadata: { name: 'prod', namespace: 'data', generation: 1 },
-  spec: { replicas: 3, image: 'samsa:0.1.0', storage: { size: '1Gi', deleteClaimsOnClusterDelete: false, deleteClaimsOnScaleDown: false }, listeners: { kafkaPort: 9092, httpPort: 9644 }, ...spec },
+  spec: { replicas: 3, image: 'samsa:0.1.0', storage: { size: '1Gi', deleteClaimsOnClusterDelete: false, deleteClaimsOnScaleDown: false }, listeners: [{ name: 'plain', port: 9092, tls: false, authentication: 'none' }], http: { port: 9644 }, tls: { certificateValidityDays: 365, renewalDays: 30 }, ...spec },
 });
 
 describe('validateCluster', () => {
@@ -25,8 +25,23 @@ describe('validateCluster', () => {
     ]);
   });
 
-  it('refuses equal ports and malformed images', () => {
-    expect(validateCluster(cluster({ listeners: { kafkaPort: 9092, httpPort: 9092 } }))).toEqual(['listeners.kafkaPort and listeners.httpPort are both 9092']);
+  it('refuses the settings the operator writes from the listeners, certificates and authorization', () => {
+    expect(validateCluster(cluster({ config: { 'ssl.client.auth': 'none', 'super.users': 'User:x', 'listener.name.plain.ssl.client.auth': 'required', 'allow.everyone.if.no.acl.found': 'true' } }))).toEqual([
+      'broker config ssl.client.auth is set by the operator from spec.listeners, spec.tls and spec.authorization',
+      'broker config super.users is set by the operator from spec.listeners, spec.tls and spec.authorization',
+      'broker config listener.name.plain.ssl.client.auth is set by the operator from spec.listeners, spec.tls and spec.authorization',
+    ]);
+  });
+
+  it('refuses listeners on taken ports or names, client certificates without TLS, and malformed images', () => {
+    const listener = (name: string, port: number, tls = false, authentication: 'none' | 'tls' | 'scram-sha-512' = 'none') => ({ name, port, tls, authentication });
+    expect(validateCluster(cluster({ listeners: [listener('plain', 9644)] }))).toEqual(['listener plain: port 9644 is taken by http.port']);
+    expect(validateCluster(cluster({ listeners: [listener('plain', 9091)] }))).toEqual(['listener plain: port 9091 is taken by the internal replication listener']);
+    expect(validateCluster(cluster({ listeners: [listener('plain', 9092), listener('tls', 9092, true)] }))).toEqual(['listener tls: port 9092 is taken by listener plain']);
+    expect(validateCluster(cluster({ listeners: [listener('plain', 9092), listener('plain', 9093)] }))).toEqual(['listener name plain is used twice']);
+    expect(validateCluster(cluster({ listeners: [listener('replication', 9093, true)] }))).toEqual(['listener name replication is reserved']);
+    expect(validateCluster(cluster({ listeners: [listener('mtls', 9093, false, 'tls')] }))).toEqual(['listener mtls: authentication tls (client certificates) needs tls: true']);
+    expect(validateCluster(cluster({ listeners: [listener('plain', 9092), listener('mtls', 9093, true, 'tls'), listener('scram', 9094, true, 'scram-sha-512')] }))).toEqual([]);
     for (const good of ['samsa:0.1.0', 'ghcr.io/acme/samsa:1.2', 'localhost:5000/samsa', `samsa@sha256:${'a'.repeat(64)}`]) expect(validateCluster(cluster({ image: good }))).toEqual([]);
     for (const bad of ['Samsa:1', 'samsa:', 'samsa::1', 'sam sa', 'samsa:1 ', '/samsa']) expect(validateCluster(cluster({ image: bad })), bad).toEqual([`image "${bad}" is not a valid image reference`]);
   });

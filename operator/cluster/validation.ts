@@ -1,18 +1,20 @@
 // Checks a KafkaCluster's broker settings against the broker's own definitions before anything
 // is applied, so that a bad value is reported on the resource instead of crash-looping brokers.
-// The CRD refuses unknown keys, node.id, equal ports and malformed images at admission; this
+// The CRD refuses unknown keys, node.id, conflicting listeners and malformed images at admission; this
 // catches what a schema cannot (ill-typed or out-of-range values) and CRDs older than the operator.
 import { ConfigError, brokerConfigDef, validateValue } from '../../broker/config.js';
 import type { KafkaCluster } from '../crds/types.js';
 import type { OperatorSettings } from './resources.js';
-import { IMAGE_REFERENCE } from '../crds/types.js';
+import { IMAGE_REFERENCE, operatorManaged } from '../crds/types.js';
+import { listenerProblems } from './listeners.js';
 
 /** What is wrong with the spec, one line per problem; empty when it can be applied. */
 export function validateCluster(kc: KafkaCluster, settings: OperatorSettings = {}): string[] {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(kc.spec.config ?? {})) {
     const def = brokerConfigDef(name);
-    if (!def) problems.push(`unknown broker config "${name}"`);
+    if (operatorManaged(name)) problems.push(`broker config ${name} is set by the operator from spec.listeners, spec.tls and spec.authorization`);
+    else if (!def) problems.push(`unknown broker config "${name}"`);
     else if (name === 'node.id') problems.push('node.id cannot be set: each broker gets its id from its pod ordinal');
     else {
       try {
@@ -27,7 +29,7 @@ export function validateCluster(kc: KafkaCluster, settings: OperatorSettings = {
   if (grace) problems.push(grace);
   if (kc.spec.rack && !settings.brokerClusterRole) problems.push('spec.rack needs the operator started with --broker-cluster-role (the chart sets it), so that brokers may read their node\'s labels');
   if (kc.spec.rack && kc.spec.config?.['broker.rack'] !== undefined) problems.push('broker.rack cannot be set with spec.rack: each broker takes its rack from its node');
-  if (kc.spec.listeners.kafkaPort === kc.spec.listeners.httpPort) problems.push(`listeners.kafkaPort and listeners.httpPort are both ${kc.spec.listeners.kafkaPort}`);
+  problems.push(...listenerProblems(kc));
   if (!new RegExp(IMAGE_REFERENCE).test(kc.spec.image)) problems.push(`image "${kc.spec.image}" is not a valid image reference`);
   return problems;
 }

@@ -26,6 +26,8 @@ export function toStructural(schema: JsonSchema): JsonSchema {
     return out;
   }
   for (const key of KEPT) if (schema[key] !== undefined) out[key] = schema[key];
+  // A single literal (Type.Literal) is an enum of one value.
+  if (schema.const !== undefined) out.enum = [schema.const];
   for (const [key, value] of Object.entries(schema)) if (key.startsWith('x-kubernetes-')) out[key] = value;
   if (schema.type === 'object') {
     const properties = schema.properties as Record<string, JsonSchema> | undefined;

@@ -15,11 +15,24 @@ const stringMap = (description: string) => Type.Record(Type.String(), Type.Strin
 /** A container image reference: [registry[:port]/]path[:tag][@digest], as the distribution spec shapes it. */
 export const IMAGE_REFERENCE = '^([a-zA-Z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@[a-z0-9]+([+._-][a-z0-9]+)*:[a-fA-F0-9]{32,})?$';
 
-/** Broker settings spec.config may hold: the broker's own, less node.id, which each pod's ordinal gives. */
-const settableBrokerConfigs = brokerConfigDefs.map((d) => d.name).filter((n) => n !== 'node.id');
+/**
+ * Settings the operator writes from spec.listeners, spec.tls and spec.authorization (the
+ * listeners, their certificates and the authorizer): spec.config cannot hold them.
+ */
+export const OPERATOR_MANAGED_CONFIGS = ['listeners', 'advertised.listeners', 'listener.security.protocol.map', 'inter.broker.listener.name', 'authorizer.class.name', 'super.users', 'sasl.enabled.mechanisms'];
+const OPERATOR_MANAGED_PREFIXES = ['ssl.', 'listener.name.'];
+export const operatorManaged = (name: string) => OPERATOR_MANAGED_CONFIGS.includes(name) || OPERATOR_MANAGED_PREFIXES.some((p) => name.startsWith(p));
+
+/** Broker settings spec.config may hold: the broker's own, less node.id, which each pod's ordinal gives, and those the operator manages. */
+const settableBrokerConfigs = brokerConfigDefs.map((d) => d.name).filter((n) => n !== 'node.id' && !operatorManaged(n));
 const knownKeys = `[${settableBrokerConfigs.map((n) => `'${n}'`).join(', ')}]`;
+const managedKeys = `[${OPERATOR_MANAGED_CONFIGS.map((n) => `'${n}'`).join(', ')}]`;
 const brokerConfigRules = [
   { rule: "!('node.id' in self)", message: 'node.id cannot be set: each broker gets its id from its pod ordinal' },
+  {
+    rule: `self.all(k, !(k in ${managedKeys}) && ${OPERATOR_MANAGED_PREFIXES.map((p) => `!k.startsWith('${p}')`).join(' && ')})`,
+    messageExpression: `'broker config ' + self.filter(k, k in ${managedKeys} || ${OPERATOR_MANAGED_PREFIXES.map((p) => `k.startsWith('${p}')`).join(' || ')})[0] + ' is set by the operator from spec.listeners, spec.tls and spec.authorization'`,
+  },
   {
     rule: `self.all(k, k in ${knownKeys})`,
     messageExpression: `'unknown broker config: ' + self.filter(k, !(k in ${knownKeys}))[0]`,
@@ -50,6 +63,37 @@ const Resources = Type.Object(
   { description: 'CPU and memory of each broker container, as in a Pod spec.' },
 );
 
+/** The internal listener every broker has: replication between brokers and the operator's own connections, over mutual TLS. */
+export const REPLICATION_LISTENER = 'replication';
+export const REPLICATION_PORT = 9091;
+/** Listener names that are taken: the internal listener and the HTTP port's name on the Services. */
+const RESERVED_LISTENER_NAMES = [REPLICATION_LISTENER, 'http'];
+
+export const Listener = Type.Object(
+  {
+    name: Type.String({
+      pattern: '^[a-z][a-z0-9]{0,10}$',
+      maxLength: 11,
+      description: "Lower-case name (at most 11 letters or digits), e.g. plain, tls, external; the Kafka listener is its upper-case form (PLAIN) and the Services' port is named after it.",
+    }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, description: `Port of the listener; ${REPLICATION_PORT} and the HTTP port are taken.` }),
+    tls: Type.Boolean({ default: false, description: 'Encrypt the listener with TLS, with the broker certificates of the cluster CA.' }),
+    authentication: Type.Union([Type.Literal('none'), Type.Literal('scram-sha-512'), Type.Literal('tls')], {
+      default: 'none',
+      description: "How clients authenticate: 'none'; 'scram-sha-512' (SASL, KafkaUser passwords); 'tls' (client certificates of the clients CA, needs tls: true).",
+    }),
+  },
+  {
+    description: 'A Kafka listener.',
+    'x-kubernetes-validations': [
+      { rule: `!(self.name in [${RESERVED_LISTENER_NAMES.map((n) => `'${n}'`).join(', ')}])`, message: `listener names ${RESERVED_LISTENER_NAMES.join(' and ')} are reserved` },
+      { rule: `self.port != ${REPLICATION_PORT}`, message: `port ${REPLICATION_PORT} is reserved for the internal replication listener` },
+      { rule: "!has(self.authentication) || self.authentication != 'tls' || (has(self.tls) && self.tls)", message: 'authentication tls (client certificates) needs tls: true' },
+    ],
+  },
+);
+export type Listener = Static<typeof Listener>;
+
 export const KafkaClusterSpec = Type.Object(
   {
     replicas: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Number of brokers.' }),
@@ -76,17 +120,43 @@ export const KafkaClusterSpec = Type.Object(
         'x-kubernetes-validations': brokerConfigRules,
       }),
     ),
-    listeners: Type.Object(
+    listeners: Type.Array(Listener, {
+      default: [{ name: 'plain', port: 9092, tls: false, authentication: 'none' }],
+      minItems: 1,
+      maxItems: 10,
+      description: `Kafka listeners the brokers serve clients on. Every broker also has the internal ${REPLICATION_LISTENER} listener on port ${REPLICATION_PORT} (TLS, client certificates of the cluster CA), which the brokers replicate over and the operator uses.`,
+      'x-kubernetes-validations': [
+        { rule: 'self.all(l, self.exists_one(m, m.name == l.name))', message: 'listener names must be unique' },
+        { rule: 'self.all(l, self.exists_one(m, m.port == l.port))', message: 'listener ports must be unique' },
+      ],
+    }),
+    http: Type.Object(
+      { port: Type.Integer({ minimum: 1, maximum: 65535, default: 9644, description: 'Port of /healthz, /readyz, /metrics and the operator endpoints (/v1/...).' }) },
+      { default: {}, description: 'The brokers\' HTTP endpoints.' },
+    ),
+    authorization: Type.Optional(
+      Type.Object(
+        {
+          type: Type.Literal('simple', { description: "'simple': Kafka's ACL authorizer (StandardAuthorizer); ACLs are managed with KafkaUser resources or kafka-acls." }),
+          superUsers: Type.Array(Type.String({ minLength: 1 }), {
+            default: [],
+            maxItems: 100,
+            description: 'Principals allowed everything, e.g. User:CN=admin,O=team (a client certificate) or User:alice (SCRAM). The brokers and the operator always are.',
+          }),
+        },
+        { description: 'Authorization of Kafka requests by ACLs. Without it every client may do everything.' },
+      ),
+    ),
+    tls: Type.Object(
       {
-        kafkaPort: Type.Integer({ minimum: 1, maximum: 65535, default: 9092, description: 'Port of the Kafka protocol listener.' }),
-        httpPort: Type.Integer({ minimum: 1, maximum: 65535, default: 9644, description: 'Port of /healthz, /readyz and /metrics.' }),
+        certificateValidityDays: Type.Integer({ minimum: 1, maximum: 3650, default: 365, description: 'Validity of the certificates the operator issues (brokers, operator, KafkaUsers); the CAs get five times as long, and are replaced renewalDays before they expire (the old one stays trusted until it expires).' }),
+        renewalDays: Type.Integer({ minimum: 0, default: 30, description: 'A certificate is renewed this many days before it expires; the brokers load the new one without a restart.' }),
       },
       {
         default: {},
-        description: 'Ports the brokers listen on.',
+        description: 'The cluster and clients CAs and the certificates the operator issues from them.',
         'x-kubernetes-validations': [
-          // has(): the schema's default {} is checked before its fields are defaulted.
-          { rule: '!has(self.kafkaPort) || !has(self.httpPort) || self.kafkaPort != self.httpPort', message: 'listeners.kafkaPort and listeners.httpPort must differ' },
+          { rule: '!has(self.renewalDays) || !has(self.certificateValidityDays) || self.renewalDays < self.certificateValidityDays', message: 'tls.renewalDays must be less than tls.certificateValidityDays' },
         ],
       },
     ),
@@ -164,7 +234,16 @@ export const KafkaClusterSpec = Type.Object(
       ),
     ),
   },
-  { description: 'Desired state of a Samsa cluster.' },
+  {
+    description: 'Desired state of a Samsa cluster.',
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.listeners) || !has(self.http) || !has(self.http.port) || self.listeners.all(l, l.port != self.http.port)',
+        message: 'a listener cannot use the HTTP port (http.port)',
+      },
+      { rule: `!has(self.http) || !has(self.http.port) || self.http.port != ${REPLICATION_PORT}`, message: `http.port cannot be ${REPLICATION_PORT}: the internal replication listener uses it` },
+    ],
+  },
 );
 export type KafkaClusterSpec = Static<typeof KafkaClusterSpec>;
 
@@ -227,7 +306,30 @@ export const KafkaClusterStatus = Type.Object(
         { description: 'What the operator last measured and did about the balance of the brokers.' },
       ),
     ),
-    bootstrap: Type.Optional(Type.String({ description: 'Bootstrap address for Kafka clients in the cluster.' })),
+    bootstrap: Type.Optional(Type.String({ description: 'Bootstrap address of the first listener, for Kafka clients in the cluster.' })),
+    listeners: Type.Optional(
+      Type.Array(
+        Type.Object({
+          name: Type.String({ description: 'The listener of spec.listeners.' }),
+          bootstrap: Type.String({ description: 'Bootstrap address: the bootstrap Service and the listener\'s port.' }),
+          tls: Type.Boolean({ description: 'Whether clients connect with TLS (trusting the <cluster>-cluster-ca-cert Secret).' }),
+          authentication: Type.String({ description: 'none, scram-sha-512 or tls.' }),
+        }),
+        { description: 'Each listener and where clients bootstrap from.' },
+      ),
+    ),
+    certificates: Type.Optional(
+      Type.Array(
+        Type.Object({
+          name: Type.String({ description: 'cluster-ca, clients-ca, operator, or the broker pod.' }),
+          secret: Type.String({ description: 'The Secret holding the certificate.' }),
+          subject: Type.String({ description: 'Subject of the certificate (RFC 2253), e.g. CN=my-cluster-broker,O=samsa.' }),
+          notAfter: Type.String({ description: 'When it expires.' }),
+          renewAt: Type.Optional(Type.String({ description: 'When the operator renews it.' })),
+        }),
+        { description: 'The certificates the operator issued for the cluster: CAs, brokers, the operator itself.' },
+      ),
+    ),
     version: Type.Optional(Type.String({ description: 'Samsa version the brokers report; several, comma-separated, while a roll changes it.' })),
   },
   { description: 'Observed state of the cluster.' },

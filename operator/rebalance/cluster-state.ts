@@ -2,19 +2,22 @@
 // admin protocol: the brokers and their racks and every partition's replicas, leader and ISR
 // (Metadata), the reassignments in flight (ListPartitionReassignments), and the size of every
 // replica on every broker (DescribeLogDirs, asked of each broker, since each knows only its own).
-import { KafkaConnection } from '../../broker/protocol/client.js';
+import type { KafkaConnection } from '../../broker/protocol/client.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import { describeLogDirsApi, listPartitionReassignmentsApi, metadataApi } from '../../broker/protocol/messages/index.js';
+import { type BrokerAddress, openBrokerConnection } from '../broker-connection.js';
 import type { PlannerInput, PlannerPartition } from './planner.js';
 
-export interface Address {
-  host: string;
-  port: number;
+/** A broker's endpoint (with the TLS the operator uses), and its id when known. */
+export interface Address extends BrokerAddress {
+  id?: number;
 }
 
-export interface ObservedBroker extends Address {
+export interface ObservedBroker {
   id: number;
   rack: string | null;
+  host: string;
+  port: number;
 }
 
 export interface ObservedPartition {
@@ -49,7 +52,7 @@ export const targetReplicas = (p: ObservedPartition): number[] => p.replicas.fil
 export const replicaBytes = (p: ObservedPartition): number => Math.max(0, ...p.sizes.values());
 
 export async function withConnection<T>(address: Address, use: (c: KafkaConnection) => Promise<T>): Promise<T> {
-  const c = await KafkaConnection.open(address.host, address.port, 'samsa-rebalance');
+  const c = await openBrokerConnection(address, 'samsa-rebalance');
   try {
     return await use(c);
   } finally {
@@ -62,7 +65,7 @@ export async function connectAny(bootstrap: readonly Address[]): Promise<KafkaCo
   const errors: string[] = [];
   for (const a of bootstrap) {
     try {
-      return await KafkaConnection.open(a.host, a.port, 'samsa-rebalance');
+      return await openBrokerConnection(a, 'samsa-rebalance');
     } catch (err) {
       errors.push(`${a.host}:${a.port}: ${(err as Error).message}`);
     }
@@ -108,11 +111,15 @@ export async function readClusterState(bootstrap: readonly Address[]): Promise<C
   }
   partitions.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
 
+  // Each broker is asked at the address given for its id, else as Metadata advertises it, with the same TLS identity.
+  const given = new Map(bootstrap.flatMap((a) => (a.id !== undefined ? [[a.id, a] as const] : [])));
+  const tls = bootstrap[0]?.tls;
+  const addressOf = (b: ObservedBroker): Address => given.get(b.id) ?? { host: b.host, port: b.port, ...(tls ? { tls: { ...tls, servername: undefined } } : {}) };
   const unreadable = new Map<number, string>();
   await Promise.all(
     brokers.map(async (b) => {
       try {
-        const res = await withConnection(b, (c) => c.send(describeLogDirsApi, 4, { topics: null }));
+        const res = await withConnection(addressOf(b), (c) => c.send(describeLogDirsApi, 4, { topics: null }));
         if (res.errorCode !== ErrorCode.NONE) throw new Error(`DescribeLogDirs error ${res.errorCode}`);
         for (const dir of res.results) {
           if (dir.errorCode !== ErrorCode.NONE) throw new Error(`log directory ${dir.logDir} error ${dir.errorCode}`);

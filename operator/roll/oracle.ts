@@ -2,18 +2,19 @@
 // (GET /v1/shutdown-safety of a broker on the old template, GET /v1/caught-up of one on the new)
 // and, through the Kafka admin protocol, the active controller, the racks (DescribeCluster) and
 // each partition's replica set (Metadata). A broker that does not answer in time "cannot tell".
-import { KafkaConnection } from '../../broker/protocol/client.js';
+import type { KafkaConnection } from '../../broker/protocol/client.js';
+import { type BrokerAddress, openBrokerConnection } from '../broker-connection.js';
 import { describeClusterApi, metadataApi } from '../../broker/protocol/messages/index.js';
 import { withTimeout } from '../deadline.js';
 import type { CaughtUp, RollBroker, RollFacts, RollingUpdate, Safety, SafetyBlocker } from './planner.js';
 
 const TIMEOUT_MS = 3000;
 
-/** Where to ask a broker: its Kafka listener and its HTTP port. */
+/** Where to ask a broker: its Kafka endpoint (the operator's listener) and its HTTP address. */
 export interface BrokerEndpoint {
   host: string;
-  kafkaPort: number;
   httpPort: number;
+  kafka: BrokerAddress;
 }
 
 /** A broker and where to reach it: null while it is not ready. */
@@ -48,16 +49,16 @@ export async function caughtUp(host: string, httpPort: number): Promise<CaughtUp
 }
 
 /** Sends one admin request, giving up after TIMEOUT_MS (a stopped broker accepts connections but never answers). */
-async function ask<T>(host: string, port: number, what: (conn: KafkaConnection) => Promise<T>): Promise<T> {
+async function ask<T>(address: BrokerAddress, what: (conn: KafkaConnection) => Promise<T>): Promise<T> {
   let conn: KafkaConnection | undefined;
   try {
     return await withTimeout(
       (async () => {
-        conn = await KafkaConnection.open(host, port, 'samsa-operator');
+        conn = await openBrokerConnection(address, 'samsa-operator');
         return what(conn);
       })(),
       TIMEOUT_MS,
-      `${host}:${port}`,
+      `${address.host}:${address.port}`,
     );
   } finally {
     // Not awaited: a stopped broker never acknowledges the close.
@@ -72,8 +73,8 @@ export interface ClusterShape {
 }
 
 /** The controller and racks (DescribeCluster) and every partition's replicas (Metadata), asked of one broker. */
-export async function clusterShape(host: string, kafkaPort: number): Promise<ClusterShape> {
-  return ask(host, kafkaPort, async (conn) => {
+export async function clusterShape(address: BrokerAddress): Promise<ClusterShape> {
+  return ask(address, async (conn) => {
     const described = await conn.send(describeClusterApi, 0, { includeClusterAuthorizedOperations: false, endpointType: 1 });
     if (described.errorCode !== 0) throw new Error(described.errorMessage ?? `DescribeCluster error ${described.errorCode}`);
     const meta = await conn.send(metadataApi, 12, { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
@@ -96,7 +97,7 @@ export async function readRollFacts(targets: RollTarget[], expected: number, rol
   let shape: ClusterShape | null = null;
   for (const t of targets) {
     if (!t.endpoint || !t.ready || shape) continue;
-    shape = await clusterShape(t.endpoint.host, t.endpoint.kafkaPort).catch(() => null);
+    shape = await clusterShape(t.endpoint.kafka).catch(() => null);
   }
   const safety = new Map<number, Safety>();
   const lagging = new Map<number, CaughtUp>();

@@ -24,7 +24,9 @@ export async function brokerKubeconfig(cp: ControlPlane, namespace: string, name
       replicas: 3,
       image: 'samsa:test',
       storage: { size: '1Gi', deleteClaimsOnClusterDelete: true, deleteClaimsOnScaleDown: false },
-      listeners: { kafkaPort: 9092, httpPort: 9644 },
+      listeners: [{ name: 'plain', port: 9092, tls: false, authentication: 'none' }],
+      http: { port: 9644 },
+      tls: { certificateValidityDays: 365, renewalDays: 30 },
     },
   };
   const wanted = desiredResources(cluster).filter((o) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(o.kind!));

@@ -77,7 +77,12 @@ afterAll(async () => {
 
 describe('changing a KafkaCluster safely', () => {
   it('refuses at admission what cannot work, with a message that names it', async () => {
-    expect(await refusal({ replicas: 1, listeners: { kafkaPort: 9092, httpPort: 9092 } })).toContain('listeners.kafkaPort and listeners.httpPort must differ');
+    expect(await refusal({ replicas: 1, listeners: [{ name: 'plain', port: 9644 }] })).toContain('a listener cannot use the HTTP port (http.port)');
+    expect(await refusal({ replicas: 1, listeners: [{ name: 'plain', port: 9091 }] })).toContain('port 9091 is reserved for the internal replication listener');
+    expect(await refusal({ replicas: 1, listeners: [{ name: 'plain', port: 9092 }, { name: 'plain', port: 9093 }] })).toContain('listener names must be unique');
+    expect(await refusal({ replicas: 1, listeners: [{ name: 'replication', port: 9093, tls: true }] })).toContain('listener names replication and http are reserved');
+    expect(await refusal({ replicas: 1, listeners: [{ name: 'mtls', port: 9093, authentication: 'tls' }] })).toContain('authentication tls (client certificates) needs tls: true');
+    expect(await refusal({ replicas: 1, config: { 'ssl.client.auth': 'none' } })).toContain('broker config ssl.client.auth is set by the operator');
     expect(await refusal({ replicas: 1, image: 'Samsa::latest' })).toMatch(/spec\.image.*should match/);
     expect(await refusal({ replicas: 1, image: 'samsa:1.0 ' })).toMatch(/spec\.image.*should match/);
     expect(await refusal({ replicas: 1, config: { 'log.retention.msx': '1', 'num.partitions': '2' } })).toContain('unknown broker config: log.retention.msx');

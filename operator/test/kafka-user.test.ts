@@ -104,7 +104,8 @@ describe('KafkaUser on a real control plane', () => {
     expect(nowhere.status).toMatchObject({ username: 'alice', secret: 'alice', observedGeneration: 1 });
     const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, 'alice');
     const data = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
-    expect(Object.keys(data).sort()).toEqual(['password', 'sasl.jaas.config', 'username']);
+    expect(Object.keys(data).sort()).toEqual(['ca.crt', 'password', 'sasl.jaas.config', 'username']);
+    expect(data['ca.crt']).toContain('BEGIN CERTIFICATE');
     expect(data.password).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(data['sasl.jaas.config']).toBe(`org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="${data.password}";`);
     expect(secret.metadata!.ownerReferences).toEqual([expect.objectContaining({ kind: 'KafkaUser', name: 'alice', controller: true })]);

@@ -2,16 +2,24 @@
 // local node, runs each broker pod as a local broker process on its own loopback address
 // (127.0.0.N, so every broker may use the same ports) with a data folder per volume claim,
 // reports the pod Running and Ready from the broker's /readyz, and stops the process when the
-// pod is deleted (SIGTERM, SIGKILL once its terminationGracePeriodSeconds are over). Container paths are mapped: the ConfigMap volume to a local file, the claim
-// to a local folder, the advertised pod DNS name to the pod's loopback address.
+// pod is deleted (SIGTERM, SIGKILL once its terminationGracePeriodSeconds are over). Container
+// paths in args are mapped to local folders (ConfigMap and Secret volumes, claims), and the pod's
+// own DNS names and the wildcard address 0.0.0.0 to its loopback address.
 //
 // Failures look as a kubelet shows them in containerStatuses: an image that is not among
 // `images` is not pulled (waiting ErrImagePull, then ImagePullBackOff, retried with back-off); a
 // broker process that exits is restarted with back-off (waiting CrashLoopBackOff, restartCount,
 // lastState.terminated with its exit code and, under FallbackToLogsOnError, the tail of its
-// output). Each start reads the pod's ConfigMap afresh, as a kubelet keeps such volumes in sync.
+// output).
+//
+// ConfigMap and Secret volumes are written as a kubelet's atomic writer does: the files in a
+// timestamped folder, `..data` a symlink to it swapped by rename, each file a symlink through
+// `..data`; and kept in sync while the container runs (every VOLUME_SYNC_MS, as a kubelet does
+// within its sync period), so a renewed certificate reaches a running broker. As in Kubernetes,
+// $(VAR) references in args are expanded from the container's environment (an unknown one stays
+// as written); the command is always this checkout's broker.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { terminate } from '../../broker/test/broker-process.js';
@@ -25,6 +33,8 @@ export const NODE_ZONE = 'test-zone-a';
 // What FallbackToLogsOnError keeps of a failed container's output: its last 80 lines or 2048 bytes.
 const TERMINATION_LOG_LINES = 80;
 const TERMINATION_LOG_BYTES = 2048;
+/** How often the ConfigMap and Secret volumes of running pods are brought up to date. */
+const VOLUME_SYNC_MS = 2000;
 
 interface Container {
   image?: string;
@@ -37,7 +47,7 @@ interface Container {
 
 interface Pod extends KubernetesObject {
   metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string; resourceVersion?: string };
-  spec: { nodeName?: string; serviceAccountName?: string; terminationGracePeriodSeconds?: number; containers: Container[]; volumes?: Array<{ name: string; configMap?: { name: string }; persistentVolumeClaim?: { claimName: string } }>; hostname?: string; subdomain?: string };
+  spec: { nodeName?: string; serviceAccountName?: string; terminationGracePeriodSeconds?: number; containers: Container[]; volumes?: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string }; persistentVolumeClaim?: { claimName: string } }>; hostname?: string; subdomain?: string };
   status?: { podIP?: string; containerStatuses?: unknown[]; conditions?: Array<{ type: string; status: string }> };
 }
 
@@ -70,6 +80,8 @@ interface ContainerState {
   failures: number;
   /** The container status last written, to write only changes. */
   reported?: string;
+  /** When its ConfigMap and Secret volumes were last brought up to date. */
+  volumesSyncedAt: number;
 }
 
 export interface LocalKubeletOptions {
@@ -199,10 +211,14 @@ export class LocalKubelet {
     const spec = pod.spec.containers[0]!;
     let state = this.containers.get(key);
     if (!state) {
-      state = { ip: this.ipFor(pod), httpPort: spec.ports?.find((p) => p.name === 'http')?.containerPort ?? 9644, output: '', restartCount: 0, retryAt: 0, failures: 0 };
+      state = { ip: this.ipFor(pod), httpPort: spec.ports?.find((p) => p.name === 'http')?.containerPort ?? 9644, output: '', restartCount: 0, retryAt: 0, failures: 0, volumesSyncedAt: 0 };
       this.containers.set(key, state);
     }
     const now = Date.now();
+    if (state.process && now - state.volumesSyncedAt >= VOLUME_SYNC_MS) {
+      await this.projectVolumes(pod);
+      state.volumesSyncedAt = now;
+    }
     const child = state.process;
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
       // The broker exited on its own: remember how, and restart it after a back-off.
@@ -252,15 +268,12 @@ export class LocalKubelet {
       else if (path?.startsWith('metadata.labels[')) env[e.name] = pod.metadata.labels?.[path.slice(17, -2)] ?? '';
     }
     const mounts = new Map<string, string>();
+    const projected = await this.projectVolumes(pod);
     for (const m of container.volumeMounts ?? []) {
       const volume = pod.spec.volumes?.find((v) => v.name === m.name);
-      if (volume?.configMap) {
-        const cm = await this.kube.get<KubernetesObject & { data?: Record<string, string> }>('v1', 'ConfigMap', pod.metadata.namespace, volume.configMap.name);
-        const dir = join(this.dataRoot, 'configmaps', pod.metadata.namespace, pod.metadata.name, m.name);
-        mkdirSync(dir, { recursive: true });
-        for (const [file, text] of Object.entries(cm.data ?? {})) writeFileSync(join(dir, file), text);
-        mounts.set(m.mountPath, dir);
-      } else {
+      const dir = projected.get(m.name);
+      if (dir) mounts.set(m.mountPath, dir);
+      else {
         // A volume claim from the StatefulSet's template: "<template>-<pod>", one folder each, kept across restarts.
         const claim = volume?.persistentVolumeClaim?.claimName ?? `${m.name}-${pod.metadata.name}`;
         const dir = join(this.dataRoot, 'volumes', pod.metadata.namespace, claim);
@@ -268,14 +281,21 @@ export class LocalKubelet {
         mounts.set(m.mountPath, dir);
       }
     }
-    const expand = (arg: string) => arg.replace(/\$\((\w+)\)/g, (_, v: string) => env[v] ?? '');
+    state.volumesSyncedAt = Date.now();
+    const expand = (arg: string) => arg.replace(/\$\((\w+)\)/g, (ref, v: string) => env[v] ?? ref);
+    // Container paths under a mount point, at the start of an argument or of a NAME=VALUE's value, become the local folder's.
+    const longestFirst = [...mounts].sort((a, b) => b[0].length - a[0].length);
     const mapPath = (arg: string) => {
-      for (const [mountPath, local] of mounts) if (arg === mountPath || arg.startsWith(`${mountPath}/`)) return local + arg.slice(mountPath.length);
+      const eq = arg.indexOf('=');
+      const [prefix, value] = eq > 0 && !arg.startsWith('/') ? [arg.slice(0, eq + 1), arg.slice(eq + 1)] : ['', arg];
+      for (const [mountPath, local] of longestFirst) if (value === mountPath || value.startsWith(`${mountPath}/`)) return prefix + local + value.slice(mountPath.length);
       return arg;
     };
-    const args = container.args.map(expand).map(mapPath);
-    // No cluster DNS here: brokers advertise their loopback address and listen only on it.
-    for (let i = 0; i < args.length - 1; i++) if (args[i] === '--host' || args[i] === '--advertised-host') args[i + 1] = ip;
+    // No cluster DNS and no network namespace here: the pod's own DNS names and the wildcard
+    // address stand for its loopback address, so brokers bind, advertise and are reached there.
+    const podNames = pod.spec.hostname && pod.spec.subdomain ? [`${pod.spec.hostname}.${pod.spec.subdomain}.${pod.metadata.namespace}.svc.cluster.local`, `${pod.spec.hostname}.${pod.spec.subdomain}.${pod.metadata.namespace}.svc`] : [];
+    const toLoopback = (arg: string) => podNames.reduce((a, name) => a.split(name).join(ip), arg).replace(/(^|[/=,\s])0\.0\.0\.0(?=[:\s,]|$)/g, `$1${ip}`);
+    const args = container.args.map(expand).map(mapPath).map(toLoopback);
     const kubeconfig = await this.serviceAccountKubeconfig(pod);
     const child = spawn(process.execPath, [join(ROOT, 'dist/broker/main.js'), ...args, '--http-host', ip], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -292,6 +312,29 @@ export class LocalKubelet {
     state.process = child;
     state.startedAt = new Date().toISOString();
     state.waiting = undefined;
+  }
+
+  /**
+   * Writes each ConfigMap and Secret volume of a pod as it is now (only when its contents
+   * changed); returns their local folders by volume name. A missing object leaves the volume
+   * as it was, as a kubelet does.
+   */
+  private async projectVolumes(pod: Pod): Promise<Map<string, string>> {
+    const dirs = new Map<string, string>();
+    for (const volume of pod.spec.volumes ?? []) {
+      let files: Record<string, Buffer> | undefined;
+      if (volume.configMap) {
+        const cm = await this.kube.getOrNull<KubernetesObject & { data?: Record<string, string> }>('v1', 'ConfigMap', pod.metadata.namespace, volume.configMap.name);
+        if (cm) files = Object.fromEntries(Object.entries(cm.data ?? {}).map(([k, v]) => [k, Buffer.from(v)]));
+      } else if (volume.secret) {
+        const secret = await this.kube.getOrNull<KubernetesObject & { data?: Record<string, string> }>('v1', 'Secret', pod.metadata.namespace, volume.secret.secretName);
+        if (secret) files = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+      } else continue;
+      const dir = join(this.dataRoot, 'projected', pod.metadata.namespace, pod.metadata.name, volume.name);
+      if (files) writeAtomically(dir, files);
+      dirs.set(volume.name, dir);
+    }
+    return dirs;
   }
 
   /**
@@ -384,6 +427,11 @@ export class LocalKubelet {
     return this.stateOf(podName)?.output ?? '';
   }
 
+  /** The process id of a pod's running broker, to tell a restart from a reload. */
+  pidOf(podName: string, namespace?: string): number | undefined {
+    return this.stateOf(podName, namespace)?.process?.pid;
+  }
+
   /** Sends a signal to the broker process of a pod (a crash, for tests); false when none runs. */
   kill(podName: string, signal: NodeJS.Signals, namespace?: string): boolean {
     const child = this.stateOf(podName, namespace)?.process;
@@ -411,4 +459,30 @@ function logTail(output: string): string {
   let tail = lines.slice(-TERMINATION_LOG_LINES).join('\n');
   if (Buffer.byteLength(tail) > TERMINATION_LOG_BYTES) tail = Buffer.from(tail).subarray(-TERMINATION_LOG_BYTES).toString();
   return tail;
+}
+
+/**
+ * The files of a volume, swapped in at once as Kubernetes' atomic writer does: a new timestamped
+ * folder, a `..data` symlink to it replaced by rename (one atomic step), and a symlink per file
+ * through `..data`. A reader sees the old files or the new ones, never a mix. Nothing is written
+ * when the contents are the same.
+ */
+export function writeAtomically(dir: string, files: Record<string, Buffer>): void {
+  mkdirSync(dir, { recursive: true });
+  const data = join(dir, '..data');
+  const current = existsSync(data) ? readlinkSync(data) : null;
+  if (current) {
+    const names = readdirSync(join(dir, current)).sort();
+    const same = names.join('\0') === Object.keys(files).sort().join('\0') && names.every((n) => readFileSync(join(dir, current, n)).equals(files[n]!));
+    if (same) return;
+  }
+  const version = `..${new Date().toISOString().replace(/[:.]/g, '_')}.${process.hrtime.bigint()}`;
+  mkdirSync(join(dir, version));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, version, name), content);
+  symlinkSync(version, join(dir, '..data_tmp'));
+  renameSync(join(dir, '..data_tmp'), data);
+  for (const name of Object.keys(files)) if (!existsSync(join(dir, name))) symlinkSync(join('..data', name), join(dir, name));
+  // Files that are gone: their symlinks, and the old version.
+  for (const entry of readdirSync(dir)) if (!entry.startsWith('..') && !(entry in files)) unlinkSync(join(dir, entry));
+  if (current) rmSync(join(dir, current), { recursive: true, force: true });
 }

@@ -42,7 +42,7 @@ describe('operator on a real control plane', () => {
     }, 120_000);
     expect(kc.status).toMatchObject({ readyReplicas: 1, replicas: 1, bootstrap: 'demo.kafka.svc:9092', brokers: [{ id: 0, pod: 'demo-0', ready: true }], observedGeneration: 1 });
     // Defaults came from the CRD schema.
-    expect(kc.spec).toMatchObject({ image: 'samsa:0.1.0', storage: { size: '10Gi', deleteClaimsOnClusterDelete: false }, listeners: { kafkaPort: 9092, httpPort: 9644 } });
+    expect(kc.spec).toMatchObject({ image: 'samsa:0.1.0', storage: { size: '10Gi', deleteClaimsOnClusterDelete: false }, listeners: [{ name: 'plain', port: 9092, tls: false, authentication: 'none' }], http: { port: 9644 }, tls: { certificateValidityDays: 365, renewalDays: 30 } });
 
     const sts = await admin.get<Obj & { spec: Record<string, any> }>('apps/v1', 'StatefulSet', NS, 'demo');
     expect(sts.spec.updateStrategy).toEqual({ type: 'OnDelete' });

@@ -57,7 +57,7 @@ async function rollStep(cluster: SamsaCluster, restarted: Set<number>, rollingUp
     outdated: !restarted.has(id),
     ready: b.running,
     failing: false,
-    endpoint: b.running ? { host: '127.0.0.1', kafkaPort: b.port, httpPort: b.httpPort } : null,
+    endpoint: b.running ? { host: '127.0.0.1', httpPort: b.httpPort, kafka: { host: '127.0.0.1', port: b.port } } : null,
   }));
   const plan = planRoll(await readRollFacts(targets, cluster.brokers.length, rollingUpdate));
   await Promise.all(
@@ -86,7 +86,7 @@ describe('a rolling restart planned by operator/roll on a real cluster', () => {
 
   it('restarts every broker once, the controller last, with no failed acks=all send; a SIGSTOPped broker holds the roll until SIGCONT', async () => {
     await createTopic(cluster, 'orders', 3, 3, { 'min.insync.replicas': '2' });
-    const { controllerId } = await clusterShape('127.0.0.1', cluster.broker(0).port);
+    const { controllerId } = await clusterShape({ host: '127.0.0.1', port: cluster.broker(0).port });
     expect(controllerId).not.toBeNull();
     const producer = produceOn(cluster, 'orders');
     await eventuallyPasses('the producer to get acks', () => expect(producer.acked.length).toBeGreaterThan(20), 30_000);
@@ -164,7 +164,7 @@ describe("parallel ('disjoint', 'rack') rolling restarts on a real cluster", () 
   it('restarts brokers that share no partition together, each once, the controller last and alone, with no failed acks=all send', async () => {
     // Partitions on brokers {0,1} and {2,3}: two brokers of different pairs may restart together.
     await createTopic(cluster, 'pairs', 4, 2, { 'min.insync.replicas': '1' }, [[0, 1], [2, 3], [1, 0], [3, 2]]);
-    const { controllerId } = await clusterShape('127.0.0.1', cluster.broker(0).port);
+    const { controllerId } = await clusterShape({ host: '127.0.0.1', port: cluster.broker(0).port });
     const producer = produceOn(cluster, 'pairs');
     await eventuallyPasses('the producer to get acks', () => expect(producer.acked.length).toBeGreaterThan(20), 30_000);
 
@@ -193,7 +193,7 @@ describe("parallel ('disjoint', 'rack') rolling restarts on a real cluster", () 
   it("restarts one rack's brokers together when they share no partition, each once, the controller last and alone", async () => {
     // A topic of its own for this roll's records; partitions again on {0,1} and {2,3}: one broker of each rack.
     await createTopic(cluster, 'racks', 4, 2, { 'min.insync.replicas': '1' }, [[0, 1], [2, 3], [1, 0], [3, 2]]);
-    const shape = await clusterShape('127.0.0.1', cluster.broker(0).port);
+    const shape = await clusterShape({ host: '127.0.0.1', port: cluster.broker(0).port });
     expect(Object.fromEntries(shape.racks)).toEqual({ 0: 'a', 1: 'b', 2: 'a', 3: 'b' });
     const holds = (id: number) => [...shape.replicas].filter(([, ids]) => ids.includes(id)).map(([name]) => name);
     const producer = produceOn(cluster, 'racks');

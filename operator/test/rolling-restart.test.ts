@@ -132,7 +132,7 @@ describe('rolling restarts', () => {
     await client.createTopics({ topics: [{ topic: 'orders', numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }], waitForLeaders: true });
     await client.disconnect();
     const pods = await podsOf('orders');
-    const { controllerId } = await clusterShape(pods[0]!.status.podIP!, 9092);
+    const { controllerId } = await clusterShape({ host: pods[0]!.status.podIP!, port: 9092 });
     expect(controllerId).not.toBeNull();
     const producer = produceThroughout(kafka, 'orders');
     await waitFor('the producer to get acks', async () => producer.acked.length > 20);
@@ -204,7 +204,7 @@ describe('rolling restarts', () => {
     const replicaAssignment = [[0, 1], [2, 3], [1, 0], [3, 2]].map((replicas, partition) => ({ partition, replicas }));
     await client.createTopics({ topics: [{ topic: 'pairs', replicaAssignment, configEntries: [{ name: 'min.insync.replicas', value: '1' }] }], waitForLeaders: true });
     await client.disconnect();
-    const { controllerId } = await clusterShape((await podsOf('pairs'))[0]!.status.podIP!, 9092);
+    const { controllerId } = await clusterShape({ host: (await podsOf('pairs'))[0]!.status.podIP!, port: 9092 });
     const producer = produceThroughout(kafka, 'pairs');
     await waitFor('the producer to get acks', async () => producer.acked.length > 20);
 

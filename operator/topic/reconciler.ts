@@ -8,7 +8,7 @@
 // Several KafkaTopics may name the same topic: the oldest (then the first by name) manages it;
 // the others report ResourceConflict, change nothing, and their deletion leaves the topic alone.
 import type { Logger } from 'pino';
-import { KafkaConnection } from '../../broker/protocol/client.js';
+import type { KafkaConnection } from '../../broker/protocol/client.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import {
   createPartitionsApi,
@@ -24,6 +24,7 @@ import type { ReconcileResult, Reconciler } from '../controller/controller.js';
 import type { Kube, KubernetesObject } from '../kube.js';
 import { brokerPods, isReady } from '../cluster/reconciler.js';
 import { withTimeout } from '../deadline.js';
+import { openBrokerConnection, readOperatorIdentity, replicationAddress } from '../broker-connection.js';
 import { stepReplicationFactor } from './replication-factor.js';
 
 export const TOPIC_FINALIZER = 'samsa.dev/topic';
@@ -60,11 +61,14 @@ export class TopicReconciler implements Reconciler {
 
   /** A connection to a ready broker of the cluster that answers, trying them in turn; null when none does. */
   private async connect(namespace: string, cluster: Cluster): Promise<KafkaConnection | null> {
+    const identity = await readOperatorIdentity(this.kube, namespace, cluster.metadata.name);
+    // No certificate yet: the cluster reconciler has not issued it, and no broker runs without it.
+    if (!identity) return null;
     const pods = (await brokerPods(this.kube, namespace, cluster.metadata.name)).filter((p) => isReady(p) && p.status?.podIP);
     for (const pod of pods) {
       let conn: KafkaConnection | undefined;
       try {
-        conn = await withTimeout(KafkaConnection.open(pod.status!.podIP!, cluster.spec.listeners.kafkaPort, 'samsa-operator'), PROBE_TIMEOUT_MS, `connecting to ${pod.metadata.name}`);
+        conn = await withTimeout(openBrokerConnection(replicationAddress(cluster, pod.metadata.name, pod.status!.podIP!, identity), 'samsa-operator'), PROBE_TIMEOUT_MS, `connecting to ${pod.metadata.name}`);
         await withTimeout(conn.send(metadataApi, 12, { topics: [], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }), PROBE_TIMEOUT_MS, `Metadata of ${pod.metadata.name}`);
         return conn;
       } catch (err) {
@@ -170,7 +174,8 @@ export class TopicReconciler implements Reconciler {
   private async changeReplicationFactor(topic: Topic, topicName: string, cluster: Cluster, facts: Pick<KafkaTopicStatus, 'topicId' | 'partitions' | 'replicationFactor'>): Promise<ReconcileResult | void | undefined> {
     const key = `${topic.metadata.namespace}/${topic.metadata.name}`;
     const pods = (await brokerPods(this.kube, topic.metadata.namespace!, cluster.metadata.name)).filter((p) => isReady(p) && p.status?.podIP);
-    const brokers = pods.map((p) => ({ host: p.status!.podIP!, port: cluster.spec.listeners.kafkaPort }));
+    const identity = await readOperatorIdentity(this.kube, topic.metadata.namespace!, cluster.metadata.name);
+    const brokers = identity ? pods.map((p) => ({ id: Number(p.metadata.name.slice(p.metadata.name.lastIndexOf('-') + 1)), ...replicationAddress(cluster, p.metadata.name, p.status!.podIP!, identity) })) : [];
     const step = await stepReplicationFactor(key, cluster, topicName, topic.spec.replicationFactor, topic.status?.reassignment, brokers, this.logger);
     if (step.state === 'refused') return this.status(topic, { ...facts, reassignment: undefined }, 'failed', 'ReplicationFactorRefused', step.reason, 30_000);
     if (step.state === 'moving') {
