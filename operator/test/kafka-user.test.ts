@@ -2,10 +2,13 @@
 // process): bad manifests are refused with the CRD's messages, examples/kafka-user.yaml applies
 // as shipped, the reconciler reports a missing cluster, a Secret it does not own, a missing
 // password, a cluster with no listener for the user and ACLs without an authorizer through
-// conditions and Events, and deleting a KafkaUser leaves nothing behind.
+// conditions and Events, and deleting a KafkaUser leaves nothing behind. On a cluster with a
+// SCRAM listener and the authorizer on, kafkajs with exactly the Secret's credentials produces
+// where the ACLs allow, is refused elsewhere, and is refused once the KafkaUser is deleted.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import kafkajs from 'kafkajs';
 import { parse } from 'yaml';
 import { API_VERSION } from '../crds/types.js';
 import type { Kube, KubeError, KubernetesObject } from '../kube.js';
@@ -120,5 +123,63 @@ describe('KafkaUser on a real control plane', () => {
     await admin.delete(refusedAcls);
     await waitFor('the KafkaUser gone', async () => (await admin.getOrNull(API_VERSION, 'KafkaUser', NS, 'alice')) === null);
     await waitFor('its Secret gone', async () => (await admin.getOrNull('v1', 'Secret', NS, 'alice')) === null);
+  }, 300_000);
+
+  it('gives a client on a SCRAM listener exactly what it needs: allowed where the ACLs say, refused elsewhere, revoked with the KafkaUser', async () => {
+    await admin.create({
+      apiVersion: API_VERSION,
+      kind: 'KafkaCluster',
+      metadata: { name: 'secure', namespace: NS },
+      spec: {
+        replicas: 1,
+        config: { 'offsets.topic.replication.factor': '1' },
+        // The plain listener's anonymous clients set the topics up.
+        authorization: { type: 'simple', superUsers: ['User:ANONYMOUS'] },
+        listeners: [
+          { name: 'plain', port: 9092 },
+          { name: 'scram', port: 9095, authentication: 'scram-sha-512' },
+        ],
+      },
+    } as KubernetesObject);
+    await waitFor('secure cluster ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaCluster', NS, 'secure'))?.status === 'True', 180_000);
+    const ip = (await admin.get<Obj & { status: { podIP: string } }>('v1', 'Pod', NS, 'secure-0')).status.podIP;
+    const setup = new kafkajs.Kafka({ clientId: 'setup', brokers: [`${ip}:9092`], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await setup.connect();
+    await setup.createTopics({ topics: [{ topic: 'orders' }, { topic: 'audit' }], waitForLeaders: true });
+    await setup.disconnect();
+
+    await admin.create(user('carol', {
+      clusterRef: { name: 'secure' },
+      authentication: { type: 'scram-sha-512' },
+      authorization: { acls: [{ resource: { type: 'topic', name: 'orders' }, operations: ['Write', 'Describe'] }] },
+    }));
+    await waitForReason('carol', 'UserReady');
+    const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, 'carol');
+    const data = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    expect(data.bootstrap).toBe(`secure.${NS}.svc:9095`);
+    expect(data['client.properties']).toContain('security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n');
+    // The bootstrap Service's name does not resolve here: the pod's address, the Secret's port.
+    const client = new kafkajs.Kafka({
+      clientId: 'carol',
+      brokers: [`${ip}:${data.bootstrap!.split(':')[1]}`],
+      sasl: { mechanism: 'scram-sha-512', username: data.username!, password: data.password! },
+      logLevel: kafkajs.logLevel.NOTHING,
+      retry: { retries: 0 },
+    });
+    const send = async (topic: string) => {
+      const producer = client.producer();
+      await producer.connect();
+      try {
+        await producer.send({ topic, messages: [{ value: 'from carol' }] });
+      } finally {
+        await producer.disconnect();
+      }
+    };
+    await send('orders');
+    await expect(send('audit')).rejects.toThrow(/authoriz/i);
+
+    await admin.delete(await getUser('carol'));
+    await waitFor('carol gone', async () => (await admin.getOrNull(API_VERSION, 'KafkaUser', NS, 'carol')) === null);
+    await waitFor('carol refused', async () => send('orders').then(() => false, (err: Error) => /SASL SCRAM SHA512 authentication failed/.test(err.message)), 30_000);
   }, 300_000);
 });
