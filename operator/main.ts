@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The Samsa operator: informer caches, then leader election, then the KafkaCluster and KafkaTopic
-// controllers; fastify serves /healthz, /readyz and /metrics all along. As in controller-runtime,
+// The Samsa operator: informer caches, then leader election, then the KafkaCluster, KafkaTopic and
+// KafkaUser controllers; fastify serves /healthz, /readyz and /metrics all along. As in controller-runtime,
 // a standby is Ready once its caches are synced (so it never blocks a rolling update of the
 // Deployment); whether it leads shows in samsa_operator_leader.
 import { randomUUID } from 'node:crypto';
@@ -9,14 +9,16 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import pino from 'pino';
+import { adminConnection } from './cluster/admin-connection.js';
 import { ClusterReconciler } from './cluster/reconciler.js';
 import { selectorLabels } from './cluster/resources.js';
 import { Controller, keyOf } from './controller/controller.js';
-import { API_VERSION, type KafkaTopic } from './crds/types.js';
+import { API_VERSION, type KafkaTopic, type KafkaUser } from './crds/types.js';
 import { Kube, type KubernetesObject } from './kube.js';
 import { LEADER_ELECTION_DEFAULTS, LeaderElector, leaderElectionTimingError } from './leader-election.js';
 import { OperatorMetrics } from './metrics.js';
 import { TopicReconciler, kafkaTopicName } from './topic/reconciler.js';
+import { UserReconciler } from './user/reconciler.js';
 
 const { values } = parseArgs({
   options: {
@@ -103,6 +105,10 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 const resyncMs = Number(values['resync-seconds']) * 1000;
 const clusters = await kube.informer<KubernetesObject>(API_VERSION, 'KafkaCluster');
 const topics = await kube.informer<KubernetesObject & KafkaTopic>(API_VERSION, 'KafkaTopic');
+const users = await kube.informer<KubernetesObject & KafkaUser>(API_VERSION, 'KafkaUser');
+// The users' own Secrets (a deleted or edited one is written again); a Secret holding a
+// user-given password is read at each reconcile, so a changed password is set at the next resync.
+const userSecrets = await kube.informer<KubernetesObject>('v1', 'Secret', 'samsa.dev/kafka-user');
 const managed = 'app.kubernetes.io/managed-by=samsa-operator';
 const statefulSets = await kube.informer<KubernetesObject>('apps/v1', 'StatefulSet', managed);
 const pods = await kube.informer<KubernetesObject>('v1', 'Pod', 'app.kubernetes.io/name=samsa,app.kubernetes.io/component=broker');
@@ -131,7 +137,18 @@ topics.on('delete', (gone) => {
   }
 });
 
-for (const informer of [clusters, topics, statefulSets, pods]) {
+const userController = new Controller(new UserReconciler(kube, logger, adminConnection(kube, logger)), metrics, logger);
+userController.watch(users);
+userController.watch(userSecrets, (secret) => {
+  const user = secret.metadata?.labels?.['samsa.dev/kafka-user'];
+  return user ? `${secret.metadata?.namespace}/${user}` : null;
+});
+// When brokers become ready (or the cluster's listeners change), users waiting on it move on.
+clusters.on('update', (kc) => {
+  for (const u of users.list()) if (u.metadata?.namespace === kc.metadata?.namespace && u.spec.clusterRef.name === kc.metadata?.name) userController.queue.add(keyOf(u));
+});
+
+for (const informer of [clusters, topics, users, statefulSets, pods, userSecrets]) {
   // A client-node informer stops on an error; it lists and watches again after a pause.
   informer.on('error', (err: unknown) => {
     logger.warn({ err }, 'watch failed; listing again in 1s');
@@ -155,8 +172,9 @@ async function lead(): Promise<boolean> {
 }
 if (await lead()) {
   metrics.leader.set(1);
-  controllers.push(clusterController, topicController);
+  controllers.push(clusterController, topicController, userController);
   clusterController.start(resyncMs, () => clusters.list().map(keyOf));
   topicController.start(resyncMs, () => topics.list().map(keyOf));
+  userController.start(resyncMs, () => users.list().map(keyOf));
   logger.info('operator running');
 }

@@ -30,6 +30,13 @@ describe('CRDs', () => {
 
   it('turns unions of literals into enums and keeps validation rules', () => {
     expect(toStructural({ anyOf: [{ const: 'True' }, { const: 'False' }], description: 'd' })).toEqual({ type: 'string', enum: ['True', 'False'], description: 'd' });
+    // An enum's default and rules stay (an immutable enum, a defaulted one).
+    expect(toStructural({ anyOf: [{ const: 'a' }, { const: 'b' }], default: 'a', 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'm' }] })).toEqual({
+      type: 'string',
+      enum: ['a', 'b'],
+      default: 'a',
+      'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'm' }],
+    });
     const rule = [{ rule: 'self == oldSelf', message: 'immutable' }];
     expect(toStructural({ type: 'string', 'x-kubernetes-validations': rule })).toEqual({ type: 'string', 'x-kubernetes-validations': rule });
   });

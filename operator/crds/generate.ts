@@ -20,7 +20,9 @@ export function toStructural(schema: JsonSchema): JsonSchema {
     out.type = 'string';
     out.enum = values;
     if (schema.description) out.description = schema.description;
+    // An enum keeps its default and validation rules like any other field.
     if (schema.default !== undefined) out.default = schema.default;
+    for (const [key, value] of Object.entries(schema)) if (key.startsWith('x-kubernetes-')) out[key] = value;
     return out;
   }
   for (const key of KEPT) if (schema[key] !== undefined) out[key] = schema[key];

@@ -387,6 +387,108 @@ export const KafkaTopicStatus = Type.Object(
 );
 export type KafkaTopicStatus = Static<typeof KafkaTopicStatus>;
 
+/** ACL operations by Strimzi's (and Kafka's AclOperation) names. */
+export const ACL_OPERATIONS = ['Read', 'Write', 'Create', 'Delete', 'Alter', 'Describe', 'ClusterAction', 'AlterConfigs', 'DescribeConfigs', 'IdempotentWrite', 'All'] as const;
+export const ACL_RESOURCE_TYPES = ['topic', 'group', 'cluster', 'transactionalId'] as const;
+
+const AclRule = Type.Object(
+  {
+    resource: Type.Object(
+      {
+        type: Type.Union(ACL_RESOURCE_TYPES.map((t) => Type.Literal(t)), { description: 'topic, group, cluster or transactionalId.' }),
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Name of the topic, group or transactional id (or its prefix); none for cluster.' })),
+        patternType: Type.Union([Type.Literal('literal'), Type.Literal('prefix')], { default: 'literal', description: 'literal: the name exactly, or * for every one; prefix: every name that begins with it.' }),
+      },
+      {
+        description: 'What the rule is about.',
+        'x-kubernetes-validations': [
+          { rule: "self.type != 'cluster' || !has(self.name)", message: 'a cluster resource has no name' },
+          { rule: "self.type == 'cluster' || has(self.name)", message: 'resource.name is required for topic, group and transactionalId' },
+          { rule: "self.type != 'cluster' || !has(self.patternType) || self.patternType == 'literal'", message: 'a cluster resource has patternType literal' },
+        ],
+      },
+    ),
+    operations: Type.Array(Type.Union(ACL_OPERATIONS.map((o) => Type.Literal(o))), {
+      minItems: 1,
+      maxItems: ACL_OPERATIONS.length,
+      description: `What the principal may (or may not) do: ${ACL_OPERATIONS.join(', ')}.`,
+      'x-kubernetes-validations': [{ rule: 'self.all(o, self.exists_one(p, p == o))', message: 'operations must not repeat' }],
+    }),
+    host: Type.String({ minLength: 1, maxLength: 255, default: '*', description: 'Client address the rule applies to; * for any.' }),
+    type: Type.Union([Type.Literal('allow'), Type.Literal('deny')], { default: 'allow', description: 'allow or deny; a deny rule wins over allow rules.' }),
+  },
+  { description: 'One ACL rule of the user.' },
+);
+export type AclRule = Static<typeof AclRule>;
+
+export const KafkaUserSpec = Type.Object(
+  {
+    clusterRef: Type.Object(
+      { name: Type.String({ minLength: 1, description: 'Name of the KafkaCluster in this namespace.' }) },
+      { description: 'The cluster the user lives on.', ...immutable('clusterRef') },
+    ),
+    authentication: Type.Object(
+      {
+        type: Type.Union([Type.Literal('scram-sha-512'), Type.Literal('tls')], {
+          description: 'scram-sha-512: a password (principal User:<name>); tls: a client certificate from the clients CA (principal User:CN=<name>).',
+          ...immutable('authentication.type'),
+        }),
+        password: Type.Optional(
+          Type.Object(
+            {
+              valueFrom: Type.Object(
+                {
+                  secretKeyRef: Type.Object(
+                    {
+                      name: Type.String({ minLength: 1, description: 'Secret in this namespace.' }),
+                      key: Type.String({ minLength: 1, description: 'Key of the password in it.' }),
+                    },
+                    { description: 'The Secret key that holds the password.' },
+                  ),
+                },
+                { description: 'Where the password comes from.' },
+              ),
+            },
+            { description: 'A password of your own (scram-sha-512 only); a random 32-character one is generated when absent.' },
+          ),
+        ),
+      },
+      {
+        description: 'How the user authenticates.',
+        'x-kubernetes-validations': [{ rule: "self.type == 'scram-sha-512' || !has(self.password)", message: 'authentication.password is only for type scram-sha-512' }],
+      },
+    ),
+    authorization: Type.Optional(
+      Type.Object(
+        { acls: Type.Array(AclRule, { maxItems: 500, description: "The user's ACLs; the operator keeps the broker's ACLs of this principal equal to this list." }) },
+        { description: 'What the user may do (with the cluster\'s authorizer on).' },
+      ),
+    ),
+    quotas: Type.Optional(
+      Type.Object(
+        {
+          producerByteRate: Type.Optional(Type.Integer({ minimum: 0, description: 'Bytes per second the user may produce, per broker (producer_byte_rate).' })),
+          consumerByteRate: Type.Optional(Type.Integer({ minimum: 0, description: 'Bytes per second the user may fetch, per broker (consumer_byte_rate).' })),
+          requestPercentage: Type.Optional(Type.Integer({ minimum: 0, description: "Percentage of a broker's request handler and network threads' time the user may take (request_percentage)." })),
+        },
+        { description: 'Client quotas of the user; those not given are removed.' },
+      ),
+    ),
+  },
+  { description: 'Desired state of a Kafka user.' },
+);
+export type KafkaUserSpec = Static<typeof KafkaUserSpec>;
+
+export const KafkaUserStatus = Type.Object(
+  {
+    ...statusCommon,
+    username: Type.Optional(Type.String({ description: 'The Kafka principal name: the resource name (scram-sha-512) or CN=<name> (tls).' })),
+    secret: Type.Optional(Type.String({ description: 'The Secret with what a client needs to connect as this user.' })),
+  },
+  { description: 'Observed state of the user.' },
+);
+export type KafkaUserStatus = Static<typeof KafkaUserStatus>;
+
 export interface ObjectMeta {
   name: string;
   namespace: string;
@@ -416,6 +518,14 @@ export interface KafkaTopic {
   status?: KafkaTopicStatus;
 }
 
+export interface KafkaUser {
+  apiVersion: typeof API_VERSION;
+  kind: 'KafkaUser';
+  metadata: ObjectMeta;
+  spec: KafkaUserSpec;
+  status?: KafkaUserStatus;
+}
+
 interface CrdDefinition {
   kind: string;
   plural: string;
@@ -424,7 +534,7 @@ interface CrdDefinition {
   description: string;
   spec: ReturnType<typeof Type.Object>;
   status: ReturnType<typeof Type.Object>;
-  printerColumns: Array<{ name: string; type: string; jsonPath: string; description: string }>;
+  printerColumns: Array<{ name: string; type: string; jsonPath: string; description: string; priority?: number }>;
 }
 
 export const crdDefinitions: CrdDefinition[] = [
@@ -459,6 +569,22 @@ export const crdDefinitions: CrdDefinition[] = [
       { name: 'Partitions', type: 'integer', jsonPath: '.spec.partitions', description: 'Partitions.' },
       { name: 'Replication', type: 'integer', jsonPath: '.spec.replicationFactor', description: 'Replication factor.' },
       { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status", description: 'Whether the topic is in Kafka as specified.' },
+    ],
+  },
+  {
+    kind: 'KafkaUser',
+    plural: 'kafkausers',
+    singular: 'kafkauser',
+    shortNames: ['ku'],
+    description: 'A user of a KafkaCluster: credentials (SCRAM-SHA-512 password or client certificate) in a Secret, ACLs and quotas.',
+    spec: KafkaUserSpec,
+    status: KafkaUserStatus,
+    printerColumns: [
+      { name: 'Cluster', type: 'string', jsonPath: '.spec.clusterRef.name', description: 'The KafkaCluster.' },
+      { name: 'Authentication', type: 'string', jsonPath: '.spec.authentication.type', description: 'scram-sha-512 or tls.' },
+      { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status", description: 'Whether credentials, ACLs and quotas are in Kafka as specified.' },
+      { name: 'Reason', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].reason", description: 'Why the user is or is not ready.', priority: 1 },
+      { name: 'Secret', type: 'string', jsonPath: '.status.secret', description: 'The Secret a client connects with.', priority: 1 },
     ],
   },
 ];
