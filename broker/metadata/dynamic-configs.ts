@@ -4,7 +4,8 @@
 // opened), so a setting written through any broker is in force on the broker it names at once.
 import type { Logger } from 'pino';
 import { type BrokerConfig, type DynamicLayer, ConfigError, brokerConfigDef, validateValue } from '../config.js';
-import type { MetadataStore, StoredValue, Watch } from './metadata-store.js';
+import type { MetadataStore, StoredValue } from './metadata-store.js';
+import { PrefixFollower } from './prefix-follower.js';
 
 const PREFIX = 'config/brokers/';
 const DEFAULT_NAME = '<default>';
@@ -15,16 +16,26 @@ export type ConfigOwner = number | 'default';
 export class DynamicBrokerConfigs {
   /** Every broker's stored layer (and the default), as last seen: what a compare-and-set expects. */
   private readonly stored = new Map<string, StoredValue>();
-  private watch: Watch | undefined;
-  private stopped = false;
   private readonly listeners: (() => void)[] = [];
+  private readonly follower: PrefixFollower;
 
   constructor(
     private readonly store: MetadataStore,
     private readonly nodeId: number,
     private readonly config: BrokerConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.follower = new PrefixFollower(store, PREFIX, 'dynamic broker config', {
+      listed: (snapshot, relisted) => {
+        for (const key of [...this.stored.keys()]) if (!snapshot.has(key)) this.apply(key, undefined, false);
+        for (const [key, value] of snapshot) this.apply(key, value, false);
+        for (const layer of ['default', 'broker'] as const) this.adopt(layer);
+        // At start the logs open with these settings; after a broken watch they may have changed.
+        if (relisted) this.notify();
+      },
+      changed: (key, value) => this.apply(key, value, true),
+    }, logger);
+  }
 
   private key(owner: ConfigOwner): string {
     return PREFIX + (owner === 'default' ? DEFAULT_NAME : String(owner));
@@ -41,21 +52,8 @@ export class DynamicBrokerConfigs {
   }
 
   /** Lists every broker's settings, puts this broker's in force, and follows changes. */
-  async load(): Promise<void> {
-    const watch = await this.store.watch(PREFIX, (key, value) => this.apply(key, value, true), (err) => {
-      if (this.stopped) return;
-      this.logger.warn({ err }, 'dynamic broker config watch broken; listing again');
-      const retry = (): void => {
-        if (!this.stopped) this.load().then(() => this.notify(), () => setTimeout(retry, 1000).unref());
-      };
-      retry();
-    });
-    if (this.stopped) return watch.stop();
-    this.watch?.stop();
-    this.watch = watch;
-    for (const key of [...this.stored.keys()]) if (!watch.snapshot.has(key)) this.apply(key, undefined, false);
-    for (const [key, value] of watch.snapshot) this.apply(key, value, false);
-    for (const layer of ['default', 'broker'] as const) this.adopt(layer);
+  load(): Promise<void> {
+    return this.follower.start();
   }
 
   private apply(key: string, value: StoredValue | undefined, live: boolean): void {
@@ -123,7 +121,6 @@ export class DynamicBrokerConfigs {
   }
 
   stop(): void {
-    this.stopped = true;
-    this.watch?.stop();
+    this.follower.stop();
   }
 }

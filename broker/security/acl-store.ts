@@ -5,7 +5,8 @@
 // index per resource type: literal names and prefixes in maps, so the entries that apply to one
 // resource are found with a few map lookups, never a scan of all ACLs.
 import type { Logger } from 'pino';
-import { type MetadataStore, type StoredValue, type Watch, VersionConflictError } from '../metadata/metadata-store.js';
+import { type MetadataStore, type StoredValue, VersionConflictError } from '../metadata/metadata-store.js';
+import { PrefixFollower } from '../metadata/prefix-follower.js';
 import {
   type AccessControlEntry,
   type AclBinding,
@@ -74,13 +75,20 @@ export class AclStore {
   private readonly stored = new Map<string, { version: number; pattern: ResourcePattern; entries: readonly AccessControlEntry[] }>();
   private readonly index = new Map<number, TypeIndex>();
   private readonly listeners: (() => void)[] = [];
-  private watch: Watch | undefined;
-  private stopped = false;
+  private readonly follower: PrefixFollower;
 
   constructor(
     private readonly store: MetadataStore,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.follower = new PrefixFollower(store, PREFIX, 'ACL', {
+      listed: (snapshot) => {
+        for (const key of [...this.stored.keys()]) if (!snapshot.has(key)) this.apply(key, undefined);
+        for (const [key, value] of snapshot) this.apply(key, value);
+      },
+      changed: (key, value) => this.apply(key, value),
+    }, logger);
+  }
 
   /** Calls `listener` after any ACL changed (here or through another broker). */
   onChange(listener: () => void): void {
@@ -88,25 +96,12 @@ export class AclStore {
   }
 
   /** Lists every ACL and follows changes. */
-  async load(): Promise<void> {
-    const watch = await this.store.watch(PREFIX, (key, value) => this.apply(key, value), (err) => {
-      if (this.stopped) return;
-      this.logger.warn({ err }, 'ACL watch broken; listing again');
-      const retry = (): void => {
-        if (!this.stopped) this.load().catch(() => setTimeout(retry, 1000).unref());
-      };
-      retry();
-    });
-    if (this.stopped) return watch.stop();
-    this.watch?.stop();
-    this.watch = watch;
-    for (const key of [...this.stored.keys()]) if (!watch.snapshot.has(key)) this.apply(key, undefined);
-    for (const [key, value] of watch.snapshot) this.apply(key, value);
+  load(): Promise<void> {
+    return this.follower.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    this.watch?.stop();
+    this.follower.stop();
   }
 
   private apply(key: string, value: StoredValue | undefined): void {

@@ -6,7 +6,8 @@
 // dynamic-configs.ts does for broker settings, so a quota set through one broker applies on all.
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.js';
-import type { MetadataStore, StoredValue, Watch } from '../metadata/metadata-store.js';
+import type { MetadataStore, StoredValue } from '../metadata/metadata-store.js';
+import { PrefixFollower } from '../metadata/prefix-follower.js';
 import { VersionConflictError } from '../metadata/metadata-store.js';
 
 const PREFIX = 'security/quotas/';
@@ -170,14 +171,22 @@ export class ClientQuotaStore {
   private readonly stored = new Map<string, StoredValue>();
   /** Entity path → its quotas. */
   private readonly values = new Map<string, QuotaValues>();
-  private watch: Watch | undefined;
-  private stopped = false;
   private readonly listeners: (() => void)[] = [];
+  private readonly follower: PrefixFollower;
 
   constructor(
     private readonly store: MetadataStore,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.follower = new PrefixFollower(store, PREFIX, 'client quota', {
+      listed: (snapshot) => {
+        for (const key of [...this.stored.keys()]) if (!snapshot.has(key)) this.apply(key, undefined, false);
+        for (const [key, value] of snapshot) this.apply(key, value, false);
+        this.notify();
+      },
+      changed: (key, value) => this.apply(key, value, true),
+    }, logger);
+  }
 
   /** Calls `listener` after any entity's quotas changed (here or through another broker). */
   onChange(listener: () => void): void {
@@ -190,21 +199,8 @@ export class ClientQuotaStore {
   }
 
   /** Lists every entity's quotas and follows changes. */
-  async load(): Promise<void> {
-    const watch = await this.store.watch(PREFIX, (key, value) => this.apply(key, value, true), (err) => {
-      if (this.stopped) return;
-      this.logger.warn({ err }, 'client quota watch broken; listing again');
-      const retry = (): void => {
-        if (!this.stopped) this.load().catch(() => setTimeout(retry, 1000).unref());
-      };
-      retry();
-    });
-    if (this.stopped) return watch.stop();
-    this.watch?.stop();
-    this.watch = watch;
-    for (const key of [...this.stored.keys()]) if (!watch.snapshot.has(key)) this.apply(key, undefined, false);
-    for (const [key, value] of watch.snapshot) this.apply(key, value, false);
-    this.notify();
+  load(): Promise<void> {
+    return this.follower.start();
   }
 
   private apply(key: string, value: StoredValue | undefined, live: boolean): void {
@@ -258,8 +254,7 @@ export class ClientQuotaStore {
   }
 
   stop(): void {
-    this.stopped = true;
-    this.watch?.stop();
+    this.follower.stop();
   }
 }
 

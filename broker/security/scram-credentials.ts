@@ -3,7 +3,8 @@
 // broker follows them with a list-then-watch (as dynamic-configs.ts does), so a user added or
 // changed through any broker authenticates on all of them at once.
 import type { Logger } from 'pino';
-import { type MetadataStore, type StoredValue, type Watch, VersionConflictError } from '../metadata/metadata-store.js';
+import { type MetadataStore, type StoredValue, VersionConflictError } from '../metadata/metadata-store.js';
+import { PrefixFollower } from '../metadata/prefix-follower.js';
 import { type ScramCredential, type ScramMechanism, SCRAM_MECHANISMS, isScramMechanism } from './sasl/scram.js';
 
 const PREFIX = 'security/scram/';
@@ -40,29 +41,24 @@ export type CredentialChange = [mechanism: ScramMechanism, credential: ScramCred
 
 export class ScramCredentials {
   private readonly users = new Map<string, { credentials: UserCredentials; version: number }>();
-  private watch: Watch | undefined;
-  private stopped = false;
+  private readonly follower: PrefixFollower;
 
   constructor(
     private readonly store: MetadataStore,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.follower = new PrefixFollower(store, PREFIX, 'SCRAM credential', {
+      listed: (snapshot) => {
+        for (const user of [...this.users.keys()]) if (!snapshot.has(PREFIX + user)) this.users.delete(user);
+        for (const [key, value] of snapshot) this.apply(key, value);
+      },
+      changed: (key, value) => this.apply(key, value),
+    }, logger);
+  }
 
   /** Lists every user's credentials and follows changes. */
-  async load(): Promise<void> {
-    const watch = await this.store.watch(PREFIX, (key, value) => this.apply(key, value), (err) => {
-      if (this.stopped) return;
-      this.logger.warn({ err }, 'SCRAM credential watch broken; listing again');
-      const retry = (): void => {
-        if (!this.stopped) this.load().catch(() => setTimeout(retry, 1000).unref());
-      };
-      retry();
-    });
-    if (this.stopped) return watch.stop();
-    this.watch?.stop();
-    this.watch = watch;
-    for (const user of [...this.users.keys()]) if (!watch.snapshot.has(PREFIX + user)) this.users.delete(user);
-    for (const [key, value] of watch.snapshot) this.apply(key, value);
+  load(): Promise<void> {
+    return this.follower.start();
   }
 
   private apply(key: string, value: StoredValue | undefined): void {
@@ -122,7 +118,6 @@ export class ScramCredentials {
   }
 
   stop(): void {
-    this.stopped = true;
-    this.watch?.stop();
+    this.follower.stop();
   }
 }
