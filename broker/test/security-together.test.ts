@@ -5,8 +5,6 @@
 // administrator a super user seeded with --add-scram. Kafka's kafka-configs and kafka-acls (over
 // SASL_SSL, as admin) create a user, grant and describe her rights, put a quota on her and delete
 // her; kafkajs as alice and kcat as bob are refused without ACLs (nothing written) and served with.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +35,21 @@ function client(username: string, password: string, clientId = `${username}-clie
     logLevel: logLevel.NOTHING,
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 },
   });
+}
+
+/** A --command-config file for Kafka's CLI tools, logging in as this user over SASL_SSL. */
+function commandConfig(username: string, password: string): string {
+  return files.write(
+    `${username}.properties`,
+    [
+      'security.protocol=SASL_SSL',
+      'sasl.mechanism=SCRAM-SHA-512',
+      `sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${username}" password="${password}";`,
+      'ssl.truststore.type=PEM',
+      `ssl.truststore.location=${join(files.dir, 'ca.pem')}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 const admin = () => client('admin', 'admin-secret');
@@ -75,20 +88,8 @@ async function endOffset(topic: string): Promise<string> {
 
 beforeAll(async () => {
   ensureKafka();
-  const dir = mkdtempSync(join(tmpdir(), 'samsa-security-'));
   const ca = files.write('ca.pem', files.ca.cert);
-  adminConfig = join(dir, 'admin.properties');
-  writeFileSync(
-    adminConfig,
-    [
-      'security.protocol=SASL_SSL',
-      'sasl.mechanism=SCRAM-SHA-512',
-      'sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="admin-secret";',
-      'ssl.truststore.type=PEM',
-      `ssl.truststore.location=${ca}`,
-      '',
-    ].join('\n'),
-  );
+  adminConfig = commandConfig('admin', 'admin-secret');
   cluster = await SamsaCluster.start({
     brokers: 2,
     config: {
@@ -168,7 +169,12 @@ describe('SASL_SSL with SCRAM users, ACLs and quotas managed by Kafka\'s tools',
 
   it('a producer_byte_rate quota on user alice throttles her, not admin', async () => {
     expect((await configs('--alter', '--add-config', `producer_byte_rate=${KB}`, '--entity-type', 'users', '--entity-name', 'alice')).code).toBe(0);
-    await eventuallyPasses('the quota described', async () => expect((await configs('--describe', '--entity-type', 'users', '--entity-name', 'alice')).out).toContain('producer_byte_rate=1024.0'));
+    // Described with her credential, as Kafka describes a user: quotas and SCRAM credentials together.
+    await eventuallyPasses('the quota described', async () => {
+      const out = (await configs('--describe', '--entity-type', 'users', '--entity-name', 'alice')).out;
+      expect(out).toContain("Quota configs for user-principal 'alice' are producer_byte_rate=1024.0");
+      expect(out).toContain("SCRAM credential configs for user-principal 'alice' are SCRAM-SHA-512=iterations=4096");
+    });
     const leader = cluster.brokers[0]!;
     const throttled = (user: string) => metric(leader, 'samsa_client_quota_throttle_time_ms_total', { quota_type: 'produce', user, client_id: '' });
     const value = Buffer.alloc(KB, 'q');
@@ -180,6 +186,24 @@ describe('SASL_SSL with SCRAM users, ACLs and quotas managed by Kafka\'s tools',
     }, 60_000);
     await produce(admin(), 'orders', Array.from({ length: 6 }, () => value));
     expect(await throttled('admin')).toBeUndefined();
+  }, 120_000);
+
+  it('without cluster ACLs alice may neither change nor read SCRAM credentials and quotas: CLUSTER_AUTHORIZATION_FAILED', async () => {
+    const asAlice = (...args: string[]) => cli('kafka.admin.ConfigCommand', ['--bootstrap-server', bootstrap, '--command-config', commandConfig('alice', 'alice-secret'), ...args]);
+    const refused = /ClusterAuthorizationException: Cluster authorization failed/;
+    // AlterUserScramCredentials needs ALTER on the cluster: admin's password stays.
+    const takeover = await asAlice('--alter', '--add-config', 'SCRAM-SHA-512=[password=stolen]', '--entity-type', 'users', '--entity-name', 'admin');
+    expect(takeover.out).toMatch(refused);
+    // AlterClientQuotas needs ALTER_CONFIGS on the cluster: her quota stays.
+    const unthrottle = await asAlice('--alter', '--delete-config', 'producer_byte_rate', '--entity-type', 'users', '--entity-name', 'alice');
+    expect(unthrottle.out).toMatch(refused);
+    // DescribeClientQuotas (DESCRIBE_CONFIGS) and DescribeUserScramCredentials (DESCRIBE) on the cluster.
+    const described = await asAlice('--describe', '--entity-type', 'users', '--entity-name', 'admin');
+    expect(described.out).toMatch(refused);
+    expect(described.out).not.toContain('SCRAM-SHA-512=iterations');
+    await produce(admin(), 'audit', ['admin-still-in']);
+    const out = (await configs('--describe', '--entity-type', 'users', '--entity-name', 'alice')).out;
+    expect(out).toContain("Quota configs for user-principal 'alice' are producer_byte_rate=1024.0");
   }, 120_000);
 
   it('deleting her SCRAM credential with kafka-configs makes her next connection fail authentication', async () => {
