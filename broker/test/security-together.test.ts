@@ -4,7 +4,9 @@
 // certificates (ssl.principal.mapping.rules turning CN=bob into bob); StandardAuthorizer on, the
 // administrator a super user seeded with --add-scram. Kafka's kafka-configs and kafka-acls (over
 // SASL_SSL, as admin) create a user, grant and describe her rights, put a quota on her and delete
-// her; kafkajs as alice and kcat as bob are refused without ACLs (nothing written) and served with.
+// her; kafkajs as alice and kcat as bob are refused without ACLs (nothing written, the refusal
+// logged with their principal) and served with. Alice, authenticated but without cluster ACLs,
+// can neither reset admin's password nor lift her own quota with the same tools.
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,6 +75,12 @@ async function refusal(action: Promise<unknown>): Promise<string> {
     () => 'NONE',
     (err: unknown) => kafkajsErrorType(err),
   );
+}
+
+/** Whether a broker logged a refusal of this principal on this resource. */
+function denialLogged(principal: string, resource: string): boolean {
+  const lines = cluster.brokers.flatMap((b) => b.output.split('\n')).filter((l) => l.includes('"msg":"authorization denied"'));
+  return lines.some((l) => l.includes(`"principal":"${principal}"`) && l.includes(`"resourceName":"${resource}"`));
 }
 
 /** The end offset of partition 0, as admin sees it. */
@@ -159,6 +167,12 @@ describe('SASL_SSL with SCRAM users, ACLs and quotas managed by Kafka\'s tools',
     // Her ACLs name orders and g only.
     expect(await refusal(produce(alice(), 'audit', ['refused']))).toBe('TOPIC_AUTHORIZATION_FAILED');
     expect(await endOffset('audit')).toBe('0');
+    // Metadata shows her only what she may describe; refusals are logged with her SASL principal.
+    const listing = alice().admin();
+    await listing.connect();
+    expect(await listing.listTopics()).toEqual(['orders']);
+    await listing.disconnect();
+    await eventuallyPasses('the refusal logged', () => expect(denialLogged('User:alice', 'audit')).toBe(true));
   }, 180_000);
 
   it('kafka-configs --describe shows her SCRAM credential (DescribeClientQuotas and DescribeUserScramCredentials)', async () => {
@@ -209,10 +223,13 @@ describe('SASL_SSL with SCRAM users, ACLs and quotas managed by Kafka\'s tools',
   it('deleting her SCRAM credential with kafka-configs makes her next connection fail authentication', async () => {
     const deleted = await configs('--alter', '--delete-config', 'SCRAM-SHA-512', '--entity-type', 'users', '--entity-name', 'alice');
     expect(deleted.code, deleted.out).toBe(0);
+    const failed = () => Promise.all(cluster.brokers.map((b) => metric(b, 'samsa_failed_authentication_total', { listener: 'CLIENTS', mechanism: 'SCRAM-SHA-512' }))).then((n) => n.reduce<number>((a, b) => a + (b ?? 0), 0));
+    const failedBefore = await failed();
     await eventuallyPasses('alice refused at authentication', async () => {
       const producer = alice().producer();
       await expect(producer.connect()).rejects.toThrow(/SASL SCRAM SHA512 authentication failed/);
     });
+    expect(await failed()).toBeGreaterThan(failedBefore);
     expect((await configs('--describe', '--entity-type', 'users', '--entity-name', 'alice')).out).not.toContain('SCRAM-SHA-512=iterations');
   }, 60_000);
 });
@@ -224,6 +241,7 @@ describe('mTLS principal with ACLs', () => {
     const mtls = cluster.bootstrapOn('MTLS');
     await expect(kcatProduce(mtls, 'ledger', ['refused'], [...tls, '-X', 'message.timeout.ms=5000'])).rejects.toThrow(/authorization failed/i);
     expect(await endOffset('ledger')).toBe('0');
+    await eventuallyPasses('the refusal logged', () => expect(denialLogged('User:bob', 'ledger')).toBe(true));
 
     expect((await acls('--add', '--allow-principal', 'User:bob', '--producer', '--topic', 'ledger')).code).toBe(0);
     expect((await acls('--add', '--allow-principal', 'User:bob', '--operation', 'Read', '--topic', 'ledger')).code).toBe(0);
