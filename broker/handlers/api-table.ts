@@ -77,16 +77,20 @@ import {
 import { handleDescribeAcls, handleCreateAcls, handleDeleteAcls } from './acls.js';
 import {
   authorizedAlterConfigs,
+  authorizedAlterClientQuotas,
   authorizedAlterPartitionReassignments,
+  authorizedAlterUserScramCredentials,
   authorizedCreatePartitions,
   authorizedCreateTopics,
   authorizedDeleteGroups,
   authorizedDeleteTopics,
+  authorizedDescribeClientQuotas,
   authorizedDescribeCluster,
   authorizedDescribeConfigs,
   authorizedDescribeGroups,
   authorizedDescribeLogDirs,
   authorizedDescribeTopicPartitions,
+  authorizedDescribeUserScramCredentials,
   authorizedElectLeaders,
   authorizedFetch,
   authorizedFindCoordinator,
@@ -169,10 +173,10 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     // v0 too, as Kafka 4 does: librdkafka requires it advertised before it uses SASL at all.
     serve(saslHandshakeApi, 0, handleSaslHandshakeWithoutSasl),
     serve(saslAuthenticateApi, 0, handleSaslAuthenticateWithoutSasl),
-    serve(describeUserScramCredentialsApi, 0, (b, req) => handleDescribeUserScramCredentials(b, req)),
-    serve(alterUserScramCredentialsApi, 0, (b, req) => handleAlterUserScramCredentials(b, req)),
-    serve(describeClientQuotasApi, 0, (b, req) => handleDescribeClientQuotas(b, req)),
-    serve(alterClientQuotasApi, 0, (b, req) => handleAlterClientQuotas(b, req)),
+    serve(describeUserScramCredentialsApi, 0, guarded(authorizedDescribeUserScramCredentials, (b, req) => handleDescribeUserScramCredentials(b, req))),
+    serve(alterUserScramCredentialsApi, 0, guarded(authorizedAlterUserScramCredentials, (b, req) => handleAlterUserScramCredentials(b, req))),
+    serve(describeClientQuotasApi, 0, guarded(authorizedDescribeClientQuotas, (b, req) => handleDescribeClientQuotas(b, req))),
+    serve(alterClientQuotasApi, 0, guarded(authorizedAlterClientQuotas, (b, req) => handleAlterClientQuotas(b, req))),
   ].map((api) => [api.spec.key, api]),
 );
 

@@ -23,6 +23,8 @@ import { handleInitProducerId } from './init-producer-id.js';
 import { handleElectLeaders } from './elect-leaders.js';
 import { handleAlterPartitionReassignments, handleListPartitionReassignments } from './reassignments.js';
 import { handleDescribeLogDirs } from './describe-log-dirs.js';
+import { handleDescribeUserScramCredentials, handleAlterUserScramCredentials } from './scram-credentials.js';
+import { handleDescribeClientQuotas, handleAlterClientQuotas } from './client-quotas.js';
 import {
   handleFindCoordinator,
   handleJoinGroup,
@@ -476,4 +478,29 @@ export function authorizedOffsetDelete(broker: BrokerContext, req: M.OffsetDelet
   const response = handleOffsetDelete(broker, { ...req, topics: allowed });
   response.topics.push(...refused.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })) })));
   return response;
+}
+
+/** DESCRIBE on the cluster: who has which SCRAM credentials. */
+export function authorizedDescribeUserScramCredentials(broker: BrokerContext, req: M.DescribeUserScramCredentialsRequest, ctx: RequestContext): M.DescribeUserScramCredentialsResponse {
+  if (onCluster(broker, ctx, Op.DESCRIBE)) return handleDescribeUserScramCredentials(broker, req);
+  return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: CLUSTER_DENIED, results: [] };
+}
+
+/** ALTER on the cluster; refused, every user named in the request gets the error. */
+export async function authorizedAlterUserScramCredentials(broker: BrokerContext, req: M.AlterUserScramCredentialsRequest, ctx: RequestContext): Promise<M.AlterUserScramCredentialsResponse> {
+  if (onCluster(broker, ctx, Op.ALTER)) return handleAlterUserScramCredentials(broker, req);
+  const users = new Set([...req.deletions, ...req.upsertions].map((c) => c.name));
+  return { throttleTimeMs: 0, results: [...users].map((user) => ({ user, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: CLUSTER_DENIED })) };
+}
+
+/** DESCRIBE_CONFIGS on the cluster. */
+export function authorizedDescribeClientQuotas(broker: BrokerContext, req: M.DescribeClientQuotasRequest, ctx: RequestContext): M.DescribeClientQuotasResponse {
+  if (onCluster(broker, ctx, Op.DESCRIBE_CONFIGS)) return handleDescribeClientQuotas(broker, req);
+  return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: CLUSTER_DENIED, entries: null };
+}
+
+/** ALTER_CONFIGS on the cluster; refused, every entry gets the error. */
+export async function authorizedAlterClientQuotas(broker: BrokerContext, req: M.AlterClientQuotasRequest, ctx: RequestContext): Promise<M.AlterClientQuotasResponse> {
+  if (onCluster(broker, ctx, Op.ALTER_CONFIGS)) return handleAlterClientQuotas(broker, req);
+  return { throttleTimeMs: 0, entries: req.entries.map((e) => ({ errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: CLUSTER_DENIED, entity: e.entity })) };
 }

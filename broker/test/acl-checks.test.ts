@@ -1,7 +1,8 @@
 // The authorizer's check in each API, over the wire on a real broker process: with
 // allow.everyone.if.no.acl.found, resources that an ACL names only for User:bob are refused to
 // this test's connections (User:ANONYMOUS) with Kafka's per-item errors, while resources no ACL
-// names are served; a DENY on the cluster then refuses the cluster operations.
+// names are served; a DENY on the cluster then refuses the cluster operations (incl. SCRAM users
+// and client quotas).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -158,6 +159,20 @@ describe('authorization of each API', () => {
     expect(acls.errorCode).toBe(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
     const removed = await c.send(M.deleteAclsApi, 3, { filters: [{ resourceTypeFilter: ResourceType.ANY, resourceNameFilter: null, patternTypeFilter: PatternType.ANY, principalFilter: null, hostFilter: null, operation: Op.ANY, permissionType: AclPermission.ANY }] });
     expect(removed.filterResults[0]!.errorCode).toBe(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    // Users' SCRAM credentials: DESCRIBE / ALTER on the cluster; client quotas: DESCRIBE_CONFIGS /
+    // ALTER_CONFIGS on it, which no ACL allows here (the cluster has ACLs, so allow.everyone does not apply).
+    const scram = await c.send(M.describeUserScramCredentialsApi, 0, { users: null });
+    expect([scram.errorCode, scram.errorMessage, scram.results]).toEqual([ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Cluster authorization failed.', []]);
+    const changed = await c.send(M.alterUserScramCredentialsApi, 0, {
+      deletions: [{ name: 'bob', mechanism: 2 }],
+      upsertions: ['carol', 'bob'].map((name) => ({ name, mechanism: 2, iterations: 4096, salt: Buffer.from('salt'), saltedPassword: Buffer.alloc(64) })),
+    });
+    expect(changed.results).toEqual(['bob', 'carol'].map((user) => ({ user, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.' })));
+    const quotas = await c.send(M.describeClientQuotasApi, 1, { components: [], strict: false });
+    expect([quotas.errorCode, quotas.entries]).toEqual([ErrorCode.CLUSTER_AUTHORIZATION_FAILED, null]);
+    const entity = [{ entityType: 'user', entityName: 'bob' }];
+    const quotaChanged = await c.send(M.alterClientQuotasApi, 1, { entries: [{ entity, ops: [{ key: 'producer_byte_rate', value: 1024, remove: false }] }], validateOnly: false });
+    expect(quotaChanged.entries).toEqual([{ errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.', entity }]);
     const cluster = await c.send(M.describeClusterApi, 1, { ...defaultDescribeClusterRequest(), includeClusterAuthorizedOperations: true });
     expect([cluster.errorCode, cluster.clusterAuthorizedOperations]).toEqual([ErrorCode.NONE, 0]);
   });

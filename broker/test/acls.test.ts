@@ -6,7 +6,6 @@
 // Every connection is User:ANONYMOUS here (no authentication), so the ACLs name that principal.
 // ANONYMOUS is seeded in the metadata store with the cluster rights an administrator (and the
 // brokers' replica fetchers) need: ALTER and DESCRIBE (ACLs), CREATE (topics), CLUSTER_ACTION.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
@@ -19,25 +18,13 @@ import { AclStore } from '../security/acl-store.js';
 import { AclOperation, AclPermission, CLUSTER_NAME, PatternType, ResourceType } from '../security/acls.js';
 import { BrokerProcess } from './broker-process.js';
 import { EtcdProcess } from './etcd-process.js';
-import { KAFKA_LIB, KafkaProcess, ensureKafka } from './kafka-process.js';
+import { KafkaProcess, ensureKafka } from './kafka-process.js';
+import { cli, kafkajsErrorType } from './kafka-tools.js';
 import { kcatConsume, kcatProduce } from './kcat.js';
 import { SamsaCluster } from './samsa-cluster.js';
 
 const { Kafka, logLevel } = kafkajs;
 const AUTHORIZER = { 'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer' };
-
-/** Runs a Kafka CLI main class asynchronously (so the brokers' output keeps flowing). */
-function cli(mainClass: string, args: string[], stdin?: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      'java',
-      ['-Dorg.slf4j.simpleLogger.defaultLogLevel=error', '-Xmx256M', '-cp', `${KAFKA_LIB}/*`, mainClass, ...args],
-      { timeout: 90_000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
-    );
-    child.stdin!.end(stdin ?? '');
-  });
-}
 
 const acls = (bootstrap: string, ...args: string[]) => cli('org.apache.kafka.tools.AclCommand', ['--bootstrap-server', bootstrap, ...args]);
 
@@ -45,19 +32,11 @@ function client(bootstrap: string, id: string): kafkajs.Kafka {
   return new Kafka({ clientId: id, brokers: bootstrap.split(','), logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 } });
 }
 
-/** The Kafka error type (e.g. TOPIC_AUTHORIZATION_FAILED) of a kafkajs error, looking through its wrappers. */
-function errorType(err: unknown): string {
-  for (let e = err as { type?: string; originalError?: unknown; cause?: unknown } | undefined; e; e = (e.originalError ?? e.cause) as typeof e) {
-    if (e.type && e.type !== 'UNKNOWN') return e.type;
-  }
-  return String(err);
-}
-
 async function refusal(action: Promise<unknown>): Promise<string> {
   try {
     await action;
   } catch (err) {
-    return errorType(err);
+    return kafkajsErrorType(err);
   }
   return 'NONE';
 }

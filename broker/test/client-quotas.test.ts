@@ -5,7 +5,6 @@
 // the precedence of a user default over a client-id quota and of a user+client quota over both;
 // a quota set through one broker of a cluster applies on another.
 // The brokers measure over quota.window.num=3 windows (a 2 s minimum span) to keep throttles short.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,8 @@ import { alterClientQuotasApi, describeClientQuotasApi, metadataApi, produceApi 
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BrokerProcess } from './broker-process.js';
 import { eventually } from './eventually.js';
-import { KAFKA_LIB, ensureKafka } from './kafka-process.ts';
+import { ensureKafka } from './kafka-process.ts';
+import { cli, metric } from './kafka-tools.js';
 import { kcatConsume } from './kcat.js';
 import { SamsaCluster } from './samsa-cluster.ts';
 
@@ -31,30 +31,7 @@ afterAll(async () => {
   await broker?.destroy();
 });
 
-/** Runs a Kafka CLI main class asynchronously (so the broker's output keeps flowing). */
-function cli(mainClass: string, args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile('java', ['-Dorg.slf4j.simpleLogger.defaultLogLevel=error', '-Xmx256M', '-cp', `${KAFKA_LIB}/*`, mainClass, ...args], { timeout: 90_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
-    );
-  });
-}
-
 const configs = (bootstrap: string, ...args: string[]) => cli('kafka.admin.ConfigCommand', ['--bootstrap-server', bootstrap, ...args]);
-
-/** One sample of a Prometheus metric with exactly these labels (undefined when absent). */
-async function metric(b: BrokerProcess, name: string, labels: Record<string, string>): Promise<number | undefined> {
-  const text = await (await fetch(`${b.httpUrl}/metrics`)).text();
-  const want = Object.entries(labels)
-    .map(([k, v]) => `${k}="${v}"`)
-    .sort()
-    .join(',');
-  for (const line of text.split('\n')) {
-    const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (m?.[1] === name && m[2]!.split(',').sort().join(',') === want) return Number(m[3]);
-  }
-  return undefined;
-}
 
 /** A kafkajs client whose "client side throttling" debug lines (throttle_time_ms > 0 in a response) are collected. */
 function throttledClient(bootstrap: string, clientId: string): { kafka: Kafka; throttles: number[] } {

@@ -32,6 +32,7 @@ import { BrokerProcess } from './broker-process.js';
 import { SamsaCluster } from './samsa-cluster.js';
 import { eventuallyPasses } from './eventually.js';
 import { KAFKA_LIB, ensureKafka } from './kafka-process.ts';
+import { cli } from './kafka-tools.js';
 import { consumeValues } from './kafkajs-consume.js';
 import { kcatConsume, kcatProduce, kcatSasl } from './kcat.js';
 import { mustCreateTopic } from './topics.js';
@@ -80,16 +81,6 @@ function metadataRequest(topic: string) {
 
 function kafkajsClient(broker: BrokerProcess, mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username: string, password: string) {
   return new Kafka({ clientId: `sasl-${mechanism}`, brokers: [broker.bootstrap], sasl: { mechanism, username, password } as kafkajs.SASLOptions, logLevel: logLevel.NOTHING, retry: { retries: 2 } });
-}
-
-/** Runs a Kafka CLI main class (the Java client) asynchronously. */
-function cli(mainClass: string, args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('java', ['-Dorg.slf4j.simpleLogger.defaultLogLevel=error', '-Xmx256M', '-cp', `${KAFKA_LIB}/*`, mainClass, ...args], { timeout: 90_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
-    );
-    child.stdin!.end();
-  });
 }
 
 /** The Java client's Admin.describeUserScramCredentials: "user mechanism iterations" lines. */
