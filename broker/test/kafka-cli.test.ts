@@ -3,11 +3,11 @@
 // configs), kafka-consumer-groups,
 // kafka-get-offsets, and what Samsa does not serve yet failing with a clear error.
 // docs/compatibility.md lists these outcomes.
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerProcess } from './broker-process.js';
-import { KAFKA_LIB, ensureKafka } from './kafka-process.ts';
+import { ensureKafka } from './kafka-process.ts';
 import { kcatConsume } from './kcat.js';
+import { cli } from './kafka-tools.js';
 
 let broker: BrokerProcess;
 
@@ -19,20 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker?.destroy();
 });
-
-/** Runs a Kafka CLI main class asynchronously (so the broker's output keeps flowing). */
-async function cli(mainClass: string, args: string[], stdin?: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      'java',
-      ['-Dorg.slf4j.simpleLogger.defaultLogLevel=error', '-Xmx256M', '-cp', `${KAFKA_LIB}/*`, mainClass, ...args],
-      { timeout: 90_000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
-    );
-    if (stdin !== undefined) child.stdin!.end(stdin);
-    else child.stdin!.end();
-  });
-}
 
 const topics = (...args: string[]) => cli('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', broker.bootstrap, ...args]);
 

@@ -6,12 +6,12 @@ import type { BrokerProcess } from './broker-process.js';
 import { KAFKA_LIB } from './kafka-process.js';
 
 /** Runs a Kafka CLI main class asynchronously (so the brokers' output keeps flowing). */
-export function cli(mainClass: string, args: string[], stdin?: string): Promise<{ code: number; out: string }> {
+export function cli(mainClass: string, args: string[], stdin?: string, timeoutMs = 90_000): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       'java',
       ['-Dorg.slf4j.simpleLogger.defaultLogLevel=error', '-Xmx256M', '-cp', `${KAFKA_LIB}/*`, mainClass, ...args],
-      { timeout: 90_000, maxBuffer: 16 << 20 },
+      { timeout: timeoutMs, maxBuffer: 16 << 20 },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
     );
     child.stdin!.end(stdin ?? '');

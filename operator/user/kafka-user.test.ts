@@ -7,7 +7,6 @@
 // and are refused elsewhere, a new password replaces the old one, and revoking leaves nothing
 // that lets the user in; on Samsa kcat with the Secret's librdkafka.config too (kcat's
 // librdkafka 2.0.2 fails SCRAM against Kafka 4.0 even for credentials set by kafka-configs.sh).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,14 +14,18 @@ import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../../broker/protocol/client.js';
 import { BrokerProcess, freePort } from '../../broker/test/broker-process.js';
-import { KAFKA_LIB, KafkaProcess } from '../../broker/test/kafka-process.ts';
+import { KafkaProcess } from '../../broker/test/kafka-process.ts';
 import { kcatConsume, kcatProduce } from '../../broker/test/kcat.js';
+import { cli as kafkaCli } from '../../broker/test/kafka-tools.js';
 import type { AclRule, KafkaUserSpec } from '../crds/types.js';
 import { desiredAcls } from './acls.js';
 import { deleteAcls, deleteQuotas, deleteScramCredential, describeAcls, describeUserQuotas, hasScramCredential, setScramCredential, syncAcls, syncQuotas } from './kafka-user.js';
 import { desiredQuotas } from './quotas.js';
 import { generatePassword } from './scram.js';
 import { scramSecretData } from './secret.js';
+
+/** Kafka's CLI tools, with time for the Java tools on a loaded machine. */
+const cli = (mainClass: string, args: string[], stdin?: string) => kafkaCli(mainClass, args, stdin, 120_000);
 
 /** A broker (or cluster) with a PLAINTEXT listener whose ANONYMOUS is a super user, for the operator, and a SASL_PLAINTEXT SCRAM-SHA-512 one for users. */
 interface Target {
@@ -78,16 +81,6 @@ const targets: Array<[string, () => Promise<Target>]> = [
 let target: Target;
 let conn: KafkaConnection;
 let dir: string;
-
-/** A Kafka CLI main class, asynchronously (so that nothing else blocks meanwhile). */
-function cli(mainClass: string, args: string[], stdin = ''): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('java', ['-Dorg.slf4j.simpleLogger.defaultLogLevel=error', '-Xmx256M', '-cp', `${KAFKA_LIB}/*`, mainClass, ...args], { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout + stderr }),
-    );
-    child.stdin!.end(stdin);
-  });
-}
 
 /**
  * Polls until `probe` holds: a broker answers Describe* from its metadata image, which follows
