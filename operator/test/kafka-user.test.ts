@@ -182,4 +182,39 @@ describe('KafkaUser on a real control plane', () => {
     await waitFor('carol gone', async () => (await admin.getOrNull(API_VERSION, 'KafkaUser', NS, 'carol')) === null);
     await waitFor('carol refused', async () => send('orders').then(() => false, (err: Error) => /SASL SCRAM SHA512 authentication failed/.test(err.message)), 30_000);
   }, 300_000);
+
+  it('examples/kafka-cluster-secure.yaml, kafka-topic.yaml and kafka-user.yaml as shipped: the user reads and writes orders over SCRAM and TLS, and nothing else', async () => {
+    const example = (file: string) => ({ ...(parse(readFileSync(join(ROOT, 'examples', file), 'utf8')) as Obj), metadata: { ...(parse(readFileSync(join(ROOT, 'examples', file), 'utf8')) as Obj).metadata, namespace: NS } }) as KubernetesObject;
+    for (const file of ['kafka-cluster-secure.yaml', 'kafka-topic.yaml', 'kafka-user.yaml']) await admin.create(example(file));
+    await waitFor('my-cluster ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaCluster', NS, 'my-cluster'))?.status === 'True', 420_000);
+    await waitFor('topic orders ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaTopic', NS, 'orders'))?.status === 'True', 180_000);
+    await waitForReason('order-service', 'UserReady');
+    const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, 'order-service');
+    const data = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    expect(data.bootstrap).toBe(`my-cluster.${NS}.svc:9093`);
+    expect(data['client.properties']).toContain('security.protocol=SASL_SSL');
+    const ip = (await admin.get<Obj & { status: { podIP: string } }>('v1', 'Pod', NS, 'my-cluster-0')).status.podIP;
+    const client = new kafkajs.Kafka({
+      clientId: 'order-service',
+      brokers: [`${ip}:9093`],
+      // The Secret's CA verifies the brokers; the test kubelet has no cluster DNS, so the brokers are
+      // reached (and advertised) by address, which their certificates do not name.
+      ssl: { ca: [data['ca.crt']!], checkServerIdentity: () => undefined },
+      sasl: { mechanism: 'scram-sha-512', username: data.username!, password: data.password! },
+      logLevel: kafkajs.logLevel.NOTHING,
+      retry: { retries: 3 },
+    });
+    const producer = client.producer();
+    await producer.connect();
+    await producer.send({ topic: 'orders', acks: -1, messages: [{ key: 'o1', value: 'first order' }] });
+    // Refused by the deny ACL on payments-*, and by the missing Write anywhere else.
+    for (const topic of ['payments-eu', 'audit']) await expect(producer.send({ topic, messages: [{ value: 'x' }] })).rejects.toThrow(/authoriz/i);
+    await producer.disconnect();
+    const consumer = client.consumer({ groupId: 'order-service-billing' });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'orders', fromBeginning: true });
+    const read = new Promise<string>((resolveRead) => void consumer.run({ eachMessage: async ({ message }) => resolveRead(message.value!.toString()) }));
+    expect(await read).toBe('first order');
+    await consumer.disconnect();
+  }, 720_000);
 });
