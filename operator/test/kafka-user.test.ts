@@ -4,8 +4,12 @@
 // password, a cluster with no listener for the user and ACLs without an authorizer through
 // conditions and Events, and deleting a KafkaUser leaves nothing behind. On a cluster with a
 // SCRAM listener and the authorizer on, kafkajs with exactly the Secret's credentials produces
-// where the ACLs allow, is refused elsewhere, and is refused once the KafkaUser is deleted.
-import { readFileSync } from 'node:fs';
+// where the ACLs allow, is refused elsewhere, and is refused once the KafkaUser is deleted; on a
+// cluster with an mTLS listener, kcat with exactly a tls user's Secret files (its
+// librdkafka.config, user.crt, user.key, ca.crt) does the same.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
@@ -181,5 +185,68 @@ describe('KafkaUser on a real control plane', () => {
     await admin.delete(await getUser('carol'));
     await waitFor('carol gone', async () => (await admin.getOrNull(API_VERSION, 'KafkaUser', NS, 'carol')) === null);
     await waitFor('carol refused', async () => send('orders').then(() => false, (err: Error) => /SASL SCRAM SHA512 authentication failed/.test(err.message)), 30_000);
+  }, 300_000);
+
+  it('gives a client on an mTLS listener exactly what it needs: kcat with the Secret\'s files is allowed where the ACLs say, refused elsewhere, refused once the KafkaUser is deleted', async () => {
+    await admin.create({
+      apiVersion: API_VERSION,
+      kind: 'KafkaCluster',
+      metadata: { name: 'mtls', namespace: NS },
+      spec: {
+        replicas: 1,
+        config: { 'offsets.topic.replication.factor': '1' },
+        // No allow.everyone.if.no.acl.found: a principal without ACLs is refused.
+        authorization: { type: 'simple', superUsers: ['User:ANONYMOUS'] },
+        listeners: [
+          { name: 'plain', port: 9092 },
+          { name: 'mtls', port: 9094, tls: true, authentication: 'tls' },
+        ],
+      },
+    } as KubernetesObject);
+    await waitFor('mtls cluster ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaCluster', NS, 'mtls'))?.status === 'True', 180_000);
+    const ip = (await admin.get<Obj & { status: { podIP: string } }>('v1', 'Pod', NS, 'mtls-0')).status.podIP;
+    const setup = new kafkajs.Kafka({ clientId: 'setup', brokers: [`${ip}:9092`], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await setup.connect();
+    await setup.createTopics({ topics: [{ topic: 'payments' }, { topic: 'ledger' }], waitForLeaders: true });
+    await setup.disconnect();
+
+    await admin.create(user('dave', {
+      clusterRef: { name: 'mtls' },
+      authentication: { type: 'tls' },
+      authorization: { acls: [{ resource: { type: 'topic', name: 'payments' }, operations: ['Write', 'Describe'] }] },
+    }));
+    const readyUser = await waitForReason('dave', 'UserReady');
+    expect(readyUser.status).toMatchObject({ username: 'CN=dave', secret: 'dave' });
+    const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, 'dave');
+    expect(Object.keys(secret.data).sort()).toEqual(['bootstrap', 'ca.crt', 'client.properties', 'librdkafka.config', 'user.crt', 'user.key', 'user.p12', 'user.password']);
+    const bytes = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+    expect(bytes.bootstrap!.toString()).toBe(`mtls.${NS}.svc:9094`);
+    const events = await admin.list<Obj & { reason: string; message: string; involvedObject: { name: string } }>('v1', 'Event', NS);
+    expect(events.find((e) => e.involvedObject.name === 'dave' && e.reason === 'CertificateIssued')?.message).toMatch(/^issued the client certificate of User:CN=dave \(expires .*\): created$/);
+
+    // The Secret mounted as a directory, the client run in it.
+    const mount = mkdtempSync(join(tmpdir(), 'samsa-kafka-user-'));
+    for (const [key, value] of Object.entries(bytes)) writeFileSync(join(mount, key), value);
+    // The bootstrap Service's name does not resolve here and brokers advertise pod addresses,
+    // which their certificates do not carry: the pod's address, and no host name check.
+    const overrides = ['-b', `${ip}:9094`, '-X', 'ssl.endpoint.identification.algorithm=none', '-X', 'message.timeout.ms=5000'];
+    const produce = (topic: string) =>
+      new Promise<void>((resolvePromise, reject) => {
+        const child = execFile('kcat', ['-F', 'librdkafka.config', ...overrides, '-P', '-t', topic], { cwd: mount, timeout: 30_000 }, (err, _stdout, stderr) => (err ? reject(new Error(`kcat: ${stderr}`)) : resolvePromise()));
+        child.stdin!.end('from dave\n');
+      });
+    await produce('payments');
+    await expect(produce('ledger')).rejects.toThrow(/Topic authorization failed/i);
+    const consumed = await new kafkajs.Kafka({ clientId: 'check', brokers: [`${ip}:9092`], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await consumed.connect();
+    expect((await consumed.fetchTopicOffsets('payments'))[0]!.high).toBe('1');
+    expect((await consumed.fetchTopicOffsets('ledger'))[0]!.high).toBe('0');
+    await consumed.disconnect();
+
+    // Deleting the user removes its ACLs: its certificate still passes the TLS handshake, but
+    // the authorizer refuses a principal without ACLs.
+    await admin.delete(await getUser('dave'));
+    await waitFor('dave gone', async () => (await admin.getOrNull(API_VERSION, 'KafkaUser', NS, 'dave')) === null);
+    await waitFor('dave refused', async () => produce('payments').then(() => false, (err: Error) => /Topic authorization failed/i.test(err.message)), 30_000);
   }, 300_000);
 });
