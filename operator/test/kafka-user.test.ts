@@ -6,7 +6,8 @@
 // SCRAM listener and the authorizer on, kafkajs with exactly the Secret's credentials produces
 // where the ACLs allow, is refused elsewhere, and is refused once the KafkaUser is deleted; on a
 // cluster with an mTLS listener, kcat with exactly a tls user's Secret files (its
-// librdkafka.config, user.crt, user.key, ca.crt) does the same.
+// librdkafka.config, user.crt, user.key, ca.crt) and the Java client with its client.properties
+// do the same.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import kafkajs from 'kafkajs';
 import { parse } from 'yaml';
 import { API_VERSION } from '../crds/types.js';
 import type { Kube, KubeError, KubernetesObject } from '../kube.js';
+import { KAFKA_LIB, ensureKafka } from '../../broker/test/kafka-process.js';
 import { type Obj, OperatorHarness } from './operator-harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -237,9 +239,21 @@ describe('KafkaUser on a real control plane', () => {
       });
     await produce('payments');
     await expect(produce('ledger')).rejects.toThrow(/Topic authorization failed/i);
+    // The Java client (Kafka's console producer) with exactly client.properties: PEM inline.
+    ensureKafka();
+    const java = await new Promise<{ err: Error | null; out: string }>((resolvePromise) => {
+      const child = execFile(
+        'java',
+        ['-Dorg.slf4j.simpleLogger.defaultLogLevel=error', '-Xmx256M', '-cp', `${KAFKA_LIB}/*`, 'org.apache.kafka.tools.ConsoleProducer', '--producer.config', 'client.properties', '--bootstrap-server', `${ip}:9094`, '--producer-property', 'ssl.endpoint.identification.algorithm=', '--topic', 'payments'],
+        { cwd: mount, timeout: 90_000 },
+        (err, stdout, stderr) => resolvePromise({ err, out: stdout + stderr }),
+      );
+      child.stdin!.end('from dave in java\n');
+    });
+    expect(java.err, java.out).toBeNull();
     const consumed = await new kafkajs.Kafka({ clientId: 'check', brokers: [`${ip}:9092`], logLevel: kafkajs.logLevel.NOTHING }).admin();
     await consumed.connect();
-    expect((await consumed.fetchTopicOffsets('payments'))[0]!.high).toBe('1');
+    expect((await consumed.fetchTopicOffsets('payments'))[0]!.high).toBe('2');
     expect((await consumed.fetchTopicOffsets('ledger'))[0]!.high).toBe('0');
     await consumed.disconnect();
 
