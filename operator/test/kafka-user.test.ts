@@ -189,11 +189,12 @@ describe('KafkaUser on a real control plane', () => {
     await waitFor('carol refused', async () => send('orders').then(() => false, (err: Error) => /SASL SCRAM SHA512 authentication failed/.test(err.message)), 30_000);
   }, 300_000);
 
-  it('gives a client on an mTLS listener exactly what it needs: kcat with the Secret\'s files is allowed where the ACLs say, refused elsewhere, refused once the KafkaUser is deleted', async () => {
+  it('gives a client on an mTLS listener exactly what it needs (examples/kafka-user-tls.yaml as shipped): kcat with the Secret\'s files and the Java client with its client.properties are allowed where the ACLs say, refused elsewhere, refused once the KafkaUser is deleted', async () => {
     await admin.create({
       apiVersion: API_VERSION,
       kind: 'KafkaCluster',
-      metadata: { name: 'mtls', namespace: NS },
+      // The cluster examples/kafka-user-tls.yaml names.
+      metadata: { name: 'my-cluster', namespace: NS },
       spec: {
         replicas: 1,
         config: { 'offsets.topic.replication.factor': '1' },
@@ -205,26 +206,24 @@ describe('KafkaUser on a real control plane', () => {
         ],
       },
     } as KubernetesObject);
-    await waitFor('mtls cluster ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaCluster', NS, 'mtls'))?.status === 'True', 180_000);
-    const ip = (await admin.get<Obj & { status: { podIP: string } }>('v1', 'Pod', NS, 'mtls-0')).status.podIP;
+    await waitFor('mtls cluster ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaCluster', NS, 'my-cluster'))?.status === 'True', 180_000);
+    const ip = (await admin.get<Obj & { status: { podIP: string } }>('v1', 'Pod', NS, 'my-cluster-0')).status.podIP;
     const setup = new kafkajs.Kafka({ clientId: 'setup', brokers: [`${ip}:9092`], logLevel: kafkajs.logLevel.NOTHING }).admin();
     await setup.connect();
     await setup.createTopics({ topics: [{ topic: 'payments' }, { topic: 'ledger' }], waitForLeaders: true });
     await setup.disconnect();
 
-    await admin.create(user('dave', {
-      clusterRef: { name: 'mtls' },
-      authentication: { type: 'tls' },
-      authorization: { acls: [{ resource: { type: 'topic', name: 'payments' }, operations: ['Write', 'Describe'] }] },
-    }));
-    const readyUser = await waitForReason('dave', 'UserReady');
-    expect(readyUser.status).toMatchObject({ username: 'CN=dave', secret: 'dave' });
-    const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, 'dave');
+    const example = parse(readFileSync(join(ROOT, 'examples/kafka-user-tls.yaml'), 'utf8')) as Obj;
+    await admin.create({ ...example, metadata: { ...example.metadata, namespace: NS } }, '?fieldValidation=Strict');
+    const name = example.metadata!.name!;
+    const readyUser = await waitForReason(name, 'UserReady');
+    expect(readyUser.status).toMatchObject({ username: `CN=${name}`, secret: name });
+    const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, name);
     expect(Object.keys(secret.data).sort()).toEqual(['bootstrap', 'ca.crt', 'client.properties', 'librdkafka.config', 'user.crt', 'user.key', 'user.p12', 'user.password']);
     const bytes = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
-    expect(bytes.bootstrap!.toString()).toBe(`mtls.${NS}.svc:9094`);
+    expect(bytes.bootstrap!.toString()).toBe(`my-cluster.${NS}.svc:9094`);
     const events = await admin.list<Obj & { reason: string; message: string; involvedObject: { name: string } }>('v1', 'Event', NS);
-    expect(events.find((e) => e.involvedObject.name === 'dave' && e.reason === 'CertificateIssued')?.message).toMatch(/^issued the client certificate of User:CN=dave \(expires .*\): created$/);
+    expect(events.find((e) => e.involvedObject.name === name && e.reason === 'CertificateIssued')?.message).toMatch(/^issued the client certificate of User:CN=payments-service \(expires .*\): created$/);
 
     // The Secret mounted as a directory, the client run in it.
     const mount = mkdtempSync(join(tmpdir(), 'samsa-kafka-user-'));
@@ -235,7 +234,7 @@ describe('KafkaUser on a real control plane', () => {
     const produce = (topic: string) =>
       new Promise<void>((resolvePromise, reject) => {
         const child = execFile('kcat', ['-F', 'librdkafka.config', ...overrides, '-P', '-t', topic], { cwd: mount, timeout: 30_000 }, (err, _stdout, stderr) => (err ? reject(new Error(`kcat: ${stderr}`)) : resolvePromise()));
-        child.stdin!.end('from dave\n');
+        child.stdin!.end('from kcat\n');
       });
     await produce('payments');
     await expect(produce('ledger')).rejects.toThrow(/Topic authorization failed/i);
@@ -248,7 +247,7 @@ describe('KafkaUser on a real control plane', () => {
         { cwd: mount, timeout: 90_000 },
         (err, stdout, stderr) => resolvePromise({ err, out: stdout + stderr }),
       );
-      child.stdin!.end('from dave in java\n');
+      child.stdin!.end('from java\n');
     });
     expect(java.err, java.out).toBeNull();
     const consumed = await new kafkajs.Kafka({ clientId: 'check', brokers: [`${ip}:9092`], logLevel: kafkajs.logLevel.NOTHING }).admin();
@@ -259,8 +258,8 @@ describe('KafkaUser on a real control plane', () => {
 
     // Deleting the user removes its ACLs: its certificate still passes the TLS handshake, but
     // the authorizer refuses a principal without ACLs.
-    await admin.delete(await getUser('dave'));
-    await waitFor('dave gone', async () => (await admin.getOrNull(API_VERSION, 'KafkaUser', NS, 'dave')) === null);
-    await waitFor('dave refused', async () => produce('payments').then(() => false, (err: Error) => /Topic authorization failed/i.test(err.message)), 30_000);
+    await admin.delete(await getUser(name));
+    await waitFor('the user gone', async () => (await admin.getOrNull(API_VERSION, 'KafkaUser', NS, name)) === null);
+    await waitFor('its certificate refused', async () => produce('payments').then(() => false, (err: Error) => /Topic authorization failed/i.test(err.message)), 30_000);
   }, 300_000);
 });
