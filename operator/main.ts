@@ -123,7 +123,7 @@ const ownerKey = (obj: KubernetesObject) => {
 clusterController.watch(statefulSets, ownerKey);
 clusterController.watch(pods, ownerKey);
 
-const topicController = new Controller(new TopicReconciler(kube, logger), metrics, logger);
+const topicController = new Controller(new TopicReconciler(kube, logger, adminConnection(kube, logger)), metrics, logger);
 topicController.watch(topics);
 // When brokers become ready, topics waiting on their cluster move on.
 clusters.on('update', (kc) => {

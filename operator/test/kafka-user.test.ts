@@ -4,18 +4,26 @@
 // password, a cluster with no listener for the user and ACLs without an authorizer through
 // conditions and Events, and deleting a KafkaUser leaves nothing behind. On a cluster with a
 // SCRAM listener and the authorizer on, kafkajs with exactly the Secret's credentials produces
-// where the ACLs allow, is refused elsewhere, and is refused once the KafkaUser is deleted.
-import { readFileSync } from 'node:fs';
+// where the ACLs allow, is refused elsewhere, and is refused once the KafkaUser is deleted; on a
+// cluster with an mTLS listener, kcat with exactly a tls user's Secret files (its
+// librdkafka.config, user.crt, user.key, ca.crt) and the Java client with its client.properties
+// do the same.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { parse } from 'yaml';
 import { API_VERSION } from '../crds/types.js';
 import type { Kube, KubeError, KubernetesObject } from '../kube.js';
+import { KAFKA_LIB, ensureKafka } from '../../broker/test/kafka-process.js';
 import { type Obj, OperatorHarness } from './operator-harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const NS = 'users';
+/** The secure examples name my-cluster too: their own namespace. */
+const SECURE_NS = 'secure-example';
 
 let harness: OperatorHarness;
 let admin: Kube;
@@ -42,7 +50,7 @@ async function waitForReason(name: string, reason: string): Promise<Obj> {
 }
 
 beforeAll(async () => {
-  harness = await OperatorHarness.start([NS]);
+  harness = await OperatorHarness.start([NS, SECURE_NS]);
   admin = harness.admin;
   await harness.startOperator(['resyncSeconds=10']);
 }, 600_000);
@@ -183,17 +191,91 @@ describe('KafkaUser on a real control plane', () => {
     await waitFor('carol refused', async () => send('orders').then(() => false, (err: Error) => /SASL SCRAM SHA512 authentication failed/.test(err.message)), 30_000);
   }, 300_000);
 
-  it('examples/kafka-cluster-secure.yaml, kafka-topic.yaml and kafka-user.yaml as shipped: the user reads and writes orders over SCRAM and TLS, and nothing else', async () => {
-    const example = (file: string) => ({ ...(parse(readFileSync(join(ROOT, 'examples', file), 'utf8')) as Obj), metadata: { ...(parse(readFileSync(join(ROOT, 'examples', file), 'utf8')) as Obj).metadata, namespace: NS } }) as KubernetesObject;
-    for (const file of ['kafka-cluster-secure.yaml', 'kafka-topic.yaml', 'kafka-user.yaml']) await admin.create(example(file));
-    await waitFor('my-cluster ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaCluster', NS, 'my-cluster'))?.status === 'True', 420_000);
-    await waitFor('topic orders ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaTopic', NS, 'orders'))?.status === 'True', 180_000);
-    await waitForReason('order-service', 'UserReady');
-    const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, 'order-service');
-    const data = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
-    expect(data.bootstrap).toBe(`my-cluster.${NS}.svc:9093`);
-    expect(data['client.properties']).toContain('security.protocol=SASL_SSL');
+  it('gives a client on an mTLS listener exactly what it needs (examples/kafka-user-tls.yaml as shipped): kcat with the Secret\'s files and the Java client with its client.properties are allowed where the ACLs say, refused elsewhere, refused once the KafkaUser is deleted', async () => {
+    await admin.create({
+      apiVersion: API_VERSION,
+      kind: 'KafkaCluster',
+      // The cluster examples/kafka-user-tls.yaml names.
+      metadata: { name: 'my-cluster', namespace: NS },
+      spec: {
+        replicas: 1,
+        config: { 'offsets.topic.replication.factor': '1' },
+        // No allow.everyone.if.no.acl.found: a principal without ACLs is refused.
+        authorization: { type: 'simple', superUsers: ['User:ANONYMOUS'] },
+        listeners: [
+          { name: 'plain', port: 9092 },
+          { name: 'mtls', port: 9094, tls: true, authentication: 'tls' },
+        ],
+      },
+    } as KubernetesObject);
+    await waitFor('mtls cluster ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaCluster', NS, 'my-cluster'))?.status === 'True', 180_000);
     const ip = (await admin.get<Obj & { status: { podIP: string } }>('v1', 'Pod', NS, 'my-cluster-0')).status.podIP;
+    const setup = new kafkajs.Kafka({ clientId: 'setup', brokers: [`${ip}:9092`], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await setup.connect();
+    await setup.createTopics({ topics: [{ topic: 'payments' }, { topic: 'ledger' }], waitForLeaders: true });
+    await setup.disconnect();
+
+    const example = parse(readFileSync(join(ROOT, 'examples/kafka-user-tls.yaml'), 'utf8')) as Obj;
+    await admin.create({ ...example, metadata: { ...example.metadata, namespace: NS } }, '?fieldValidation=Strict');
+    const name = example.metadata!.name!;
+    const readyUser = await waitForReason(name, 'UserReady');
+    expect(readyUser.status).toMatchObject({ username: `CN=${name}`, secret: name });
+    const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', NS, name);
+    expect(Object.keys(secret.data).sort()).toEqual(['bootstrap', 'ca.crt', 'client.properties', 'librdkafka.config', 'user.crt', 'user.key', 'user.p12', 'user.password']);
+    const bytes = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+    expect(bytes.bootstrap!.toString()).toBe(`my-cluster.${NS}.svc:9094`);
+    const events = await admin.list<Obj & { reason: string; message: string; involvedObject: { name: string } }>('v1', 'Event', NS);
+    expect(events.find((e) => e.involvedObject.name === name && e.reason === 'CertificateIssued')?.message).toMatch(/^issued the client certificate of User:CN=payments-service \(expires .*\): created$/);
+
+    // The Secret mounted as a directory, the client run in it.
+    const mount = mkdtempSync(join(tmpdir(), 'samsa-kafka-user-'));
+    for (const [key, value] of Object.entries(bytes)) writeFileSync(join(mount, key), value);
+    // The bootstrap Service's name does not resolve here and brokers advertise pod addresses,
+    // which their certificates do not carry: the pod's address, and no host name check.
+    const overrides = ['-b', `${ip}:9094`, '-X', 'ssl.endpoint.identification.algorithm=none', '-X', 'message.timeout.ms=5000'];
+    const produce = (topic: string) =>
+      new Promise<void>((resolvePromise, reject) => {
+        const child = execFile('kcat', ['-F', 'librdkafka.config', ...overrides, '-P', '-t', topic], { cwd: mount, timeout: 30_000 }, (err, _stdout, stderr) => (err ? reject(new Error(`kcat: ${stderr}`)) : resolvePromise()));
+        child.stdin!.end('from kcat\n');
+      });
+    await produce('payments');
+    await expect(produce('ledger')).rejects.toThrow(/Topic authorization failed/i);
+    // The Java client (Kafka's console producer) with exactly client.properties: PEM inline.
+    ensureKafka();
+    const java = await new Promise<{ err: Error | null; out: string }>((resolvePromise) => {
+      const child = execFile(
+        'java',
+        ['-Dorg.slf4j.simpleLogger.defaultLogLevel=error', '-Xmx256M', '-cp', `${KAFKA_LIB}/*`, 'org.apache.kafka.tools.ConsoleProducer', '--producer.config', 'client.properties', '--bootstrap-server', `${ip}:9094`, '--producer-property', 'ssl.endpoint.identification.algorithm=', '--topic', 'payments'],
+        { cwd: mount, timeout: 90_000 },
+        (err, stdout, stderr) => resolvePromise({ err, out: stdout + stderr }),
+      );
+      child.stdin!.end('from java\n');
+    });
+    expect(java.err, java.out).toBeNull();
+    const consumed = await new kafkajs.Kafka({ clientId: 'check', brokers: [`${ip}:9092`], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await consumed.connect();
+    expect((await consumed.fetchTopicOffsets('payments'))[0]!.high).toBe('2');
+    expect((await consumed.fetchTopicOffsets('ledger'))[0]!.high).toBe('0');
+    await consumed.disconnect();
+
+    // Deleting the user removes its ACLs: its certificate still passes the TLS handshake, but
+    // the authorizer refuses a principal without ACLs.
+    await admin.delete(await getUser(name));
+    await waitFor('the user gone', async () => (await admin.getOrNull(API_VERSION, 'KafkaUser', NS, name)) === null);
+    await waitFor('its certificate refused', async () => produce('payments').then(() => false, (err: Error) => /Topic authorization failed/i.test(err.message)), 30_000);
+  }, 300_000);
+
+  it('examples/kafka-cluster-secure.yaml, kafka-topic.yaml and kafka-user.yaml as shipped: the user reads and writes orders over SCRAM and TLS, and nothing else', async () => {
+    const example = (file: string) => ({ ...(parse(readFileSync(join(ROOT, 'examples', file), 'utf8')) as Obj), metadata: { ...(parse(readFileSync(join(ROOT, 'examples', file), 'utf8')) as Obj).metadata, namespace: SECURE_NS } }) as KubernetesObject;
+    for (const file of ['kafka-cluster-secure.yaml', 'kafka-topic.yaml', 'kafka-user.yaml']) await admin.create(example(file));
+    await waitFor('my-cluster ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaCluster', SECURE_NS, 'my-cluster'))?.status === 'True', 420_000);
+    await waitFor('topic orders ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaTopic', SECURE_NS, 'orders'))?.status === 'True', 180_000);
+    await waitFor('order-service ready', async () => ready(await admin.get<Obj>(API_VERSION, 'KafkaUser', SECURE_NS, 'order-service'))?.reason === 'UserReady', 180_000);
+    const secret = await admin.get<Obj & { data: Record<string, string> }>('v1', 'Secret', SECURE_NS, 'order-service');
+    const data = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    expect(data.bootstrap).toBe(`my-cluster.${SECURE_NS}.svc:9093`);
+    expect(data['client.properties']).toContain('security.protocol=SASL_SSL');
+    const ip = (await admin.get<Obj & { status: { podIP: string } }>('v1', 'Pod', SECURE_NS, 'my-cluster-0')).status.podIP;
     const client = new kafkajs.Kafka({
       clientId: 'order-service',
       brokers: [`${ip}:9093`],

@@ -22,9 +22,9 @@ import { API_VERSION, type KafkaCluster, type KafkaTopic, type KafkaTopicStatus 
 import { sameStatus, verdict } from '../conditions.js';
 import type { ReconcileResult, Reconciler } from '../controller/controller.js';
 import type { Kube, KubernetesObject } from '../kube.js';
+import type { ConnectToCluster } from '../cluster/admin-connection.js';
 import { brokerPods, isReady } from '../cluster/reconciler.js';
-import { withTimeout } from '../deadline.js';
-import { openBrokerConnection, readOperatorIdentity, replicationAddress } from '../broker-connection.js';
+import { readOperatorIdentity, replicationAddress } from '../broker-connection.js';
 import { stepReplicationFactor } from './replication-factor.js';
 
 export const TOPIC_FINALIZER = 'samsa.dev/topic';
@@ -36,9 +36,6 @@ const DELETE = 1;
 type Topic = KafkaTopic & KubernetesObject;
 type Cluster = KafkaCluster & KubernetesObject;
 
-// How long a broker gets to answer a connection and a Metadata request before it counts as down.
-const PROBE_TIMEOUT_MS = 10_000;
-
 /** The name a KafkaTopic gives its topic in Kafka. */
 export const kafkaTopicName = (t: KafkaTopic) => t.spec.topicName ?? t.metadata.name;
 
@@ -48,6 +45,8 @@ export class TopicReconciler implements Reconciler {
   constructor(
     private readonly kube: Kube,
     private readonly logger: Logger,
+    /** How the operator reaches the brokers (cluster/admin-connection.ts). */
+    private readonly connect: ConnectToCluster,
   ) {}
 
   /** The KafkaTopic that manages the topic: the oldest of those naming it in the same cluster. */
@@ -57,26 +56,6 @@ export class TopicReconciler implements Reconciler {
     const age = (t: Topic) => Date.parse(t.metadata.creationTimestamp ?? '') || 0;
     same.sort((a, b) => age(a) - age(b) || (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
     return same[0] ?? topic;
-  }
-
-  /** A connection to a ready broker of the cluster that answers, trying them in turn; null when none does. */
-  private async connect(namespace: string, cluster: Cluster): Promise<KafkaConnection | null> {
-    const identity = await readOperatorIdentity(this.kube, namespace, cluster.metadata.name);
-    // No certificate yet: the cluster reconciler has not issued it, and no broker runs without it.
-    if (!identity) return null;
-    const pods = (await brokerPods(this.kube, namespace, cluster.metadata.name)).filter((p) => isReady(p) && p.status?.podIP);
-    for (const pod of pods) {
-      let conn: KafkaConnection | undefined;
-      try {
-        conn = await withTimeout(openBrokerConnection(replicationAddress(cluster, pod.metadata.name, pod.status!.podIP!, identity), 'samsa-operator'), PROBE_TIMEOUT_MS, `connecting to ${pod.metadata.name}`);
-        await withTimeout(conn.send(metadataApi, 12, { topics: [], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }), PROBE_TIMEOUT_MS, `Metadata of ${pod.metadata.name}`);
-        return conn;
-      } catch (err) {
-        this.logger.info({ err, pod: pod.metadata.name, cluster: `${namespace}/${cluster.metadata.name}` }, 'broker did not answer; trying another');
-        void conn?.close();
-      }
-    }
-    return null;
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
@@ -93,7 +72,7 @@ export class TopicReconciler implements Reconciler {
       if (!finalizers.includes(TOPIC_FINALIZER)) return;
       // A KafkaTopic that does not manage the topic leaves it alone when it goes.
       if (!conflicting && cluster && !cluster.metadata.deletionTimestamp) {
-        const conn = await this.connect(namespace, cluster);
+        const conn = await this.connect(cluster);
         if (!conn) return { requeueAfterMs: 5000 };
         try {
           const res = await conn.send(deleteTopicsApi, 6, { topics: [{ name: topicName, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }], topicNames: [], timeoutMs: 30_000 });
@@ -115,7 +94,7 @@ export class TopicReconciler implements Reconciler {
       return this.status(topic, {}, 'failed', 'ResourceConflict', `KafkaTopic ${owner.metadata.name} (the oldest KafkaTopic for topic ${topicName} in cluster ${topic.spec.clusterRef.name}) manages the topic; this one changes nothing`);
     }
     if (!cluster) return this.status(topic, {}, 'progressing', 'ClusterNotFound', `KafkaCluster ${topic.spec.clusterRef.name} does not exist`, 10_000);
-    const conn = await this.connect(namespace, cluster);
+    const conn = await this.connect(cluster);
     if (!conn) return this.status(topic, {}, 'progressing', 'BrokersNotReady', `no broker of ${cluster.metadata.name} is ready`, 5000);
     try {
       return await this.converge(topic, topicName, conn, cluster);

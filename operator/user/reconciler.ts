@@ -2,8 +2,11 @@
 // spec, and a Secret (owned by the KafkaUser) with what its clients need. The principal is
 // User:<name> for scram-sha-512 and User:CN=<name> for tls. The SCRAM-SHA-512 credential is set
 // (salted here, kafka-user.ts) only when the password changed or the brokers lack it: the Secret
-// remembers a hash of the password it last set. Deleting the resource (finalizer) removes the
-// credential, the ACLs and the quotas — access is revoked — and the Secret goes with its owner.
+// remembers a hash of the password it last set. A tls user's client certificate comes from the
+// cluster's clients CA and is issued again before it expires or once a renewed CA is trusted
+// (certificate.ts). Deleting the resource (finalizer) removes the credential, the ACLs and the
+// quotas — access is revoked (a certificate stays valid, but with the authorizer on a principal
+// without ACLs is refused) — and the Secret goes with its owner.
 import type { Logger } from 'pino';
 import type { KafkaConnection } from '../../broker/protocol/client.js';
 import type { ConnectToCluster } from '../cluster/admin-connection.js';
@@ -16,9 +19,13 @@ import { KafkaExchangeFailed, KafkaRefusal, deleteAcls, deleteQuotas, deleteScra
 import { clientListener, clusterCaCertificate } from './listeners.js';
 import { desiredQuotas } from './quotas.js';
 import { generatePassword, passwordHash } from './scram.js';
-import { PASSWORD_HASH_ANNOTATION, scramSecretData, userSecret } from './secret.js';
+import { PASSWORD_HASH_ANNOTATION, scramSecretData, tlsSecretData, userSecret } from './secret.js';
+import { CA_CERT_KEY, caFromSecret, secretNames } from '../tls/cluster-certificates.js';
+import { type UserCertificatePlan, planUserCertificate } from './certificate.js';
 
 export const USER_FINALIZER = 'samsa.dev/user';
+/** Longest wait before looking at a certificate again (setTimeout's limit is about 24.8 days). */
+const MAX_REQUEUE_MS = 24 * 3_600_000;
 
 type User = KafkaUser & KubernetesObject;
 type Cluster = KafkaCluster & KubernetesObject;
@@ -98,29 +105,57 @@ export class UserReconciler implements Reconciler {
     const { namespace, name } = user.metadata;
     const username = kafkaUsername(user);
     if (!cluster) throw new Verdict('progressing', 'ClusterNotFound', `KafkaCluster ${user.spec.clusterRef.name} does not exist`, 10_000);
-    if (user.spec.authentication.type === 'tls') {
-      throw new Verdict('failed', 'ClientCertificatesUnavailable', 'authentication type tls needs client certificates from the cluster\'s clients CA, which this operator does not issue yet');
-    }
     const existing = await this.kube.getOrNull<Secret>('v1', 'Secret', namespace, name);
     if (existing && !existing.metadata?.ownerReferences?.some((o) => o.controller && o.uid === user.metadata.uid)) {
       throw new Verdict('failed', 'SecretConflict', `Secret ${name} exists and is not this KafkaUser's: the operator will not overwrite it (delete it, or name the user otherwise)`);
     }
-    const password = await this.password(user, existing);
-    const conn = await this.connect(cluster);
-    if (!conn) throw new Verdict('progressing', 'BrokersNotReady', `no broker of ${cluster.metadata.name} is ready`, 5000);
-    try {
-      await this.alignKafka(user, conn, password, existing);
-    } finally {
-      await conn.close();
-    }
     const listener = clientListener(cluster, user.spec.authentication.type);
-    const data = scramSecretData({ username, password, listener, caCertificate: await clusterCaCertificate(this.kube, cluster) });
-    await this.kube.apply(userSecret(user, data, { [PASSWORD_HASH_ANNOTATION]: passwordHash(password) }));
+    const caCertificate = await clusterCaCertificate(this.kube, cluster);
+    let secret: ReturnType<typeof userSecret>;
+    let nextCheck: Date | null = null;
+    if (user.spec.authentication.type === 'tls') {
+      const certificate = await this.certificate(user, cluster, existing);
+      nextCheck = certificate.nextCheck;
+      await this.withKafka(cluster, (conn) => this.alignKafka(user, conn, null, existing));
+      const keepKeystore = !certificate.why && decode(existing, 'ca.crt') === (caCertificate ?? undefined) && existing?.data?.['user.p12'] && decode(existing, 'user.password');
+      const p12 = keepKeystore ? { password: decode(existing, 'user.password')!, keystore: Buffer.from(existing!.data!['user.p12']!, 'base64') } : { password: generatePassword(), keystore: null };
+      secret = userSecret(user, tlsSecretData({ certificate, listener, caCertificate, p12 }), {});
+    } else {
+      const password = await this.password(user, existing);
+      await this.withKafka(cluster, (conn) => this.alignKafka(user, conn, password, existing));
+      secret = userSecret(user, scramSecretData({ username, password, listener, caCertificate }), { [PASSWORD_HASH_ANNOTATION]: passwordHash(password) });
+    }
+    await this.kube.apply(secret);
     const facts = { username, secret: name };
     if (!listener) {
       return this.status(user, facts, new Verdict('failed', 'NoMatchingListener', `KafkaCluster ${cluster.metadata.name} has no listener with authentication ${user.spec.authentication.type}: the credential, ACLs and quotas are set, but clients have no listener to use them on`));
     }
-    return this.status(user, facts, 'ready');
+    const result = await this.status(user, facts, 'ready');
+    // Back when the certificate is due for renewal (timers cap near 24.8 days; resyncs come sooner).
+    return nextCheck ? { requeueAfterMs: Math.min(Math.max(nextCheck.getTime() - Date.now(), 1000), MAX_REQUEUE_MS) } : result;
+  }
+
+  private async withKafka(cluster: Cluster, work: (conn: KafkaConnection) => Promise<void>): Promise<void> {
+    const conn = await this.connect(cluster);
+    if (!conn) throw new Verdict('progressing', 'BrokersNotReady', `no broker of ${cluster.metadata.name} is ready`, 5000);
+    try {
+      await work(conn);
+    } finally {
+      await conn.close();
+    }
+  }
+
+  /** The tls user's client certificate: the Secret's while it is good, else a new one from the clients CA (with an Event). */
+  private async certificate(user: User, cluster: Cluster, existing: Secret | null): Promise<UserCertificatePlan> {
+    const names = secretNames(cluster.metadata.name);
+    const clientsCa = caFromSecret(await this.kube.getOrNull<Secret>('v1', 'Secret', cluster.metadata.namespace, names.clientsCa));
+    const bundle = decode(await this.kube.getOrNull<Secret>('v1', 'Secret', cluster.metadata.namespace, names.clientsCaCert), CA_CERT_KEY);
+    if (!clientsCa || !bundle) throw new Verdict('progressing', 'ClientsCaNotReady', `the clients CA of ${cluster.metadata.name} (Secret ${names.clientsCa}) does not exist yet`, 5000);
+    const key = decode(existing, 'user.key');
+    const cert = decode(existing, 'user.crt');
+    const plan = planUserCertificate(user.metadata.name, key && cert ? { key, cert } : null, clientsCa, bundle, cluster.spec.tls);
+    if (plan.why) await this.kube.event(user, 'Normal', 'CertificateIssued', `issued the client certificate of ${principalOf(user)} (expires ${plan.notAfter.toISOString()}): ${plan.why}`);
+    return plan;
   }
 
   /** The password: the user's own (spec), or the one the Secret holds, or a new random one. */
@@ -134,12 +169,12 @@ export class UserReconciler implements Reconciler {
     return password;
   }
 
-  /** Credential, ACLs and quotas in Kafka equal to the spec, with an Event for each change. */
-  private async alignKafka(user: User, conn: KafkaConnection, password: string, existing: Secret | null): Promise<void> {
+  /** Credential (SCRAM: its password; null for tls), ACLs and quotas in Kafka equal to the spec, with an Event for each change. */
+  private async alignKafka(user: User, conn: KafkaConnection, password: string | null, existing: Secret | null): Promise<void> {
     const username = kafkaUsername(user);
     const principal = principalOf(user);
-    const known = existing?.metadata?.annotations?.[PASSWORD_HASH_ANNOTATION] === passwordHash(password);
-    if (!known || !(await hasScramCredential(conn, username))) {
+    const known = password !== null && existing?.metadata?.annotations?.[PASSWORD_HASH_ANNOTATION] === passwordHash(password);
+    if (password !== null && (!known || !(await hasScramCredential(conn, username)))) {
       await setScramCredential(conn, username, password);
       await this.kube.event(user, 'Normal', 'PasswordSet', `set the SCRAM-SHA-512 credential of ${username}${existing ? ' (the password changed or the brokers did not have it)' : ''}`);
     }

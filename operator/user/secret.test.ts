@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { propertiesValue, scramSecretData, userSecret } from './secret.js';
+import forge from 'node-forge';
+import { createCertificateAuthority, validForDays } from '../tls/certificate-authority.js';
+import { issueUserCertificate } from '../tls/cluster-certificates.js';
+import { propertiesValue, scramSecretData, tlsSecretData, userSecret } from './secret.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\nAAAA\n-----END CERTIFICATE-----\n';
 
@@ -61,5 +64,50 @@ describe('user Secret', () => {
     expect(secret.metadata).toMatchObject({ name: 'alice', namespace: 'kafka', labels: { 'samsa.dev/kafka-user': 'alice' }, annotations: { 'samsa.dev/password-hash': 'h' } });
     expect(secret.metadata!.ownerReferences).toEqual([{ apiVersion: 'samsa.dev/v1alpha1', kind: 'KafkaUser', name: 'alice', uid: 'u-1', controller: true, blockOwnerDeletion: true }]);
     expect(secret.data).toEqual({ password: Buffer.from('pw').toString('base64') });
+  });
+});
+
+describe('tls user Secret', () => {
+  const ca = createCertificateAuthority('c-clients-ca', validForDays(10));
+  const clusterCa = createCertificateAuthority('c-cluster-ca', validForDays(10));
+  const certificate = issueUserCertificate(ca, 'alice', 5);
+
+  it('holds the certificate, key, cluster CA, a PKCS#12 keystore and client configs for the mTLS listener', () => {
+    const data = tlsSecretData({ certificate, listener: { bootstrap: 'demo.kafka.svc:9094', tls: true }, caCertificate: clusterCa.cert, p12: { password: 'p12pw', keystore: null } });
+    expect(Object.keys(data).sort()).toEqual(['bootstrap', 'ca.crt', 'client.properties', 'librdkafka.config', 'user.crt', 'user.key', 'user.p12', 'user.password']);
+    expect(data).toMatchObject({ 'user.crt': certificate.cert, 'user.key': certificate.key, 'ca.crt': clusterCa.cert, bootstrap: 'demo.kafka.svc:9094', 'user.password': 'p12pw' });
+    expect(parseProperties(data['client.properties'] as string)).toEqual({
+      'bootstrap.servers': 'demo.kafka.svc:9094',
+      'security.protocol': 'SSL',
+      'ssl.keystore.type': 'PEM',
+      'ssl.keystore.key': certificate.key,
+      'ssl.keystore.certificate.chain': certificate.cert,
+      'ssl.truststore.type': 'PEM',
+      'ssl.truststore.certificates': clusterCa.cert,
+    });
+    expect(parseProperties(data['librdkafka.config'] as string)).toEqual({
+      'bootstrap.servers': 'demo.kafka.svc:9094',
+      'security.protocol': 'ssl',
+      'ssl.certificate.location': 'user.crt',
+      'ssl.key.location': 'user.key',
+      'ssl.ca.location': 'ca.crt',
+    });
+    // The keystore opens with its password and holds the key, the certificate and the cluster CA.
+    const p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(forge.util.createBuffer((data['user.p12'] as Buffer).toString('binary'))), 'p12pw');
+    const certBag = forge.pki.oids.certBag!;
+    const certs = p12.getBags({ bagType: certBag })[certBag]!.map((b: forge.pkcs12.Bag) => forge.pki.certificateToPem(b.cert!).trim());
+    expect(certs).toEqual([certificate.cert.trim(), clusterCa.cert.trim()]);
+    const keyBag = forge.pki.oids.pkcs8ShroudedKeyBag!;
+    const key = p12.getBags({ bagType: keyBag })[keyBag]![0]!.key as forge.pki.rsa.PrivateKey;
+    expect(forge.pki.publicKeyToPem(forge.pki.setRsaPublicKey(key.n, key.e))).toBe(forge.pki.publicKeyToPem(forge.pki.certificateFromPem(certificate.cert).publicKey));
+    expect(() => forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(forge.util.createBuffer((data['user.p12'] as Buffer).toString('binary'))), 'wrong')).toThrow();
+  });
+
+  it('keeps a keystore it is given, and has no client configs without a listener', () => {
+    const keystore = Buffer.from([1, 2, 3]);
+    const data = tlsSecretData({ certificate, listener: null, caCertificate: clusterCa.cert, p12: { password: 'x', keystore } });
+    expect(Object.keys(data).sort()).toEqual(['ca.crt', 'user.crt', 'user.key', 'user.p12', 'user.password']);
+    expect(data['user.p12']).toBe(keystore);
+    expect(userSecret({ apiVersion: 'v', kind: 'KafkaUser', metadata: { name: 'a', namespace: 'n', uid: 'u' } }, data, {}).data['user.p12']).toBe('AQID');
   });
 });
