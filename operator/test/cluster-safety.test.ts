@@ -108,7 +108,10 @@ describe('changing a KafkaCluster safely', () => {
     expect(Object.keys(before)).toHaveLength(3);
     await admin.mergePatch(await cluster(), { spec: { config: { 'log.retention.ms': '7200000', 'log.segment.bytes': '2000000' } } });
     await waitForDefaults({ 'log.retention.ms': '7200000', 'log.segment.bytes': '2000000' });
-    expect((await events('ConfigApplied')).map((e) => e.message)).toContainEqual(expect.stringContaining('log.retention.ms=7200000, log.segment.bytes=2000000 live to broker(s)'));
+    // The brokers may follow the stored default before the operator has recorded its Event.
+    await waitFor('ConfigApplied event for the new defaults', async () =>
+      (await events('ConfigApplied')).some((e) => e.message.includes('log.retention.ms=7200000, log.segment.bytes=2000000 live to broker(s)')),
+    );
     await admin.mergePatch(await cluster(), { spec: { config: { 'log.segment.bytes': null } } });
     await waitForDefaults({ 'log.retention.ms': '7200000' });
     await waitFor('status caught up', async () => {
