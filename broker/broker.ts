@@ -177,7 +177,7 @@ export class Broker implements BrokerContext {
     this.kafka = this.listeners.listeners.map((listener) => {
       const tls = tlsByListener.get(listener.name);
       const logger = this.logger.child({ listener: listener.name });
-      return { listener, tls, server: new KafkaServer(this, settings, logger, { name: listener.name, protocol: listener.protocol, saslMechanisms: this.config.listenerValue(listener.name, 'sasl.enabled.mechanisms').split(','), tls: tls && { files: tls, metrics: tlsMetrics } }) };
+      return { listener, tls, server: new KafkaServer(this, settings, logger, { name: listener.name, securityProtocol: listener.protocol, saslMechanisms: this.config.listenerValue(listener.name, 'sasl.enabled.mechanisms').split(','), tls: tls && { files: tls, metrics: tlsMetrics } }) };
     });
     this.http = createHttpServer(
       {

@@ -8,20 +8,16 @@ import type { Logger } from 'pino';
 import { type BrokerConfig, parseConnectionsPerIpOverrides } from '../config.js';
 import type { BrokerContext } from '../context.js';
 import { Connection } from './connection.js';
-import type { SecurityProtocol } from '../security/listeners.js';
+import type { ListenerSecurity } from '../security/listener-security.js';
 import type { ListenerTls, TlsMetrics } from '../security/tls.js';
 import { principalString } from '../security/principal.js';
 
-/** What a server needs of its listener: name, protocol, and TLS for SSL and SASL_SSL. */
-export interface ServedListener {
-  name: string;
-  protocol: SecurityProtocol;
-  /** The SASL mechanisms a SASL listener accepts. */
-  saslMechanisms: readonly string[];
+/** What a server needs of its listener: what its connections are told (name, protocol, SASL mechanisms), and TLS for SSL and SASL_SSL. */
+export interface ServedListener extends ListenerSecurity {
   tls?: { files: ListenerTls; metrics: TlsMetrics };
 }
 
-const PLAINTEXT_LISTENER: ServedListener = { name: 'PLAINTEXT', protocol: 'PLAINTEXT', saslMechanisms: [] };
+const PLAINTEXT_LISTENER: ServedListener = { name: 'PLAINTEXT', securityProtocol: 'PLAINTEXT', saslMechanisms: [] };
 
 export interface ListenerSettings {
   maxRequestBytes: number;
@@ -148,7 +144,7 @@ export class KafkaServer {
     if (fromIp >= (this.settings.perIpOverrides.get(ip) ?? this.settings.maxConnectionsPerIp)) return this.refuse(socket, ip, 'max_connections_per_ip');
     this.perIp.set(ip, fromIp + 1);
     const id = `${socket.remoteAddress}:${socket.remotePort}#${this.nextId++}`;
-    const connection = new Connection(socket, id, this.broker, this.settings.maxRequestBytes, this.logger, { name: this.listener.name, securityProtocol: this.listener.protocol, saslMechanisms: this.listener.saslMechanisms });
+    const connection = new Connection(socket, id, this.broker, this.settings.maxRequestBytes, this.logger, this.listener);
     this.connections.add(connection);
     this.broker.metrics.connections.inc();
     this.broker.metrics.connectionsTotal.inc();
