@@ -298,7 +298,9 @@ for (const backend of backends) {
       first.hang();
       await eventually("the first holder's expiry", () => (gone ? true : undefined));
       watch.stop();
-      const mine = await session.put('controller', 'node-2', 0);
+      // A renewal sent just before the hang can land after the watch judged the expiry (it then
+      // reads as live again until it too expires): a candidate tries again, as in an election.
+      const mine = await eventually('the free key taken', () => session.put('controller', 'node-2', 0));
       const epoch = await second.get('controller_epoch');
       const epoch2 = await second.put('controller_epoch', String(Number(epoch!.value) + 1), epoch!.version);
       // The old controller's late epoch bump, from what it read before, is fenced off.

@@ -262,28 +262,33 @@ export class KafkaCluster {
     await node.waitReady(120_000);
   }
 
-  /** Waits until Metadata, asked of any live node, lists `count` brokers. */
+  /**
+   * Waits until Metadata, asked of each live node in turn, lists `count` brokers: each node has
+   * its own copy of the cluster metadata, and a client may ask any of them.
+   */
   async waitForBrokers(count: number, timeoutMs: number): Promise<void> {
-    const live = this.nodes.filter((n) => n.running).map((n) => n.bootstrap);
-    const kafka = new kafkajs.Kafka({ clientId: 'kafka-cluster', brokers: live, logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 } });
-    const admin = kafka.admin();
     const deadline = Date.now() + timeoutMs;
-    let seen = -1;
-    try {
-      while (Date.now() < deadline) {
+    const seen = new Map<string, number>();
+    for (const bootstrap of this.nodes.filter((n) => n.running).map((n) => n.bootstrap)) {
+      // A fresh client per node: its first Metadata goes to its only seed broker.
+      while ((seen.get(bootstrap) ?? -1) !== count) {
+        if (Date.now() >= deadline) {
+          const counts = [...seen].map(([node, n]) => `${node}: ${n}`).join(', ');
+          throw new Error(`Kafka cluster: not every node lists ${count} brokers after ${timeoutMs / 1000}s (${counts})`);
+        }
+        const kafka = new kafkajs.Kafka({ clientId: 'kafka-cluster', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 0 } });
+        const admin = kafka.admin();
         try {
           await admin.connect();
-          seen = (await admin.describeCluster()).brokers.length;
-          if (seen === count) return;
+          seen.set(bootstrap, (await admin.describeCluster()).brokers.length);
         } catch {
-          // a node still starting
+          // the node is still starting
+        } finally {
+          await admin.disconnect().catch(() => {});
         }
-        await new Promise((r) => setTimeout(r, 200));
+        if (seen.get(bootstrap) !== count) await new Promise((r) => setTimeout(r, 200));
       }
-    } finally {
-      await admin.disconnect().catch(() => {});
     }
-    throw new Error(`Kafka cluster: ${seen} of ${count} brokers registered after ${timeoutMs / 1000}s`);
   }
 
   /** Stops every node (SIGTERM, all at once) and removes their data. */
