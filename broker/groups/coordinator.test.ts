@@ -26,6 +26,8 @@ const CONTROL_BIT = 0x20;
 let dir: string;
 let logs: PartitionLog[];
 let coordinators: GroupCoordinator[];
+/** When set, replication of the offsets partitions waits for it (as for a slow follower). */
+let replicationGate: Promise<void> | null;
 
 const groupIn = (partition: number, prefix = 'group') => {
   for (let i = 0; ; i++) if (partitionForGroup(`${prefix}-${i}`, PARTITIONS) === partition) return `${prefix}-${i}`;
@@ -51,7 +53,11 @@ function startCoordinator(): GroupCoordinator {
     () => 1,
     (p) => {
       const log = logs[p];
-      return log && { log, leaderEpoch: 0, committed: async (offset: number) => (log.highWatermark >= offset ? ErrorCode.NONE : ErrorCode.REQUEST_TIMED_OUT) };
+      const committed = async (offset: number) => {
+        await replicationGate;
+        return log.highWatermark >= offset ? ErrorCode.NONE : ErrorCode.REQUEST_TIMED_OUT;
+      };
+      return log && { log, leaderEpoch: 0, committed };
     },
   );
   for (let p = 0; p < PARTITIONS; p++) coordinator.loadPartition(p);
@@ -91,6 +97,7 @@ const committedOffset = (coordinator: GroupCoordinator, groupId: string, partiti
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'samsa-txn-offsets-'));
   coordinators = [];
+  replicationGate = null;
   openLogs();
 });
 
@@ -156,6 +163,22 @@ describe('offsets committed in transactions', () => {
     writeMarker(0, 7003, 0, true);
     c.completeTransaction(7003, 0, true);
     expect(committedOffset(c, earlier)).toBe(10);
+  });
+
+  it('are completed by a marker that lands while they replicate (the transaction aborted on timeout)', async () => {
+    const c = startCoordinator();
+    const group = groupIn(0);
+    let replicate!: () => void;
+    replicationGate = new Promise((resolve) => (replicate = resolve));
+    const answer = txnCommit(c, group, 7007, [offset(4)]);
+    // The marker comes after the offsets' batch in the log.
+    while (logs[0]!.logEndOffset === 0) await new Promise((resolve) => setImmediate(resolve));
+    writeMarker(0, 7007, 0, false);
+    c.completeTransaction(7007, 0, false);
+    replicate();
+    expect(await answer).toEqual([ErrorCode.NONE]);
+    expect(c.hasPendingTxnOffset(group, TOPIC, 0)).toBe(false);
+    expect(committedOffset(c, group)).toBeUndefined();
   });
 
   it('of one producer are completed per offsets partition: a marker completes only the groups of its partition', async () => {

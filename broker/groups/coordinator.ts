@@ -694,10 +694,17 @@ export class GroupCoordinator {
     const { codes, records, accepted } = this.offsetRecords(req.groupId, req.offsets);
     if (records.length > 0) {
       const { committed, first, next } = this.append(req.groupId, records, { producerId: req.producerId, producerEpoch: req.producerEpoch });
-      const replicated = await committed(next);
-      if (replicated !== ErrorCode.NONE) return failedCodes(codes, replicated);
+      // Pending from the append on: a marker written after the batch (an abort on timeout while it
+      // replicates) finds and completes them.
+      const written = accepted.map((a, i): [string, StoredOffset] => [`${a.topic}\0${a.partition}`, { ...a, recordOffset: first + i }]);
       const pending = this.pendingOf(req.producerId, req.groupId);
-      accepted.forEach((a, i) => pending.set(`${a.topic}\0${a.partition}`, { ...a, recordOffset: first + i }));
+      for (const [id, o] of written) pending.set(id, o);
+      const replicated = await committed(next);
+      if (replicated !== ErrorCode.NONE) {
+        // The client learns its commit failed (and aborts); as Kafka, the offsets are no longer pending.
+        for (const [id, o] of written) if (pending.get(id) === o) pending.delete(id);
+        return failedCodes(codes, replicated);
+      }
       if (!group) {
         group = new Group(req.groupId);
         this.groups.set(req.groupId, group);
