@@ -2,7 +2,7 @@
 // for records the broker writes on its own behalf and for tools that speak the protocol.
 import { crc32c } from '@node-rs/crc32';
 import { Writer } from '../protocol/writer.js';
-import { BatchOffset, BATCH_HEADER_SIZE, LOG_OVERHEAD, TIMESTAMP_TYPE_BIT, TRANSACTIONAL_BIT, writeInt64 } from './record-batch.js';
+import { BatchOffset, BATCH_HEADER_SIZE, CONTROL_BIT, LOG_OVERHEAD, TIMESTAMP_TYPE_BIT, TRANSACTIONAL_BIT, writeInt64 } from './record-batch.js';
 import { Compression, compress } from './compression.js';
 
 export interface RecordToWrite {
@@ -17,8 +17,10 @@ export interface BatchOptions {
   producerId?: number;
   producerEpoch?: number;
   baseSequence?: number;
-  /** Sets the transactional bit: the records belong to the producer's open transaction. */
+  /** Part of the producer's transaction (attributes bit 4). */
   transactional?: boolean;
+  /** A control batch (attributes bit 5): transaction markers only. */
+  control?: boolean;
   /** A codec of Compression; none by default. */
   compression?: number;
   /** Record offsets as deltas from baseOffset (a rewritten batch keeps its records' offsets). */
@@ -70,7 +72,8 @@ export function buildRecordBatch(records: RecordToWrite[], options: BatchOptions
   batch.writeInt32BE(batch.length - LOG_OVERHEAD, BatchOffset.batchLength);
   batch.writeInt32BE(options.partitionLeaderEpoch ?? -1, BatchOffset.partitionLeaderEpoch);
   batch.writeInt8(2, BatchOffset.magic);
-  batch.writeInt16BE(compression | (options.logAppendTime ? TIMESTAMP_TYPE_BIT : 0) | (options.transactional ? TRANSACTIONAL_BIT : 0), BatchOffset.attributes);
+  const attributes = compression | (options.logAppendTime ? TIMESTAMP_TYPE_BIT : 0) | (options.transactional ? TRANSACTIONAL_BIT : 0) | (options.control ? CONTROL_BIT : 0);
+  batch.writeInt16BE(attributes, BatchOffset.attributes);
   batch.writeInt32BE(options.lastOffsetDelta ?? deltas[deltas.length - 1]!, BatchOffset.lastOffsetDelta);
   writeInt64(batch, BatchOffset.baseTimestamp, baseTimestamp);
   writeInt64(batch, BatchOffset.maxTimestamp, maxTimestamp);

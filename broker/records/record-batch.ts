@@ -30,7 +30,7 @@ export const BATCH_HEADER_SIZE = BatchOffset.records;
 const COMPRESSION_MASK = 0x07;
 export const TIMESTAMP_TYPE_BIT = 0x08;
 export const TRANSACTIONAL_BIT = 0x10;
-const CONTROL_BIT = 0x20;
+export const CONTROL_BIT = 0x20;
 
 export function readInt64(buf: Buffer, pos: number): number {
   return buf.readInt32BE(pos) * 4294967296 + buf.readUInt32BE(pos + 4);

@@ -33,13 +33,6 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
-/**
- * Who writes a batch: a client's batches get their sequence numbers checked and their retries
- * recognised; the broker's own producer batches (the group coordinator's transactional offset
- * commits) only their producer epoch, as Kafka's coordinator appends.
- */
-export type AppendOrigin = 'client' | 'coordinator';
-
 export type ReadResult = { outOfRange: true } | { outOfRange: false; records: Buffer | null };
 
 /** Offsets of the leader's batches a follower wrote. */
@@ -47,6 +40,13 @@ export interface FollowerAppendResult {
   firstOffset: number;
   lastOffset: number;
 }
+
+/**
+ * Who writes a batch: a client's batches get their sequence numbers checked and their retries
+ * recognised; the broker's own producer batches (the group coordinator's transactional offset
+ * commits) only their producer epoch, as Kafka's coordinator appends.
+ */
+export type AppendOrigin = 'client' | 'coordinator';
 
 export interface OpenLogOptions {
   dir: string;

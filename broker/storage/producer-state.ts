@@ -77,14 +77,6 @@ export class ProducerState {
     return null;
   }
 
-  /** Throws INVALID_PRODUCER_EPOCH when the batch's epoch is older than the producer's current one. */
-  checkEpoch(batch: ProducerAppend): void {
-    const entry = this.producers.get(batch.producerId);
-    if (entry && batch.producerEpoch < entry.epoch) {
-      throw new KafkaError(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${batch.producerId} epoch ${batch.producerEpoch} is older than the current epoch ${entry.epoch}`);
-    }
-  }
-
   /** Records an appended batch (also used when replaying the log). */
   update(producerId: number, epoch: number, baseSequence: number, lastOffsetDelta: number, firstOffset: number, timestamp: number): void {
     let entry = this.producers.get(producerId);
@@ -122,6 +114,14 @@ export class ProducerState {
       return snapshot.offset;
     } catch {
       return 0;
+    }
+  }
+
+  /** Throws INVALID_PRODUCER_EPOCH when the batch's epoch is older than the producer's current one. */
+  checkEpoch(batch: ProducerAppend): void {
+    const entry = this.producers.get(batch.producerId);
+    if (entry && batch.producerEpoch < entry.epoch) {
+      throw new KafkaError(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${batch.producerId} epoch ${batch.producerEpoch} is older than the current epoch ${entry.epoch}`);
     }
   }
 }
