@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BrokerConfig } from '../config.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
-import { isTransactional, readBatchInfo } from '../records/record-batch.js';
+import { readBatchInfo, TRANSACTIONAL_BIT } from '../records/record-batch.js';
 import type { LogManager } from '../storage/log-manager.js';
 import { PartitionLog } from '../storage/partition-log.js';
 import { testLogConfig } from '../test/log-config.js';
@@ -114,7 +114,7 @@ describe('offsets committed in transactions', () => {
     if (read.outOfRange || !read.records) throw new Error('nothing written');
     const info = readBatchInfo(read.records, 0);
     expect(info).toMatchObject({ producerId: 7000, producerEpoch: 2, recordCount: 2, size: read.records.length });
-    expect(isTransactional(info.attributes)).toBe(true);
+    expect(info.attributes & TRANSACTIONAL_BIT).toBe(TRANSACTIONAL_BIT);
 
     expect(committedOffset(c, group, 0)).toBeUndefined();
     expect(c.committedTopics(group).size).toBe(0);

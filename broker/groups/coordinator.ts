@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { buildRecordBatch, type RecordToWrite } from '../records/batch-builder.js';
-import { type DecodedRecord, decodeRecords, isControlBatch, isTransactional, readBatchInfo, validateClientBatches } from '../records/record-batch.js';
+import { CONTROL_BIT, type DecodedRecord, decodeRecords, readBatchInfo, TRANSACTIONAL_BIT, validateClientBatches } from '../records/record-batch.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { TopicService } from '../topics.js';
@@ -202,7 +202,7 @@ export class GroupCoordinator {
       while (pos < read.records.length) {
         const info = readBatchInfo(read.records, pos);
         const batch = read.records.subarray(pos, pos + info.size);
-        if (isControlBatch(info.attributes)) {
+        if (info.attributes & CONTROL_BIT) {
           // A transaction marker: the producer's pending offsets in this partition become committed or are dropped.
           let commit: boolean | null = null;
           try {
@@ -220,7 +220,7 @@ export class GroupCoordinator {
             decoded = [];
           }
           // Offsets of a transaction wait for its marker; those of a still open one stay pending (its coordinator sends the marker).
-          const producerId = isTransactional(info.attributes) ? info.producerId : null;
+          const producerId = info.attributes & TRANSACTIONAL_BIT ? info.producerId : null;
           for (const r of decoded) {
             try {
               if (r.key) this.applyRecord(r.key, r.value, r.offset, producerId);
