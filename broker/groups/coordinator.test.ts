@@ -9,8 +9,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BrokerConfig } from '../config.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { buildRecordBatch } from '../records/batch-builder.js';
-import { readBatchInfo, TRANSACTIONAL_BIT } from '../records/record-batch.js';
+import { readBatchInfo } from '../records/record-batch.js';
 import type { LogManager } from '../storage/log-manager.js';
 import { PartitionLog } from '../storage/partition-log.js';
 import { testLogConfig } from '../test/log-config.js';
@@ -70,17 +69,9 @@ function restart(): GroupCoordinator {
   return startCoordinator();
 }
 
-/** The transaction coordinator's marker landing in offsets partition `partition` (written as a replica writes a leader's batch). */
+/** The transaction coordinator's marker landing in offsets partition `partition`. */
 function writeMarker(partition: number, producerId: number, producerEpoch: number, commit: boolean): void {
-  const log = logs[partition]!;
-  const key = Buffer.alloc(4);
-  key.writeInt16BE(0, 0);
-  key.writeInt16BE(commit ? 1 : 0, 2);
-  const value = Buffer.alloc(6);
-  value.writeInt16BE(0, 0);
-  value.writeInt32BE(0, 2);
-  const batch = buildRecordBatch([{ key, value }], { baseOffset: log.logEndOffset, producerId, producerEpoch, baseSequence: -1, transactional: true, control: true, partitionLeaderEpoch: 0 });
-  expect(log.appendAsFollower(batch)).not.toBeNull();
+  logs[partition]!.appendTxnMarker({ producerId, producerEpoch, commit, coordinatorEpoch: 0 }, 0);
 }
 
 const offset = (value: number, partition = 0) => ({ topic: TOPIC, partition, offset: value, leaderEpoch: 3, metadata: `m${value}` });
@@ -114,14 +105,17 @@ describe('offsets committed in transactions', () => {
     if (read.outOfRange || !read.records) throw new Error('nothing written');
     const info = readBatchInfo(read.records, 0);
     expect(info).toMatchObject({ producerId: 7000, producerEpoch: 2, recordCount: 2, size: read.records.length });
-    expect(info.attributes & TRANSACTIONAL_BIT).toBe(TRANSACTIONAL_BIT);
+    expect(info.transactional).toBe(true);
 
     expect(committedOffset(c, group, 0)).toBeUndefined();
     expect(c.committedTopics(group).size).toBe(0);
     expect(c.hasPendingTxnOffset(group, TOPIC, 0)).toBe(true);
     expect(c.hasPendingTxnOffset(group, TOPIC, 2)).toBe(false);
+    // The offsets partition holds the transaction open like any partition: its LSO stays at the batch.
+    expect(logs[0]!.lastStableOffset).toBe(0);
 
     writeMarker(0, 7000, 2, true);
+    expect(logs[0]!.lastStableOffset).toBe(logs[0]!.logEndOffset);
     c.completeTransaction(7000, 0, true);
     expect(c.committed(group, TOPIC, 0)).toMatchObject({ offset: 10, leaderEpoch: 3, metadata: 'm10' });
     expect(committedOffset(c, group, 1)).toBe(20);

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { buildRecordBatch, type RecordToWrite } from '../records/batch-builder.js';
-import { CONTROL_BIT, type DecodedRecord, decodeRecords, readBatchInfo, TRANSACTIONAL_BIT, validateClientBatches } from '../records/record-batch.js';
+import { type DecodedRecord, decodeRecords, readBatchInfo, readControlMarker, validateClientBatches } from '../records/record-batch.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { TopicService } from '../topics.js';
@@ -68,14 +68,6 @@ interface StoredOffset extends CommittedOffset {
   partition: number;
   /** Of two commits of a partition, the one with the later record wins (a transaction's commit marker may come after a newer plain commit). */
   recordOffset: number;
-}
-
-/** The control record's key: int16 version, int16 type (0 ABORT, 1 COMMIT). */
-function markerCommits(batch: Buffer): boolean | null {
-  const key = decodeRecords(batch)[0]?.key;
-  if (!key || key.length < 4) return null;
-  const type = key.readInt16BE(2);
-  return type === 1 ? true : type === 0 ? false : null;
 }
 
 const joinError = (errorCode: number, memberId = ''): JoinResult => ({
@@ -202,15 +194,11 @@ export class GroupCoordinator {
       while (pos < read.records.length) {
         const info = readBatchInfo(read.records, pos);
         const batch = read.records.subarray(pos, pos + info.size);
-        if (info.attributes & CONTROL_BIT) {
+        if (info.control) {
           // A transaction marker: the producer's pending offsets in this partition become committed or are dropped.
-          let commit: boolean | null = null;
-          try {
-            commit = markerCommits(batch);
-          } catch (err) {
-            skip({ partition, offset: info.baseOffset, err }, 'the control batch does not decode');
-          }
-          if (commit !== null) this.completeTransaction(info.producerId, partition, commit);
+          const marker = readControlMarker(batch);
+          if (marker) this.completeTransaction(info.producerId, partition, marker.commit);
+          else skip({ partition, offset: info.baseOffset }, 'the control batch is no transaction marker');
         } else {
           let decoded: DecodedRecord[];
           try {
@@ -220,7 +208,7 @@ export class GroupCoordinator {
             decoded = [];
           }
           // Offsets of a transaction wait for its marker; those of a still open one stay pending (its coordinator sends the marker).
-          const producerId = info.attributes & TRANSACTIONAL_BIT ? info.producerId : null;
+          const producerId = info.transactional ? info.producerId : null;
           for (const r of decoded) {
             try {
               if (r.key) this.applyRecord(r.key, r.value, r.offset, producerId);
