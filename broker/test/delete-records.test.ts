@@ -3,7 +3,8 @@
 // a restart keeps it; the refusals Kafka gives (past the high watermark, compacted and internal
 // topics, unknown partitions, no DELETE permission). On a three-broker cluster the followers
 // follow the leader's log start before the request is answered (the low watermark), a stopped
-// follower makes it time out, and a follower that becomes leader starts where the old leader did.
+// follower makes it time out, a dead one does not count, and a follower that becomes leader starts
+// where the old leader did.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -231,5 +232,8 @@ describe('DeleteRecords on a three-broker cluster', () => {
     expect(await reader.fetchTopicOffsets('replicated-trim')).toEqual([expect.objectContaining({ low: '15', high: '25' })]);
     await reader.disconnect();
     expect(await consumeValues(client(), 'replicated-trim', 10)).toEqual(range(15, 25, 'r'));
+    // The dead broker's replica does not hold the low watermark back: only replicas on live brokers count.
+    const newLeader = await leaderOf('replicated-trim', leader);
+    expect(await deleteRecords(cluster.broker(newLeader).port, 'replicated-trim', 0, 20, 5000)).toEqual({ partitionIndex: 0, lowWatermark: 20, errorCode: ErrorCode.NONE });
   });
 });
