@@ -220,7 +220,8 @@ export class PartitionLog {
 
   /** min(HW, first offset of the earliest open transaction): read_committed consumers read below it. */
   get lastStableOffset(): number {
-    const unstable = this.producers.firstUnstableOffset;
+    // A transaction whose start DeleteRecords removed holds it at the log start, as Kafka's does.
+    const unstable = Math.max(this.producers.firstUnstableOffset, this.logStartOffset);
     return unstable < this.hw ? unstable : this.hw;
   }
 
