@@ -44,6 +44,7 @@ import {
   alterUserScramCredentialsApi,
   describeClientQuotasApi,
   alterClientQuotasApi,
+  describeProducersApi,
   type ApiVersionsResponse,
   type FetchRequest,
   type FetchResponse,
@@ -52,6 +53,7 @@ import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } 
 import { handleProduce } from './produce.js';
 import { handleFetch } from './fetch.js';
 import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
+import { handleDescribeProducers } from './describe-producers.js';
 import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from './topics-admin.js';
 import { handleDescribeConfigs, handleAlterConfigs, handleIncrementalAlterConfigs } from './configs.js';
 import { handleInitProducerId } from './init-producer-id.js';
@@ -89,6 +91,7 @@ import {
   authorizedDescribeConfigs,
   authorizedDescribeGroups,
   authorizedDescribeLogDirs,
+  authorizedDescribeProducers,
   authorizedDescribeTopicPartitions,
   authorizedDescribeUserScramCredentials,
   authorizedElectLeaders,
@@ -177,6 +180,7 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(alterUserScramCredentialsApi, 0, guarded(authorizedAlterUserScramCredentials, (b, req) => handleAlterUserScramCredentials(b, req))),
     serve(describeClientQuotasApi, 0, guarded(authorizedDescribeClientQuotas, (b, req) => handleDescribeClientQuotas(b, req))),
     serve(alterClientQuotasApi, 0, guarded(authorizedAlterClientQuotas, (b, req) => handleAlterClientQuotas(b, req))),
+    serve(describeProducersApi, 0, guarded(authorizedDescribeProducers, (b, req) => handleDescribeProducers(b, req))),
   ].map((api) => [api.spec.key, api]),
 );
 
