@@ -635,10 +635,12 @@ export class PartitionLog {
    * (min.cleanable.dirty.ratio); null when it was not time yet.
    */
   compact(now = Date.now()): CleanResult | null {
-    // The active segment is never cleaned, nor anything past the high watermark: a record
-    // that supersedes others there may yet be truncated away.
+    // The active segment is never cleaned, nor anything past the last stable offset: a record
+    // that supersedes others past the high watermark may yet be truncated away, and an open
+    // transaction may yet be aborted.
+    const stable = this.lastStableOffset;
     let cleanable = this.segments.length - 1;
-    while (cleanable > 0 && this.segments[cleanable - 1]!.nextOffset > this.hw) cleanable--;
+    while (cleanable > 0 && this.segments[cleanable - 1]!.nextOffset > stable) cleanable--;
     const sealed = this.segments.slice(0, cleanable);
     const rest = this.segments.slice(cleanable);
     const checkpoint = join(this.dir, CLEANER_CHECKPOINT);
@@ -650,7 +652,8 @@ export class PartitionLog {
       if (s.nextOffset > cleanedUpTo) dirty += s.size;
     }
     if (dirty === 0 || dirty / total < this.config.minCleanableDirtyRatio) return null;
-    const { segments, result } = cleanSegments(sealed, now, this.config.deleteRetentionMs, this.config.indexIntervalBytes);
+    const aborted = this.segments.flatMap((s) => s.txnIndex.entries);
+    const { segments, result } = cleanSegments(sealed, aborted, now, this.config.deleteRetentionMs, this.config.indexIntervalBytes);
     this.segments = [...segments, ...rest];
     this.positions.clear();
     writeFileAtomic(checkpoint, String(rest[0]!.baseOffset));
