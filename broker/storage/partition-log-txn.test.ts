@@ -311,6 +311,21 @@ describe('aborted transactions', () => {
   });
 });
 
+describe('retention', () => {
+  it('keeps the LSO at the log start when it removed the start of an open transaction', () => {
+    const log = open(dir, { segmentBytes: 300, retentionBytes: 300 });
+    produce(log, 1, [`open-${'x'.repeat(200)}`]); // 0: the transaction starts
+    for (let i = 0; i < 4; i++) plain(log, [`p${i}-${'y'.repeat(200)}`]);
+    produce(log, 1, ['more']);
+    expect(log.applyRetention()).toBeGreaterThan(0);
+    expect(log.logStartOffset).toBeGreaterThan(0);
+    expect(log.lastStableOffset).toBe(log.logStartOffset);
+    expect(offsets(log, log.logStartOffset, log.lastStableOffset)).toEqual([]);
+    commit(log, 1);
+    expect(log.lastStableOffset).toBe(log.logEndOffset);
+  });
+});
+
 describe('truncation', () => {
   it('cuts aborted entries past the new end and reopens the transactions whose marker was cut', () => {
     let log = open();

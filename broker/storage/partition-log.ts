@@ -218,10 +218,14 @@ export class PartitionLog {
     return this.hw;
   }
 
-  /** min(HW, first offset of the earliest open transaction): read_committed consumers read below it. */
+  /**
+   * min(HW, first offset of the earliest open transaction): read_committed consumers read below
+   * it. Never below the log start: retention may have removed the start of an open transaction,
+   * whose records past the log start must stay hidden all the same.
+   */
   get lastStableOffset(): number {
     const unstable = this.producers.firstUnstableOffset;
-    return unstable < this.hw ? unstable : this.hw;
+    return unstable < this.hw ? Math.max(unstable, this.logStartOffset) : this.hw;
   }
 
   /** Aborted transactions overlapping [fromOffset, upToOffset): what Fetch returns to read_committed consumers. */
