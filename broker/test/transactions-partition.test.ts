@@ -46,8 +46,9 @@ async function consume(topic: string, isolationLevel: number) {
   return { errorCode: p.errorCode, highWatermark: p.highWatermark, lastStableOffset: p.lastStableOffset, abortedTransactions: p.abortedTransactions, offsets };
 }
 
-async function latest(topic: string, isolationLevel: number): Promise<number> {
-  const res = await c.send(listOffsetsApi, 7, { replicaId: -1, isolationLevel, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1, maxNumOffsets: 1 }] }], timeoutMs: 5000 });
+/** ListOffsets: LATEST by default, else the first offset at or after `timestamp`. */
+async function listOffset(topic: string, isolationLevel: number, timestamp = -1): Promise<number> {
+  const res = await c.send(listOffsetsApi, 7, { replicaId: -1, isolationLevel, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 }] }], timeoutMs: 5000 });
   const p = res.topics[0]!.partitions[0]!;
   expect(p.errorCode).toBe(ErrorCode.NONE);
   return p.offset;
@@ -73,16 +74,21 @@ describe('an open transaction in a partition', () => {
     expect(init.errorCode).toBe(ErrorCode.NONE);
     const { producerId, producerEpoch } = init;
 
-    expect(await produce(topic, buildRecordBatch([{ value: Buffer.from('before') }]))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
-    const txnBatch = buildRecordBatch([{ value: Buffer.from('t1') }, { value: Buffer.from('t2') }], { producerId, producerEpoch, baseSequence: 0, transactional: true });
+    const t = Date.now();
+    expect(await produce(topic, buildRecordBatch([{ value: Buffer.from('before'), timestamp: t }]))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
+    const txnBatch = buildRecordBatch([{ value: Buffer.from('t1'), timestamp: t + 1000 }, { value: Buffer.from('t2'), timestamp: t + 1000 }], { producerId, producerEpoch, baseSequence: 0, transactional: true });
     expect(await produce(topic, txnBatch, TXN_ID)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 1 });
-    expect(await produce(topic, buildRecordBatch([{ value: Buffer.from('after') }]))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 3 });
+    expect(await produce(topic, buildRecordBatch([{ value: Buffer.from('after'), timestamp: t + 2000 }]))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 3 });
 
     const check = async () => {
       expect(await consume(topic, 0)).toMatchObject({ errorCode: ErrorCode.NONE, highWatermark: 4, lastStableOffset: 1, offsets: [0, 1, 2, 3] });
       expect(await consume(topic, 1)).toMatchObject({ errorCode: ErrorCode.NONE, highWatermark: 4, lastStableOffset: 1, abortedTransactions: [], offsets: [0] });
-      expect(await latest(topic, 0)).toBe(4);
-      expect(await latest(topic, 1)).toBe(1);
+      expect(await listOffset(topic, 0)).toBe(4);
+      expect(await listOffset(topic, 1)).toBe(1);
+      // A timestamp lookup never finds an offset at or past the LSO for read_committed.
+      expect(await listOffset(topic, 0, t + 500)).toBe(1);
+      expect(await listOffset(topic, 1, t + 500)).toBe(-1);
+      expect(await listOffset(topic, 1, t)).toBe(0);
       const described = await describeProducers(topic);
       expect(described.errorCode).toBe(ErrorCode.NONE);
       expect(described.activeProducers).toEqual([
