@@ -498,3 +498,49 @@ describe('compaction', () => {
     expect(committedOffsets(log)).toEqual([2]);
   });
 });
+
+describe('random transactions', () => {
+  /** A small deterministic generator (mulberry32), so a failure can be replayed. */
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it('list the same aborted transactions and LSO as a model, for every range, across rolls and crashes', () => {
+    for (const seed of [1, 2, 3]) {
+      const next = random(seed);
+      let log = open(join(dir, `seed-${seed}`), { segmentBytes: 600 });
+      const open_ = new Map<number, number>(); // producer -> first offset
+      const aborted: Array<{ producerId: number; firstOffset: number; marker: number }> = [];
+      for (let step = 0; step < 120; step++) {
+        const pid = 1 + Math.floor(next() * 4);
+        const roll = next();
+        if (roll < 0.5) {
+          const { baseOffset } = produce(log, pid, [`v${step}`]);
+          if (!open_.has(pid)) open_.set(pid, baseOffset);
+        } else if (roll < 0.65) plain(log, [`p${step}`]);
+        else if (roll < 0.97) {
+          const commitIt = next() < 0.5;
+          const { baseOffset } = commitIt ? commit(log, pid) : abort(log, pid);
+          if (!commitIt) aborted.push({ producerId: pid, firstOffset: open_.get(pid) ?? baseOffset, marker: baseOffset });
+          open_.delete(pid);
+        } else log = reopen(log, next() < 0.5, { segmentBytes: 600 });
+        const lso = Math.min(log.highWatermark, ...open_.values());
+        expect(log.lastStableOffset).toBe(lso);
+      }
+      expect(log.segmentCount).toBeGreaterThan(2);
+      const end = log.logEndOffset;
+      for (let from = 0; from <= end; from += 3) {
+        for (let upTo = from; upTo <= end; upTo += 5) {
+          const want = aborted.filter((t) => t.firstOffset < upTo && t.marker >= from).map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset }));
+          expect(log.abortedTransactions(from, upTo), `seed ${seed} [${from}, ${upTo})`).toEqual(want);
+        }
+      }
+    }
+  });
+});

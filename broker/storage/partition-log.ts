@@ -233,8 +233,18 @@ export class PartitionLog {
     const found: Array<{ producerId: number; firstOffset: number }> = [];
     // A transaction overlapping the range ends at or past fromOffset, so its marker is in this segment or a later one.
     for (let i = this.segmentFor(fromOffset); i < this.segments.length; i++) {
-      for (const t of this.segments[i]!.txnIndex.entries) {
-        if (t.lastOffset >= fromOffset && t.firstOffset < upToOffset) found.push({ producerId: t.producerId, firstOffset: t.firstOffset });
+      const entries = this.segments[i]!.txnIndex.entries;
+      // Entries are in marker order: skip those that ended before the range.
+      let lo = 0;
+      let hi = entries.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (entries[mid]!.lastOffset < fromOffset) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let e = lo; e < entries.length; e++) {
+        const t = entries[e]!;
+        if (t.firstOffset < upToOffset) found.push({ producerId: t.producerId, firstOffset: t.firstOffset });
         // Every transaction aborted after this one started at or past its lastStableOffset.
         if (t.lastStableOffset >= upToOffset) return found;
       }
