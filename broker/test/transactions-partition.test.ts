@@ -118,7 +118,7 @@ describe('an open transaction in a partition', () => {
 });
 
 describe('produce refusals', () => {
-  it('refuses control batches from a client (INVALID_RECORD) and transactional records without a transactional id, writing nothing', async () => {
+  it('refuses control batches from a client (INVALID_RECORD), transactional records without a transactional id or a producer id, writing nothing', async () => {
     const topic = 'txn-refusals';
     await mustCreateTopic(c, topic);
     const init = await c.send(initProducerIdApi, 4, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
@@ -132,6 +132,9 @@ describe('produce refusals', () => {
     const txnBatch = buildRecordBatch([{ value: Buffer.from('t') }], { producerId, producerEpoch, baseSequence: 0, transactional: true });
     const noId = await produce(topic, txnBatch, null);
     expect(noId.errorCode).toBe(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+
+    const noProducer = await produce(topic, buildRecordBatch([{ value: Buffer.from('t') }], { transactional: true }), TXN_ID);
+    expect(noProducer).toMatchObject({ errorCode: ErrorCode.INVALID_RECORD, errorMessage: expect.stringMatching(/producer id/) });
 
     expect(await consume(topic, 0)).toMatchObject({ highWatermark: 0, lastStableOffset: 0, offsets: [] });
     expect((await describeProducers(topic)).activeProducers).toEqual([]);
