@@ -46,6 +46,7 @@ import {
   alterUserScramCredentialsApi,
   describeClientQuotasApi,
   alterClientQuotasApi,
+  describeProducersApi,
   type ApiVersionsResponse,
   type FetchRequest,
   type FetchResponse,
@@ -54,6 +55,7 @@ import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } 
 import { handleProduce } from './produce.js';
 import { handleFetch } from './fetch.js';
 import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
+import { handleDescribeProducers } from './describe-producers.js';
 import { handleDeleteRecords } from './delete-records.js';
 import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from './topics-admin.js';
 import { handleDescribeConfigs, handleAlterConfigs, handleIncrementalAlterConfigs } from './configs.js';
@@ -94,6 +96,7 @@ import {
   authorizedDescribeConfigs,
   authorizedDescribeGroups,
   authorizedDescribeLogDirs,
+  authorizedDescribeProducers,
   authorizedDescribeTopicPartitions,
   authorizedDescribeUserScramCredentials,
   authorizedElectLeaders,
@@ -185,6 +188,7 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(alterUserScramCredentialsApi, 0, guarded(authorizedAlterUserScramCredentials, (b, req) => handleAlterUserScramCredentials(b, req))),
     serve(describeClientQuotasApi, 0, guarded(authorizedDescribeClientQuotas, (b, req) => handleDescribeClientQuotas(b, req))),
     serve(alterClientQuotasApi, 0, guarded(authorizedAlterClientQuotas, (b, req) => handleAlterClientQuotas(b, req))),
+    serve(describeProducersApi, 0, guarded(authorizedDescribeProducers, (b, req) => handleDescribeProducers(b, req))),
   ].map((api) => [api.spec.key, api]),
 );
 
