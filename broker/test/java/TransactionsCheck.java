@@ -56,6 +56,8 @@ public class TransactionsCheck {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, txnId);
+    // Longer than any test holds a transaction open (the CLI test's lasts about a minute).
+    p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 300_000);
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
     return new KafkaProducer<>(p);
