@@ -8,12 +8,12 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/** Fetches the pom's jars (once), compiles the sources into a fresh folder and returns the classpath. */
+/** Fetches the pom's jars (once), compiles the sources (paths from the repository's root) into a fresh folder and returns the classpath. */
 export function compileJava(pom: string, lib: string, sources: string[]): string {
   execFileSync('sh', [join(ROOT, 'scripts/maven-deps.sh'), pom, lib], { stdio: 'inherit' });
   const jars = `${join(ROOT, lib)}/*`;
   const classes = mkdtempSync(join(tmpdir(), 'samsa-java-'));
-  execFileSync('javac', ['-d', classes, '-cp', jars, ...sources.map((s) => join(ROOT, 'broker/test/java', s))], { stdio: 'inherit' });
+  execFileSync('javac', ['-d', classes, '-cp', jars, ...sources.map((s) => join(ROOT, s))], { stdio: 'inherit' });
   return `${classes}:${jars}`;
 }
 

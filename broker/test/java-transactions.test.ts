@@ -13,7 +13,7 @@ let broker: BrokerUnderTest;
 let classpath: string;
 
 beforeAll(async () => {
-  classpath = compileJava('scripts/java/pom.xml', '.cache/java/lib', ['TransactionsCheck.java']);
+  classpath = compileJava('scripts/java/pom.xml', '.cache/java/lib', ['broker/test/java/TransactionsCheck.java']);
   broker = await startBrokerUnderTest();
 }, 180_000);
 

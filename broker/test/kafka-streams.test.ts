@@ -26,7 +26,7 @@ let classpath: string;
 let stateDir: string;
 
 beforeAll(async () => {
-  classpath = compileJava('scripts/kafka-streams/pom.xml', '.cache/kafka-streams/lib', ['WordCount.java', 'TransactionsCheck.java']);
+  classpath = compileJava('scripts/kafka-streams/pom.xml', '.cache/kafka-streams/lib', ['broker/test/java/WordCount.java', 'broker/test/java/TransactionsCheck.java']);
   stateDir = mkdtempSync(join(tmpdir(), 'samsa-streams-'));
   broker = await startBrokerUnderTest();
 }, 180_000);

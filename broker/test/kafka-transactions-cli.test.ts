@@ -15,7 +15,7 @@ let producer: JavaProcess;
 
 beforeAll(async () => {
   ensureKafka();
-  classpath = compileJava('scripts/java/pom.xml', '.cache/java/lib', ['TransactionsCheck.java']);
+  classpath = compileJava('scripts/java/pom.xml', '.cache/java/lib', ['broker/test/java/TransactionsCheck.java']);
   broker = await startBrokerUnderTest();
   // 50 records over two partitions in a transaction left open until stdin closes.
   producer = new JavaProcess(classpath, 'TransactionsCheck', ['open', broker.bootstrap, 'cli-txn', 'cli-txn-id']);
