@@ -32,7 +32,7 @@ const transactions = (...args: string[]) => cli('org.apache.kafka.tools.Transact
 /** The rows of a table the command prints (tab-separated columns under a header line). */
 async function table(...args: string[]): Promise<Array<Record<string, string>>> {
   const { code, out } = await transactions(...args);
-  expect({ args, code, out }).toMatchObject({ code: 0 });
+  expect(code, `${args.join(' ')}:\n${out}`).toBe(0);
   const [header, ...rows] = out.split('\n').filter((l) => l.includes('\t'));
   const names = header!.split('\t').map((c) => c.trim());
   return rows.map((row) => Object.fromEntries(row.split('\t').map((c, i) => [names[i], c.trim()])));
@@ -73,7 +73,7 @@ describe('kafka-transactions.sh', () => {
     const before = await consume('read_uncommitted');
     expect(before['0']!.length + before['1']!.length).toBe(50);
     const aborted = await transactions('abort', '--topic', 'cli-txn', '--partition', '0', '--start-offset', '0');
-    expect(aborted.code).toBe(0);
+    expect(aborted.code, aborted.out).toBe(0);
     expect(await table('describe-producers', '--topic', 'cli-txn', '--partition', '0')).toEqual([expect.objectContaining({ ProducerId: producerId, CurrentTransactionStartOffset: 'None' })]);
     // Partition 0 is stable again, partition 1 is still held by the open transaction.
     expect(await consume('read_committed')).toEqual({ '0': [], '1': [] });
