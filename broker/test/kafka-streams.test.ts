@@ -1,7 +1,9 @@
 // A real Kafka Streams application (kafka-streams from Maven Central, broker/test/java/
 // WordCount.java) with processing.guarantee=exactly_once_v2: a word count whose output, read
 // read_committed, holds each word's counts 1, 2, ..., n exactly once, across a broker killed
-// (SIGKILL) while the application is in the middle of its work and restarted on the same data.
+// (SIGKILL) while the application is in the middle of its work and restarted on the same data,
+// and across the application itself killed mid-transaction and started again (which resumes
+// from the offsets its transactions committed).
 // SAMSA_TEST_BROKER=kafka runs it against Apache Kafka (broker-under-test.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,9 @@ import { type BrokerUnderTest, startBrokerUnderTest } from './broker-under-test.
 import { compileJava, JavaProcess, lastJsonLine, runJava } from './java-programs.js';
 
 const WORDS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima'];
-const LINES = 400;
+const LINES = 600;
+/** Lines produced before the application starts; the rest after the broker's restart. */
+const FIRST = 200;
 
 /** The same lines on every run: five words each, from a Park-Miller generator. */
 function lines(): string[] {
@@ -49,27 +53,33 @@ async function produce(topic: string, batch: Array<{ key: string; value: string 
 }
 
 describe('Kafka Streams exactly_once_v2', () => {
-  it('counts every word exactly once across a broker killed mid-run', async () => {
+  it('counts every word exactly once across a broker and then the application killed mid-run', async () => {
     const admin = new kafkajs.Kafka({ clientId: 'streams-admin', brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: 'words-in', numPartitions: 3 }, { topic: 'words-out', numPartitions: 3 }] });
     await admin.disconnect();
     const input = lines().map((value, i) => ({ key: `line-${i}`, value }));
-    await produce('words-in', input.slice(0, LINES / 2));
+    await produce('words-in', input.slice(0, FIRST));
 
-    const app = new JavaProcess(classpath, 'WordCount', [broker.bootstrap, 'wordcount', 'words-in', 'words-out', stateDir]);
+    const wordCount = () => new JavaProcess(classpath, 'WordCount', [broker.bootstrap, 'wordcount', 'words-in', 'words-out', stateDir]);
+    const first = wordCount();
+    let second: JavaProcess | undefined;
     try {
-      // Lines take 5 ms each: the application is in the middle of the first half, transactions open.
-      await app.waitFor(/^processed 100$/m, 120_000);
+      // Lines take 5 ms each: the application is in the middle of its input, transactions open.
+      await first.waitFor(/^processed 100$/m, 120_000);
       await broker.kill();
       await broker.launch();
-      await produce('words-in', input.slice(LINES / 2));
-      const total = LINES * 5;
-      await runJava(classpath, 'TransactionsCheck', ['consume', broker.bootstrap, 'words-out', 'read_committed', String(total), '150000'], 180_000);
-      app.child.stdin!.end();
-      expect(await app.exited()).toBe(0);
+      await produce('words-in', input.slice(FIRST));
+      await first.waitFor(/^processed 350$/m, 120_000);
+      first.kill();
+      await first.exited();
+      second = wordCount();
+      await runJava(classpath, 'TransactionsCheck', ['consume', broker.bootstrap, 'words-out', 'read_committed', String(LINES * 5), '150000'], 180_000);
+      second.child.stdin!.end();
+      expect(await second.exited()).toBe(0);
     } finally {
-      app.kill();
+      first.kill();
+      second?.kill();
     }
 
     const expected = new Map<string, number>();

@@ -27,6 +27,9 @@ public class WordCount {
     p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
     p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
     p.put(StreamsConfig.consumerPrefix("max.poll.records"), 20);
+    // A killed instance leaves the group within seconds (the broker's least), not Kafka's 45 s.
+    p.put(StreamsConfig.consumerPrefix("session.timeout.ms"), 6000);
+    p.put(StreamsConfig.consumerPrefix("heartbeat.interval.ms"), 1500);
 
     AtomicLong lines = new AtomicLong();
     StreamsBuilder builder = new StreamsBuilder();
