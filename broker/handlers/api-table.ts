@@ -11,6 +11,7 @@ import {
   fetchApi,
   listOffsetsApi,
   offsetForLeaderEpochApi,
+  deleteRecordsApi,
   createTopicsApi,
   deleteTopicsApi,
   createPartitionsApi,
@@ -44,6 +45,7 @@ import {
   alterUserScramCredentialsApi,
   describeClientQuotasApi,
   alterClientQuotasApi,
+  describeProducersApi,
   type ApiVersionsResponse,
   type FetchRequest,
   type FetchResponse,
@@ -52,6 +54,8 @@ import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } 
 import { handleProduce } from './produce.js';
 import { handleFetch } from './fetch.js';
 import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
+import { handleDescribeProducers } from './describe-producers.js';
+import { handleDeleteRecords } from './delete-records.js';
 import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from './topics-admin.js';
 import { handleDescribeConfigs, handleAlterConfigs, handleIncrementalAlterConfigs } from './configs.js';
 import { handleInitProducerId } from './init-producer-id.js';
@@ -83,12 +87,14 @@ import {
   authorizedCreatePartitions,
   authorizedCreateTopics,
   authorizedDeleteGroups,
+  authorizedDeleteRecords,
   authorizedDeleteTopics,
   authorizedDescribeClientQuotas,
   authorizedDescribeCluster,
   authorizedDescribeConfigs,
   authorizedDescribeGroups,
   authorizedDescribeLogDirs,
+  authorizedDescribeProducers,
   authorizedDescribeTopicPartitions,
   authorizedDescribeUserScramCredentials,
   authorizedElectLeaders,
@@ -143,6 +149,7 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(fetchApi, 4, quotaCapped(guarded(authorizedFetch, (b, req, ctx) => handleFetch(b, req, ctx.apiVersion, ctx.listenerName)))),
     serve(listOffsetsApi, 1, guarded(authorizedListOffsets, (b, req) => handleListOffsets(b, req))),
     serve(offsetForLeaderEpochApi, 2, guarded(authorizedOffsetForLeaderEpoch, (b, req) => handleOffsetForLeaderEpoch(b, req))),
+    serve(deleteRecordsApi, 0, guarded(authorizedDeleteRecords, (b, req) => handleDeleteRecords(b, req))),
     serve(createTopicsApi, 2, guarded(authorizedCreateTopics, (b, req) => handleCreateTopics(b, req))),
     serve(deleteTopicsApi, 1, guarded(authorizedDeleteTopics, (b, req, ctx) => handleDeleteTopics(b, req, ctx.apiVersion))),
     serve(createPartitionsApi, 0, guarded(authorizedCreatePartitions, (b, req) => handleCreatePartitions(b, req))),
@@ -177,6 +184,7 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(alterUserScramCredentialsApi, 0, guarded(authorizedAlterUserScramCredentials, (b, req) => handleAlterUserScramCredentials(b, req))),
     serve(describeClientQuotasApi, 0, guarded(authorizedDescribeClientQuotas, (b, req) => handleDescribeClientQuotas(b, req))),
     serve(alterClientQuotasApi, 0, guarded(authorizedAlterClientQuotas, (b, req) => handleAlterClientQuotas(b, req))),
+    serve(describeProducersApi, 0, guarded(authorizedDescribeProducers, (b, req) => handleDescribeProducers(b, req))),
   ].map((api) => [api.spec.key, api]),
 );
 

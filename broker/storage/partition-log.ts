@@ -218,9 +218,13 @@ export class PartitionLog {
     return this.hw;
   }
 
-  /** min(HW, first offset of the earliest open transaction): read_committed consumers read below it. */
+  /**
+   * min(HW, first offset of the earliest open transaction): read_committed consumers read below
+   * it. Never below the log start: retention or DeleteRecords may have removed the start of an
+   * open transaction, whose records past the log start must stay hidden all the same.
+   */
   get lastStableOffset(): number {
-    const unstable = this.producers.firstUnstableOffset;
+    const unstable = Math.max(this.producers.firstUnstableOffset, this.logStartOffset);
     return unstable < this.hw ? unstable : this.hw;
   }
 
@@ -229,8 +233,18 @@ export class PartitionLog {
     const found: Array<{ producerId: number; firstOffset: number }> = [];
     // A transaction overlapping the range ends at or past fromOffset, so its marker is in this segment or a later one.
     for (let i = this.segmentFor(fromOffset); i < this.segments.length; i++) {
-      for (const t of this.segments[i]!.txnIndex.entries) {
-        if (t.lastOffset >= fromOffset && t.firstOffset < upToOffset) found.push({ producerId: t.producerId, firstOffset: t.firstOffset });
+      const entries = this.segments[i]!.txnIndex.entries;
+      // Entries are in marker order: skip those that ended before the range.
+      let lo = 0;
+      let hi = entries.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (entries[mid]!.lastOffset < fromOffset) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let e = lo; e < entries.length; e++) {
+        const t = entries[e]!;
+        if (t.firstOffset < upToOffset) found.push({ producerId: t.producerId, firstOffset: t.firstOffset });
         // Every transaction aborted after this one started at or past its lastStableOffset.
         if (t.lastStableOffset >= upToOffset) return found;
       }
@@ -635,10 +649,12 @@ export class PartitionLog {
    * (min.cleanable.dirty.ratio); null when it was not time yet.
    */
   compact(now = Date.now()): CleanResult | null {
-    // The active segment is never cleaned, nor anything past the high watermark: a record
-    // that supersedes others there may yet be truncated away.
+    // The active segment is never cleaned, nor anything past the last stable offset: a record
+    // that supersedes others past the high watermark may yet be truncated away, and an open
+    // transaction may yet be aborted.
+    const stable = this.lastStableOffset;
     let cleanable = this.segments.length - 1;
-    while (cleanable > 0 && this.segments[cleanable - 1]!.nextOffset > this.hw) cleanable--;
+    while (cleanable > 0 && this.segments[cleanable - 1]!.nextOffset > stable) cleanable--;
     const sealed = this.segments.slice(0, cleanable);
     const rest = this.segments.slice(cleanable);
     const checkpoint = join(this.dir, CLEANER_CHECKPOINT);
@@ -650,17 +666,59 @@ export class PartitionLog {
       if (s.nextOffset > cleanedUpTo) dirty += s.size;
     }
     if (dirty === 0 || dirty / total < this.config.minCleanableDirtyRatio) return null;
-    const { segments, result } = cleanSegments(sealed, now, this.config.deleteRetentionMs, this.config.indexIntervalBytes);
+    const aborted = this.segments.flatMap((s) => s.txnIndex.entries);
+    const { segments, result } = cleanSegments(sealed, aborted, now, this.config.deleteRetentionMs, this.config.indexIntervalBytes);
     this.segments = [...segments, ...rest];
     this.positions.clear();
     writeFileAtomic(checkpoint, String(rest[0]!.baseOffset));
     return result;
   }
 
-  /** Deletes segments past retention time or size (cleanup.policy delete); returns how many went. */
-  applyRetention(now = Date.now()): number {
+  /**
+   * Moves the log start offset up to `offset` (DeleteRecords, or a follower following its
+   * leader's): reads below it are out of range and ListOffsets EARLIEST answers it. The new start
+   * is checkpointed first, then the leader-epoch cache and producer state follow and every
+   * segment wholly below it is deleted. Past the high watermark it throws OFFSET_OUT_OF_RANGE and
+   * nothing changes. Returns whether the log start moved.
+   */
+  advanceLogStart(offset: number): boolean {
+    if (this.offline) throw this.offline;
+    if (offset > this.hw) {
+      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `cannot move the log start offset of ${this.dir} to ${offset}: it is past the high watermark ${this.hw}`);
+    }
+    if (offset <= this.logStartOffset) return false;
+    try {
+      this.setLogStartOffset(offset);
+      // Producers are kept (their state expires by producer.id.expiration.ms, not with their
+      // batches): a snapshot at the log end spares a restart replaying from the new start
+      // without them, should the last snapshot now be below it.
+      this.saveProducerState();
+      this.deleteSegmentsBelowLogStart();
+    } catch (err) {
+      throw this.storageFailure(err, 'log start offset change');
+    }
+    return true;
+  }
+
+  /** Deletes the segments wholly below the log start offset; the active one is rolled first when it is one. */
+  private deleteSegmentsBelowLogStart(): number {
     let deleted = 0;
-    if (!this.config.delete) return 0;
+    for (let first = this.segments[0]!; first.baseOffset < this.logStartOffset && first.nextOffset <= this.logStartOffset; first = this.segments[0]!) {
+      if (first === this.active) this.roll();
+      this.deleteFirstSegment();
+      deleted++;
+    }
+    return deleted;
+  }
+
+  /**
+   * Deletes segments wholly below the log start offset (left by a crash between its checkpoint
+   * and their deletion), then, with cleanup.policy delete, those past retention time or size;
+   * returns how many went.
+   */
+  applyRetention(now = Date.now()): number {
+    let deleted = this.deleteSegmentsBelowLogStart();
+    if (!this.config.delete) return deleted;
     const { retentionMs, retentionBytes } = this.config;
     if (retentionMs >= 0) {
       while (this.segments.length > 0) {
@@ -692,8 +750,8 @@ export class PartitionLog {
 
   private setLogStartOffset(offset: number): void {
     if (offset <= this.logStartOffset) return;
-    this.logStartOffset = offset;
     writeFileAtomic(join(this.dir, LOG_START_CHECKPOINT), String(offset));
+    this.logStartOffset = offset;
     this.epochs.truncateFromStart(offset);
   }
 
