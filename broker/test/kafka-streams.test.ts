@@ -74,7 +74,7 @@ describe('Kafka Streams exactly_once_v2', () => {
       first.kill();
       await first.exited();
       second = wordCount();
-      const counted = lastJsonLine<Record<string, string[]>>(await runJava(classpath, 'TransactionsCheck', ['consume', broker.bootstrap, 'words-out', 'read_committed', String(LINES * 5), '120000']));
+      const counted = lastJsonLine<Record<string, string[]>>(await runJava(classpath, 'TransactionsCheck', ['consume', broker.bootstrap, 'words-out', 'read_committed', String(LINES * 5), '100000']));
       expect(Object.values(counted).flat().length, `the restarted application's output:\n${second.output.slice(-4000)}`).toBeGreaterThanOrEqual(LINES * 5);
       second.child.stdin!.end();
       expect(await second.exited()).toBe(0);
