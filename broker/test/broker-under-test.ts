@@ -10,6 +10,7 @@ export const againstKafka = process.env.SAMSA_TEST_BROKER === 'kafka';
 /** What the tests use of BrokerProcess and KafkaProcess alike. */
 export interface BrokerUnderTest {
   readonly bootstrap: string;
+  readonly port: number;
   readonly output: string;
   /** SIGKILL: no shutdown code runs; resolves once the process is gone. */
   kill(): Promise<void>;
@@ -19,7 +20,7 @@ export interface BrokerUnderTest {
 }
 
 /** Starts Samsa, or Apache Kafka under SAMSA_TEST_BROKER=kafka (single node, internal topics with one replica). */
-export async function startBrokerUnderTest(samsaConfig: Record<string, string> = {}): Promise<BrokerUnderTest> {
-  if (againstKafka) return KafkaProcess.start();
+export async function startBrokerUnderTest(samsaConfig: Record<string, string> = {}, kafkaConfig: Record<string, string> = {}): Promise<BrokerUnderTest> {
+  if (againstKafka) return KafkaProcess.start(kafkaConfig);
   return BrokerProcess.start({ 'group.initial.rebalance.delay.ms': '0', ...samsaConfig });
 }
