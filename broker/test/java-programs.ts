@@ -2,17 +2,24 @@
 // scripts/maven-deps.sh) and runs them asynchronously, so the brokers' output keeps flowing into
 // the test process while Java runs.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/** Fetches the pom's jars (once), compiles the sources (paths from the repository's root) into a fresh folder and returns the classpath. */
+/**
+ * Fetches the pom's jars (once), compiles the sources (paths from the repository's root) afresh
+ * into a folder of this checkout and these sources (reused by the next run, so none pile up) and
+ * returns the classpath.
+ */
 export function compileJava(pom: string, lib: string, sources: string[]): string {
   execFileSync('sh', [join(ROOT, 'scripts/maven-deps.sh'), pom, lib], { stdio: 'inherit' });
   const jars = `${join(ROOT, lib)}/*`;
-  const classes = mkdtempSync(join(tmpdir(), 'samsa-java-'));
+  const classes = join(tmpdir(), `samsa-java-${createHash('sha256').update([ROOT, ...sources].join('\n')).digest('hex').slice(0, 16)}`);
+  rmSync(classes, { recursive: true, force: true });
+  mkdirSync(classes);
   execFileSync('javac', ['-d', classes, '-cp', jars, ...sources.map((s) => join(ROOT, s))], { stdio: 'inherit' });
   return `${classes}:${jars}`;
 }
