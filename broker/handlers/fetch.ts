@@ -1,7 +1,8 @@
 // Fetch: reads whole batches from each partition's log within the per-partition and
 // per-response byte limits, and long-polls (maxWaitMs) until minBytes are available.
 // Fetch sessions are not kept: every response says session 0, so clients send full requests.
-// Only a partition's leader serves it. Consumers read up to the high watermark; a follower
+// Only a partition's leader serves it. Consumers read up to the high watermark (read_committed
+// ones up to the last stable offset, with the aborted transactions in what they got); a follower
 // (replica id >= 0) reads up to the log end, and its fetch offset tells the leader how far it
 // has replicated (replication/replica-manager.ts). Throttled replicas that are out of sync get
 // no data while the leader's replication quota is used up (replication/replication-quota.ts).
@@ -15,13 +16,14 @@ import { leaderEndpoints } from './leader-endpoints.js';
 const EMPTY = Buffer.alloc(0);
 const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
+const READ_COMMITTED = 1;
+
 function partitionResult(partitionIndex: number, errorCode: number, log?: PartitionLog, records: Buffer = EMPTY): PartitionData {
-  const hw = log ? log.highWatermark : -1;
   return {
     partitionIndex,
     errorCode,
-    highWatermark: hw,
-    lastStableOffset: hw,
+    highWatermark: log ? log.highWatermark : -1,
+    lastStableOffset: log ? log.lastStableOffset : -1,
     logStartOffset: log ? log.logStartOffset : -1,
     divergingEpoch: { epoch: -1, endOffset: -1 },
     currentLeader: { leaderId: -1, leaderEpoch: -1 },
@@ -91,7 +93,8 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, followe
         partitions.push(partitionResult(fp.partition, ErrorCode.NONE, log));
         continue;
       }
-      const read = log.read(fp.fetchOffset, limit, follower >= 0 ? log.logEndOffset : log.highWatermark);
+      const committedOnly = follower < 0 && req.isolationLevel === READ_COMMITTED;
+      const read = log.read(fp.fetchOffset, limit, follower >= 0 ? log.logEndOffset : committedOnly ? log.lastStableOffset : log.highWatermark);
       if (read.outOfRange) {
         errors = true;
         if (follower >= 0) broker.logger.warn({ topic: topic.name, partition: fp.partition, follower, fetchOffset: fp.fetchOffset, logStartOffset: log.logStartOffset, logEndOffset: log.logEndOffset, leaderEpoch: replica.leaderEpoch }, 'follower fetch out of range');
@@ -102,7 +105,9 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, followe
       if (throttled) broker.replicas.leaderQuota.record(records.length);
       bytes += records.length;
       budget -= records.length;
-      partitions.push(partitionResult(fp.partition, ErrorCode.NONE, log, records));
+      const result = partitionResult(fp.partition, ErrorCode.NONE, log, records);
+      if (committedOnly && read.records) result.abortedTransactions = log.abortedTransactions(fp.fetchOffset, read.nextOffset);
+      partitions.push(result);
     }
     responses.push({ topic: topic?.name ?? ft.topic, topicId: topic?.id ?? (byId ? ft.topicId : ZERO_UUID), partitions });
   }
@@ -111,7 +116,8 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, followe
 
 /**
  * Resolves when any of `logs` has more to read, or after `ms`: for consumers when the high
- * watermark moves (appendListeners), for followers when the log grows (leoListeners).
+ * watermark moves (appendListeners; the last stable offset moves only with it), for followers
+ * when the log grows (leoListeners).
  */
 function waitForData(logs: PartitionLog[], ms: number, follower: boolean): Promise<void> {
   return new Promise((resolve) => {

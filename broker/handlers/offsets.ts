@@ -1,6 +1,7 @@
 // ListOffsets (earliest, latest, max timestamp, by timestamp) and OffsetForLeaderEpoch, both
 // answered by the partition's leader only (followers ask it OffsetForLeaderEpoch before they
-// truncate).
+// truncate). read_committed consumers (isolation_level 1) see offsets below the last stable
+// offset only.
 import type { BrokerContext } from '../context.js';
 import type { TopicRecord } from '../metadata/topic-registry.js';
 import type { PartitionReplica } from '../replication/replica-manager.js';
@@ -14,10 +15,11 @@ const EARLIEST = -2;
 const MAX_TIMESTAMP = -3;
 const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
+const READ_COMMITTED = 1;
 
-/** Consumers see only committed records: a record past the high watermark is no match yet. */
-function committed(found: { offset: number; timestamp: number } | null, highWatermark: number): { offset: number; timestamp: number } | null {
-  return found && found.offset < highWatermark ? found : null;
+/** Consumers see only committed records: a record past the high watermark (or the LSO) is no match yet. */
+function committed(found: { offset: number; timestamp: number } | null, visibleEnd: number): { offset: number; timestamp: number } | null {
+  return found && found.offset < visibleEnd ? found : null;
 }
 
 /** The leader's replica of a partition, or the error code a request for it gets. */
@@ -40,11 +42,12 @@ export function handleListOffsets(broker: BrokerContext, req: ListOffsetsRequest
       const replica = leaderReplica(broker, topic, p.partitionIndex, p.currentLeaderEpoch);
       if (typeof replica === 'number') return { ...out, errorCode: replica };
       const log = replica.log;
+      const visibleEnd = req.isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
       let found: { offset: number; timestamp: number } | null;
       switch (p.timestamp) {
         case LATEST:
-          // A replica (replica id >= 0) asks where the leader's log ends; consumers get the high watermark.
-          found = { offset: req.replicaId >= 0 ? log.logEndOffset : log.highWatermark, timestamp: -1 };
+          // A replica (replica id >= 0) asks where the leader's log ends; consumers get the high watermark (read_committed: the LSO).
+          found = { offset: req.replicaId >= 0 ? log.logEndOffset : visibleEnd, timestamp: -1 };
           break;
         case EARLIEST:
         case EARLIEST_LOCAL:
@@ -55,11 +58,11 @@ export function handleListOffsets(broker: BrokerContext, req: ListOffsetsRequest
           found = { offset: log.logStartOffset - 1, timestamp: -1 };
           break;
         case MAX_TIMESTAMP:
-          found = committed(log.maxTimestampRecord(), log.highWatermark);
+          found = committed(log.maxTimestampRecord(), visibleEnd);
           break;
         default:
           if (p.timestamp < 0) return { ...out, errorCode: ErrorCode.INVALID_REQUEST };
-          found = committed(log.offsetForTimestamp(p.timestamp), log.highWatermark);
+          found = committed(log.offsetForTimestamp(p.timestamp), visibleEnd);
       }
       if (!found) return { ...out, leaderEpoch: replica.leaderEpoch };
       return { ...out, oldStyleOffsets: [found.offset], timestamp: found.timestamp, offset: found.offset, leaderEpoch: replica.leaderEpoch };

@@ -3,13 +3,13 @@
 // acks=0 gets no response; acks=1 is answered once the batches are in the leader's log; acks=all
 // once every in-sync replica has them (the high watermark passed them). Only the partition's
 // leader takes writes: other brokers answer NOT_LEADER_OR_FOLLOWER with the current leader.
-// Internal topics are written by the broker only.
+// Internal topics are written by the broker only, and so are transaction markers (control batches).
 import type { BrokerContext, RequestContext } from '../context.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/index.js';
 import type { PartitionProduceResponse } from '../protocol/messages/produce-response.js';
 import { leaderEndpoints } from './leader-endpoints.js';
-import { isTransactional, validateClientBatches } from '../records/record-batch.js';
+import { validateClientBatches } from '../records/record-batch.js';
 import { RecordValidationError, checkBatchRecords } from '../records/record-validator.js';
 import { isInternalTopic } from '../topics.js';
 
@@ -74,9 +74,6 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest, 
           throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${isr} in-sync replica(s) of ${topic.name}-${pd.index}, min.insync.replicas is ${log.config.minInsyncReplicas}`);
         }
         const batches = validateClientBatches(pd.records, { maxMessageBytes: log.config.maxMessageBytes });
-        if (batches.some((b) => isTransactional(b.attributes))) {
-          throw new KafkaError(ErrorCode.INVALID_RECORD, 'transactional batches are not supported by this broker yet');
-        }
         // Compaction works by key: a compacted topic refuses records without one, as Kafka does.
         await checkBatchRecords(pd.records, batches, { compacted: log.config.compact, maxMessageBytes: log.config.maxMessageBytes });
         // Inflating a compressed batch yields the event loop: the partition may be gone or led elsewhere since.

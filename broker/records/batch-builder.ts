@@ -2,7 +2,7 @@
 // for records the broker writes on its own behalf and for tools that speak the protocol.
 import { crc32c } from '@node-rs/crc32';
 import { Writer } from '../protocol/writer.js';
-import { BatchOffset, BATCH_HEADER_SIZE, LOG_OVERHEAD, TIMESTAMP_TYPE_BIT, writeInt64 } from './record-batch.js';
+import { BatchOffset, BATCH_HEADER_SIZE, CONTROL_BIT, ControlType, LOG_OVERHEAD, TIMESTAMP_TYPE_BIT, TRANSACTIONAL_BIT, writeInt64 } from './record-batch.js';
 import { Compression, compress } from './compression.js';
 
 export interface RecordToWrite {
@@ -17,6 +17,10 @@ export interface BatchOptions {
   producerId?: number;
   producerEpoch?: number;
   baseSequence?: number;
+  /** Part of the producer's transaction (attributes bit 4). */
+  transactional?: boolean;
+  /** A control batch (attributes bit 5): transaction markers only. */
+  control?: boolean;
   /** A codec of Compression; none by default. */
   compression?: number;
   /** Record offsets as deltas from baseOffset (a rewritten batch keeps its records' offsets). */
@@ -68,7 +72,8 @@ export function buildRecordBatch(records: RecordToWrite[], options: BatchOptions
   batch.writeInt32BE(batch.length - LOG_OVERHEAD, BatchOffset.batchLength);
   batch.writeInt32BE(options.partitionLeaderEpoch ?? -1, BatchOffset.partitionLeaderEpoch);
   batch.writeInt8(2, BatchOffset.magic);
-  batch.writeInt16BE(compression | (options.logAppendTime ? TIMESTAMP_TYPE_BIT : 0), BatchOffset.attributes);
+  const attributes = compression | (options.logAppendTime ? TIMESTAMP_TYPE_BIT : 0) | (options.transactional ? TRANSACTIONAL_BIT : 0) | (options.control ? CONTROL_BIT : 0);
+  batch.writeInt16BE(attributes, BatchOffset.attributes);
   batch.writeInt32BE(options.lastOffsetDelta ?? deltas[deltas.length - 1]!, BatchOffset.lastOffsetDelta);
   writeInt64(batch, BatchOffset.baseTimestamp, baseTimestamp);
   writeInt64(batch, BatchOffset.maxTimestamp, maxTimestamp);
@@ -79,4 +84,33 @@ export function buildRecordBatch(records: RecordToWrite[], options: BatchOptions
   recordBytes.copy(batch, BATCH_HEADER_SIZE);
   batch.writeUInt32BE(crc32c(batch.subarray(BatchOffset.attributes)), BatchOffset.crc);
   return batch;
+}
+
+/** A transaction marker for one producer's transaction in one partition (WriteTxnMarkers). */
+export interface TxnMarker {
+  producerId: number;
+  producerEpoch: number;
+  commit: boolean;
+  coordinatorEpoch: number;
+}
+
+/**
+ * The control batch that ends a producer's transaction in a partition, as Kafka writes it: one
+ * record whose key is version 0 and the type (ABORT 0, COMMIT 1) and whose value is version 0
+ * and the coordinator epoch; the batch carries the producer id and epoch, no sequence.
+ */
+export function buildControlBatch(marker: TxnMarker, timestamp: number): Buffer {
+  const key = Buffer.alloc(4);
+  key.writeInt16BE(0, 0);
+  key.writeInt16BE(marker.commit ? ControlType.COMMIT : ControlType.ABORT, 2);
+  const value = Buffer.alloc(6);
+  value.writeInt16BE(0, 0);
+  value.writeInt32BE(marker.coordinatorEpoch, 2);
+  return buildRecordBatch([{ key, value, timestamp }], {
+    producerId: marker.producerId,
+    producerEpoch: marker.producerEpoch,
+    baseSequence: -1,
+    transactional: true,
+    control: true,
+  });
 }

@@ -29,8 +29,8 @@ export const BATCH_HEADER_SIZE = BatchOffset.records;
 
 const COMPRESSION_MASK = 0x07;
 export const TIMESTAMP_TYPE_BIT = 0x08;
-const TRANSACTIONAL_BIT = 0x10;
-const CONTROL_BIT = 0x20;
+export const TRANSACTIONAL_BIT = 0x10;
+export const CONTROL_BIT = 0x20;
 
 export function readInt64(buf: Buffer, pos: number): number {
   return buf.readInt32BE(pos) * 4294967296 + buf.readUInt32BE(pos + 4);
@@ -56,27 +56,32 @@ export interface BatchInfo {
   producerEpoch: number;
   baseSequence: number;
   recordCount: number;
+  /** Part of a producer's transaction (attributes bit 4). */
+  transactional: boolean;
+  /** A control batch: a transaction marker written by the broker (attributes bit 5). */
+  control: boolean;
 }
 
 export function readBatchInfo(buf: Buffer, position: number): BatchInfo {
+  const attributes = buf.readInt16BE(position + BatchOffset.attributes);
   return {
     position,
     size: buf.readInt32BE(position + BatchOffset.batchLength) + LOG_OVERHEAD,
     baseOffset: readInt64(buf, position),
     lastOffsetDelta: buf.readInt32BE(position + BatchOffset.lastOffsetDelta),
     maxTimestamp: readInt64(buf, position + BatchOffset.maxTimestamp),
-    attributes: buf.readInt16BE(position + BatchOffset.attributes),
+    attributes,
     producerId: readInt64(buf, position + BatchOffset.producerId),
     producerEpoch: buf.readInt16BE(position + BatchOffset.producerEpoch),
     baseSequence: buf.readInt32BE(position + BatchOffset.baseSequence),
     recordCount: buf.readInt32BE(position + BatchOffset.recordCount),
+    transactional: (attributes & TRANSACTIONAL_BIT) !== 0,
+    control: (attributes & CONTROL_BIT) !== 0,
   };
 }
 
 export const compressionOf = (attributes: number): number => attributes & COMPRESSION_MASK;
 export const isLogAppendTime = (attributes: number): boolean => (attributes & TIMESTAMP_TYPE_BIT) !== 0;
-export const isControlBatch = (attributes: number): boolean => (attributes & CONTROL_BIT) !== 0;
-export const isTransactional = (attributes: number): boolean => (attributes & TRANSACTIONAL_BIT) !== 0;
 
 /** CRC-32C over attributes..end, as stored in the header. */
 export function batchCrcMatches(buf: Buffer, position: number, size: number): boolean {
@@ -121,8 +126,11 @@ export function validateClientBatches(records: Buffer, limits: ValidationLimits)
     if (info.recordCount <= 0 || info.lastOffsetDelta + 1 !== info.recordCount) {
       throw new KafkaError(ErrorCode.INVALID_RECORD, `record batch has ${info.recordCount} records but lastOffsetDelta ${info.lastOffsetDelta}`);
     }
-    if (isControlBatch(info.attributes)) {
-      throw new KafkaError(ErrorCode.INVALID_RECORD, 'clients may not write control batches');
+    if (info.control) {
+      throw new KafkaError(ErrorCode.INVALID_RECORD, 'clients may not write control batches: transaction markers are written by the broker');
+    }
+    if (info.transactional && info.producerId < 0) {
+      throw new KafkaError(ErrorCode.INVALID_RECORD, 'a transactional batch must carry a producer id');
     }
     if (info.producerId >= 0 && info.baseSequence < 0) {
       throw new KafkaError(ErrorCode.INVALID_RECORD, `batch from producer ${info.producerId} has no base sequence`);
@@ -203,4 +211,29 @@ export function decodeRecords(batch: Buffer): DecodedRecord[] {
     });
   }
   return records;
+}
+
+/** What a transaction marker (the control record of a COMMIT or ABORT control batch) says. */
+export interface ControlMarker {
+  commit: boolean;
+  coordinatorEpoch: number;
+}
+
+/** Control record types (the key's second int16): only ABORT and COMMIT end transactions. */
+export const ControlType = { ABORT: 0, COMMIT: 1 } as const;
+
+/**
+ * The marker in a control batch (`batch` starts at the batch), or null when its control record is
+ * of another type or does not decode. Control batches are never compressed.
+ */
+export function readControlMarker(batch: Buffer): ControlMarker | null {
+  try {
+    const record = decodeRecords(batch)[0];
+    if (!record?.key || record.key.length < 4 || !record.value || record.value.length < 6) return null;
+    const type = record.key.readInt16BE(2);
+    if (type !== ControlType.ABORT && type !== ControlType.COMMIT) return null;
+    return { commit: type === ControlType.COMMIT, coordinatorEpoch: record.value.readInt32BE(2) };
+  } catch {
+    return null;
+  }
 }

@@ -3,10 +3,13 @@
 // by size and age, and deletes old segments by retention time and size. As a replica it keeps a
 // high watermark apart from its end (consumers read up to it), the leader-epoch cache, takes a
 // leader's batches verbatim (appendAsFollower) and truncates what diverged from the leader.
+// For transactions it writes markers (appendTxnMarker), keeps the last stable offset below
+// which read_committed consumers read, and the aborted transactions per segment.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogConfig } from '../config.js';
-import { type BatchInfo, LOG_OVERHEAD, BATCH_HEADER_SIZE, BatchOffset, batchCrcMatches, decodeRecords, readBatchInfo, readInt64, stampBatch } from '../records/record-batch.js';
+import { type BatchInfo, type ControlMarker, LOG_OVERHEAD, BATCH_HEADER_SIZE, BatchOffset, batchCrcMatches, decodeRecords, readBatchInfo, readControlMarker, readInt64, stampBatch } from '../records/record-batch.js';
+import { type TxnMarker, buildControlBatch } from '../records/batch-builder.js';
 import { KafkaError, ErrorCode } from '../protocol/errors.js';
 import { ProducerState, type ProducerBatch } from './producer-state.js';
 import { Segment, type ScannedBatch } from './segment.js';
@@ -14,6 +17,8 @@ import { type CleanResult, cleanSegments } from './log-cleaner.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { KafkaStorageError, describeIoError } from './storage-error.js';
 import { type EpochEndOffset, type EpochEntry, LeaderEpochCache } from './leader-epoch-cache.js';
+
+export type { TxnMarker } from '../records/batch-builder.js';
 
 const LOG_START_CHECKPOINT = 'log-start-offset';
 const PRODUCER_SNAPSHOT = 'producer-state.json';
@@ -33,7 +38,8 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
-export type ReadResult = { outOfRange: true } | { outOfRange: false; records: Buffer | null };
+/** `nextOffset`: the offset after the last batch read. */
+export type ReadResult = { outOfRange: true } | { outOfRange: false; records: null } | { outOfRange: false; records: Buffer; nextOffset: number };
 
 /** Offsets of the leader's batches a follower wrote. */
 export interface FollowerAppendResult {
@@ -152,13 +158,24 @@ export class PartitionLog {
     }
     for (const segment of this.segments) {
       if (segment.nextOffset <= from) continue;
+      // The aborted transactions past the snapshot are rebuilt from their markers.
+      segment.txnIndex.truncateFrom(from);
       segment.scanUntil(segment.lookupPosition(from), segment.size, (b) => {
-        if (b.producerId >= 0 && b.baseOffset >= from) {
-          this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, b.maxTimestamp);
-        }
+        if (b.producerId < 0 || b.baseOffset < from) return false;
+        if (b.control) {
+          const marker = readControlMarker(segment.read(b.position, b.size));
+          if (marker) this.endTransaction(b.producerId, b.producerEpoch, marker, b.baseOffset, b.maxTimestamp, segment);
+        } else this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, b.maxTimestamp, b.transactional);
         return false;
       });
     }
+    this.producers.onHighWatermark(this.hw);
+  }
+
+  /** Ends a producer's transaction at its marker; an ABORT goes into the segment's aborted-transaction index. */
+  private endTransaction(producerId: number, producerEpoch: number, marker: ControlMarker, offset: number, timestamp: number, segment: Segment): void {
+    const ended = this.producers.endTransaction(producerId, producerEpoch, marker.coordinatorEpoch, offset, timestamp, this.hw);
+    if (!marker.commit) segment.txnIndex.append({ producerId, firstOffset: ended.firstOffset, lastOffset: offset, lastStableOffset: ended.lastStableOffset });
   }
 
   private saveProducerState(): void {
@@ -201,6 +218,31 @@ export class PartitionLog {
     return this.hw;
   }
 
+  /** min(HW, first offset of the earliest open transaction): read_committed consumers read below it. */
+  get lastStableOffset(): number {
+    const unstable = this.producers.firstUnstableOffset;
+    return unstable < this.hw ? unstable : this.hw;
+  }
+
+  /** Aborted transactions overlapping [fromOffset, upToOffset): what Fetch returns to read_committed consumers. */
+  abortedTransactions(fromOffset: number, upToOffset: number): Array<{ producerId: number; firstOffset: number }> {
+    const found: Array<{ producerId: number; firstOffset: number }> = [];
+    // A transaction overlapping the range ends at or past fromOffset, so its marker is in this segment or a later one.
+    for (let i = this.segmentFor(fromOffset); i < this.segments.length; i++) {
+      for (const t of this.segments[i]!.txnIndex.entries) {
+        if (t.lastOffset >= fromOffset && t.firstOffset < upToOffset) found.push({ producerId: t.producerId, firstOffset: t.firstOffset });
+        // Every transaction aborted after this one started at or past its lastStableOffset.
+        if (t.lastStableOffset >= upToOffset) return found;
+      }
+    }
+    return found;
+  }
+
+  /** Transactions open in this partition. */
+  get openTransactions(): number {
+    return this.producers.openTransactions;
+  }
+
   /**
    * Whether every append is committed at once (HW = LEO): the single-node broker, or a partition
    * whose ISR is its leader alone. The cluster layer turns it off for replicated partitions and
@@ -231,6 +273,7 @@ export class PartitionLog {
       this.hwSavedMs = now;
     }
     this.hw = hw;
+    this.producers.onHighWatermark(hw);
     for (const listener of this.appendListeners) listener();
     return true;
   }
@@ -281,6 +324,32 @@ export class PartitionLog {
     if (this.offline) throw this.offline;
     const duplicate = this.checkProducers(batches);
     if (duplicate) return { baseOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset, logAppendTime: -1, duplicate: true };
+    const { result, scanned } = this.write(records, batches, leaderEpoch, now);
+    for (const b of scanned) {
+      if (b.producerId >= 0) this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, now, b.transactional);
+    }
+    this.appended();
+    return result;
+  }
+
+  /**
+   * Writes a COMMIT/ABORT control batch for the producer's open transaction in this partition
+   * (a marker with no open transaction is still written, as Kafka does); throws KafkaError
+   * (INVALID_PRODUCER_EPOCH) when marker.producerEpoch is below the producer's current epoch,
+   * TRANSACTION_COORDINATOR_FENCED when its coordinator epoch is below the last marker's.
+   */
+  appendTxnMarker(marker: TxnMarker, leaderEpoch: number, now = Date.now()): AppendResult {
+    if (this.offline) throw this.offline;
+    this.producers.checkMarker(marker.producerId, marker.producerEpoch, marker.coordinatorEpoch);
+    const batch = buildControlBatch(marker, now);
+    const { result } = this.write(batch, [readBatchInfo(batch, 0)], leaderEpoch, now);
+    this.endTransaction(marker.producerId, marker.producerEpoch, marker, result.baseOffset, now, this.active);
+    this.appended();
+    return result;
+  }
+
+  /** Stamps offsets into validated batches and writes them to the active segment (rolled first when due). */
+  private write(records: Buffer, batches: BatchInfo[], leaderEpoch: number, now: number): { result: AppendResult; scanned: ScannedBatch[] } {
     let total = 0;
     let recordCount = 0;
     for (const b of batches) {
@@ -308,6 +377,8 @@ export class PartitionLog {
         producerId: b.producerId,
         producerEpoch: b.producerEpoch,
         baseSequence: b.baseSequence,
+        transactional: b.transactional,
+        control: b.control,
       });
       next += b.lastOffsetDelta + 1;
     }
@@ -325,11 +396,7 @@ export class PartitionLog {
     } catch (err) {
       throw this.storageFailure(err, 'append');
     }
-    for (const b of scanned) {
-      if (b.producerId >= 0) this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, now);
-    }
-    this.appended();
-    return { baseOffset, lastOffset: next - 1, logAppendTime: logAppendTime ?? -1, duplicate: false };
+    return { result: { baseOffset, lastOffset: next - 1, logAppendTime: logAppendTime ?? -1, duplicate: false }, scanned };
   }
 
   /**
@@ -348,6 +415,9 @@ export class PartitionLog {
     } catch (err) {
       throw this.storageFailure(err, 'segment roll');
     }
+    // Markers are read before the write, while the batches' positions are still in `records`.
+    let markers: Map<ScannedBatch, ControlMarker | null> | null = null;
+    for (const b of batches) if (b.control) (markers ??= new Map()).set(b, readControlMarker(records.subarray(b.position, b.position + b.size)));
     const active = this.active;
     if (active.firstAppendMs === null) active.firstAppendMs = now;
     try {
@@ -358,9 +428,14 @@ export class PartitionLog {
     } catch (err) {
       throw this.storageFailure(err, 'append');
     }
-    // A follower that becomes leader must recognise the producers' retries.
+    // A follower that becomes leader must recognise the producers' retries and their open and aborted transactions.
     for (const b of batches) {
-      if (b.producerId >= 0) this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, b.maxTimestamp);
+      if (b.producerId < 0) continue;
+      if (!b.control) this.producers.update(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffset - b.baseOffset, b.baseOffset, b.maxTimestamp, b.transactional);
+      else {
+        const marker = markers!.get(b);
+        if (marker) this.endTransaction(b.producerId, b.producerEpoch, marker, b.baseOffset, b.maxTimestamp, active);
+      }
     }
     this.appended();
     return { firstOffset: batches[0]!.baseOffset, lastOffset: batches[batches.length - 1]!.lastOffset };
@@ -371,6 +446,7 @@ export class PartitionLog {
     for (const listener of this.leoListeners) listener();
     if (!this.commitOnAppend) return;
     this.hw = this.logEndOffset;
+    this.producers.onHighWatermark(this.hw);
     for (const listener of this.appendListeners) listener();
   }
 
@@ -397,16 +473,17 @@ export class PartitionLog {
       // The data is cut before the cache: a crash in between leaves entries past the end, which
       // the next open drops.
       this.epochs.truncateFromEnd(end);
-      // Correctness over speed: the snapshot when it is at or below the new end, else a replay
-      // from the log start; then a snapshot at the new end replaces one past it.
-      this.loadProducerState();
-      this.saveProducerState();
-      const cleanerCheckpoint = join(this.dir, CLEANER_CHECKPOINT);
-      if ((readOffsetFile(cleanerCheckpoint) ?? 0) > end) writeFileAtomic(cleanerCheckpoint, String(end));
       if (this.hw > end) {
         this.hw = end;
         if (this.hwFileExists) this.saveHighWatermark(end);
       }
+      // Correctness over speed: the snapshot when it is at or below the new end, else a replay
+      // from the log start; then a snapshot at the new end replaces one past it. Transactions
+      // whose markers were cut are open again.
+      this.loadProducerState();
+      this.saveProducerState();
+      const cleanerCheckpoint = join(this.dir, CLEANER_CHECKPOINT);
+      if ((readOffsetFile(cleanerCheckpoint) ?? 0) > end) writeFileAtomic(cleanerCheckpoint, String(end));
     } catch (err) {
       throw this.storageFailure(err, 'truncation');
     }
@@ -508,7 +585,7 @@ export class PartitionLog {
       const { bytes, nextOffset } = wholeBatches(data, maxOffset);
       if (bytes === 0) return { outOfRange: false, records: null };
       this.remember(nextOffset, segment, batch.position + bytes);
-      return { outOfRange: false, records: data.subarray(0, bytes) };
+      return { outOfRange: false, records: data.subarray(0, bytes), nextOffset };
     }
     return { outOfRange: false, records: null };
   }
@@ -755,6 +832,8 @@ function leaderBatches(records: Buffer, logEndOffset: number): { batches: Scanne
       producerId: info.producerId,
       producerEpoch: info.producerEpoch,
       baseSequence: info.baseSequence,
+      transactional: info.transactional,
+      control: info.control,
     });
     recordCount += info.recordCount;
     next = lastOffset + 1;

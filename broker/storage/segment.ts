@@ -4,9 +4,10 @@
 // they can always be rebuilt from the log file, so a missing or bad index never loses data.
 import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeFileSync, writevSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatchOffset, LOG_OVERHEAD, BATCH_HEADER_SIZE, batchCrcMatches, readInt64 } from '../records/record-batch.js';
+import { BatchOffset, CONTROL_BIT, LOG_OVERHEAD, BATCH_HEADER_SIZE, TRANSACTIONAL_BIT, batchCrcMatches, readInt64 } from '../records/record-batch.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { KafkaStorageError, describeIoError } from './storage-error.js';
+import { TxnIndex } from './txn-index.js';
 
 const OFFSET_ENTRY = 8;
 const TIME_ENTRY = 12;
@@ -29,11 +30,16 @@ export interface ScannedBatch {
   producerId: number;
   producerEpoch: number;
   baseSequence: number;
+  /** Part of a producer's transaction. */
+  transactional: boolean;
+  /** A transaction marker (control batch). */
+  control: boolean;
 }
 
 /** Reads the header of the batch at `at` in `buf`, which lies at file position `position`. */
 function scannedAt(buf: Buffer, at: number, position: number, size: number): ScannedBatch {
   const baseOffset = readInt64(buf, at);
+  const attributes = buf.readInt16BE(at + BatchOffset.attributes);
   return {
     position,
     size,
@@ -44,6 +50,8 @@ function scannedAt(buf: Buffer, at: number, position: number, size: number): Sca
     producerId: readInt64(buf, at + BatchOffset.producerId),
     producerEpoch: buf.readInt16BE(at + BatchOffset.producerEpoch),
     baseSequence: buf.readInt32BE(at + BatchOffset.baseSequence),
+    transactional: (attributes & TRANSACTIONAL_BIT) !== 0,
+    control: (attributes & CONTROL_BIT) !== 0,
   };
 }
 
@@ -64,12 +72,15 @@ export class Segment {
   private timeStamps: number[] = [];
   private timeOffsets: number[] = [];
   private bytesSinceIndex = 0;
+  /** The transactions aborted by markers in this segment. */
+  readonly txnIndex: TxnIndex;
 
   private constructor(dir: string, baseOffset: number, fd: number) {
     this.dir = dir;
     this.baseOffset = baseOffset;
     this.fd = fd;
     this.nextOffset = baseOffset;
+    this.txnIndex = new TxnIndex(join(dir, segmentFileName(baseOffset, '.txnindex')));
   }
 
   get logPath(): string {
@@ -87,6 +98,8 @@ export class Segment {
   static create(dir: string, baseOffset: number): Segment {
     const fd = openSync(join(dir, segmentFileName(baseOffset, '.log')), 'a+');
     ftruncateSync(fd, 0);
+    // A new segment has no aborted transactions, whatever an old file of its name said.
+    rmSync(join(dir, segmentFileName(baseOffset, '.txnindex')), { force: true });
     return new Segment(dir, baseOffset, fd);
   }
 
@@ -262,6 +275,7 @@ export class Segment {
     });
     this.size = end;
     if (end === 0) this.firstAppendMs = null;
+    this.txnIndex.truncateFrom(this.nextOffset);
   }
 
   /** Forces the segment's data to disk (flush.messages / flush.ms). */
@@ -354,6 +368,7 @@ export class Segment {
       time.writeInt32BE(this.timeOffsets[i]!, i * TIME_ENTRY + 8);
     }
     fsyncSync(this.fd);
+    this.txnIndex.flush();
     writeFileAtomic(this.indexPath, index);
     writeFileAtomic(this.timeIndexPath, time);
   }
@@ -364,8 +379,9 @@ export class Segment {
 
   /**
    * Replaces this sealed segment's file with `batches` (the cleaner's output, same base offset):
-   * written beside it, synced, renamed over it, indexes rebuilt. Returns the new segment, or
-   * null when nothing is left and the segment is gone.
+   * written beside it, synced, renamed over it, indexes rebuilt; the aborted-transaction index
+   * stays (records the cleaner kept may belong to those transactions). Returns the new segment,
+   * or null when nothing is left and the segment is gone.
    */
   replaceWith(batches: Buffer[], indexIntervalBytes: number): Segment | null {
     const cleaned = `${this.logPath}.cleaned`;
@@ -382,11 +398,12 @@ export class Segment {
       rmSync(cleaned, { force: true });
       throw err;
     }
-    this.delete();
     if (batches.length === 0) {
+      this.delete();
       unlinkSync(cleaned);
       return null;
     }
+    this.deleteLogAndIndexes();
     renameSync(cleaned, this.logPath);
     const { segment } = Segment.open(this.dir, this.baseOffset, true, indexIntervalBytes);
     segment.seal();
@@ -394,6 +411,11 @@ export class Segment {
   }
 
   delete(): void {
+    this.deleteLogAndIndexes();
+    this.txnIndex.delete();
+  }
+
+  private deleteLogAndIndexes(): void {
     this.close();
     for (const p of [this.logPath, this.indexPath, this.timeIndexPath]) if (existsSync(p)) unlinkSync(p);
   }
