@@ -7,7 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { addPartitionsToTxnApi, apiVersionsApi, describeTransactionsApi, endTxnApi, findCoordinatorApi, initProducerIdApi, listTransactionsApi } from '../protocol/messages/index.js';
+import {
+  addOffsetsToTxnApi,
+  addPartitionsToTxnApi,
+  apiVersionsApi,
+  createAclsApi,
+  describeTransactionsApi,
+  endTxnApi,
+  findCoordinatorApi,
+  initProducerIdApi,
+  listTransactionsApi,
+  writeTxnMarkersApi,
+} from '../protocol/messages/index.js';
+import { AclOperation as Op, AclPermission, CLUSTER_NAME, PatternType, ResourceType } from '../security/acls.js';
 import { BrokerProcess } from './broker-process.js';
 import { SamsaCluster } from './samsa-cluster.js';
 import { eventually, eventuallyPasses } from './eventually.js';
@@ -205,7 +217,12 @@ describe('transactions on one broker', () => {
       expect((await c.send(endTxnApi, 3, { transactionalId: 'proto', producerId: first.producerId, producerEpoch: 1, committed: true })).errorCode).toBe(ErrorCode.INVALID_TXN_STATE);
       expect((await c.send(endTxnApi, 3, { transactionalId: 'proto', producerId: first.producerId + 1, producerEpoch: 1, committed: true })).errorCode).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
       expect(codes(await add([{ name: 'txn-basic', partitions: [0, 1] }], 1))).toEqual([['txn-basic-0', ErrorCode.NONE], ['txn-basic-1', ErrorCode.NONE]]);
-      expect(await describeTransaction(broker.port, 'proto')).toMatchObject({ transactionState: 'Ongoing', producerEpoch: 1, topics: [{ topic: 'txn-basic', partitions: [0, 1] }] });
+      // AddOffsetsToTxn adds the group's partition of __consumer_offsets.
+      const offsets = await c.send(addOffsetsToTxnApi, 3, { transactionalId: 'proto', producerId: first.producerId, producerEpoch: 1, groupId: 'proto-group' });
+      expect(offsets.errorCode).toBe(ErrorCode.NONE);
+      const described = await describeTransaction(broker.port, 'proto');
+      expect(described).toMatchObject({ transactionState: 'Ongoing', producerEpoch: 1 });
+      expect(described.topics).toEqual(expect.arrayContaining([{ topic: 'txn-basic', partitions: [0, 1] }, { topic: '__consumer_offsets', partitions: [expect.any(Number)] }]));
       expect(await describeTransaction(broker.port, 'never-seen')).toMatchObject({ errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND });
       expect((await c.send(endTxnApi, 3, { transactionalId: 'proto', producerId: first.producerId, producerEpoch: 1, committed: false })).errorCode).toBe(ErrorCode.NONE);
       const aborted = await eventually('the abort to complete', async () => {
@@ -246,6 +263,57 @@ describe('transactions on one broker', () => {
     } finally {
       await producer.disconnect();
     }
+  });
+});
+
+describe('authorization of the transaction APIs', () => {
+  let broker: BrokerProcess;
+  let c: KafkaConnection;
+
+  beforeAll(async () => {
+    broker = await BrokerProcess.start({ 'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer', 'allow.everyone.if.no.acl.found': 'true' });
+    const kafka = new Kafka({ clientId: 'txn-acl-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'free-t' }, { topic: 'bob-t' }] });
+    await admin.disconnect();
+    c = await KafkaConnection.open('127.0.0.1', broker.port, 'txn-acl-test');
+    // This test's connections are User:ANONYMOUS: what an ACL names only for bob is refused to them.
+    const allow = (resourceType: number, resourceName: string, operation: number, patternType: number = PatternType.PREFIXED) =>
+      ({ resourceType, resourceName, resourcePatternType: patternType, principal: 'User:bob', host: '*', operation, permissionType: AclPermission.ALLOW });
+    const acls = await c.send(createAclsApi, 3, {
+      creations: [allow(ResourceType.TRANSACTIONAL_ID, 'bob-', Op.ALL), allow(ResourceType.TOPIC, 'bob-', Op.ALL), allow(ResourceType.GROUP, 'bob-', Op.ALL), allow(ResourceType.CLUSTER, CLUSTER_NAME, Op.CLUSTER_ACTION, PatternType.LITERAL)],
+    });
+    expect(acls.results.map((r) => r.errorCode)).toEqual([0, 0, 0, 0]);
+  });
+
+  afterAll(async () => {
+    await c?.close();
+    await broker?.destroy();
+  });
+
+  it('answers TRANSACTIONAL_ID, TOPIC, GROUP and CLUSTER_AUTHORIZATION_FAILED as Kafka does', async () => {
+    const found = await c.send(findCoordinatorApi, 4, { key: '', keyType: 1, coordinatorKeys: ['free-tx', 'bob-tx'] });
+    expect(found.coordinators.map((k) => [k.key, k.errorCode])).toEqual([['free-tx', ErrorCode.NONE], ['bob-tx', ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]]);
+    const init = await c.send(initProducerIdApi, 4, { transactionalId: 'free-tx', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+    expect(init.errorCode).toBe(ErrorCode.NONE);
+    const add = (transactionalId: string, topics: string[]) =>
+      c.send(addPartitionsToTxnApi, 3, { transactions: [], v3AndBelowTransactionalId: transactionalId, v3AndBelowProducerId: init.producerId, v3AndBelowProducerEpoch: init.producerEpoch, v3AndBelowTopics: topics.map((name) => ({ name, partitions: [0] })) });
+    const codes = (r: Awaited<ReturnType<typeof add>>) => r.resultsByTopicV3AndBelow.map((t) => [t.name, t.resultsByPartition[0]!.partitionErrorCode]);
+    expect(codes(await add('free-tx', ['free-t', 'bob-t']))).toEqual([['free-t', ErrorCode.OPERATION_NOT_ATTEMPTED], ['bob-t', ErrorCode.TOPIC_AUTHORIZATION_FAILED]]);
+    expect(codes(await add('bob-tx', ['free-t']))).toEqual([['free-t', ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]]);
+    const addOffsets = (transactionalId: string, groupId: string) => c.send(addOffsetsToTxnApi, 3, { transactionalId, producerId: init.producerId, producerEpoch: init.producerEpoch, groupId });
+    expect((await addOffsets('free-tx', 'bob-group')).errorCode).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    expect((await addOffsets('bob-tx', 'free-group')).errorCode).toBe(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    const end = await c.send(endTxnApi, 3, { transactionalId: 'bob-tx', producerId: init.producerId, producerEpoch: init.producerEpoch, committed: true });
+    expect(end.errorCode).toBe(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    // Only brokers (CLUSTER_ACTION, here bob's) write markers.
+    const markers = await c.send(writeTxnMarkersApi, 1, { markers: [{ producerId: init.producerId, producerEpoch: init.producerEpoch, transactionResult: false, coordinatorEpoch: 0, topics: [{ name: 'free-t', partitionIndexes: [0] }] }] });
+    expect(markers.markers[0]!.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    const described = await c.send(describeTransactionsApi, 0, { transactionalIds: ['free-tx', 'bob-tx'] });
+    expect(described.transactionStates.map((t) => [t.transactionalId, t.errorCode])).toEqual([['free-tx', ErrorCode.NONE], ['bob-tx', ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]]);
+    const listed = await c.send(listTransactionsApi, 0, { stateFilters: [], producerIdFilters: [], durationFilter: -1 });
+    expect(listed.transactionStates.map((t) => t.transactionalId)).toEqual(['free-tx']);
   });
 });
 
