@@ -243,7 +243,7 @@ describe('listing', () => {
     expect(coordinator.list(new Set(['Ongoing']), new Set(), -1)).toEqual([{ transactionalId: 'a', producerId: a.producerId, state: 'Ongoing' }]);
     expect(coordinator.list(new Set(), new Set([a.producerId]), -1).map((t) => t.transactionalId)).toEqual(['a']);
     expect(coordinator.list(new Set(), new Set(), 60000)).toEqual([]);
-    expect(coordinator.list(new Set(), new Set(), 0, Date.now() + 1).map((t) => t.transactionalId)).toEqual(['a']);
+    expect(coordinator.list(new Set(), new Set(), 0, Date.now() + 5).map((t) => t.transactionalId)).toEqual(['a']);
     expect(coordinator.countByState()).toEqual(new Map([['Ongoing', 1], ['Empty', 1]]));
   });
 });

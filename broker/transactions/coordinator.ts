@@ -52,6 +52,8 @@ export interface ListedTransaction {
 }
 
 const COMPLETE_RETRY_MS = 100;
+/** After an unexpected failure of the marker sender (not a partition's refusal, which it retries itself). */
+const MARKER_FAILURE_RETRY_MS = 1000;
 
 export class TransactionCoordinator {
   private readonly loaded = new Map<number, LoadedPartition>();
@@ -70,10 +72,15 @@ export class TransactionCoordinator {
 
   /** Aborts timed-out transactions and removes expired ids on Kafka's schedules. */
   start(): void {
-    this.abortTimer = setInterval(() => void this.abortTimedOutTransactions(), this.config.int('transaction.abort.timed.out.transaction.cleanup.interval.ms'));
+    this.abortTimer = setInterval(() => this.background(this.abortTimedOutTransactions(), 'aborting timed-out transactions'), this.config.int('transaction.abort.timed.out.transaction.cleanup.interval.ms'));
     this.abortTimer.unref();
-    this.expireTimer = setInterval(() => void this.expireTransactionalIds(), this.config.int('transaction.remove.expired.transaction.cleanup.interval.ms'));
+    this.expireTimer = setInterval(() => this.background(this.expireTransactionalIds(), 'removing expired transactional ids'), this.config.int('transaction.remove.expired.transaction.cleanup.interval.ms'));
     this.expireTimer.unref();
+  }
+
+  /** Work no request waits for: a failure is logged (the next pass, or the next coordinator, tries again), never left to end the process. */
+  private background(work: Promise<void>, what: string): void {
+    work.catch((err: unknown) => this.logger.error({ err }, `failed ${what}`));
   }
 
   close(): void {
@@ -105,7 +112,7 @@ export class TransactionCoordinator {
     this.loaded.set(partition, loaded);
     const prepared = [...txns.values()].filter((t) => t.state === 'PrepareCommit' || t.state === 'PrepareAbort');
     if (txns.size > 0) this.logger.info({ partition, coordinatorEpoch: epoch, transactionalIds: txns.size, prepared: prepared.length }, 'loaded transaction state');
-    for (const meta of prepared) void this.completeTransaction(loaded, meta);
+    for (const meta of prepared) this.background(this.completeTransaction(loaded, meta), 'completing a transaction');
   }
 
   unloadPartition(partition: number): void {
@@ -213,7 +220,7 @@ export class TransactionCoordinator {
     const code = await this.write(loaded, meta, t);
     if (code !== ErrorCode.NONE) return code;
     this.logger.info({ transactionalId: meta.transactionalId, producerId: meta.producerId, producerEpoch: meta.producerEpoch, reason }, 'aborting an open transaction: its producer is fenced');
-    void this.completeTransaction(loaded, meta);
+    this.background(this.completeTransaction(loaded, meta), 'completing a transaction');
     return ErrorCode.NONE;
   }
 
@@ -251,7 +258,7 @@ export class TransactionCoordinator {
       case 'Ongoing': {
         const code = await this.write(loaded, meta, meta.prepareAbortOrCommit(commit ? 'PrepareCommit' : 'PrepareAbort', Date.now()));
         if (code !== ErrorCode.NONE) return code;
-        void this.completeTransaction(loaded, meta);
+        this.background(this.completeTransaction(loaded, meta), 'completing a transaction');
         return ErrorCode.NONE;
       }
       // A retry of an EndTxn that was done, or is being done.
@@ -275,11 +282,16 @@ export class TransactionCoordinator {
     const commit = meta.state === 'PrepareCommit';
     const partitions = [...meta.partitions].flatMap(([topic, ids]) => [...ids].map((partition) => ({ topic, partition })));
     const current = () => this.isCurrent(loaded, meta);
-    try {
-      await this.markers.send({ transactionalId: meta.transactionalId, producerId: meta.producerId, producerEpoch: meta.producerEpoch, commit, coordinatorEpoch: loaded.epoch, partitions }, current);
-    } catch (err) {
-      this.logger.error({ err, transactionalId: meta.transactionalId }, 'sending transaction markers failed; the next coordinator of the id completes the transaction');
-      return;
+    const markers = { transactionalId: meta.transactionalId, producerId: meta.producerId, producerEpoch: meta.producerEpoch, commit, coordinatorEpoch: loaded.epoch, partitions };
+    for (;;) {
+      try {
+        await this.markers.send(markers, current);
+        break;
+      } catch (err) {
+        this.logger.error({ err, transactionalId: meta.transactionalId }, 'sending transaction markers failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, MARKER_FAILURE_RETRY_MS).unref());
+        if (!current()) return;
+      }
     }
     while (current()) {
       const code = await this.write(loaded, meta, meta.prepareComplete(Date.now()));
@@ -342,7 +354,9 @@ export class TransactionCoordinator {
       for (const meta of loaded.txns.values()) {
         if (states.size > 0 && !states.has(meta.state)) continue;
         if (producerIds.size > 0 && !producerIds.has(meta.producerId)) continue;
-        if (minDurationMs >= 0 && (meta.startTimestamp < 0 || now - meta.startTimestamp < minDurationMs)) continue;
+        if (meta.state === 'Dead') continue;
+        // Running longer than the filter (KIP-994); an id without a transaction has not been running at all.
+        if (minDurationMs >= 0 && (meta.startTimestamp < 0 || now - meta.startTimestamp <= minDurationMs)) continue;
         out.push({ transactionalId: meta.transactionalId, producerId: meta.producerId, state: meta.state });
       }
     }
