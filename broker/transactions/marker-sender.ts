@@ -16,6 +16,8 @@ const RETRY_BACKOFF_MS = 100;
 const WRITE_TXN_MARKERS_VERSION = 1;
 
 type Target = { topic: string; partition: number };
+/** What one broker did with its partitions' markers: those to try again, and how many were written. */
+type Outcome = { retry: Target[]; written: number };
 
 export interface MarkerWrite {
   producerId: number;
@@ -59,8 +61,11 @@ export class TxnMarkerSender implements MarkerSender {
         else byLeader.set(leader, [...(byLeader.get(leader) ?? []), p]);
       }
       const outcomes = await Promise.all([...byLeader].map(([leader, targets]) => (leader === this.nodeId ? this.writeHere(marker, targets) : this.writeAt(leader, marker, targets))));
-      for (const failed of outcomes) retry.push(...failed);
-      const written = pending.length - retry.length;
+      let written = 0;
+      for (const o of outcomes) {
+        retry.push(...o.retry);
+        written += o.written;
+      }
       if (written > 0) this.onWritten(written, markers.commit ? 'commit' : 'abort');
       if (retry.length > 0 && attempt % 50 === 1) {
         this.logger.warn({ transactionalId: markers.transactionalId, partitions: retry.map((t) => `${t.topic}-${t.partition}`), attempt }, 'transaction markers not written yet; retrying');
@@ -69,13 +74,12 @@ export class TxnMarkerSender implements MarkerSender {
     }
   }
 
-  /** The targets that failed (to retry). */
-  private async writeHere(marker: MarkerWrite, targets: Target[]): Promise<Target[]> {
+  private async writeHere(marker: MarkerWrite, targets: Target[]): Promise<Outcome> {
     const codes = await Promise.all(targets.map((t) => this.writeLocally(marker, t.topic, t.partition)));
-    return targets.filter((t, i) => this.failed(codes[i]!, t));
+    return this.outcome(targets, (_, i) => codes[i]!);
   }
 
-  private async writeAt(leader: number, marker: MarkerWrite, targets: Target[]): Promise<Target[]> {
+  private async writeAt(leader: number, marker: MarkerWrite, targets: Target[]): Promise<Outcome> {
     const topics = new Map<string, number[]>();
     for (const t of targets) topics.set(t.topic, [...(topics.get(t.topic) ?? []), t.partition]);
     let response;
@@ -87,21 +91,23 @@ export class TxnMarkerSender implements MarkerSender {
     } catch (err) {
       this.logger.warn({ err, broker: leader }, 'cannot send transaction markers to a broker; retrying');
       this.disconnect(leader);
-      return targets;
+      return { retry: targets, written: 0 };
     }
     const codes = new Map<string, number>();
     for (const m of response.markers) for (const t of m.topics) for (const p of t.partitions) codes.set(`${t.name}\0${p.partitionIndex}`, p.errorCode);
-    return targets.filter((t) => this.failed(codes.get(`${t.topic}\0${t.partition}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR, t));
+    return this.outcome(targets, (t) => codes.get(`${t.topic}\0${t.partition}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR);
   }
 
-  private failed(code: number, t: Target): boolean {
-    if (code === ErrorCode.NONE) return false;
-    if (code === ErrorCode.INVALID_PRODUCER_EPOCH) {
+  private outcome(targets: Target[], codeOf: (t: Target, i: number) => number): Outcome {
+    const out: Outcome = { retry: [], written: 0 };
+    targets.forEach((t, i) => {
+      const code = codeOf(t, i);
+      if (code === ErrorCode.NONE) out.written++;
       // The partition has seen a later epoch of this producer: this transaction was ended there already.
-      this.logger.warn({ topic: t.topic, partition: t.partition }, 'transaction marker refused: the partition has a newer producer epoch');
-      return false;
-    }
-    return true;
+      else if (code === ErrorCode.INVALID_PRODUCER_EPOCH) this.logger.warn({ topic: t.topic, partition: t.partition }, 'transaction marker refused: the partition has a newer producer epoch');
+      else out.retry.push(t);
+    });
+    return out;
   }
 
   private connect(nodeId: number): Promise<KafkaConnection> {
