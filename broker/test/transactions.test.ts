@@ -73,7 +73,8 @@ describe('transactions on one broker', () => {
 
   beforeAll(async () => {
     // Timed-out transactions are looked for every 500 ms (Kafka: 10 s), so a test sees the abort soon.
-    broker = await BrokerProcess.start({ 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '500' });
+    // No initial rebalance delay: each read is a new consumer group.
+    broker = await BrokerProcess.start({ 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '500', 'group.initial.rebalance.delay.ms': '0' });
     kafka = new Kafka({ clientId: 'txn-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 8 } });
     const admin = kafka.admin();
     await admin.connect();
@@ -325,7 +326,7 @@ describe('transactions on a 3-broker cluster', () => {
     cluster = await SamsaCluster.start({
       brokers: 3,
       // A stopped follower leaves the ISR within seconds, so writes go on without it.
-      config: { 'broker.session.timeout.ms': '10000', 'replica.lag.time.max.ms': '2000', 'replica.fetch.backoff.ms': '200' },
+      config: { 'broker.session.timeout.ms': '10000', 'replica.lag.time.max.ms': '2000', 'replica.fetch.backoff.ms': '200', 'group.initial.rebalance.delay.ms': '0' },
     });
     kafka = new Kafka({ clientId: 'txn-cluster-test', brokers: cluster.brokers.map((b) => b.bootstrap), logLevel: logLevel.NOTHING, retry: { retries: 12 } });
   }, 120_000);
