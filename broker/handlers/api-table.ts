@@ -11,6 +11,7 @@ import {
   fetchApi,
   listOffsetsApi,
   offsetForLeaderEpochApi,
+  deleteRecordsApi,
   createTopicsApi,
   deleteTopicsApi,
   createPartitionsApi,
@@ -58,6 +59,7 @@ import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } 
 import { handleProduce } from './produce.js';
 import { handleFetch } from './fetch.js';
 import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
+import { handleDeleteRecords } from './delete-records.js';
 import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from './topics-admin.js';
 import { handleDescribeConfigs, handleAlterConfigs, handleIncrementalAlterConfigs } from './configs.js';
 import { handleInitProducerId } from './init-producer-id.js';
@@ -90,6 +92,7 @@ import {
   authorizedCreatePartitions,
   authorizedCreateTopics,
   authorizedDeleteGroups,
+  authorizedDeleteRecords,
   authorizedDeleteTopics,
   authorizedDescribeClientQuotas,
   authorizedDescribeCluster,
@@ -156,6 +159,7 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(fetchApi, 4, quotaCapped(guarded(authorizedFetch, (b, req, ctx) => handleFetch(b, req, ctx.apiVersion, ctx.listenerName)))),
     serve(listOffsetsApi, 1, guarded(authorizedListOffsets, (b, req) => handleListOffsets(b, req))),
     serve(offsetForLeaderEpochApi, 2, guarded(authorizedOffsetForLeaderEpoch, (b, req) => handleOffsetForLeaderEpoch(b, req))),
+    serve(deleteRecordsApi, 0, guarded(authorizedDeleteRecords, (b, req) => handleDeleteRecords(b, req))),
     serve(createTopicsApi, 2, guarded(authorizedCreateTopics, (b, req) => handleCreateTopics(b, req))),
     serve(deleteTopicsApi, 1, guarded(authorizedDeleteTopics, (b, req, ctx) => handleDeleteTopics(b, req, ctx.apiVersion))),
     serve(createPartitionsApi, 0, guarded(authorizedCreatePartitions, (b, req) => handleCreatePartitions(b, req))),

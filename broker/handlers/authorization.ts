@@ -16,6 +16,7 @@ import type { Authorizer } from '../security/authorizer.js';
 import { handleProduce } from './produce.js';
 import { handleFetch } from './fetch.js';
 import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
+import { handleDeleteRecords } from './delete-records.js';
 import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } from './metadata.js';
 import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from './topics-admin.js';
 import { handleDescribeConfigs, handleAlterConfigs, handleIncrementalAlterConfigs } from './configs.js';
@@ -154,6 +155,16 @@ export function authorizedOffsetForLeaderEpoch(broker: BrokerContext, req: M.Off
   const response = handleOffsetForLeaderEpoch(broker, { ...req, topics: allowed });
   for (const t of refused) {
     response.topics.push({ topic: t.topic, partitions: t.partitions.map((p) => ({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, partition: p.partition, leaderEpoch: -1, endOffset: -1 })) });
+  }
+  return response;
+}
+
+/** DELETE on each topic. */
+export async function authorizedDeleteRecords(broker: BrokerContext, req: M.DeleteRecordsRequest, ctx: RequestContext): Promise<M.DeleteRecordsResponse> {
+  const [allowed, refused] = split(req.topics, (t) => onTopic(broker, ctx, Op.DELETE, t.name));
+  const response = await handleDeleteRecords(broker, { ...req, topics: allowed });
+  for (const t of refused) {
+    response.topics.push({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })) });
   }
   return response;
 }

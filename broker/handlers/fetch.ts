@@ -79,7 +79,7 @@ function gather(broker: BrokerContext, req: FetchRequest, byId: boolean, followe
         partitions.push({ ...partitionResult(fp.partition, code, log), currentLeader: { leaderId: broker.nodeId, leaderEpoch: replica.leaderEpoch } });
         continue;
       }
-      if (follower >= 0 && first) broker.replicas.onFollowerFetch(replica, follower, fp.fetchOffset);
+      if (follower >= 0 && first) broker.replicas.onFollowerFetch(replica, follower, fp.fetchOffset, fp.logStartOffset);
       // An out-of-sync follower of a throttled replica gets no data while the leader quota is used up (the fetch waits as for no data).
       const throttled = follower >= 0 && broker.replicas.leaderThrottled(replica, follower);
       logs.push(log);

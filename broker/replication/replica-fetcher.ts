@@ -3,8 +3,8 @@
 // fetches a partition under a leader epoch, it asks the leader where its own latest epoch ends
 // (OffsetForLeaderEpoch) and truncates whatever it has past that (KIP-101/279): a diverged tail
 // left by an old leader is cut, and never by the high watermark alone. Records are appended
-// verbatim, with the leader's offsets and epochs; the follower's high watermark follows the
-// leader's. A throttled partition (replication-quota.ts) is left out of the request while the
+// verbatim, with the leader's offsets and epochs; the follower's high watermark and log start
+// follow the leader's. A throttled partition (replication-quota.ts) is left out of the request while the
 // follower quota is used up.
 import type { ConnectionOptions } from 'node:tls';
 import { type SaslCredentials, authenticateSasl } from '../protocol/sasl-client.js';
@@ -284,6 +284,8 @@ export class ReplicaFetcher {
       case ErrorCode.NONE:
         if (records && records.length > 0) log.appendAsFollower(records);
         log.setHighWatermark(Math.min(highWatermark, log.logEndOffset));
+        // Records the leader deleted (DeleteRecords, retention) go here too, as far as this log is committed.
+        if (leaderLogStart > log.logStartOffset) log.advanceLogStart(Math.min(leaderLogStart, log.highWatermark));
         return;
       case ErrorCode.OFFSET_OUT_OF_RANGE:
         if (leaderLogStart > log.logEndOffset) {

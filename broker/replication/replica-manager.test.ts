@@ -72,7 +72,7 @@ describe('ReplicaManager ISR expansion', () => {
 
     store.hold();
     // Follower 1 fetches at the log end (0 = the high watermark): the leader asks the store to add it.
-    manager.onFollowerFetch(replica, 1, 0);
+    manager.onFollowerFetch(replica, 1, 0, 0);
     const records = buildRecordBatch([{ value: Buffer.from('while the ISR grows') }]);
     replica.log.append(records, validateClientBatches(records, { maxMessageBytes: 1 << 20 }), replica.leaderEpoch);
     manager.completeWaiters(replica);
@@ -85,7 +85,7 @@ describe('ReplicaManager ISR expansion', () => {
     expect(view.partition(topic, 0)!.state.isr).toEqual([0, 1]);
     // Broker 1 joined with log end 0: a high watermark past it would be a committed record an ISR member lacks.
     expect(replica.log.highWatermark).toBe(0);
-    manager.onFollowerFetch(replica, 1, 1);
+    manager.onFollowerFetch(replica, 1, 1, 0);
     expect(replica.log.highWatermark).toBe(1);
   });
 
@@ -93,7 +93,7 @@ describe('ReplicaManager ISR expansion', () => {
     const { view, manager, topic } = await leaderAlone();
     const replica = manager.replica(topic.name, 0)!;
     // A follower that kept a longer log from an older epoch (after an unclean election) fetches at 3; the leader has nothing.
-    manager.onFollowerFetch(replica, 1, 3);
+    manager.onFollowerFetch(replica, 1, 3, 0);
     expect(replica.joining).toBeNull();
     expect(replica.followers.get(1)!.leo).toBe(-1);
     await new Promise((resolve) => setImmediate(resolve));
@@ -107,7 +107,7 @@ describe('ReplicaManager ISR expansion', () => {
     const current = view.partition(topic, 0)!;
     await view.writePartition(topic, 0, withIsr(current.state, [0]), current.version);
     store.hold();
-    manager.onFollowerFetch(replica, 1, 0);
+    manager.onFollowerFetch(replica, 1, 0, 0);
     const records = buildRecordBatch([{ value: Buffer.from('a') }]);
     replica.log.append(records, validateClientBatches(records, { maxMessageBytes: 1 << 20 }), replica.leaderEpoch);
     expect(replica.log.highWatermark).toBe(0);
@@ -115,5 +115,34 @@ describe('ReplicaManager ISR expansion', () => {
     await eventually('the ISR change to fail', () => (replica.joining === null ? true : undefined));
     expect(view.partition(topic, 0)!.state.isr).toEqual([0]);
     expect(replica.log.highWatermark).toBe(1);
+  });
+});
+
+describe('ReplicaManager low watermark', () => {
+  it('answers a DeleteRecords wait once every live replica reports a log start at or past its offset', async () => {
+    const { manager, topic } = await leaderAlone();
+    const replica = manager.replica(topic.name, 0)!;
+    const records = buildRecordBatch([{ value: Buffer.from('a') }, { value: Buffer.from('b') }]);
+    replica.log.append(records, validateClientBatches(records, { maxMessageBytes: 1 << 20 }), replica.leaderEpoch);
+    replica.log.advanceLogStart(2);
+    // Broker 1 is alive but has not fetched under this leader: its log start is unknown (-1).
+    expect(manager.lowWatermark(replica)).toBe(-1);
+    let outcome: number | undefined;
+    void manager.waitForLowWatermark(replica, 2, 60_000).then((code) => (outcome = code));
+    manager.onFollowerFetch(replica, 1, 2, 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outcome).toBeUndefined();
+    expect(manager.lowWatermark(replica)).toBe(0);
+    manager.onFollowerFetch(replica, 1, 2, 2);
+    await eventually('the wait to end', () => outcome);
+    expect(outcome).toBe(0);
+    expect(manager.lowWatermark(replica)).toBe(2);
+  });
+
+  it('times out a wait the replicas never reach', async () => {
+    const { manager, topic } = await leaderAlone();
+    const replica = manager.replica(topic.name, 0)!;
+    expect(await manager.waitForLowWatermark(replica, 1, 50)).toBe(7);
+    expect(replica.lowWatermarkWaiters).toHaveLength(0);
   });
 });

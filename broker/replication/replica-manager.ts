@@ -24,6 +24,8 @@ import { listsReplica, ReplicationQuota } from './replication-quota.js';
 interface FollowerProgress {
   /** The follower's log end offset: the offset of its last fetch. */
   leo: number;
+  /** The follower's log start offset, as its last fetch said (-1 before one): the low watermark counts it. */
+  logStartOffset: number;
   /** Last time it had everything the leader had (Kafka's lastCaughtUpTimeMs). */
   lastCaughtUpMs: number;
   lastFetchMs: number;
@@ -50,6 +52,8 @@ export class PartitionReplica {
    */
   joining: number | null = null;
   waiters: CommitWaiter[] = [];
+  /** DeleteRecords requests waiting for every live replica's log start to reach their offset. */
+  lowWatermarkWaiters: CommitWaiter[] = [];
 
   constructor(
     public topic: TopicRecord,
@@ -225,7 +229,7 @@ export class ReplicaManager {
     const now = Date.now();
     // Followers in the ISR get a full lag period to show up before they can be dropped.
     for (const id of replica.state.replicas) {
-      if (id !== this.nodeId) replica.followers.set(id, { leo: -1, lastCaughtUpMs: replica.state.isr.includes(id) ? now : 0, lastFetchMs: 0, leaderLeoAtLastFetch: 0 });
+      if (id !== this.nodeId) replica.followers.set(id, { leo: -1, logStartOffset: -1, lastCaughtUpMs: replica.state.isr.includes(id) ? now : 0, lastFetchMs: 0, leaderLeoAtLastFetch: 0 });
     }
     this.logger.info({ topic: replica.topic.name, partition: replica.partition, leaderEpoch: replica.leaderEpoch, isr: replica.state.isr, logEndOffset: replica.log.logEndOffset }, 'leading partition');
     this.leaderStateChanged(replica);
@@ -235,7 +239,7 @@ export class ReplicaManager {
   /** The ISR may have changed: the high watermark is recomputed over it. */
   private leaderStateChanged(replica: PartitionReplica): void {
     for (const id of replica.state.replicas) {
-      if (id !== this.nodeId && !replica.followers.has(id)) replica.followers.set(id, { leo: -1, lastCaughtUpMs: 0, lastFetchMs: 0, leaderLeoAtLastFetch: 0 });
+      if (id !== this.nodeId && !replica.followers.has(id)) replica.followers.set(id, { leo: -1, logStartOffset: -1, lastCaughtUpMs: 0, lastFetchMs: 0, leaderLeoAtLastFetch: 0 });
     }
     for (const id of [...replica.followers.keys()]) if (!replica.state.replicas.includes(id)) replica.followers.delete(id);
     const isr = replica.maximalIsr;
@@ -243,6 +247,7 @@ export class ReplicaManager {
     replica.log.autoCommit = alone;
     if (alone) replica.log.setHighWatermark(replica.log.logEndOffset);
     this.updateHighWatermark(replica);
+    this.completeLowWatermarkWaiters(replica);
   }
 
   private becomeFollower(replica: PartitionReplica): void {
@@ -305,10 +310,12 @@ export class ReplicaManager {
     return !!replica && !replica.state.isr.includes(this.nodeId) && listsReplica(replica.topic.configs, 'follower.replication.throttled.replicas', partition, this.nodeId);
   }
 
-  /** A follower fetched from `fetchOffset`: that is its log end offset. */
-  onFollowerFetch(replica: PartitionReplica, followerId: number, fetchOffset: number, now = Date.now()): void {
+  /** A follower fetched from `fetchOffset`: that is its log end offset; `logStartOffset` is its log start. */
+  onFollowerFetch(replica: PartitionReplica, followerId: number, fetchOffset: number, logStartOffset: number, now = Date.now()): void {
     const progress = replica.followers.get(followerId);
     if (!progress || replica.role !== 'leader') return;
+    progress.logStartOffset = logStartOffset;
+    this.completeLowWatermarkWaiters(replica);
     const leo = replica.log.logEndOffset;
     // Past the log end the fetch is answered OFFSET_OUT_OF_RANGE: that follower's log diverged from this one, it is no progress.
     if (fetchOffset > leo) return;
@@ -421,10 +428,56 @@ export class ReplicaManager {
   }
 
   private failWaiters(replica: PartitionReplica, errorCode: number): void {
-    for (const w of replica.waiters.splice(0)) {
+    for (const w of [...replica.waiters.splice(0), ...replica.lowWatermarkWaiters.splice(0)]) {
       clearTimeout(w.timer);
       w.resolve(errorCode);
     }
+  }
+
+  /**
+   * The partition's low watermark (Kafka's): the lowest log start offset among its replicas on
+   * live brokers, this leader's included. A follower that has not fetched since this broker
+   * took the lead counts as -1.
+   */
+  lowWatermark(replica: PartitionReplica): number {
+    const { alive } = this.view.liveness();
+    let low = replica.log.logStartOffset;
+    for (const [id, p] of replica.followers) if (alive.has(id) && p.logStartOffset < low) low = p.logStartOffset;
+    return low;
+  }
+
+  /**
+   * Resolves with an error code once the low watermark reached `offset` (DeleteRecords: every
+   * live replica dropped the records below it): NONE, NOT_LEADER_OR_FOLLOWER when leadership
+   * moved, REQUEST_TIMED_OUT after `timeoutMs`.
+   */
+  waitForLowWatermark(replica: PartitionReplica, offset: number, timeoutMs: number): Promise<number> {
+    if (this.lowWatermark(replica) >= offset) return Promise.resolve(ErrorCode.NONE);
+    return new Promise((resolve) => {
+      const waiter: CommitWaiter = {
+        offset,
+        resolve,
+        timer: setTimeout(() => {
+          replica.lowWatermarkWaiters = replica.lowWatermarkWaiters.filter((w) => w !== waiter);
+          resolve(ErrorCode.REQUEST_TIMED_OUT);
+        }, Math.max(0, timeoutMs)),
+      };
+      replica.lowWatermarkWaiters.push(waiter);
+    });
+  }
+
+  /** Called when a follower's log start or the replica set may have moved the low watermark. */
+  private completeLowWatermarkWaiters(replica: PartitionReplica): void {
+    if (replica.lowWatermarkWaiters.length === 0) return;
+    const low = this.lowWatermark(replica);
+    const remaining: CommitWaiter[] = [];
+    for (const w of replica.lowWatermarkWaiters) {
+      if (w.offset <= low) {
+        clearTimeout(w.timer);
+        w.resolve(ErrorCode.NONE);
+      } else remaining.push(w);
+    }
+    replica.lowWatermarkWaiters = remaining;
   }
 
   /** Partitions this broker leads that have another in-sync replica it could hand leadership to. */

@@ -168,6 +168,27 @@ describe('last stable offset', () => {
   });
 });
 
+describe('DeleteRecords past an open transaction', () => {
+  it('keeps the last stable offset at the new log start (as Kafka), and the transaction still ends by its marker', () => {
+    const log = open();
+    plain(log, ['a', 'b']);
+    produce(log, 7, ['t1', 't2']);
+    plain(log, ['c']);
+    expect(log.lastStableOffset).toBe(2);
+    expect(log.advanceLogStart(3)).toBe(true);
+    // Below the log start no offset is readable: read_committed consumers begin at the log start.
+    expect(log.lastStableOffset).toBe(3);
+    commit(log, 7);
+    expect(log.lastStableOffset).toBe(log.highWatermark);
+    expect(committedOffsets(log)).toEqual([3, 4]);
+    // A restart (no close) finds the open transaction's end in the snapshot DeleteRecords wrote and the marker after it.
+    const again = reopen(log, false);
+    expect(again.logStartOffset).toBe(3);
+    expect(again.openTransactions).toBe(0);
+    expect(again.lastStableOffset).toBe(again.highWatermark);
+  });
+});
+
 describe('markers', () => {
   it('are control batches carrying the producer, its epoch and the coordinator epoch', () => {
     const log = open();

@@ -151,6 +151,93 @@ describe('PartitionLog', () => {
     log.close();
   });
 
+  it('moves the log start up for DeleteRecords: reads below it out of range, segments wholly below deleted, across a reopen', () => {
+    let log = PartitionLog.open({ dir, config: config({ segmentBytes: 500 }), clean: false });
+    for (let i = 0; i < 30; i++) append(log, [`r${i}-${'d'.repeat(50)}`]);
+    const segments = log.segmentCount;
+    expect(segments).toBeGreaterThan(3);
+    expect(log.advanceLogStart(17)).toBe(true);
+    expect(log.logStartOffset).toBe(17);
+    expect(log.epochEntries).toEqual([{ epoch: 0, startOffset: 17 }]);
+    expect(log.read(16, 1000)).toEqual({ outOfRange: true });
+    expect(readAll(log, 17).map(([o]) => o)).toEqual(Array.from({ length: 13 }, (_, i) => 17 + i));
+    // Only the segment holding 17 and the later ones are left on disk.
+    const bases = readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => Number(f.slice(0, 20)));
+    expect(Math.min(...bases)).toBeLessThanOrEqual(17);
+    expect(bases.filter((b) => b <= 17)).toHaveLength(1);
+    expect(log.segmentCount).toBe(bases.length);
+    expect(log.segmentCount).toBeLessThan(segments);
+    // A lower offset is no change.
+    expect(log.advanceLogStart(5)).toBe(false);
+    expect(log.logStartOffset).toBe(17);
+    log.close();
+
+    // The checkpoint keeps it, though the segment holding 17 starts below it.
+    log = PartitionLog.open({ dir, config: config({ segmentBytes: 500 }), clean: true });
+    expect(log.logStartOffset).toBe(17);
+    expect(log.read(16, 1000)).toEqual({ outOfRange: true });
+    expect(readAll(log, 17)[0]![0]).toBe(17);
+    log.close();
+  });
+
+  it('refuses a log start past the high watermark with OFFSET_OUT_OF_RANGE and changes nothing', () => {
+    const log = PartitionLog.open({ dir, config: config(), clean: false });
+    append(log, ['a', 'b', 'c']);
+    log.autoCommit = false;
+    append(log, ['d']);
+    expect(log.highWatermark).toBe(3);
+    expect(() => log.advanceLogStart(4)).toThrow(expect.objectContaining({ code: 1, message: expect.stringMatching(/past the high watermark 3/) }));
+    expect(log.logStartOffset).toBe(0);
+    expect(readAll(log, 0).map(([, v]) => v)).toEqual(['a', 'b', 'c']);
+    // Up to the high watermark itself: every committed record goes, the active segment is rolled away.
+    expect(log.advanceLogStart(3)).toBe(true);
+    expect(log.read(2, 1000)).toEqual({ outOfRange: true });
+    expect(log.read(3, 1000, log.logEndOffset)).toMatchObject({ outOfRange: false });
+    log.close();
+  });
+
+  it('deletes the active segment too when every record is below the new log start, and appends go on at the end', () => {
+    const log = PartitionLog.open({ dir, config: config(), clean: false });
+    append(log, ['a', 'b']);
+    expect(log.advanceLogStart(2)).toBe(true);
+    expect(log.segmentCount).toBe(1);
+    expect(log.size).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.log'))).toEqual(['00000000000000000002.log']);
+    expect(append(log, ['c'])).toMatchObject({ baseOffset: 2 });
+    expect(readAll(log, 2)).toEqual([[2, 'c']]);
+    log.close();
+  });
+
+  it('keeps producer state when the log start moves, also after a crash whose last snapshot was below it', () => {
+    let log = PartitionLog.open({ dir, config: config({ segmentBytes: 300 }), clean: false });
+    const batch = (seq: number) => buildRecordBatch([{ value: Buffer.from(`p${seq}-${'x'.repeat(60)}`) }], { producerId: 7, producerEpoch: 0, baseSequence: seq });
+    const send = (records: Buffer) => log.append(records, validateClientBatches(records, { maxMessageBytes: 1 << 20 }), 0);
+    for (let seq = 0; seq < 10; seq++) send(batch(seq));
+    log.advanceLogStart(10);
+    // A crash (no close): the next open reads the snapshot DeleteRecords left at the log end.
+    log = PartitionLog.open({ dir, config: config({ segmentBytes: 300 }), clean: false });
+    expect(log.logStartOffset).toBe(10);
+    expect(() => send(batch(12))).toThrow(/expected 10/);
+    expect(send(batch(10))).toMatchObject({ baseOffset: 10, duplicate: false });
+    log.close();
+  });
+
+  it('deletes at the next retention pass the segments a crash left below the log start', () => {
+    let log = PartitionLog.open({ dir, config: config({ segmentBytes: 500 }), clean: false });
+    for (let i = 0; i < 30; i++) append(log, [`r${i}-${'d'.repeat(50)}`]);
+    const segments = log.segmentCount;
+    log.close();
+    // As if the checkpoint was written and the process died before the segments went.
+    writeFileSync(join(dir, 'log-start-offset'), '20');
+    log = PartitionLog.open({ dir, config: config({ segmentBytes: 500, delete: false, compact: true }), clean: true });
+    expect(log.logStartOffset).toBe(20);
+    expect(log.segmentCount).toBe(segments);
+    expect(log.applyRetention()).toBeGreaterThan(0);
+    expect(log.segmentCount).toBeLessThan(segments);
+    expect(readAll(log, 20)[0]![0]).toBe(20);
+    log.close();
+  });
+
   it('answers a retried idempotent batch with its original offsets, and refuses gaps and old epochs', () => {
     let log = PartitionLog.open({ dir, config: config(), clean: false });
     const batch = (seq: number, epoch = 0, values = ['v']) =>

@@ -220,7 +220,8 @@ export class PartitionLog {
 
   /** min(HW, first offset of the earliest open transaction): read_committed consumers read below it. */
   get lastStableOffset(): number {
-    const unstable = this.producers.firstUnstableOffset;
+    // A transaction whose start DeleteRecords removed holds it at the log start, as Kafka's does.
+    const unstable = Math.max(this.producers.firstUnstableOffset, this.logStartOffset);
     return unstable < this.hw ? unstable : this.hw;
   }
 
@@ -657,10 +658,51 @@ export class PartitionLog {
     return result;
   }
 
-  /** Deletes segments past retention time or size (cleanup.policy delete); returns how many went. */
-  applyRetention(now = Date.now()): number {
+  /**
+   * Moves the log start offset up to `offset` (DeleteRecords, or a follower following its
+   * leader's): reads below it are out of range and ListOffsets EARLIEST answers it. The new start
+   * is checkpointed first, then the leader-epoch cache and producer state follow and every
+   * segment wholly below it is deleted. Past the high watermark it throws OFFSET_OUT_OF_RANGE and
+   * nothing changes. Returns whether the log start moved.
+   */
+  advanceLogStart(offset: number): boolean {
+    if (this.offline) throw this.offline;
+    if (offset > this.hw) {
+      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `cannot move the log start offset of ${this.dir} to ${offset}: it is past the high watermark ${this.hw}`);
+    }
+    if (offset <= this.logStartOffset) return false;
+    try {
+      this.setLogStartOffset(offset);
+      // Producers are kept (their state expires by producer.id.expiration.ms, not with their
+      // batches): a snapshot at the log end spares a restart replaying from the new start
+      // without them, should the last snapshot now be below it.
+      this.saveProducerState();
+      this.deleteSegmentsBelowLogStart();
+    } catch (err) {
+      throw this.storageFailure(err, 'log start offset change');
+    }
+    return true;
+  }
+
+  /** Deletes the segments wholly below the log start offset; the active one is rolled first when it is one. */
+  private deleteSegmentsBelowLogStart(): number {
     let deleted = 0;
-    if (!this.config.delete) return 0;
+    for (let first = this.segments[0]!; first.baseOffset < this.logStartOffset && first.nextOffset <= this.logStartOffset; first = this.segments[0]!) {
+      if (first === this.active) this.roll();
+      this.deleteFirstSegment();
+      deleted++;
+    }
+    return deleted;
+  }
+
+  /**
+   * Deletes segments wholly below the log start offset (left by a crash between its checkpoint
+   * and their deletion), then, with cleanup.policy delete, those past retention time or size;
+   * returns how many went.
+   */
+  applyRetention(now = Date.now()): number {
+    let deleted = this.deleteSegmentsBelowLogStart();
+    if (!this.config.delete) return deleted;
     const { retentionMs, retentionBytes } = this.config;
     if (retentionMs >= 0) {
       while (this.segments.length > 0) {
@@ -692,8 +734,8 @@ export class PartitionLog {
 
   private setLogStartOffset(offset: number): void {
     if (offset <= this.logStartOffset) return;
-    this.logStartOffset = offset;
     writeFileAtomic(join(this.dir, LOG_START_CHECKPOINT), String(offset));
+    this.logStartOffset = offset;
     this.epochs.truncateFromStart(offset);
   }
 

@@ -1,8 +1,11 @@
 // Apache Kafka's own command-line tools (4.0.0 from Maven Central) against a Samsa broker:
 // kafka-topics, kafka-console-producer/-consumer, kafka-configs (topics and dynamic broker
 // configs), kafka-consumer-groups,
-// kafka-get-offsets, and what Samsa does not serve yet failing with a clear error.
+// kafka-get-offsets, kafka-delete-records, and what Samsa does not serve yet failing with a clear error.
 // docs/compatibility.md lists these outcomes.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerProcess } from './broker-process.js';
 import { ensureKafka } from './kafka-process.ts';
@@ -99,8 +102,26 @@ describe('Kafka CLI tools against Samsa', () => {
     expect(res.out.trim().split('\n')).toContain('cli-console:0:3');
   });
 
+  it('kafka-delete-records deletes up to an offset and prints the low watermark; past the high watermark it reports the error', async () => {
+    const produced = await cli('org.apache.kafka.tools.ConsoleProducer', ['--bootstrap-server', broker.bootstrap, '--topic', 'cli-trim'], 'a\nb\nc\nd\ne\n');
+    expect(produced.code).toBe(0);
+    const offsets = join(mkdtempSync(join(tmpdir(), 'samsa-cli-')), 'offsets.json');
+    writeFileSync(offsets, JSON.stringify({ version: 1, partitions: [{ topic: 'cli-trim', partition: 0, offset: 3 }] }));
+    const deleted = await cli('org.apache.kafka.tools.DeleteRecordsCommand', ['--bootstrap-server', broker.bootstrap, '--offset-json-file', offsets]);
+    expect(deleted.code).toBe(0);
+    expect(deleted.out).toMatch(/partition: cli-trim-0\s+low_watermark: 3/);
+    const earliest = await cli('org.apache.kafka.tools.GetOffsetShell', ['--bootstrap-server', broker.bootstrap, '--topic', 'cli-trim', '--time', '-2']);
+    expect(earliest.out.trim().split('\n')).toContain('cli-trim:0:3');
+    expect((await kcatConsume(broker.bootstrap, 'cli-trim')).map((r) => r.value)).toEqual(['d', 'e']);
+
+    writeFileSync(offsets, JSON.stringify({ version: 1, partitions: [{ topic: 'cli-trim', partition: 0, offset: 9 }] }));
+    const refused = await cli('org.apache.kafka.tools.DeleteRecordsCommand', ['--bootstrap-server', broker.bootstrap, '--offset-json-file', offsets]);
+    expect(refused.out).toMatch(/partition: cli-trim-0\s+error: .*OffsetOutOfRangeException/);
+  });
+
   it('what Samsa does not serve yet fails with the unsupported-version error', async () => {
-    const res = await cli('org.apache.kafka.tools.DeleteRecordsCommand', ['--bootstrap-server', broker.bootstrap, '--offset-json-file', '/dev/null']);
+    const res = await cli('org.apache.kafka.tools.ClientMetricsCommand', ['--bootstrap-server', broker.bootstrap, '--list']);
     expect(res.code).not.toBe(0);
+    expect(res.out).toContain('UnsupportedVersionException');
   });
 });

@@ -1,5 +1,5 @@
 // @platformatic/kafka (flexible protocol versions only) against a real broker process: topic
-// administration, incremental config changes, produce with every codec, read back with kcat.
+// administration, incremental config changes, DeleteRecords, produce with every codec, read back with kcat.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
 import { BrokerProcess } from './broker-process.js';
@@ -55,6 +55,25 @@ describe('@platformatic/kafka admin', () => {
     await admin.incrementalAlterConfigs({ resources: [{ resourceType: 2, resourceName: 'pk-configs', configs: [{ name: 'retention.ms', configOperation: 1 }] }] });
     const [reset] = await admin.describeConfigs({ resources: [{ resourceType: 2, resourceName: 'pk-configs', configurationKeys: ['retention.ms'] }] });
     expect(reset!.configs[0]!.value).toBe('604800000');
+  });
+
+  it('deletes records below an offset (DeleteRecords) and gets the low watermark; past the high watermark it is refused', async () => {
+    await admin.createTopics({ topics: ['pk-trim'], partitions: 1, replicas: 1 });
+    const producer = new Producer({ clientId: 'samsa-test-producer', bootstrapBrokers: [broker.bootstrap], serializers: stringSerializers });
+    try {
+      await producer.send({ messages: ['a', 'b', 'c', 'd', 'e', 'f'].map((value) => ({ topic: 'pk-trim', value })), acks: -1 });
+    } finally {
+      await producer.close();
+    }
+    const deleted = await admin.deleteRecords({ topics: [{ name: 'pk-trim', partitions: [{ partition: 0, offset: 4n }] }] });
+    expect(deleted).toEqual([{ name: 'pk-trim', partitions: [{ partition: 0, lowWatermark: 4n }] }]);
+    expect((await kcatConsume(broker.bootstrap, 'pk-trim')).map((r) => [r.offset, r.value])).toEqual([
+      [4, 'e'],
+      [5, 'f'],
+    ]);
+    const refused = await admin.deleteRecords({ topics: [{ name: 'pk-trim', partitions: [{ partition: 0, offset: 7n }] }] }).catch((err: unknown) => String(err));
+    expect(refused).toContain('The requested offset is not within the range of offsets maintained by the server');
+    expect((await kcatConsume(broker.bootstrap, 'pk-trim')).map((r) => r.offset)).toEqual([4, 5]);
   });
 });
 
