@@ -296,7 +296,7 @@ export class TransactionCoordinator {
     while (current()) {
       const code = await this.write(loaded, meta, meta.prepareComplete(Date.now()));
       if (code === ErrorCode.NONE) {
-        this.logger.info({ transactionalId: meta.transactionalId, producerId: meta.producerId, producerEpoch: meta.producerEpoch, partitions: partitions.length, result: commit ? 'commit' : 'abort' }, 'transaction completed');
+        this.logger.debug({ transactionalId: meta.transactionalId, producerId: meta.producerId, producerEpoch: meta.producerEpoch, partitions: partitions.length, result: commit ? 'commit' : 'abort' }, 'transaction completed');
         return;
       }
       this.logger.warn({ transactionalId: meta.transactionalId, errorCode: code }, 'cannot write the completion of a transaction; retrying');
