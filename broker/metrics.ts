@@ -89,6 +89,16 @@ export class BrokerMetrics {
       },
     });
     new Gauge({
+      name: 'samsa_open_transactions',
+      help: 'Producer transactions open in the partitions this broker holds (leaders and followers): each holds its partition\'s last stable offset back.',
+      registers,
+      collect() {
+        let n = 0;
+        for (const [, list] of logs.all()) for (const log of list) if (log) n += log.openTransactions;
+        this.set(n);
+      },
+    });
+    new Gauge({
       name: 'samsa_log_size_bytes',
       help: 'Bytes on disk in partition logs, by topic.',
       labelNames: ['topic'],

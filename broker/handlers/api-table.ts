@@ -51,6 +51,7 @@ import {
   writeTxnMarkersApi,
   listTransactionsApi,
   describeTransactionsApi,
+  describeProducersApi,
   type ApiVersionsResponse,
   type FetchRequest,
   type FetchResponse,
@@ -59,6 +60,7 @@ import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } 
 import { handleProduce } from './produce.js';
 import { handleFetch } from './fetch.js';
 import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
+import { handleDescribeProducers } from './describe-producers.js';
 import { handleDeleteRecords } from './delete-records.js';
 import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from './topics-admin.js';
 import { handleDescribeConfigs, handleAlterConfigs, handleIncrementalAlterConfigs } from './configs.js';
@@ -99,6 +101,7 @@ import {
   authorizedDescribeConfigs,
   authorizedDescribeGroups,
   authorizedDescribeLogDirs,
+  authorizedDescribeProducers,
   authorizedDescribeTopicPartitions,
   authorizedDescribeUserScramCredentials,
   authorizedElectLeaders,
@@ -201,6 +204,7 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(writeTxnMarkersApi, 1, guarded(authorizedWriteTxnMarkers, (b, req) => handleWriteTxnMarkers(b, req))),
     serve(listTransactionsApi, 0, guarded(authorizedListTransactions, (b, req, ctx) => handleListTransactions(b, req, ctx))),
     serve(describeTransactionsApi, 0, guarded(authorizedDescribeTransactions, (b, req) => handleDescribeTransactions(b, req))),
+    serve(describeProducersApi, 0, guarded(authorizedDescribeProducers, (b, req) => handleDescribeProducers(b, req))),
   ].map((api) => [api.spec.key, api]),
 );
 

@@ -16,6 +16,7 @@ import type { Authorizer } from '../security/authorizer.js';
 import { handleProduce } from './produce.js';
 import { handleFetch } from './fetch.js';
 import { handleListOffsets, handleOffsetForLeaderEpoch } from './offsets.js';
+import { handleDescribeProducers } from './describe-producers.js';
 import { handleDeleteRecords } from './delete-records.js';
 import { handleMetadata, handleDescribeCluster, handleDescribeTopicPartitions } from './metadata.js';
 import { handleCreateTopics, handleDeleteTopics, handleCreatePartitions } from './topics-admin.js';
@@ -144,6 +145,17 @@ export function authorizedListOffsets(broker: BrokerContext, req: M.ListOffsetsR
       name: t.name,
       partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, oldStyleOffsets: [], timestamp: -1, offset: -1, leaderEpoch: -1 })),
     });
+  }
+  return response;
+}
+
+/** READ on each topic. */
+export function authorizedDescribeProducers(broker: BrokerContext, req: M.DescribeProducersRequest, ctx: RequestContext): M.DescribeProducersResponse {
+  const [allowed, refused] = split(req.topics, (t) => onTopic(broker, ctx, Op.READ, t.name));
+  if (refused.length === 0) return handleDescribeProducers(broker, req);
+  const response = handleDescribeProducers(broker, { ...req, topics: allowed });
+  for (const t of refused) {
+    response.topics.push({ name: t.name, partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: TOPIC_DENIED, activeProducers: [] })) });
   }
   return response;
 }

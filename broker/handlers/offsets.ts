@@ -23,7 +23,7 @@ function committed(found: { offset: number; timestamp: number } | null, visibleE
 }
 
 /** The leader's replica of a partition, or the error code a request for it gets. */
-function leaderReplica(broker: BrokerContext, topic: TopicRecord | undefined, partition: number, currentLeaderEpoch: number): PartitionReplica | number {
+export function leaderReplica(broker: BrokerContext, topic: TopicRecord | undefined, partition: number, currentLeaderEpoch: number): PartitionReplica | number {
   if (!topic || !topic.partitions[partition]) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   if (broker.logs.offlineReason(topic.name, partition) !== null) return ErrorCode.KAFKA_STORAGE_ERROR;
   const replica = broker.replicas.replica(topic.name, partition);

@@ -74,6 +74,10 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest, 
           throw new KafkaError(ErrorCode.NOT_ENOUGH_REPLICAS, `${isr} in-sync replica(s) of ${topic.name}-${pd.index}, min.insync.replicas is ${log.config.minInsyncReplicas}`);
         }
         const batches = validateClientBatches(pd.records, { maxMessageBytes: log.config.maxMessageBytes });
+        // As Kafka: transactional records come with the transactional id (whose WRITE the authorizer checks).
+        if (req.transactionalId === null && batches.some((b) => b.transactional)) {
+          throw new KafkaError(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactional records must come with the producer\'s transactional id');
+        }
         // Compaction works by key: a compacted topic refuses records without one, as Kafka does.
         await checkBatchRecords(pd.records, batches, { compacted: log.config.compact, maxMessageBytes: log.config.maxMessageBytes });
         // Inflating a compressed batch yields the event loop: the partition may be gone or led elsewhere since.

@@ -256,7 +256,7 @@ export class LogManager {
       logs.forEach((log, partition) => {
         if (!log.config.compact) return;
         const result = log.compact(now);
-        if (result && result.recordsRemoved > 0) this.logger.info({ topic, partition, ...result }, 'compaction removed superseded records');
+        if (result && (result.recordsRemoved > 0 || result.markersRemoved > 0)) this.logger.info({ topic, partition, ...result }, 'compaction removed superseded records');
         if (result && result.unreadableBatches > 0) this.logger.warn({ topic, partition, batches: result.unreadableBatches }, 'compaction kept batches whose records do not decode');
       });
     }

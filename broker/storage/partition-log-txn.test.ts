@@ -131,7 +131,11 @@ describe('last stable offset', () => {
     expect(log.lastStableOffset).toBe(1);
     expect(log.openTransactions).toBe(1);
     expect(offsets(log, 0, log.lastStableOffset)).toEqual([0]);
+    // Waiting read_committed fetches listen for the HW, which the marker moves along with the LSO.
+    let woken = 0;
+    log.appendListeners.add(() => woken++);
     const marker = commit(log, 7);
+    expect(woken).toBe(1);
     expect(marker).toMatchObject({ baseOffset: 4, lastOffset: 4, duplicate: false });
     expect(log.lastStableOffset).toBe(5);
     expect(log.openTransactions).toBe(0);
@@ -328,6 +332,21 @@ describe('aborted transactions', () => {
   });
 });
 
+describe('retention', () => {
+  it('keeps the LSO at the log start when it removed the start of an open transaction', () => {
+    const log = open(dir, { segmentBytes: 300, retentionBytes: 300 });
+    produce(log, 1, [`open-${'x'.repeat(200)}`]); // 0: the transaction starts
+    for (let i = 0; i < 4; i++) plain(log, [`p${i}-${'y'.repeat(200)}`]);
+    produce(log, 1, ['more']);
+    expect(log.applyRetention()).toBeGreaterThan(0);
+    expect(log.logStartOffset).toBeGreaterThan(0);
+    expect(log.lastStableOffset).toBe(log.logStartOffset);
+    expect(offsets(log, log.logStartOffset, log.lastStableOffset)).toEqual([]);
+    commit(log, 1);
+    expect(log.lastStableOffset).toBe(log.logEndOffset);
+  });
+});
+
 describe('truncation', () => {
   it('cuts aborted entries past the new end and reopens the transactions whose marker was cut', () => {
     let log = open();
@@ -408,5 +427,141 @@ describe('producer-state snapshot', () => {
     expect(produce(log, 1, ['a'], { transactional: false })).toMatchObject({ duplicate: true, baseOffset: 0 });
     expect(produce(log, 1, ['b'])).toMatchObject({ duplicate: false, baseOffset: 1 });
     expect(log.lastStableOffset).toBe(1);
+  });
+});
+
+describe('compaction', () => {
+  const compacted = { segmentBytes: 1 << 20, compact: true, delete: false, deleteRetentionMs: 60_000, minCleanableDirtyRatio: 0 };
+
+  /** Appends keyed records as one batch: of producer `pid` in its transaction, or plain when pid is null. */
+  function put(log: PartitionLog, pid: number | null, pairs: Array<[string, string]>) {
+    const seq = pid === null ? -1 : (sequences.get(pid) ?? 0);
+    const records = buildRecordBatch(
+      pairs.map(([k, v]) => ({ key: Buffer.from(k), value: Buffer.from(v) })),
+      pid === null ? {} : { producerId: pid, producerEpoch: 0, baseSequence: seq, transactional: true },
+    );
+    if (pid !== null) sequences.set(pid, seq + pairs.length);
+    return log.append(records, validateClientBatches(records, { maxMessageBytes: 1 << 20 }), 0);
+  }
+
+  /** Every batch in the log: data as [offset, key=value] pairs, markers as 'COMMIT <pid>' / 'ABORT <pid>'. */
+  function contents(log: PartitionLog): string[] {
+    const out: string[] = [];
+    for (const batch of batches(log, log.logStartOffset, log.logEndOffset)) {
+      const info = readBatchInfo(batch, 0);
+      if (info.control) out.push(`${readControlMarker(batch)!.commit ? 'COMMIT' : 'ABORT'} ${info.producerId}@${info.baseOffset}`);
+      else for (const r of decodeRecords(batch)) out.push(`${r.offset} ${r.key!.toString()}=${r.value!.toString()}${info.transactional ? ' txn' : ''}`);
+    }
+    return out;
+  }
+
+  it('removes the records of aborted transactions, which never supersede a committed value; the marker goes in a later pass after delete.retention.ms', () => {
+    const log = open(dir, compacted);
+    put(log, null, [['k', 'v1']]); // 0
+    put(log, 1, [['k', 'bad'], ['j', 'bad']]); // 1-2
+    put(log, 2, [['j', 'good']]); // 3
+    abort(log, 1); // 4
+    commit(log, 2); // 5
+    log.roll();
+    const now = Date.now();
+    expect(log.compact(now)).toMatchObject({ recordsRemoved: 2, markersRemoved: 0 });
+    expect(contents(log)).toEqual(['0 k=v1', '3 j=good txn', 'ABORT 1@4', 'COMMIT 2@5']);
+    expect(committedOffsets(log)).toEqual([0, 3]);
+    // A later pass, past delete.retention.ms: the ABORT marker has no batch left and goes; the COMMIT's data is still there.
+    put(log, null, [['other', 'x']]);
+    log.roll();
+    expect(log.compact(now + 120_000)).toMatchObject({ recordsRemoved: 0, markersRemoved: 1 });
+    expect(contents(log)).toEqual(['0 k=v1', '3 j=good txn', 'COMMIT 2@5', '6 other=x']);
+    // Once the committed record is superseded, its marker outlives it by one pass, then goes too.
+    put(log, null, [['j', 'newer']]);
+    log.roll();
+    log.compact(now + 120_000);
+    expect(contents(log)).toEqual(['0 k=v1', 'COMMIT 2@5', '6 other=x', '7 j=newer']);
+    put(log, null, [['y', 'y']]);
+    log.roll();
+    expect(log.compact(now + 120_000)).toMatchObject({ markersRemoved: 1 });
+    expect(contents(log)).toEqual(['0 k=v1', '6 other=x', '7 j=newer', '8 y=y']);
+  });
+
+  it('keeps markers within delete.retention.ms, and never merges markers as records of one key', () => {
+    const log = open(dir, compacted);
+    put(log, 1, [['a', '1']]);
+    commit(log, 1);
+    put(log, 1, [['b', '1']]);
+    commit(log, 1);
+    put(log, 2, [['c', '1']]);
+    abort(log, 2);
+    log.roll();
+    log.compact(Date.now());
+    expect(contents(log)).toEqual(['0 a=1 txn', 'COMMIT 1@1', '2 b=1 txn', 'COMMIT 1@3', 'ABORT 2@5']);
+    put(log, null, [['z', 'z']]);
+    log.roll();
+    // Within delete.retention.ms the ABORT marker stays although its data is gone.
+    expect(log.compact(Date.now())).toMatchObject({ markersRemoved: 0 });
+    expect(contents(log)).toContain('ABORT 2@5');
+  });
+
+  it('never cleans an open transaction or anything past it', () => {
+    const log = open(dir, compacted);
+    put(log, null, [['k', 'v1']]); // 0
+    log.roll();
+    put(log, 1, [['k', 'open']]); // 1: open transaction
+    log.roll();
+    put(log, null, [['k', 'v2']]); // 2
+    log.roll();
+    expect(log.lastStableOffset).toBe(1);
+    log.compact(Date.now());
+    expect(contents(log)).toEqual(['0 k=v1', '1 k=open txn', '2 k=v2']);
+    abort(log, 1); // 3
+    log.roll();
+    log.compact(Date.now());
+    expect(contents(log)).toEqual(['2 k=v2', 'ABORT 1@3']);
+    expect(committedOffsets(log)).toEqual([2]);
+  });
+});
+
+describe('random transactions', () => {
+  /** A small deterministic generator (mulberry32), so a failure can be replayed. */
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it('list the same aborted transactions and LSO as a model, for every range, across rolls and crashes', () => {
+    for (const seed of [1, 2, 3]) {
+      const next = random(seed);
+      let log = open(join(dir, `seed-${seed}`), { segmentBytes: 600 });
+      const open_ = new Map<number, number>(); // producer -> first offset
+      const aborted: Array<{ producerId: number; firstOffset: number; marker: number }> = [];
+      for (let step = 0; step < 120; step++) {
+        const pid = 1 + Math.floor(next() * 4);
+        const roll = next();
+        if (roll < 0.5) {
+          const { baseOffset } = produce(log, pid, [`v${step}`]);
+          if (!open_.has(pid)) open_.set(pid, baseOffset);
+        } else if (roll < 0.65) plain(log, [`p${step}`]);
+        else if (roll < 0.97) {
+          const commitIt = next() < 0.5;
+          const { baseOffset } = commitIt ? commit(log, pid) : abort(log, pid);
+          if (!commitIt) aborted.push({ producerId: pid, firstOffset: open_.get(pid) ?? baseOffset, marker: baseOffset });
+          open_.delete(pid);
+        } else log = reopen(log, next() < 0.5, { segmentBytes: 600 });
+        const lso = Math.min(log.highWatermark, ...open_.values());
+        expect(log.lastStableOffset).toBe(lso);
+      }
+      expect(log.segmentCount).toBeGreaterThan(2);
+      const end = log.logEndOffset;
+      for (let from = 0; from <= end; from += 3) {
+        for (let upTo = from; upTo <= end; upTo += 5) {
+          const want = aborted.filter((t) => t.firstOffset < upTo && t.marker >= from).map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset }));
+          expect(log.abortedTransactions(from, upTo), `seed ${seed} [${from}, ${upTo})`).toEqual(want);
+        }
+      }
+    }
   });
 });

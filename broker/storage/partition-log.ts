@@ -218,9 +218,12 @@ export class PartitionLog {
     return this.hw;
   }
 
-  /** min(HW, first offset of the earliest open transaction): read_committed consumers read below it. */
+  /**
+   * min(HW, first offset of the earliest open transaction): read_committed consumers read below
+   * it. Never below the log start: retention or DeleteRecords may have removed the start of an
+   * open transaction, whose records past the log start must stay hidden all the same.
+   */
   get lastStableOffset(): number {
-    // A transaction whose start DeleteRecords removed holds it at the log start, as Kafka's does.
     const unstable = Math.max(this.producers.firstUnstableOffset, this.logStartOffset);
     return unstable < this.hw ? unstable : this.hw;
   }
@@ -230,8 +233,18 @@ export class PartitionLog {
     const found: Array<{ producerId: number; firstOffset: number }> = [];
     // A transaction overlapping the range ends at or past fromOffset, so its marker is in this segment or a later one.
     for (let i = this.segmentFor(fromOffset); i < this.segments.length; i++) {
-      for (const t of this.segments[i]!.txnIndex.entries) {
-        if (t.lastOffset >= fromOffset && t.firstOffset < upToOffset) found.push({ producerId: t.producerId, firstOffset: t.firstOffset });
+      const entries = this.segments[i]!.txnIndex.entries;
+      // Entries are in marker order: skip those that ended before the range.
+      let lo = 0;
+      let hi = entries.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (entries[mid]!.lastOffset < fromOffset) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let e = lo; e < entries.length; e++) {
+        const t = entries[e]!;
+        if (t.firstOffset < upToOffset) found.push({ producerId: t.producerId, firstOffset: t.firstOffset });
         // Every transaction aborted after this one started at or past its lastStableOffset.
         if (t.lastStableOffset >= upToOffset) return found;
       }
@@ -636,10 +649,12 @@ export class PartitionLog {
    * (min.cleanable.dirty.ratio); null when it was not time yet.
    */
   compact(now = Date.now()): CleanResult | null {
-    // The active segment is never cleaned, nor anything past the high watermark: a record
-    // that supersedes others there may yet be truncated away.
+    // The active segment is never cleaned, nor anything past the last stable offset: a record
+    // that supersedes others past the high watermark may yet be truncated away, and an open
+    // transaction may yet be aborted.
+    const stable = this.lastStableOffset;
     let cleanable = this.segments.length - 1;
-    while (cleanable > 0 && this.segments[cleanable - 1]!.nextOffset > this.hw) cleanable--;
+    while (cleanable > 0 && this.segments[cleanable - 1]!.nextOffset > stable) cleanable--;
     const sealed = this.segments.slice(0, cleanable);
     const rest = this.segments.slice(cleanable);
     const checkpoint = join(this.dir, CLEANER_CHECKPOINT);
@@ -651,7 +666,8 @@ export class PartitionLog {
       if (s.nextOffset > cleanedUpTo) dirty += s.size;
     }
     if (dirty === 0 || dirty / total < this.config.minCleanableDirtyRatio) return null;
-    const { segments, result } = cleanSegments(sealed, now, this.config.deleteRetentionMs, this.config.indexIntervalBytes);
+    const aborted = this.segments.flatMap((s) => s.txnIndex.entries);
+    const { segments, result } = cleanSegments(sealed, aborted, now, this.config.deleteRetentionMs, this.config.indexIntervalBytes);
     this.segments = [...segments, ...rest];
     this.positions.clear();
     writeFileAtomic(checkpoint, String(rest[0]!.baseOffset));

@@ -142,6 +142,11 @@ describe('authorization of each API', () => {
     expect(fetched.responses[0]!.partitions[0]!.errorCode).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
   });
 
+  it('DescribeProducers needs READ on each topic', async () => {
+    const described = await c.send(M.describeProducersApi, 0, { topics: ['bob-x', 'free-x'].map((name) => ({ name, partitionIndexes: [0] })) });
+    expect(Object.fromEntries(described.topics.map((t) => [t.name, t.partitions[0]!.errorCode]))).toEqual({ 'bob-x': ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'free-x': ErrorCode.NONE });
+  });
+
   it('a DENY of ALTER and DESCRIBE on the cluster refuses the cluster operations and the ACL APIs', async () => {
     const denied = await c.send(M.createAclsApi, 3, {
       creations: [Op.ALTER, Op.DESCRIBE].map((op) => creation(ResourceType.CLUSTER, CLUSTER_NAME, PatternType.LITERAL, 'User:*', op, AclPermission.DENY)),

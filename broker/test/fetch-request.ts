@@ -10,6 +10,8 @@ export interface ConsumerFetchOptions {
   minBytes?: number;
   /** Both the response and the partition limit. */
   maxBytes?: number;
+  /** 0 read_uncommitted (the default), 1 read_committed. */
+  isolationLevel?: number;
 }
 
 export function consumerFetch(topic: string, options: ConsumerFetchOptions = {}): FetchRequest {
@@ -21,7 +23,7 @@ export function consumerFetch(topic: string, options: ConsumerFetchOptions = {})
     maxWaitMs: options.maxWaitMs ?? 0,
     minBytes: options.minBytes ?? 0,
     maxBytes,
-    isolationLevel: 0,
+    isolationLevel: options.isolationLevel ?? 0,
     sessionId: 0,
     sessionEpoch: -1,
     topics: [
