@@ -279,6 +279,8 @@ export class TransactionCoordinator {
 
   /** Writes the markers of a prepared transaction, then its Complete state; retried while this broker coordinates it. */
   private async completeTransaction(loaded: LoadedPartition, meta: TransactionMetadata): Promise<void> {
+    // Not from within the leadership change that loaded the partition: markers write other partitions' logs.
+    await new Promise((resolve) => setImmediate(resolve));
     const commit = meta.state === 'PrepareCommit';
     const partitions = [...meta.partitions].flatMap(([topic, ids]) => [...ids].map((partition) => ({ topic, partition })));
     const current = () => this.isCurrent(loaded, meta);
