@@ -181,6 +181,8 @@ describe('transactions on one broker', () => {
     const metrics = await (await fetch(`${broker.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/^samsa_transactions_timed_out_total 1$/m);
     expect(metrics).toMatch(/^samsa_transaction_markers_written_total\{result="abort"\} [1-9]/m);
+    expect(metrics).toMatch(/^samsa_transactions\{state="CompleteAbort"\} [1-9]/m);
+    expect(metrics).toMatch(/^samsa_transactions\{state="Ongoing"\} 0$/m);
   });
 
   it('answers the coordinator APIs over the wire with Kafka\'s codes, and advertises transactions v1 only', async () => {
