@@ -269,6 +269,40 @@ describe('transactions on one broker', () => {
   });
 });
 
+describe('expiration of transactional ids', () => {
+  let broker: BrokerProcess;
+
+  beforeAll(async () => {
+    broker = await BrokerProcess.start({ 'transactional.id.expiration.ms': '1500', 'transaction.remove.expired.transaction.cleanup.interval.ms': '300' });
+  });
+
+  afterAll(async () => {
+    await broker?.destroy();
+  });
+
+  it('removes an idle id with a tombstone: gone after a restart too, and a new producer of it gets a new producer id', async () => {
+    const init = async () => {
+      const c = await KafkaConnection.open('127.0.0.1', broker.port, 'txn-expiry');
+      try {
+        await c.send(findCoordinatorApi, 4, { key: '', keyType: 1, coordinatorKeys: ['short-lived'] });
+        return await c.send(initProducerIdApi, 4, { transactionalId: 'short-lived', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+      } finally {
+        await c.close();
+      }
+    };
+    const first = await init();
+    expect(first.errorCode).toBe(ErrorCode.NONE);
+    await eventually('the idle id to expire', async () => ((await describeTransaction(broker.port, 'short-lived')).errorCode === ErrorCode.TRANSACTIONAL_ID_NOT_FOUND ? true : undefined));
+    expect(await (await fetch(`${broker.httpUrl}/metrics`)).text()).toMatch(/^samsa_transactional_ids_expired_total 1$/m);
+    await broker.stop();
+    await broker.launch();
+    expect((await describeTransaction(broker.port, 'short-lived')).errorCode).toBe(ErrorCode.TRANSACTIONAL_ID_NOT_FOUND);
+    const again = await init();
+    expect(again).toMatchObject({ errorCode: ErrorCode.NONE, producerEpoch: 0 });
+    expect(again.producerId).not.toBe(first.producerId);
+  });
+});
+
 describe('authorization of the transaction APIs', () => {
   let broker: BrokerProcess;
   let c: KafkaConnection;
