@@ -11,6 +11,7 @@ import { Consumer, Producer, stringDeserializers } from '@platformatic/kafka';
 import { BrokerProcess, freePort } from '../broker/test/broker-process.ts';
 import { KafkaProcess, ensureKafka, kafkaTool } from '../broker/test/kafka-process.ts';
 import { TlsTestFiles, keystorePem } from '../broker/test/tls-files.ts';
+import { compileJava, runJava } from '../broker/test/java-programs.ts';
 import { Comparison, type Metric, type System } from './comparison.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, records: { type: 'string', default: '200000' } } });
@@ -24,6 +25,10 @@ const KEYSTORE = tlsFiles.write('broker.pem', keystorePem(tlsFiles.broker()));
 const TRUSTSTORE = tlsFiles.write('ca.pem', tlsFiles.ca.cert);
 /** Settings of Kafka's tools on the SSL listener. */
 const TLS_CLIENT = tlsFiles.write('client.properties', `security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location=${TRUSTSTORE}\n`);
+/** ConsumerPerformance reading only committed transactions. */
+const READ_COMMITTED = tlsFiles.write('read-committed.properties', 'isolation.level=read_committed\n');
+/** The Java client and bench/java/TransactionalPerformance.java, compiled in main(). */
+let javaClasspath = '';
 
 interface Running {
   bootstrap: string;
@@ -126,6 +131,26 @@ function endToEndLatency(bootstrap: string, topic: string) {
   return { avg: Number(avg[1]), p50: Number(m[1]), p99: Number(m[2]), p999: Number(m[3]) };
 }
 
+/**
+ * The Java client's transactional produce (begin, send, commit; 100 and 10 records per
+ * transaction), then ConsumerPerformance with isolation.level=read_committed over the topic of
+ * 100-record transactions (its control batches included).
+ */
+async function transactions(system: System, bootstrap: string): Promise<void> {
+  for (const perTransaction of [100, 10]) {
+    const records = Math.round(perTransaction === 100 ? RECORDS / 4 : RECORDS / 20);
+    const topic = `txn-${perTransaction}`;
+    createTopic(bootstrap, topic, 1);
+    const out = await runJava(javaClasspath, 'TransactionalPerformance', [bootstrap, topic, String(records), String(perTransaction), '100', `bench-${topic}`], 600_000);
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { recordsPerSec: number; transactionsPerSec: number };
+    const scenario = `Java client transactional produce 100 B, ${perTransaction} records per transaction`;
+    record({ scenario, unit: 'records/s', higherIsBetter: true }, system, r.recordsPerSec);
+    record({ scenario, unit: 'transactions/s', higherIsBetter: true }, system, r.transactionsPerSec);
+  }
+  const c = consumerPerformance(bootstrap, 'txn-100', Math.round(RECORDS / 4), READ_COMMITTED);
+  record({ scenario: 'ConsumerPerformance 100 B, read_committed, 100-record transactions', unit: 'MB/s', higherIsBetter: true }, system, c.mbPerSec);
+}
+
 async function jsClients(system: System, bootstrap: string): Promise<void> {
   const n = Math.min(RECORDS, 100_000);
   const value = Buffer.alloc(100, 'v');
@@ -212,6 +237,7 @@ async function round(system: System): Promise<void> {
       record({ scenario: `TLS ProducerPerformance ${size} B, 6 partitions, acks=1`, unit: 'MB/s', higherIsBetter: true }, system, r.mbPerSec);
       record({ scenario: `TLS ConsumerPerformance ${size} B, 6 partitions`, unit: 'MB/s', higherIsBetter: true }, system, c.mbPerSec);
     }
+    await transactions(system, broker.bootstrap);
   } finally {
     await broker.stop();
   }
@@ -219,6 +245,7 @@ async function round(system: System): Promise<void> {
 
 async function main(): Promise<void> {
   ensureKafka();
+  javaClasspath = compileJava('scripts/java/pom.xml', '.cache/java/lib', ['bench/java/TransactionalPerformance.java']);
   for (let r = 0; r < ROUNDS; r++) {
     for (const system of r % 2 === 0 ? (['samsa', 'kafka'] as const) : (['kafka', 'samsa'] as const)) {
       process.stderr.write(`round ${r + 1}/${ROUNDS}: ${system}\n`);
