@@ -18,6 +18,11 @@ import { PartitionHealth } from './replication/partition-health.js';
 import { type TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
 import { ProducerIdAllocator } from './metadata/producer-ids.js';
 import { GroupCoordinator, OFFSETS_TOPIC } from './groups/coordinator.js';
+import { TransactionCoordinator } from './transactions/coordinator.js';
+import { TransactionStateTopic } from './transactions/transaction-state-topic.js';
+import { TxnMarkerSender } from './transactions/marker-sender.js';
+import { TxnMarkerWriter } from './transactions/marker-writer.js';
+import { TRANSACTION_STATE_TOPIC, TxnState } from './transactions/transaction-log-records.js';
 import { KafkaError } from './protocol/errors.js';
 import { createHttpServer } from './server/http-server.js';
 import { KafkaServer, listenerSettings } from './server/kafka-server.js';
@@ -65,6 +70,9 @@ export class Broker implements BrokerContext {
   readonly topics: TopicService;
   readonly producerIds: ProducerIdAllocator;
   readonly groups: GroupCoordinator;
+  readonly transactions: TransactionCoordinator;
+  readonly txnMarkers: TxnMarkerWriter;
+  private readonly txnMarkerSender: TxnMarkerSender;
   readonly view: ClusterView;
   readonly replicas: ReplicaManager;
   readonly controller: Controller;
@@ -166,6 +174,23 @@ export class Broker implements BrokerContext {
       if (leading) this.groups.loadPartition(partition);
       else this.groups.unloadPartition(partition);
     });
+    // The coordinator of a transactional id is the leader of its __transaction_state partition.
+    const txnLogger = options.logger.child({ component: 'transactions' });
+    const requestTimeoutMs = () => this.config.int('request.timeout.ms');
+    const txnMetrics = this.metrics.trackTransactions(() => this.transactions.countByState(), Object.keys(TxnState));
+    this.txnMarkers = new TxnMarkerWriter(this.replicas, this.registry, requestTimeoutMs);
+    this.txnMarkerSender = new TxnMarkerSender(this.nodeId, this.view, this.registry, (nodeId) => this.replicas.interBrokerEndpoint(nodeId), (marker, topic, partition) => this.txnMarkers.write(marker, topic, partition), txnLogger, txnMetrics.markersWritten);
+    const txnStateTopic = new TransactionStateTopic(this.config, this.topics, this.logs, txnLogger, () => this.view.brokers.size, (partition) => {
+      const replica = this.replicas.replica(TRANSACTION_STATE_TOPIC, partition);
+      if (replica?.role !== 'leader') return undefined;
+      return { log: replica.log, leaderEpoch: replica.leaderEpoch, committed: (offset: number) => this.replicas.waitForCommit(replica, offset, requestTimeoutMs()) };
+    });
+    this.transactions = new TransactionCoordinator(this.config, txnStateTopic, () => this.producerIds.allocate(), this.txnMarkerSender, txnLogger, txnMetrics);
+    this.replicas.onLeadershipChange((topic, partition, leading) => {
+      if (topic !== TRANSACTION_STATE_TOPIC) return;
+      if (leading) this.transactions.loadPartition(partition);
+      else this.transactions.unloadPartition(partition);
+    });
     const interBrokerTls = tlsByListener.get(this.listeners.interBroker);
     const interBroker = this.listeners.listeners.find((l) => l.name === this.listeners.interBroker)!;
     this.replicas.useInterBrokerListener(
@@ -211,6 +236,7 @@ export class Broker implements BrokerContext {
     await this.quotas.load();
     this.topics.openAll();
     this.replicas.start();
+    this.transactions.start();
     this.offsetExpiryTimer = setInterval(() => {
       try {
         this.groups.expireOffsets();
@@ -282,6 +308,8 @@ export class Broker implements BrokerContext {
     this.quotas.stop();
     clearInterval(this.offsetExpiryTimer);
     this.groups.close();
+    this.transactions.close();
+    this.txnMarkerSender.close();
     this.logs.close();
     await this.store.close();
     await this.http.close();

@@ -10,6 +10,7 @@ import { tlsConfigDefs } from './security/tls-config.js';
 import { authorizerConfigDefs } from './security/authorizer-config.js';
 import { saslConfigDefs } from './security/sasl/sasl-config.js';
 import { quotaConfigDefs } from './security/quota-config.js';
+import { transactionConfigDefs } from './transactions/config.js';
 
 export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
 
@@ -171,6 +172,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   ...authorizerConfigDefs,
   ...saslConfigDefs,
   ...quotaConfigDefs,
+  ...transactionConfigDefs,
 ];
 
 const topicDefs = new Map(topicConfigDefs.map((d) => [d.name, d]));

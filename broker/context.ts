@@ -6,6 +6,8 @@ import type { DynamicBrokerConfigs } from './metadata/dynamic-configs.js';
 import type { TopicRecord, TopicRegistry } from './metadata/topic-registry.js';
 import type { ProducerIdAllocator } from './metadata/producer-ids.js';
 import type { GroupCoordinator } from './groups/coordinator.js';
+import type { TransactionCoordinator } from './transactions/coordinator.js';
+import type { TxnMarkerWriter } from './transactions/marker-writer.js';
 import type { LogManager } from './storage/log-manager.js';
 import type { TopicService } from './topics.js';
 import type { ClusterView } from './metadata/cluster-view.js';
@@ -35,6 +37,10 @@ export interface BrokerContext {
   readonly logger: Logger;
   readonly producerIds: ProducerIdAllocator;
   readonly groups: GroupCoordinator;
+  /** The transaction coordinator of the transactional ids whose __transaction_state partitions this broker leads. */
+  readonly transactions: TransactionCoordinator;
+  /** Writes transaction markers at partitions this broker leads. */
+  readonly txnMarkers: TxnMarkerWriter;
   /** Brokers, controller and partition states of the cluster. */
   readonly view: ClusterView;
   /** This broker's replicas: which partitions it leads or follows. */

@@ -174,4 +174,34 @@ export class BrokerMetrics {
       },
     });
   }
+
+  /** The transaction coordinator: ids it coordinates by state (read at each scrape), markers written, timed-out transactions, expired ids. */
+  trackTransactions(countByState: () => ReadonlyMap<string, number>, states: readonly string[]): TransactionMetrics {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'samsa_transactions',
+      help: 'Transactional ids this broker coordinates, by state (Empty, Ongoing, PrepareCommit, ... as Kafka names them).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = countByState();
+        for (const state of states) this.set({ state }, counts.get(state) ?? 0);
+      },
+    });
+    const markers = new Counter({ name: 'samsa_transaction_markers_written_total', help: 'Transaction markers written for transactions this broker coordinates, by result (commit, abort).', labelNames: ['result'], registers });
+    for (const result of ['commit', 'abort']) markers.inc({ result }, 0);
+    const timedOut = new Counter({ name: 'samsa_transactions_timed_out_total', help: 'Open transactions aborted because they passed their transaction.timeout.ms.', registers });
+    const expired = new Counter({ name: 'samsa_transactional_ids_expired_total', help: 'Transactional ids removed after transactional.id.expiration.ms without a transaction.', registers });
+    return {
+      markersWritten: (count, result) => markers.inc({ result }, count),
+      timedOut: () => timedOut.inc(),
+      expired: () => expired.inc(),
+    };
+  }
+}
+
+export interface TransactionMetrics {
+  markersWritten(count: number, result: 'commit' | 'abort'): void;
+  timedOut(): void;
+  expired(): void;
 }

@@ -46,6 +46,12 @@ import {
   alterUserScramCredentialsApi,
   describeClientQuotasApi,
   alterClientQuotasApi,
+  addPartitionsToTxnApi,
+  addOffsetsToTxnApi,
+  endTxnApi,
+  writeTxnMarkersApi,
+  listTransactionsApi,
+  describeTransactionsApi,
   describeProducersApi,
   type ApiVersionsResponse,
   type FetchRequest,
@@ -81,6 +87,7 @@ import {
   handleOffsetDelete,
 } from './groups.js';
 import { handleDescribeAcls, handleCreateAcls, handleDeleteAcls } from './acls.js';
+import { handleAddOffsetsToTxn, handleAddPartitionsToTxn, handleDescribeTransactions, handleEndTxn, handleListTransactions, handleWriteTxnMarkers } from './transactions.js';
 import {
   authorizedAlterConfigs,
   authorizedAlterClientQuotas,
@@ -118,6 +125,12 @@ import {
   authorizedTxnOffsetCommit,
   authorizedProduce,
   authorizedSyncGroup,
+  authorizedAddPartitionsToTxn,
+  authorizedAddOffsetsToTxn,
+  authorizedEndTxn,
+  authorizedWriteTxnMarkers,
+  authorizedListTransactions,
+  authorizedDescribeTransactions,
 } from './authorization.js';
 
 /** A handler returns the response body, or null when none is sent (Produce with acks=0). */
@@ -165,7 +178,7 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(alterConfigsApi, 0, guarded(authorizedAlterConfigs, (b, req) => handleAlterConfigs(b, req))),
     serve(incrementalAlterConfigsApi, 0, guarded(authorizedIncrementalAlterConfigs, (b, req) => handleIncrementalAlterConfigs(b, req))),
     serve(describeClusterApi, 0, guarded(authorizedDescribeCluster, handleDescribeCluster)),
-    serve(initProducerIdApi, 0, guarded(authorizedInitProducerId, (b, req) => handleInitProducerId(b, req))),
+    serve(initProducerIdApi, 0, guarded(authorizedInitProducerId, handleInitProducerId)),
     serve(findCoordinatorApi, 0, guarded(authorizedFindCoordinator, handleFindCoordinator)),
     serve(joinGroupApi, 0, guarded(authorizedJoinGroup, handleJoinGroup)),
     serve(syncGroupApi, 0, guarded(authorizedSyncGroup, (b, req) => handleSyncGroup(b, req))),
@@ -188,6 +201,13 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(alterUserScramCredentialsApi, 0, guarded(authorizedAlterUserScramCredentials, (b, req) => handleAlterUserScramCredentials(b, req))),
     serve(describeClientQuotasApi, 0, guarded(authorizedDescribeClientQuotas, (b, req) => handleDescribeClientQuotas(b, req))),
     serve(alterClientQuotasApi, 0, guarded(authorizedAlterClientQuotas, (b, req) => handleAlterClientQuotas(b, req))),
+    // Transactions v1 only: AddPartitionsToTxn v4+ is KIP-890's broker-to-broker verification, EndTxn v5 its transactions v2.
+    serve(addPartitionsToTxnApi, 0, guarded(authorizedAddPartitionsToTxn, handleAddPartitionsToTxn), 3),
+    serve(addOffsetsToTxnApi, 0, guarded(authorizedAddOffsetsToTxn, handleAddOffsetsToTxn)),
+    serve(endTxnApi, 0, guarded(authorizedEndTxn, handleEndTxn), 4),
+    serve(writeTxnMarkersApi, 1, guarded(authorizedWriteTxnMarkers, (b, req) => handleWriteTxnMarkers(b, req))),
+    serve(listTransactionsApi, 0, guarded(authorizedListTransactions, (b, req, ctx) => handleListTransactions(b, req, ctx))),
+    serve(describeTransactionsApi, 0, guarded(authorizedDescribeTransactions, (b, req) => handleDescribeTransactions(b, req))),
     serve(describeProducersApi, 0, guarded(authorizedDescribeProducers, (b, req) => handleDescribeProducers(b, req))),
   ].map((api) => [api.spec.key, api]),
 );

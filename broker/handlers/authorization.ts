@@ -41,6 +41,15 @@ import {
   handleDeleteGroups,
   handleOffsetDelete,
 } from './groups.js';
+import {
+  addPartitionsResponse,
+  handleAddOffsetsToTxn,
+  handleAddPartitionsToTxn,
+  handleDescribeTransactions,
+  handleEndTxn,
+  handleListTransactions,
+  handleWriteTxnMarkers,
+} from './transactions.js';
 
 const NOT_REQUESTED = -2147483648;
 const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
@@ -373,7 +382,7 @@ export async function authorizedInitProducerId(broker: BrokerContext, req: M.Ini
   } else if (!onCluster(broker, ctx, Op.IDEMPOTENT_WRITE, false) && !az(broker).authorizeAny(ctx, Op.WRITE, R.TOPIC)) {
     return refused(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
   }
-  return handleInitProducerId(broker, req);
+  return handleInitProducerId(broker, req, ctx);
 }
 
 // ---- Groups ----
@@ -539,4 +548,56 @@ export function authorizedDescribeClientQuotas(broker: BrokerContext, req: M.Des
 export async function authorizedAlterClientQuotas(broker: BrokerContext, req: M.AlterClientQuotasRequest, ctx: RequestContext): Promise<M.AlterClientQuotasResponse> {
   if (onCluster(broker, ctx, Op.ALTER_CONFIGS)) return handleAlterClientQuotas(broker, req);
   return { throttleTimeMs: 0, entries: req.entries.map((e) => ({ errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: CLUSTER_DENIED, entity: e.entity })) };
+}
+
+// ---- Transactions ----
+
+const onTransactionalId = (broker: BrokerContext, ctx: RequestContext, op: number, id: string, log = true) => az(broker).authorize(ctx, op, R.TRANSACTIONAL_ID, id, log);
+
+/** WRITE on the transactional id, then WRITE on each topic (the others of a refused request are not attempted). */
+export async function authorizedAddPartitionsToTxn(broker: BrokerContext, req: M.AddPartitionsToTxnRequest, ctx: RequestContext): Promise<M.AddPartitionsToTxnResponse> {
+  const topics = req.v3AndBelowTopics;
+  if (!onTransactionalId(broker, ctx, Op.WRITE, req.v3AndBelowTransactionalId)) return addPartitionsResponse(topics, () => ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+  const refused = new Set(topics.filter((t) => !onTopic(broker, ctx, Op.WRITE, t.name)).map((t) => t.name));
+  if (refused.size === 0) return handleAddPartitionsToTxn(broker, req, ctx);
+  return addPartitionsResponse(topics, (topic) => (refused.has(topic) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.OPERATION_NOT_ATTEMPTED));
+}
+
+/** WRITE on the transactional id, READ on the group. */
+export async function authorizedAddOffsetsToTxn(broker: BrokerContext, req: M.AddOffsetsToTxnRequest, ctx: RequestContext): Promise<M.AddOffsetsToTxnResponse> {
+  if (!onTransactionalId(broker, ctx, Op.WRITE, req.transactionalId)) return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED };
+  if (!onGroup(broker, ctx, Op.READ, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
+  return handleAddOffsetsToTxn(broker, req, ctx);
+}
+
+/** WRITE on the transactional id. */
+export async function authorizedEndTxn(broker: BrokerContext, req: M.EndTxnRequest, ctx: RequestContext): Promise<M.EndTxnResponse> {
+  if (onTransactionalId(broker, ctx, Op.WRITE, req.transactionalId)) return handleEndTxn(broker, req, ctx);
+  return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 };
+}
+
+/** CLUSTER_ACTION on the cluster: only brokers (transaction coordinators) write markers. */
+export async function authorizedWriteTxnMarkers(broker: BrokerContext, req: M.WriteTxnMarkersRequest, ctx: RequestContext): Promise<M.WriteTxnMarkersResponse> {
+  if (onCluster(broker, ctx, Op.CLUSTER_ACTION)) return handleWriteTxnMarkers(broker, req);
+  return {
+    markers: req.markers.map((m) => ({
+      producerId: m.producerId,
+      topics: m.topics.map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED })) })),
+    })),
+  };
+}
+
+/** Lists only the transactional ids the principal may DESCRIBE. */
+export function authorizedListTransactions(broker: BrokerContext, req: M.ListTransactionsRequest, ctx: RequestContext): M.ListTransactionsResponse {
+  return handleListTransactions(broker, req, ctx, (id) => onTransactionalId(broker, ctx, Op.DESCRIBE, id, false));
+}
+
+/** DESCRIBE on each transactional id; the topics of a transaction the principal may not DESCRIBE are left out. */
+export function authorizedDescribeTransactions(broker: BrokerContext, req: M.DescribeTransactionsRequest, ctx: RequestContext): M.DescribeTransactionsResponse {
+  const [allowed, refused] = split(req.transactionalIds, (id) => onTransactionalId(broker, ctx, Op.DESCRIBE, id));
+  const response = handleDescribeTransactions(broker, { transactionalIds: allowed }, (topic) => onTopic(broker, ctx, Op.DESCRIBE, topic, false));
+  response.transactionStates.push(
+    ...refused.map((transactionalId) => ({ errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, transactionalId, transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1, producerId: -1, producerEpoch: -1, topics: [] })),
+  );
+  return response;
 }

@@ -37,6 +37,7 @@ import { readConsumerProtocolSubscription, consumerProtocolSubscriptionVersions 
 import { Reader } from '../protocol/reader.js';
 import { OFFSETS_TOPIC } from '../groups/coordinator.js';
 import { partitionForGroup } from '../groups/offsets-records.js';
+import { TRANSACTION_STATE_TOPIC } from '../transactions/transaction-log-records.js';
 
 const GROUP_KEY = 0;
 const TRANSACTION_KEY = 1;
@@ -49,8 +50,17 @@ export async function handleFindCoordinator(broker: BrokerContext, req: FindCoor
   const coordinators: Coordinator[] = [];
   for (const key of keys) {
     const none = { key, nodeId: -1, host: '', port: -1 };
-    if (req.keyType === TRANSACTION_KEY) {
-      coordinators.push({ ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'transactions are not supported by this broker yet' });
+    if (req.keyType === TRANSACTION_KEY && key === '') {
+      coordinators.push({ ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'the transactional id is empty' });
+    } else if (req.keyType === TRANSACTION_KEY) {
+      // The coordinator of a transactional id is the leader of its __transaction_state partition.
+      await broker.transactions.ensureStateTopic();
+      const topic = broker.registry.get(TRANSACTION_STATE_TOPIC);
+      const partition = broker.transactions.partitionFor(key);
+      const state = topic && partition !== undefined ? broker.view.partition(topic, partition)?.state : undefined;
+      const leader = state && state.leader >= 0 ? broker.broker(state.leader, ctx.listenerName) : undefined;
+      if (!leader) coordinators.push({ ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'the transaction state partition of this id has no leader now' });
+      else coordinators.push({ key, nodeId: leader.nodeId, host: leader.host, port: leader.port, errorCode: ErrorCode.NONE, errorMessage: null });
     } else if (req.keyType !== GROUP_KEY) {
       coordinators.push({ ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unknown coordinator key type ${req.keyType}` });
     } else {

@@ -1,14 +1,12 @@
-// InitProducerId for idempotent producers: a fresh producer id at epoch 0, as Kafka gives one
-// to every producer without a transactional id. Transactions are not served yet.
-import type { BrokerContext } from '../context.js';
+// InitProducerId: for idempotent producers a fresh producer id at epoch 0, as Kafka gives one
+// to every producer without a transactional id; transactional ones go to their coordinator.
+import type { BrokerContext, RequestContext } from '../context.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { InitProducerIdRequest, InitProducerIdResponse } from '../protocol/messages/index.js';
+import { handleTransactionalInitProducerId } from './transactions.js';
 
-export async function handleInitProducerId(broker: BrokerContext, req: InitProducerIdRequest): Promise<InitProducerIdResponse> {
-  if (req.transactionalId !== null) {
-    broker.logger.warn({ transactionalId: req.transactionalId }, 'refused InitProducerId: transactions are not supported yet');
-    return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 };
-  }
+export async function handleInitProducerId(broker: BrokerContext, req: InitProducerIdRequest, ctx: RequestContext): Promise<InitProducerIdResponse> {
+  if (req.transactionalId !== null) return handleTransactionalInitProducerId(broker, { ...req, transactionalId: req.transactionalId }, ctx);
   try {
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: await broker.producerIds.allocate(), producerEpoch: 0 };
   } catch (err) {

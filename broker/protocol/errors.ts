@@ -76,6 +76,13 @@ export const ErrorCode = {
   SASL_AUTHENTICATION_FAILED: 58,
   DUPLICATE_RESOURCE: 92,
   UNACCEPTABLE_CREDENTIAL: 93,
+  // Transactions (the coordinator's answers).
+  INVALID_PRODUCER_ID_MAPPING: 49,
+  INVALID_TRANSACTION_TIMEOUT: 50,
+  CONCURRENT_TRANSACTIONS: 51,
+  OPERATION_NOT_ATTEMPTED: 55,
+  PRODUCER_FENCED: 90,
+  TRANSACTIONAL_ID_NOT_FOUND: 105,
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

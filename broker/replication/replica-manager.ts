@@ -131,6 +131,13 @@ export class ReplicaManager {
     this.interBroker = { listener, tls, sasl };
   }
 
+  /** Where this broker reaches another one: its inter-broker listener, with this broker's TLS and SASL settings for it (followers, transaction markers). */
+  interBrokerEndpoint(nodeId: number): { host: string; port: number; tls?: ConnectionOptions; sasl?: SaslCredentials } | undefined {
+    const b = this.view.brokers.get(nodeId);
+    const e = b && endpointOf(b, this.interBroker.listener);
+    return e && { ...e, tls: this.interBroker.tls?.(), sasl: this.interBroker.sasl };
+  }
+
   /** This broker's replica of a partition, if it holds one. */
   replica(topic: string, partition: number): PartitionReplica | undefined {
     return this.replicas.get(`${topic}\0${partition}`);
@@ -256,11 +263,7 @@ export class ReplicaManager {
     if (!fetcher) {
       fetcher = new ReplicaFetcher(
         leader,
-        () => {
-          const b = this.view.brokers.get(leader);
-          const e = b && endpointOf(b, this.interBroker.listener);
-          return e && { ...e, tls: this.interBroker.tls?.(), sasl: this.interBroker.sasl };
-        },
+        () => this.interBrokerEndpoint(leader),
         {
           nodeId: this.nodeId,
           maxWaitMs: this.config.int('replica.fetch.wait.max.ms'),
