@@ -178,7 +178,7 @@ export class Broker implements BrokerContext {
     const txnLogger = options.logger.child({ component: 'transactions' });
     const requestTimeoutMs = () => this.config.int('request.timeout.ms');
     const txnMetrics = this.metrics.trackTransactions(() => this.transactions.countByState(), Object.keys(TxnState));
-    this.txnMarkers = new TxnMarkerWriter(this.replicas, this.registry, requestTimeoutMs);
+    this.txnMarkers = new TxnMarkerWriter(this.replicas, this.registry, this.groups, requestTimeoutMs);
     this.txnMarkerSender = new TxnMarkerSender(this.nodeId, this.view, this.registry, (nodeId) => this.replicas.interBrokerEndpoint(nodeId), (marker, topic, partition) => this.txnMarkers.write(marker, topic, partition), txnLogger, txnMetrics.markersWritten);
     const txnStateTopic = new TransactionStateTopic(this.config, this.topics, this.logs, txnLogger, () => this.view.brokers.size, (partition) => {
       const replica = this.replicas.replica(TRANSACTION_STATE_TOPIC, partition);

@@ -1,13 +1,15 @@
 // The group coordinator (classic protocol): JoinGroup/SyncGroup/Heartbeat/LeaveGroup drive each
 // group through Empty -> PreparingRebalance -> CompletingRebalance -> Stable; committed offsets
 // and group metadata are records in the compacted topic __consumer_offsets, from which the
-// coordinator rebuilds its state when the broker starts.
+// coordinator rebuilds its state when the broker starts. Offsets committed in a transaction
+// (TxnOffsetCommit) are written as the producer's transactional batch and stay pending until the
+// transaction's marker lands in the offsets partition (KIP-98).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { buildRecordBatch, type RecordToWrite } from '../records/batch-builder.js';
-import { type DecodedRecord, decodeRecords, readBatchInfo, validateClientBatches } from '../records/record-batch.js';
+import { type DecodedRecord, decodeRecords, readBatchInfo, readControlMarker, validateClientBatches } from '../records/record-batch.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { TopicService } from '../topics.js';
@@ -48,6 +50,26 @@ export interface OffsetToCommit {
   metadata: string | null;
 }
 
+/** TxnOffsetCommit: offsets committed in the producer's transaction. */
+export interface TxnOffsetCommit {
+  groupId: string;
+  producerId: number;
+  producerEpoch: number;
+  /** -1 and '' (and null) when the client does not send them (before v3): not checked then. */
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  offsets: OffsetToCommit[];
+}
+
+/** A committed (or pending) offset of one partition, and where its record is in the offsets log. */
+interface StoredOffset extends CommittedOffset {
+  topic: string;
+  partition: number;
+  /** Of two commits of a partition, the one with the later record wins (a transaction's commit marker may come after a newer plain commit). */
+  recordOffset: number;
+}
+
 const joinError = (errorCode: number, memberId = ''): JoinResult => ({
   errorCode,
   generationId: -1,
@@ -63,7 +85,9 @@ const syncError = (errorCode: number): SyncResult => ({ errorCode, protocolType:
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   /** group -> "topic\0partition" -> committed offset */
-  private readonly offsets = new Map<string, Map<string, CommittedOffset & { topic: string; partition: number }>>();
+  private readonly offsets = new Map<string, Map<string, StoredOffset>>();
+  /** producer id -> group -> "topic\0partition" -> offset committed in the producer's open transaction */
+  private readonly pendingTxnOffsets = new Map<number, Map<string, Map<string, StoredOffset>>>();
   private readonly initialDelayMs: number;
   private offsetsTopicReady: Promise<void> | null = null;
 
@@ -104,8 +128,12 @@ export class GroupCoordinator {
     return this.offsetsTopicReady;
   }
 
-  /** Appends to the group's offsets partition; returns the offset after the records, to wait for their replication. */
-  private append(groupId: string, records: RecordToWrite[]): { committed: (offset: number) => Promise<number>; next: number } {
+  /**
+   * Appends to the group's offsets partition, as one batch of the producer's transaction when
+   * `txn` is given; returns the offset of the first record and the offset after the records,
+   * to wait for their replication.
+   */
+  private append(groupId: string, records: RecordToWrite[], txn?: { producerId: number; producerEpoch: number }): { committed: (offset: number) => Promise<number>; first: number; next: number } {
     const topic = this.topics.registry.get(OFFSETS_TOPIC);
     if (!topic) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the offsets topic does not exist yet');
     const partition = partitionForGroup(groupId, topic.partitions.length);
@@ -113,9 +141,11 @@ export class GroupCoordinator {
     if (!leader) throw new KafkaError(ErrorCode.NOT_COORDINATOR, `this broker does not lead offsets partition ${partition}`);
     if (this.logs.get(OFFSETS_TOPIC, partition) !== leader.log) throw new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, `offsets partition ${partition} is not open`);
     const { log } = leader;
-    const batch = buildRecordBatch(records);
-    const result = log.append(batch, validateClientBatches(batch, { maxMessageBytes: Math.max(log.config.maxMessageBytes, batch.length) }), leader.leaderEpoch);
-    return { committed: leader.committed, next: result.lastOffset + 1 };
+    // A transactional batch starts at sequence 0, as Kafka's coordinator writes it: the log checks only its epoch.
+    const batch = txn ? buildRecordBatch(records, { ...txn, baseSequence: 0, transactional: true }) : buildRecordBatch(records);
+    const batches = validateClientBatches(batch, { maxMessageBytes: Math.max(log.config.maxMessageBytes, batch.length) });
+    const result = log.append(batch, batches, leader.leaderEpoch, Date.now(), txn ? 'coordinator' : 'client');
+    return { committed: leader.committed, first: result.baseOffset, next: result.lastOffset + 1 };
   }
 
   private persistGroup(group: Group): void {
@@ -163,21 +193,31 @@ export class GroupCoordinator {
       let pos = 0;
       while (pos < read.records.length) {
         const info = readBatchInfo(read.records, pos);
-        let decoded: DecodedRecord[];
-        try {
-          decoded = decodeRecords(read.records.subarray(pos, pos + info.size));
-        } catch (err) {
-          skip({ partition, offset: info.baseOffset, err }, 'the batch does not decode');
-          decoded = [];
-        }
-        for (const r of decoded) {
+        const batch = read.records.subarray(pos, pos + info.size);
+        if (info.control) {
+          // A transaction marker: the producer's pending offsets in this partition become committed or are dropped.
+          const marker = readControlMarker(batch);
+          if (marker) this.completeTransaction(info.producerId, partition, marker.commit);
+          else skip({ partition, offset: info.baseOffset }, 'the control batch is no transaction marker');
+        } else {
+          let decoded: DecodedRecord[];
           try {
-            if (r.key) this.applyRecord(r.key, r.value);
-            else skip({ partition, offset: r.offset }, 'it has no key');
+            decoded = decodeRecords(batch);
           } catch (err) {
-            skip({ partition, offset: r.offset, err }, 'its key or value does not decode');
+            skip({ partition, offset: info.baseOffset, err }, 'the batch does not decode');
+            decoded = [];
           }
-          records++;
+          // Offsets of a transaction wait for its marker; those of a still open one stay pending (its coordinator sends the marker).
+          const producerId = info.transactional ? info.producerId : null;
+          for (const r of decoded) {
+            try {
+              if (r.key) this.applyRecord(r.key, r.value, r.offset, producerId);
+              else skip({ partition, offset: r.offset }, 'it has no key');
+            } catch (err) {
+              skip({ partition, offset: r.offset, err }, 'its key or value does not decode');
+            }
+            records++;
+          }
         }
         offset = info.baseOffset + info.lastOffsetDelta + 1;
         pos += info.size;
@@ -199,7 +239,12 @@ export class GroupCoordinator {
     }
     const topic = this.topics.registry.get(OFFSETS_TOPIC);
     if (!topic) return;
-    for (const groupId of [...this.offsets.keys()]) if (partitionForGroup(groupId, topic.partitions.length) === partition) this.offsets.delete(groupId);
+    const inPartition = (groupId: string) => partitionForGroup(groupId, topic.partitions.length) === partition;
+    for (const groupId of [...this.offsets.keys()]) if (inPartition(groupId)) this.offsets.delete(groupId);
+    for (const [producerId, byGroup] of this.pendingTxnOffsets) {
+      for (const groupId of [...byGroup.keys()]) if (inPartition(groupId)) byGroup.delete(groupId);
+      if (byGroup.size === 0) this.pendingTxnOffsets.delete(producerId);
+    }
   }
 
   private groupsOf(partition: number): Group[] {
@@ -214,15 +259,20 @@ export class GroupCoordinator {
     for (const m of group.members.values()) if (m.sessionTimer) clearTimeout(m.sessionTimer);
   }
 
-  private applyRecord(key: Buffer, value: Buffer | null): void {
+  /** Replays one record at `recordOffset`; `producerId` is set when it is part of that producer's transaction. */
+  private applyRecord(key: Buffer, value: Buffer | null, recordOffset: number, producerId: number | null): void {
     const k = readKey(key);
     if (!k) throw new Error(`unknown key version ${key.length >= 2 ? key.readInt16BE(0) : 'none'}`);
     if (k.kind === 'offset') {
       const id = `${k.topic}\0${k.partition}`;
-      if (value === null) this.offsets.get(k.group)?.delete(id);
-      else this.offsetsOf(k.group).set(id, { ...readOffsetValue(value), topic: k.topic, partition: k.partition });
+      if (producerId !== null) {
+        if (value === null) this.pendingTxnOffsets.get(producerId)?.get(k.group)?.delete(id);
+        else this.pendingOf(producerId, k.group).set(id, { ...readOffsetValue(value), topic: k.topic, partition: k.partition, recordOffset });
+      } else if (value === null) this.forgetOffset(k.group, id);
+      else this.offsetsOf(k.group).set(id, { ...readOffsetValue(value), topic: k.topic, partition: k.partition, recordOffset });
       return;
     }
+    if (producerId !== null) throw new Error('group metadata inside a transaction');
     if (value === null) {
       this.groups.delete(k.group);
       return;
@@ -246,13 +296,33 @@ export class GroupCoordinator {
     this.groups.set(k.group, group);
   }
 
-  private offsetsOf(groupId: string) {
+  private offsetsOf(groupId: string): Map<string, StoredOffset> {
     let map = this.offsets.get(groupId);
     if (!map) {
       map = new Map();
       this.offsets.set(groupId, map);
     }
     return map;
+  }
+
+  private pendingOf(producerId: number, groupId: string): Map<string, StoredOffset> {
+    let byGroup = this.pendingTxnOffsets.get(producerId);
+    if (!byGroup) {
+      byGroup = new Map();
+      this.pendingTxnOffsets.set(producerId, byGroup);
+    }
+    let map = byGroup.get(groupId);
+    if (!map) {
+      map = new Map();
+      byGroup.set(groupId, map);
+    }
+    return map;
+  }
+
+  /** A tombstone of a partition's offset: the committed offset goes, and so do the pending ones of open transactions (as Kafka replays it). */
+  private forgetOffset(groupId: string, id: string): void {
+    this.offsets.get(groupId)?.delete(id);
+    for (const byGroup of this.pendingTxnOffsets.values()) byGroup.get(groupId)?.delete(id);
   }
 
   // ---- membership ----------------------------------------------------------------------------
@@ -577,11 +647,96 @@ export class GroupCoordinator {
       if (found.group.state === 'CompletingRebalance') return ErrorCode.REBALANCE_IN_PROGRESS;
       this.scheduleSessionExpiry(found.group, found.member);
     }
+    const { codes, records, accepted } = this.offsetRecords(groupId, offsets);
+    if (records.length > 0) {
+      // As Kafka (offsets.commit.required.acks=-1): answered once the offsets partition's ISR has the records.
+      const { committed, first, next } = this.append(groupId, records);
+      const replicated = await committed(next);
+      if (replicated !== ErrorCode.NONE) return failedCodes(codes, replicated);
+      const map = this.offsetsOf(groupId);
+      accepted.forEach((a, i) => map.set(`${a.topic}\0${a.partition}`, { ...a, recordOffset: first + i }));
+      if (!group) {
+        const created = new Group(groupId);
+        this.groups.set(groupId, created);
+      }
+    }
+    return codes;
+  }
+
+  /**
+   * TxnOffsetCommit: the offsets are written as one batch of the producer's transaction and kept
+   * pending under its producer id; OffsetFetch sees them once completeTransaction commits them.
+   * Member and generation are checked only when the client sent them (v3+, KIP-447).
+   */
+  async commitTransactional(req: TxnOffsetCommit): Promise<number[] | number> {
+    if (req.groupId === '') return ErrorCode.INVALID_GROUP_ID;
+    if (req.producerId < 0) return ErrorCode.INVALID_REQUEST;
+    await this.ensureOffsetsTopic();
+    let group = this.groups.get(req.groupId);
+    if (req.groupInstanceId !== null && group) {
+      const current = group.staticMembers.get(req.groupInstanceId);
+      if (current !== undefined && current !== req.memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    }
+    if (req.memberId !== '' && !group?.members.has(req.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (req.generationId >= 0 && req.generationId !== (group?.generationId ?? 0)) return ErrorCode.ILLEGAL_GENERATION;
+    const { codes, records, accepted } = this.offsetRecords(req.groupId, req.offsets);
+    if (records.length > 0) {
+      const { committed, first, next } = this.append(req.groupId, records, { producerId: req.producerId, producerEpoch: req.producerEpoch });
+      // Pending from the append on: a marker written after the batch (an abort on timeout while it
+      // replicates) finds and completes them.
+      const written = accepted.map((a, i): [string, StoredOffset] => [`${a.topic}\0${a.partition}`, { ...a, recordOffset: first + i }]);
+      const pending = this.pendingOf(req.producerId, req.groupId);
+      for (const [id, o] of written) pending.set(id, o);
+      const replicated = await committed(next);
+      if (replicated !== ErrorCode.NONE) {
+        // The client learns its commit failed (and aborts); as Kafka, the offsets are no longer pending.
+        for (const [id, o] of written) if (pending.get(id) === o) pending.delete(id);
+        return failedCodes(codes, replicated);
+      }
+      if (!group) {
+        group = new Group(req.groupId);
+        this.groups.set(req.groupId, group);
+      }
+    }
+    return codes;
+  }
+
+  /**
+   * The marker of producerId's transaction is in offsets partition `partition`: its pending
+   * offsets of the partition's groups become committed (commit) or are dropped. A committed
+   * offset whose record is later in the log than the pending one stays.
+   */
+  completeTransaction(producerId: number, partition: number, commit: boolean): void {
+    const byGroup = this.pendingTxnOffsets.get(producerId);
+    const topic = this.topics.registry.get(OFFSETS_TOPIC);
+    if (!byGroup || !topic) return;
+    for (const [groupId, pending] of [...byGroup]) {
+      if (partitionForGroup(groupId, topic.partitions.length) !== partition) continue;
+      byGroup.delete(groupId);
+      if (!commit) continue;
+      const map = this.offsetsOf(groupId);
+      for (const [id, o] of pending) {
+        const current = map.get(id);
+        if (!current || current.recordOffset < o.recordOffset) map.set(id, o);
+      }
+    }
+    if (byGroup.size === 0) this.pendingTxnOffsets.delete(producerId);
+  }
+
+  /** Whether an open transaction has committed an offset of the partition for the group (OffsetFetch with require_stable waits for it). */
+  hasPendingTxnOffset(groupId: string, topic: string, partition: number): boolean {
+    const id = `${topic}\0${partition}`;
+    for (const byGroup of this.pendingTxnOffsets.values()) if (byGroup.get(groupId)?.has(id)) return true;
+    return false;
+  }
+
+  /** Checks each offset (topic exists, metadata size) and makes the records of those accepted. */
+  private offsetRecords(groupId: string, offsets: OffsetToCommit[]): { codes: number[]; records: RecordToWrite[]; accepted: Array<Omit<StoredOffset, 'recordOffset'>> } {
     const maxMetadata = this.config.int('offset.metadata.max.bytes');
     const now = Date.now();
     const codes: number[] = [];
     const records: RecordToWrite[] = [];
-    const accepted: Array<CommittedOffset & { topic: string; partition: number }> = [];
+    const accepted: Array<Omit<StoredOffset, 'recordOffset'>> = [];
     for (const o of offsets) {
       const topic = this.topics.registry.get(o.topic);
       if (!topic || !topic.partitions[o.partition]) {
@@ -598,22 +753,7 @@ export class GroupCoordinator {
       accepted.push({ ...value, topic: o.topic, partition: o.partition });
       codes.push(ErrorCode.NONE);
     }
-    if (records.length > 0) {
-      // As Kafka (offsets.commit.required.acks=-1): answered once the offsets partition's ISR has the records.
-      const { committed, next } = this.append(groupId, records);
-      const replicated = await committed(next);
-      if (replicated !== ErrorCode.NONE) {
-        const code = replicated === ErrorCode.NOT_LEADER_OR_FOLLOWER ? ErrorCode.NOT_COORDINATOR : ErrorCode.COORDINATOR_NOT_AVAILABLE;
-        return codes.map((c) => (c === ErrorCode.NONE ? code : c));
-      }
-      const map = this.offsetsOf(groupId);
-      for (const a of accepted) map.set(`${a.topic}\0${a.partition}`, a);
-      if (!group) {
-        const created = new Group(groupId);
-        this.groups.set(groupId, created);
-      }
-    }
-    return codes;
+    return { codes, records, accepted };
   }
 
   committed(groupId: string, topic: string, partition: number): CommittedOffset | undefined {
@@ -644,7 +784,7 @@ export class GroupCoordinator {
         continue;
       }
       records.push({ key: offsetKey(groupId, p.topic, p.partition), value: null });
-      this.offsets.get(groupId)?.delete(`${p.topic}\0${p.partition}`);
+      this.forgetOffset(groupId, `${p.topic}\0${p.partition}`);
       codes.push(ErrorCode.NONE);
     }
     if (records.length > 0) this.append(groupId, records);
@@ -665,11 +805,15 @@ export class GroupCoordinator {
     const group = this.groups.get(groupId);
     if (!group || group.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
     if (group.members.size > 0 || group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
-    const records: RecordToWrite[] = [...(this.offsets.get(groupId)?.values() ?? [])].map((o) => ({ key: offsetKey(groupId, o.topic, o.partition), value: null }));
+    // Tombstones for the committed offsets and for those pending in open transactions (they would come back at a commit).
+    const partitions = new Map<string, StoredOffset>(this.offsets.get(groupId));
+    for (const byGroup of this.pendingTxnOffsets.values()) for (const [id, o] of byGroup.get(groupId) ?? []) partitions.set(id, o);
+    const records: RecordToWrite[] = [...partitions.values()].map((o) => ({ key: offsetKey(groupId, o.topic, o.partition), value: null }));
     records.push({ key: groupKey(groupId), value: null });
     this.append(groupId, records);
     group.transition('Dead');
     this.groups.delete(groupId);
+    for (const id of partitions.keys()) this.forgetOffset(groupId, id);
     this.offsets.delete(groupId);
     this.logger.info({ group: groupId }, 'group deleted');
     return ErrorCode.NONE;
@@ -680,17 +824,24 @@ export class GroupCoordinator {
     const retention = this.config.int('offsets.retention.ms');
     for (const group of this.groups.values()) {
       if (group.state !== 'Empty' || now - group.stateTimestamp < retention) continue;
-      const offsets = this.offsets.get(group.id);
-      if (!offsets || offsets.size === 0) continue;
-      this.append(group.id, [...offsets.values()].map((o) => ({ key: offsetKey(group.id, o.topic, o.partition), value: null })));
-      this.offsets.delete(group.id);
-      this.logger.info({ group: group.id }, 'expired the offsets of an empty group');
+      // An offset an open transaction commits again is kept until that transaction ends, as Kafka does.
+      const expired = [...(this.offsets.get(group.id)?.values() ?? [])].filter((o) => !this.hasPendingTxnOffset(group.id, o.topic, o.partition));
+      if (expired.length === 0) continue;
+      this.append(group.id, expired.map((o) => ({ key: offsetKey(group.id, o.topic, o.partition), value: null })));
+      for (const o of expired) this.offsets.get(group.id)?.delete(`${o.topic}\0${o.partition}`);
+      this.logger.info({ group: group.id, partitions: expired.length }, 'expired the offsets of an empty group');
     }
   }
 
   close(): void {
     for (const group of this.groups.values()) this.stopTimers(group);
   }
+}
+
+/** The codes of accepted offsets whose records did not replicate: the coordinator moved, or is not available now. */
+function failedCodes(codes: number[], replicated: number): number[] {
+  const code = replicated === ErrorCode.NOT_LEADER_OR_FOLLOWER ? ErrorCode.NOT_COORDINATOR : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+  return codes.map((c) => (c === ErrorCode.NONE ? code : c));
 }
 
 function sameProtocols(a: Array<{ name: string; metadata: Buffer }>, b: Array<{ name: string; metadata: Buffer }>): boolean {

@@ -34,6 +34,7 @@ import {
   handleHeartbeat,
   handleLeaveGroup,
   handleOffsetCommit,
+  handleTxnOffsetCommit,
   handleOffsetFetch,
   handleDescribeGroups,
   handleListGroups,
@@ -435,6 +436,18 @@ export async function authorizedOffsetCommit(broker: BrokerContext, req: M.Offse
   const [allowed, refused] = split(req.topics, (t) => onTopic(broker, ctx, Op.READ, t.name));
   if (refused.length === 0) return handleOffsetCommit(broker, req);
   const response = allowed.length > 0 ? await handleOffsetCommit(broker, { ...req, topics: allowed }) : { throttleTimeMs: 0, topics: [] };
+  response.topics.push(...failAll(refused, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+  return response;
+}
+
+/** WRITE on the transactional id, READ on the group, then READ on each topic (Kafka's order). */
+export async function authorizedTxnOffsetCommit(broker: BrokerContext, req: M.TxnOffsetCommitRequest, ctx: RequestContext): Promise<M.TxnOffsetCommitResponse> {
+  const failAll = (topics: M.TxnOffsetCommitRequest['topics'], errorCode: number) => topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) }));
+  if (!az(broker).authorize(ctx, Op.WRITE, R.TRANSACTIONAL_ID, req.transactionalId)) return { throttleTimeMs: 0, topics: failAll(req.topics, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED) };
+  if (!onGroup(broker, ctx, Op.READ, req.groupId)) return { throttleTimeMs: 0, topics: failAll(req.topics, ErrorCode.GROUP_AUTHORIZATION_FAILED) };
+  const [allowed, refused] = split(req.topics, (t) => onTopic(broker, ctx, Op.READ, t.name));
+  if (refused.length === 0) return handleTxnOffsetCommit(broker, req);
+  const response = allowed.length > 0 ? await handleTxnOffsetCommit(broker, { ...req, topics: allowed }) : { throttleTimeMs: 0, topics: [] };
   response.topics.push(...failAll(refused, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
   return response;
 }

@@ -1,5 +1,6 @@
 // The classic group protocol on the wire: FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
-// LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups, OffsetDelete.
+// LeaveGroup, OffsetCommit, TxnOffsetCommit, OffsetFetch, DescribeGroups, ListGroups, DeleteGroups,
+// OffsetDelete.
 // Semantics live in groups/coordinator.ts; this module maps versions and fields.
 import type { BrokerContext, RequestContext } from '../context.js';
 import type { Group } from '../groups/group.js';
@@ -17,6 +18,8 @@ import type {
   LeaveGroupResponse,
   OffsetCommitRequest,
   OffsetCommitResponse,
+  TxnOffsetCommitRequest,
+  TxnOffsetCommitResponse,
   OffsetFetchRequest,
   OffsetFetchResponse,
   DescribeGroupsRequest,
@@ -164,11 +167,48 @@ export async function handleOffsetCommit(broker: BrokerContext, req: OffsetCommi
   };
 }
 
-function fetchPartitions(broker: BrokerContext, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null) {
+/** TxnOffsetCommit (KIP-98): offsets the producer's transaction commits, visible once it commits. */
+export async function handleTxnOffsetCommit(broker: BrokerContext, req: TxnOffsetCommitRequest): Promise<TxnOffsetCommitResponse> {
+  const offsets = req.topics.flatMap((t) =>
+    t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata })),
+  );
+  let result: number[] | number;
+  try {
+    await broker.groups.ensureOffsetsTopic();
+    if (notCoordinator(broker, req.groupId)) throw new KafkaError(ErrorCode.NOT_COORDINATOR, `broker ${broker.nodeId} is not the coordinator of group ${req.groupId}`);
+    result = await broker.groups.commitTransactional({
+      groupId: req.groupId,
+      producerId: req.producerId,
+      producerEpoch: req.producerEpoch,
+      generationId: req.generationId,
+      memberId: req.memberId,
+      groupInstanceId: req.groupInstanceId,
+      offsets,
+    });
+  } catch (err) {
+    // A fenced producer epoch (INVALID_PRODUCER_EPOCH), or an offsets log that cannot be written.
+    if (!(err instanceof KafkaError)) throw err;
+    result = err.code;
+  }
+  let i = 0;
+  return {
+    throttleTimeMs: 0,
+    topics: req.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: typeof result === 'number' ? result : result[i++]! })),
+    })),
+  };
+}
+
+/** The group's offsets; with require_stable (v7+), UNSTABLE_OFFSET_COMMIT for a partition an open transaction commits (the consumer retries, KIP-447). */
+function fetchPartitions(broker: BrokerContext, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null, requireStable: boolean) {
   const wanted = topics ?? [...broker.groups.committedTopics(groupId)].map(([name, partitionIndexes]) => ({ name, partitionIndexes: partitionIndexes.sort((a, b) => a - b) }));
   return wanted.map((t) => ({
     name: t.name,
     partitions: t.partitionIndexes.map((partitionIndex): OffsetFetchResponsePartition => {
+      if (requireStable && broker.groups.hasPendingTxnOffset(groupId, t.name, partitionIndex)) {
+        return { partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
+      }
       const c = broker.groups.committed(groupId, t.name, partitionIndex);
       return { partitionIndex, committedOffset: c?.offset ?? -1, committedLeaderEpoch: c?.leaderEpoch ?? -1, metadata: c?.metadata ?? '', errorCode: ErrorCode.NONE };
     }),
@@ -182,12 +222,12 @@ export function handleOffsetFetch(broker: BrokerContext, req: OffsetFetchRequest
       topics: [],
       errorCode: ErrorCode.NONE,
       groups: req.groups.map((g) =>
-        notCoordinator(broker, g.groupId) ? { groupId: g.groupId, topics: [], errorCode: ErrorCode.NOT_COORDINATOR } : { groupId: g.groupId, topics: fetchPartitions(broker, g.groupId, g.topics), errorCode: ErrorCode.NONE },
+        notCoordinator(broker, g.groupId) ? { groupId: g.groupId, topics: [], errorCode: ErrorCode.NOT_COORDINATOR } : { groupId: g.groupId, topics: fetchPartitions(broker, g.groupId, g.topics, req.requireStable), errorCode: ErrorCode.NONE },
       ),
     };
   }
   if (notCoordinator(broker, req.groupId)) return { throttleTimeMs: 0, topics: [], errorCode: ErrorCode.NOT_COORDINATOR, groups: [] };
-  return { throttleTimeMs: 0, topics: fetchPartitions(broker, req.groupId, req.topics), errorCode: ErrorCode.NONE, groups: [] };
+  return { throttleTimeMs: 0, topics: fetchPartitions(broker, req.groupId, req.topics, req.requireStable), errorCode: ErrorCode.NONE, groups: [] };
 }
 
 export function handleDescribeGroups(broker: BrokerContext, req: DescribeGroupsRequest): DescribeGroupsResponse {

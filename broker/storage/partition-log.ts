@@ -47,6 +47,13 @@ export interface FollowerAppendResult {
   lastOffset: number;
 }
 
+/**
+ * Who writes a batch: a client's batches get their sequence numbers checked and their retries
+ * recognised; the broker's own producer batches (the group coordinator's transactional offset
+ * commits) only their producer epoch, as Kafka's coordinator appends.
+ */
+export type AppendOrigin = 'client' | 'coordinator';
+
 export interface OpenLogOptions {
   dir: string;
   config: LogConfig;
@@ -186,11 +193,15 @@ export class PartitionLog {
    * Checks the idempotent batches of a record set against producer state. Returns the original
    * of a retried batch, or null when all may be appended; throws on a gap or a fenced epoch.
    */
-  private checkProducers(batches: BatchInfo[]): ProducerBatch | null {
+  private checkProducers(batches: BatchInfo[], origin: AppendOrigin): ProducerBatch | null {
     // Clients send one batch per partition per request; a set with several is checked in order.
     const pending = new Map<number, { epoch: number; lastSeq: number }>();
     for (const b of batches) {
       if (b.producerId < 0) continue;
+      if (origin === 'coordinator') {
+        this.producers.checkEpoch(b);
+        continue;
+      }
       const before = pending.get(b.producerId);
       if (before) {
         if (b.producerEpoch !== before.epoch || b.baseSequence !== before.lastSeq + 1) {
@@ -334,9 +345,9 @@ export class PartitionLog {
   }
 
   /** Appends a validated client record set: stamps offsets into it and writes it in one call. */
-  append(records: Buffer, batches: BatchInfo[], leaderEpoch: number, now = Date.now()): AppendResult {
+  append(records: Buffer, batches: BatchInfo[], leaderEpoch: number, now = Date.now(), origin: AppendOrigin = 'client'): AppendResult {
     if (this.offline) throw this.offline;
-    const duplicate = this.checkProducers(batches);
+    const duplicate = this.checkProducers(batches, origin);
     if (duplicate) return { baseOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset, logAppendTime: -1, duplicate: true };
     const { result, scanned } = this.write(records, batches, leaderEpoch, now);
     for (const b of scanned) {

@@ -259,4 +259,12 @@ export class ProducerState {
       return 0;
     }
   }
+
+  /** Throws INVALID_PRODUCER_EPOCH when the batch's epoch is older than the producer's current one. */
+  checkEpoch(batch: ProducerAppend): void {
+    const entry = this.producers.get(batch.producerId);
+    if (entry && batch.producerEpoch < entry.epoch) {
+      throw new KafkaError(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${batch.producerId} epoch ${batch.producerEpoch} is older than the current epoch ${entry.epoch}`);
+    }
+  }
 }

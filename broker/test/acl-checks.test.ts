@@ -11,6 +11,7 @@ import { defaultCreateTopicsRequest } from '../protocol/messages/create-topics-r
 import { defaultJoinGroupRequest } from '../protocol/messages/join-group-request.js';
 import { defaultOffsetCommitRequest } from '../protocol/messages/offset-commit-request.js';
 import { defaultOffsetFetchRequest } from '../protocol/messages/offset-fetch-request.js';
+import { defaultTxnOffsetCommitRequest } from '../protocol/messages/txn-offset-commit-request.js';
 import { defaultProduceRequest } from '../protocol/messages/produce-request.js';
 import { defaultInitProducerIdRequest } from '../protocol/messages/init-producer-id-request.js';
 import { defaultDescribeClusterRequest } from '../protocol/messages/describe-cluster-request.js';
@@ -90,6 +91,16 @@ describe('authorization of each API', () => {
     // An idempotent producer may write to some topic (every topic no ACL names).
     const idempotent = await c.send(M.initProducerIdApi, 4, { ...defaultInitProducerIdRequest(), transactionalId: null, transactionTimeoutMs: -1 });
     expect(idempotent.errorCode).toBe(ErrorCode.NONE);
+  });
+
+  it('TxnOffsetCommit checks the transactional id, then the group, then each topic', async () => {
+    const partitions = [{ partitionIndex: 0, committedOffset: 3, committedLeaderEpoch: -1, committedMetadata: null }];
+    const commit = (transactionalId: string, groupId: string, topics: string[]) =>
+      c.send(M.txnOffsetCommitApi, 3, { ...defaultTxnOffsetCommitRequest(), transactionalId, groupId, producerId: 4242, producerEpoch: 0, topics: topics.map((name) => ({ name, partitions })) });
+    const codes = (r: M.TxnOffsetCommitResponse) => Object.fromEntries(r.topics.map((t) => [t.name, t.partitions[0]!.errorCode]));
+    expect(codes(await commit('bob-tx', 'free-txn-group', ['free-x']))).toEqual({ 'free-x': ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED });
+    expect(codes(await commit('free-tx', 'bob-group', ['free-x']))).toEqual({ 'free-x': ErrorCode.GROUP_AUTHORIZATION_FAILED });
+    expect(codes(await commit('free-tx', 'free-txn-group', ['bob-x', 'free-x']))).toEqual({ 'bob-x': ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'free-x': ErrorCode.NONE });
   });
 
   it('groups answer GROUP_AUTHORIZATION_FAILED, and their topics TOPIC_AUTHORIZATION_FAILED', async () => {

@@ -11,6 +11,8 @@ import {
   leaveGroupApi,
   offsetCommitApi,
   offsetFetchApi,
+  txnOffsetCommitApi,
+  apiVersionsApi,
   syncGroupApi,
   createTopicsApi,
 } from '../protocol/messages/index.js';
@@ -123,11 +125,46 @@ describe('group protocol', () => {
     ]);
   });
 
+  it('keeps offsets committed in an open transaction pending: invisible, and UNSTABLE_OFFSET_COMMIT with require_stable', async () => {
+    const advertised = (await c.send(apiVersionsApi, 3, { clientSoftwareName: 'test', clientSoftwareVersion: '1' })).apiKeys.find((k) => k.apiKey === txnOffsetCommitApi.key);
+    expect(advertised).toMatchObject({ minVersion: 0, maxVersion: 4 });
+    const txnCommit = (version: number, memberId: string, generationId: number) =>
+      c.send(txnOffsetCommitApi, version, {
+        transactionalId: 'gp-tx',
+        groupId: 'txn-pending',
+        producerId: 9100,
+        producerEpoch: 0,
+        generationId,
+        memberId,
+        groupInstanceId: null,
+        topics: [{ name: 'gp', partitions: [{ partitionIndex: 0, committedOffset: 11, committedLeaderEpoch: -1, committedMetadata: 'txn' }] }],
+      });
+    // v3+ carries member and generation (KIP-447), checked as OffsetCommit checks them.
+    expect((await txnCommit(3, 'stranger', 1)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    expect((await txnCommit(3, '', -1)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect((await txnCommit(2, '', -1)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE);
+    await expectPending();
+  });
+
   it('keeps committed offsets across a restart', async () => {
     await c.close();
     await broker.restart(true);
     c = await KafkaConnection.open('127.0.0.1', broker.port, 'group-protocol');
     const fetched = await c.send(offsetFetchApi, 7, { groupId: 'handshake', topics: [{ name: 'gp', partitionIndexes: [0] }], groups: [], requireStable: false });
     expect(fetched.topics[0]!.partitions[0]).toMatchObject({ committedOffset: 42, metadata: 'meta' });
+    // The open transaction's offsets are replayed as pending.
+    await expectPending();
   });
 });
+
+/** Group txn-pending's offset of gp-0 is in an open transaction: not visible, unstable for require_stable. */
+async function expectPending() {
+  const fetch = (version: number, requireStable: boolean) => c.send(offsetFetchApi, version, { groupId: 'txn-pending', topics: [{ name: 'gp', partitionIndexes: [0] }], groups: [], requireStable });
+  expect((await fetch(7, false)).topics[0]!.partitions[0]).toMatchObject({ committedOffset: -1, errorCode: ErrorCode.NONE });
+  expect((await fetch(7, true)).topics[0]!.partitions[0]).toMatchObject({ committedOffset: -1, errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT });
+  const v8 = await c.send(offsetFetchApi, 8, { groupId: '', topics: null, groups: [{ groupId: 'txn-pending', memberId: null, memberEpoch: -1, topics: [{ name: 'gp', partitionIndexes: [0, 1] }] }], requireStable: true });
+  expect(v8.groups[0]!.topics[0]!.partitions.map((p) => [p.partitionIndex, p.errorCode])).toEqual([
+    [0, ErrorCode.UNSTABLE_OFFSET_COMMIT],
+    [1, ErrorCode.NONE],
+  ]);
+}

@@ -1,6 +1,8 @@
 // Writes one transaction marker at a partition this broker leads (for its own coordinator, or
 // for another broker's through WriteTxnMarkers) and waits until the partition's ISR has it, as
-// Kafka appends markers with acks=all.
+// Kafka appends markers with acks=all. A marker in an offsets partition also ends the
+// transaction's pending consumer offsets there (the group coordinator's completeTransaction).
+import { type GroupCoordinator, OFFSETS_TOPIC } from '../groups/coordinator.js';
 import type { TopicRegistry } from '../metadata/topic-registry.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
@@ -10,6 +12,7 @@ export class TxnMarkerWriter {
   constructor(
     private readonly replicas: ReplicaManager,
     private readonly registry: TopicRegistry,
+    private readonly groups: GroupCoordinator,
     private readonly timeoutMs: () => number,
   ) {}
 
@@ -25,6 +28,8 @@ export class TxnMarkerWriter {
       if (!(err instanceof KafkaError)) throw err;
       return err.code;
     }
-    return this.replicas.waitForCommit(replica, next, this.timeoutMs());
+    const code = await this.replicas.waitForCommit(replica, next, this.timeoutMs());
+    if (code === ErrorCode.NONE && topic === OFFSETS_TOPIC) this.groups.completeTransaction(marker.producerId, partition, marker.commit);
+    return code;
   }
 }
