@@ -35,7 +35,7 @@ import type { Coordinator } from '../protocol/messages/find-coordinator-response
 import type { OffsetFetchResponsePartition } from '../protocol/messages/offset-fetch-response.js';
 import { readConsumerProtocolSubscription, consumerProtocolSubscriptionVersions } from '../protocol/messages/consumer-protocol-subscription.js';
 import { Reader } from '../protocol/reader.js';
-import { OFFSETS_TOPIC } from '../groups/coordinator.js';
+import { OFFSETS_TOPIC, type OffsetToCommit } from '../groups/coordinator.js';
 import { partitionForGroup } from '../groups/offsets-records.js';
 import { TRANSACTION_STATE_TOPIC } from '../transactions/transaction-log-records.js';
 
@@ -143,40 +143,49 @@ export function handleLeaveGroup(broker: BrokerContext, req: LeaveGroupRequest, 
   };
 }
 
-export async function handleOffsetCommit(broker: BrokerContext, req: OffsetCommitRequest): Promise<OffsetCommitResponse> {
-  const offsets = req.topics.flatMap((t) =>
+type CommittedTopics = Array<{ name: string; partitions: Array<{ partitionIndex: number; committedOffset: number; committedLeaderEpoch: number; committedMetadata: string | null }> }>;
+
+/**
+ * Runs a commit of `topics`' offsets at the group's coordinator and answers per partition; a
+ * KafkaError (not the coordinator, a fenced producer, an offsets log that cannot be written)
+ * answers every partition.
+ */
+async function commitOffsets(
+  broker: BrokerContext,
+  groupId: string,
+  topics: CommittedTopics,
+  commit: (offsets: OffsetToCommit[]) => Promise<number[] | number>,
+): Promise<{ throttleTimeMs: number; topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: number }> }> }> {
+  const offsets = topics.flatMap((t) =>
     t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata })),
   );
   let result: number[] | number;
   try {
     await broker.groups.ensureOffsetsTopic();
-    if (notCoordinator(broker, req.groupId)) throw new KafkaError(ErrorCode.NOT_COORDINATOR, `broker ${broker.nodeId} is not the coordinator of group ${req.groupId}`);
-    result = await broker.groups.commit(req.groupId, req.generationIdOrMemberEpoch, req.memberId, req.groupInstanceId, offsets);
+    if (notCoordinator(broker, groupId)) throw new KafkaError(ErrorCode.NOT_COORDINATOR, `broker ${broker.nodeId} is not the coordinator of group ${groupId}`);
+    result = await commit(offsets);
   } catch (err) {
-    // The offsets log cannot be written (offline log directory): a retriable coordinator error.
     if (!(err instanceof KafkaError)) throw err;
     result = err.code;
   }
   let i = 0;
   return {
     throttleTimeMs: 0,
-    topics: req.topics.map((t) => ({
+    topics: topics.map((t) => ({
       name: t.name,
       partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: typeof result === 'number' ? result : result[i++]! })),
     })),
   };
 }
 
+export function handleOffsetCommit(broker: BrokerContext, req: OffsetCommitRequest): Promise<OffsetCommitResponse> {
+  return commitOffsets(broker, req.groupId, req.topics, (offsets) => broker.groups.commit(req.groupId, req.generationIdOrMemberEpoch, req.memberId, req.groupInstanceId, offsets));
+}
+
 /** TxnOffsetCommit (KIP-98): offsets the producer's transaction commits, visible once it commits. */
-export async function handleTxnOffsetCommit(broker: BrokerContext, req: TxnOffsetCommitRequest): Promise<TxnOffsetCommitResponse> {
-  const offsets = req.topics.flatMap((t) =>
-    t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata })),
-  );
-  let result: number[] | number;
-  try {
-    await broker.groups.ensureOffsetsTopic();
-    if (notCoordinator(broker, req.groupId)) throw new KafkaError(ErrorCode.NOT_COORDINATOR, `broker ${broker.nodeId} is not the coordinator of group ${req.groupId}`);
-    result = await broker.groups.commitTransactional({
+export function handleTxnOffsetCommit(broker: BrokerContext, req: TxnOffsetCommitRequest): Promise<TxnOffsetCommitResponse> {
+  return commitOffsets(broker, req.groupId, req.topics, (offsets) =>
+    broker.groups.commitTransactional({
       groupId: req.groupId,
       producerId: req.producerId,
       producerEpoch: req.producerEpoch,
@@ -184,20 +193,8 @@ export async function handleTxnOffsetCommit(broker: BrokerContext, req: TxnOffse
       memberId: req.memberId,
       groupInstanceId: req.groupInstanceId,
       offsets,
-    });
-  } catch (err) {
-    // A fenced producer epoch (INVALID_PRODUCER_EPOCH), or an offsets log that cannot be written.
-    if (!(err instanceof KafkaError)) throw err;
-    result = err.code;
-  }
-  let i = 0;
-  return {
-    throttleTimeMs: 0,
-    topics: req.topics.map((t) => ({
-      name: t.name,
-      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: typeof result === 'number' ? result : result[i++]! })),
-    })),
-  };
+    }),
+  );
 }
 
 /** The group's offsets; with require_stable (v7+), UNSTABLE_OFFSET_COMMIT for a partition an open transaction commits (the consumer retries, KIP-447). */
