@@ -143,13 +143,14 @@ describe('SSL listener with ssl.client.auth=requested: certificates', () => {
     const dave = clientFiles('dave', files.client('dave', validForDays(1), files.ca, 'team-d'));
     const bootstrap = broker.bootstrapOn('SSL');
     await kcatProduce(bootstrap, 'requested-kcat', ['d:1'], ['-K:', ...kcatSsl(caFile, dave)]);
-    const line = broker.output.split('\n').find((l) => l.includes('TLS connection authenticated') && l.includes('"subject":"CN=dave,O=team-d"'));
-    expect(JSON.parse(line!)).toMatchObject({ listener: 'SSL', principal: 'User:CN=dave,O=team-d' });
+    // The broker's log line may reach its output after kcat is done.
+    const line = await eventually('the authentication log line', () => broker.output.split('\n').find((l) => l.includes('TLS connection authenticated') && l.includes('"subject":"CN=dave,O=team-d"')));
+    expect(JSON.parse(line)).toMatchObject({ listener: 'SSL', principal: 'User:CN=dave,O=team-d' });
 
     const mallory = clientFiles('mallory-requested', files.client('mallory', validForDays(1), createCertificateAuthority('other-ca', validForDays(1))));
     await expect(kcatProduce(bootstrap, 'requested-refused', ['m:1'], ['-K:', '-X', 'message.timeout.ms=3000', ...kcatSsl(caFile, mallory)])).rejects.toThrow();
     expect(await topicError('requested-refused')).toBe(3);
-    expect(broker.output).toContain('client certificate not trusted');
+    await eventually('the refusal logged', () => (broker.output.includes('client certificate not trusted') ? true : undefined));
     const metrics = await (await fetch(`${broker.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/samsa_tls_connections_refused_total\{listener="SSL",reason="untrusted_certificate"\} [1-9]/);
   }, 60_000);
@@ -176,8 +177,8 @@ describe('mTLS (ssl.client.auth=required)', () => {
     await kcatProduce(bootstrap, 'mtls-kcat', ['a:1'], ['-K:', ...kcatSsl(caFile, alice)]);
     expect((await kcatConsume(bootstrap, 'mtls-kcat', 'beginning', kcatSsl(caFile, alice))).map((r) => r.value)).toEqual(['1']);
     // The mapping rule of this listener turns CN=alice,O=team-a into alice.
-    const lines = broker.output.split('\n').filter((l) => l.includes('TLS connection authenticated') && l.includes('"subject":"CN=alice,O=team-a"'));
-    expect(lines.length).toBeGreaterThan(0);
+    const authenticated = () => broker.output.split('\n').filter((l) => l.includes('TLS connection authenticated') && l.includes('"subject":"CN=alice,O=team-a"'));
+    const lines = await eventually('the authentication log lines', () => (authenticated().length > 0 ? authenticated() : undefined));
     for (const line of lines) expect(JSON.parse(line)).toMatchObject({ listener: 'MTLS', principal: 'User:alice' });
   }, 60_000);
 
