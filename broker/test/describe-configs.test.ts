@@ -16,6 +16,7 @@ import { cli } from './kafka-tools.js';
 const TOPIC = 2;
 const BROKER = 4;
 const SET = 0;
+const APPEND = 2;
 const INVALID_CONFIG = 40;
 
 /** Server settings both brokers start with: a coarse retention synonym and a segment size. */
@@ -62,17 +63,20 @@ async function describeResource(side: Side, resourceType: number, resourceName: 
   return new Map(result.configs.map((c) => [c.name, c]));
 }
 
-async function alter(side: Side, resourceType: number, resourceName: string, configs: Record<string, string>) {
+async function alter(side: Side, resourceType: number, resourceName: string, configs: Record<string, string>, configOperation = SET) {
   const res = await withConnection(side, (c) =>
     c.send(incrementalAlterConfigsApi, 1, {
-      resources: [{ resourceType, resourceName, configs: Object.entries(configs).map(([name, value]) => ({ name, configOperation: SET, value })) }],
+      resources: [{ resourceType, resourceName, configs: Object.entries(configs).map(([name, value]) => ({ name, configOperation, value })) }],
       validateOnly: false,
     }),
   );
   return res.responses[0]!;
 }
 
-async function prepare(side: Side): Promise<void> {
+type Created = Awaited<ReturnType<typeof prepare>>;
+const created = new Map<Side, Created>();
+
+async function prepare(side: Side) {
   const created = await withConnection(side, (c) =>
     c.send(createTopicsApi, 5, {
       topics: [
@@ -91,11 +95,14 @@ async function prepare(side: Side): Promise<void> {
     const configs = await describeResource(side, TOPIC, 'plain', ['retention.bytes', 'max.message.bytes']);
     return configs.get('retention.bytes')?.value === '1000000' && configs.get('max.message.bytes')?.value === '2000000' ? true : undefined;
   });
+  return created.topics;
 }
 
 beforeAll(async () => {
   [kafka, samsa] = await Promise.all([KafkaProcess.start(STATIC), BrokerProcess.start({ ...STATIC, ...SINGLE_NODE, 'node.id': '1' })]);
-  await Promise.all([prepare(kafka), prepare(samsa)]);
+  const [theirs, ours] = await Promise.all([prepare(kafka), prepare(samsa)]);
+  created.set(kafka, theirs);
+  created.set(samsa, ours);
 }, 180_000);
 
 afterAll(async () => {
@@ -130,6 +137,17 @@ describe('DescribeConfigs as Kafka 4.0 answers it', () => {
       }
     });
   }
+
+  it('CreateTopics answers each new topic with the same settings and sources', () => {
+    const settings = (side: Side) =>
+      created.get(side)!.map((t) => ({
+        name: t.name,
+        configs: (t.configs ?? [])
+          .map((c) => ({ name: c.name, value: c.name in SAMSA_DEFAULTS ? null : c.value, readOnly: c.readOnly, configSource: c.configSource, isSensitive: c.isSensitive }))
+          .sort((x, y) => x.name.localeCompare(y.name)),
+      }));
+    expect(settings(samsa)).toEqual(settings(kafka));
+  });
 
   it('an empty list of keys asks for every setting; named keys for those only', async () => {
     for (const side of [kafka, samsa]) {
@@ -200,5 +218,12 @@ describe('DescribeConfigs as Kafka 4.0 answers it', () => {
     const configs = await describeResource(samsa, TOPIC, 'plain', ['preallocate', 'compression.zstd.level']);
     expect(configs.get('compression.zstd.level')).toMatchObject({ value: '10', configSource: 1 });
     expect(configs.get('preallocate')).toMatchObject({ value: 'false', configSource: 1 });
+  });
+
+  it('the throttled replicas are a list, as in Kafka: APPEND adds to them', async () => {
+    const name = 'leader.replication.throttled.replicas';
+    for (const side of [kafka, samsa]) expect(await alter(side, TOPIC, 'overridden', { [name]: '1:1,0:1' }, APPEND)).toMatchObject({ errorCode: 0 });
+    await eventually('the appended replicas on Kafka', async () => ((await describeResource(kafka, TOPIC, 'overridden', [name])).get(name)?.value === '0:1,1:1' ? true : undefined));
+    expect((await describeResource(samsa, TOPIC, 'overridden', [name])).get(name)).toMatchObject({ value: '0:1,1:1', configSource: 1, configType: 7 });
   });
 });
