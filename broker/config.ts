@@ -12,20 +12,20 @@ import { saslConfigDefs } from './security/sasl/sasl-config.js';
 import { quotaConfigDefs } from './security/quota-config.js';
 import { transactionConfigDefs } from './transactions/config.js';
 
-export type ConfigType = 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
+export type ConfigType = 'short' | 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
 
 export interface ConfigDef {
   name: string;
   type: ConfigType;
   default: string;
   doc: string;
-  /** Accepted values for string and list settings. */
+  /** Accepted values (for a list, of each item); for a number, in its plain decimal form. */
   values?: readonly string[];
   min?: number;
   max?: number;
   /** The topic setting whose default this broker setting provides. */
   topic?: string;
-  /** Further checks of a string setting's form; throws ConfigError. */
+  /** Further checks of a string or list setting's form; throws ConfigError. */
   check?: (value: string) => void;
   /**
    * Changeable at runtime, per broker or as the cluster-wide default (Kafka's "cluster-wide"
@@ -34,6 +34,17 @@ export interface ConfigDef {
   dynamic?: 'cluster-wide';
   /** A secret (Kafka's PASSWORD type): DescribeConfigs gives no value, only isSensitive. */
   sensitive?: true;
+  /**
+   * Kafka gives this broker setting no default of its own (a coarser synonym or another setting
+   * stands in, e.g. log.retention.hours for log.retention.ms): DescribeConfigs shows no value and
+   * no default synonym until it is set, as Kafka does; `default` is the value in force meanwhile.
+   */
+  unsetByDefault?: true;
+  /**
+   * For a topic setting whose broker-wide default Samsa does not offer as a setting: Kafka's name
+   * for it (e.g. log.preallocate), shown as the default's synonym in DescribeConfigs.
+   */
+  brokerName?: string;
 }
 
 const HOUR = 3_600_000;
@@ -58,8 +69,27 @@ export const topicConfigDefs: readonly ConfigDef[] = [
   { name: 'flush.messages', type: 'long', default: NEVER, min: 1, doc: 'fsync the log after this many records; 1 syncs every write before it is acknowledged. Default: never (the OS writes back).' },
   { name: 'flush.ms', type: 'long', default: NEVER, min: 0, doc: 'fsync the log when records have waited this long (checked every log.flush.scheduler.interval.ms). Default: never.' },
   // Replication throttles (KIP-73): which replicas the brokers' throttled rates apply to.
-  { name: 'leader.replication.throttled.replicas', type: 'string', default: '', check: (v) => void parseThrottledReplicas(v), doc: 'Replicas ("partition:broker,..." or "*") whose leader-side replication to out-of-sync followers is held to the leader broker\'s leader.replication.throttled.rate.' },
-  { name: 'follower.replication.throttled.replicas', type: 'string', default: '', check: (v) => void parseThrottledReplicas(v), doc: 'Replicas ("partition:broker,..." or "*") whose fetching while out of sync is held to the follower broker\'s follower.replication.throttled.rate.' },
+  { name: 'leader.replication.throttled.replicas', type: 'list', default: '', check: (v) => void parseThrottledReplicas(v), doc: 'Replicas ("partition:broker,..." or "*") whose leader-side replication to out-of-sync followers is held to the leader broker\'s leader.replication.throttled.rate.' },
+  { name: 'follower.replication.throttled.replicas', type: 'list', default: '', check: (v) => void parseThrottledReplicas(v), doc: 'Replicas ("partition:broker,..." or "*") whose fetching while out of sync is held to the follower broker\'s follower.replication.throttled.rate.' },
+  // The rest of Kafka 4.0's topic settings. Where Samsa behaves one way only, that value is the
+  // one accepted (as compression.type accepts only producer), so DescribeConfigs tells the truth.
+  { name: 'compression.gzip.level', type: 'int', default: '-1', min: -1, max: 9, brokerName: 'compression.gzip.level', doc: 'gzip level for batches the broker compresses; Samsa stores batches as the producer compressed them, so it is never used.' },
+  { name: 'compression.lz4.level', type: 'int', default: '9', min: 1, max: 17, brokerName: 'compression.lz4.level', doc: 'lz4 level for batches the broker compresses; Samsa stores batches as the producer compressed them, so it is never used.' },
+  { name: 'compression.zstd.level', type: 'int', default: '3', min: -131072, max: 22, brokerName: 'compression.zstd.level', doc: 'zstd level for batches the broker compresses; Samsa stores batches as the producer compressed them, so it is never used.' },
+  { name: 'file.delete.delay.ms', type: 'long', default: '0', values: ['0'], brokerName: 'log.segment.delete.delay.ms', doc: 'Wait before a deleted segment\'s files are removed; Samsa removes them at once (0).' },
+  { name: 'max.compaction.lag.ms', type: 'long', default: NEVER, values: [NEVER], brokerName: 'log.cleaner.max.compaction.lag.ms', doc: 'Longest a record may stay uncompacted; Samsa compacts by min.cleanable.dirty.ratio alone (no limit).' },
+  { name: 'min.compaction.lag.ms', type: 'long', default: '0', values: ['0'], brokerName: 'log.cleaner.min.compaction.lag.ms', doc: 'Shortest time a record stays uncompacted; Samsa may compact any sealed segment (0).' },
+  { name: 'message.timestamp.after.max.ms', type: 'long', default: NEVER, values: [NEVER], brokerName: 'log.message.timestamp.after.max.ms', doc: 'How far a record\'s CreateTime may be ahead of the broker\'s clock; Samsa accepts any (no limit).' },
+  { name: 'message.timestamp.before.max.ms', type: 'long', default: NEVER, values: [NEVER], brokerName: 'log.message.timestamp.before.max.ms', doc: 'How far a record\'s CreateTime may be behind the broker\'s clock; Samsa accepts any (no limit).' },
+  { name: 'preallocate', type: 'boolean', default: 'false', values: ['false'], brokerName: 'log.preallocate', doc: 'Preallocate a new segment\'s file; Samsa grows files as it writes (false).' },
+  { name: 'segment.index.bytes', type: 'int', default: '10485760', values: ['10485760'], brokerName: 'log.index.size.max.bytes', doc: 'Largest offset or time index of a segment; Samsa\'s sparse indexes stay far below it at any segment.bytes.' },
+  { name: 'segment.jitter.ms', type: 'long', default: '0', values: ['0'], doc: 'Random time taken off segment.ms per segment; Samsa rolls at segment.ms exactly (0).' },
+  // Tiered storage (KIP-405): Samsa keeps every segment on local disk.
+  { name: 'remote.storage.enable', type: 'boolean', default: 'false', values: ['false'], doc: 'Copy segments to remote storage; Samsa has none (false).' },
+  { name: 'local.retention.ms', type: 'long', default: '-2', values: ['-2'], brokerName: 'log.local.retention.ms', doc: 'Local retention of a topic in remote storage; -2 is retention.ms, the only one without remote storage.' },
+  { name: 'local.retention.bytes', type: 'long', default: '-2', values: ['-2'], brokerName: 'log.local.retention.bytes', doc: 'Local size limit of a topic in remote storage; -2 is retention.bytes, the only one without remote storage.' },
+  { name: 'remote.log.copy.disable', type: 'boolean', default: 'false', values: ['false'], doc: 'Stop copying segments to remote storage; moot without remote storage (false).' },
+  { name: 'remote.log.delete.on.disable', type: 'boolean', default: 'false', values: ['false'], doc: 'Delete remote segments when remote storage is turned off; moot without remote storage (false).' },
 ];
 
 /** The replicas a throttled-replicas setting lists: every one ("*"), or "partition:broker" pairs. */
@@ -110,7 +140,7 @@ export function parseConnectionsPerIpOverrides(value: string): Map<string, numbe
 }
 
 export const brokerConfigDefs: readonly ConfigDef[] = [
-  { name: 'node.id', type: 'int', default: '1', min: 0, doc: 'Id of this broker in the cluster.' },
+  { name: 'node.id', type: 'int', default: '1', unsetByDefault: true, min: 0, doc: 'Id of this broker in the cluster.' },
   { name: 'num.partitions', type: 'int', default: '1', min: 1, doc: 'Partitions of an auto-created topic, or of one created without a count.' },
   { name: 'default.replication.factor', type: 'int', default: '1', min: 1, doc: 'Replication factor of topics created without one.' },
   { name: 'auto.create.topics.enable', type: 'boolean', default: 'true', doc: 'Create a topic when a client asks for metadata of or produces to an unknown one.' },
@@ -119,10 +149,10 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'log.retention.check.interval.ms', type: 'long', default: '300000', min: 1, doc: 'How often retention runs.' },
   { name: 'message.max.bytes', type: 'int', default: '1048588', min: 0, topic: 'max.message.bytes', dynamic: 'cluster-wide', doc: 'Default for max.message.bytes.' },
   { name: 'log.segment.bytes', type: 'int', default: '1073741824', min: 100, topic: 'segment.bytes', dynamic: 'cluster-wide', doc: 'Default for segment.bytes.' },
-  { name: 'log.roll.ms', type: 'long', default: String(168 * HOUR), min: 1, topic: 'segment.ms', dynamic: 'cluster-wide', doc: 'Default for segment.ms.' },
+  { name: 'log.roll.ms', type: 'long', unsetByDefault: true, default: String(168 * HOUR), min: 1, topic: 'segment.ms', dynamic: 'cluster-wide', doc: 'Default for segment.ms.' },
   { name: 'log.roll.hours', type: 'int', default: '168', min: 1, doc: 'log.roll.ms in hours, used when log.roll.ms is not set.' },
-  { name: 'log.retention.ms', type: 'long', default: String(168 * HOUR), min: -1, topic: 'retention.ms', dynamic: 'cluster-wide', doc: 'Default for retention.ms.' },
-  { name: 'log.retention.minutes', type: 'int', default: String(168 * 60), min: -1, doc: 'log.retention.ms in minutes, used when log.retention.ms is not set.' },
+  { name: 'log.retention.ms', type: 'long', unsetByDefault: true, default: String(168 * HOUR), min: -1, topic: 'retention.ms', dynamic: 'cluster-wide', doc: 'Default for retention.ms.' },
+  { name: 'log.retention.minutes', type: 'int', unsetByDefault: true, default: String(168 * 60), min: -1, doc: 'log.retention.ms in minutes, used when log.retention.ms is not set.' },
   { name: 'log.retention.hours', type: 'int', default: '168', min: -1, doc: 'log.retention.ms in hours, used when neither of the finer ones is set.' },
   { name: 'log.retention.bytes', type: 'long', default: '-1', min: -1, topic: 'retention.bytes', dynamic: 'cluster-wide', doc: 'Default for retention.bytes.' },
   { name: 'log.index.interval.bytes', type: 'int', default: '4096', min: 0, topic: 'index.interval.bytes', dynamic: 'cluster-wide', doc: 'Default for index.interval.bytes.' },
@@ -144,15 +174,15 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   { name: 'compression.type', type: 'string', default: 'producer', values: ['producer'], topic: 'compression.type', dynamic: 'cluster-wide', doc: 'Default for the topic setting of the same name.' },
   // Storage: fsync policy and partition limits.
   { name: 'log.flush.interval.messages', type: 'long', default: NEVER, min: 1, topic: 'flush.messages', doc: 'Default for flush.messages.' },
-  { name: 'log.flush.interval.ms', type: 'long', default: NEVER, min: 0, topic: 'flush.ms', doc: 'Default for flush.ms; when not set, log.flush.scheduler.interval.ms.' },
+  { name: 'log.flush.interval.ms', type: 'long', unsetByDefault: true, default: NEVER, min: 0, topic: 'flush.ms', doc: 'Default for flush.ms; when not set, log.flush.scheduler.interval.ms.' },
   { name: 'log.flush.scheduler.interval.ms', type: 'long', default: NEVER, min: 1, doc: 'How often logs are checked for a flush.ms flush.' },
   { name: 'max.partitions', type: 'int', default: '2147483647', min: 1, doc: 'Most partitions the cluster may hold (KIP-578); CreateTopics and CreatePartitions past it are refused.' },
   { name: 'max.broker.partitions', type: 'int', default: '2147483647', min: 1, doc: 'Most partition replicas one broker may hold (KIP-578); also bounded by the open-file limit.' },
   // Cluster: membership, replication, leadership.
-  { name: 'broker.rack', type: 'string', default: '', doc: 'Rack (or zone) of this broker: replicas of a partition are spread across racks.' },
+  { name: 'broker.rack', type: 'string', default: '', unsetByDefault: true, doc: 'Rack (or zone) of this broker: replicas of a partition are spread across racks.' },
   { name: 'broker.session.timeout.ms', type: 'int', default: '9000', min: 1000, doc: 'A broker whose registration is not renewed for this long is fenced: it leaves every ISR and leads nothing.' },
   { name: 'offsets.commit.timeout.ms', type: 'int', default: '5000', min: 1, doc: 'Longest wait of an offset commit for the offsets partition\'s ISR to have it.' },
-  { name: 'offsets.topic.replication.factor', type: 'int', default: '3', min: 1, doc: 'Replication factor of __consumer_offsets (at most the live brokers when it is created).' },
+  { name: 'offsets.topic.replication.factor', type: 'short', default: '3', min: 1, doc: 'Replication factor of __consumer_offsets (at most the live brokers when it is created).' },
   { name: 'replica.lag.time.max.ms', type: 'long', default: '30000', min: 1, doc: 'A follower that has not caught up to the leader for this long leaves the ISR.' },
   { name: 'replica.fetch.wait.max.ms', type: 'int', default: '500', min: 0, doc: 'Longest wait of a follower fetch for new records.' },
   { name: 'replica.fetch.max.bytes', type: 'int', default: '1048576', min: 0, doc: 'Bytes per partition a follower fetch asks for.' },
@@ -184,13 +214,19 @@ export { ConfigError };
 export function validateValue(def: ConfigDef, raw: string): string {
   const value = raw.trim();
   switch (def.type) {
+    case 'short':
     case 'int':
     case 'long': {
       if (!/^-?\d+$/.test(value)) throw new ConfigError(`${def.name} must be a whole number, got "${raw}"`);
       const n = Number(value);
       if (def.type === 'int' && (n > 2147483647 || n < -2147483648)) throw new ConfigError(`${def.name} must fit in 32 bits, got ${value}`);
+      if (def.type === 'short' && (n > 32767 || n < -32768)) throw new ConfigError(`${def.name} must fit in 16 bits, got ${value}`);
       if (def.min !== undefined && n < def.min) throw new ConfigError(`${def.name} must be at least ${def.min}, got ${value}`);
-      return String(n);
+      if (def.max !== undefined && n > def.max) throw new ConfigError(`${def.name} must be at most ${def.max}, got ${value}`);
+      // BigInt keeps a long such as Long.MAX exact.
+      const whole = String(BigInt(value));
+      if (def.values && !def.values.includes(whole)) throw new ConfigError(`${def.name} does not support ${whole} (supported: ${def.values.join(', ')})`);
+      return whole;
     }
     case 'double': {
       const n = Number(value);
@@ -201,13 +237,16 @@ export function validateValue(def: ConfigDef, raw: string): string {
     }
     case 'boolean':
       if (value !== 'true' && value !== 'false') throw new ConfigError(`${def.name} must be true or false, got "${raw}"`);
+      if (def.values && !def.values.includes(value)) throw new ConfigError(`${def.name} does not support ${value} (supported: ${def.values.join(', ')})`);
       return value;
     case 'list': {
       const items = value.split(',').map((s) => s.trim()).filter(Boolean);
-      if (items.length === 0) throw new ConfigError(`${def.name} needs at least one value`);
+      // A list whose default is empty (the throttled replicas) may be empty again.
+      if (items.length === 0 && def.default !== '') throw new ConfigError(`${def.name} needs at least one value`);
       for (const item of items) {
         if (def.values && !def.values.includes(item)) throw new ConfigError(`${def.name} does not support "${item}" (supported: ${def.values.join(', ')})`);
       }
+      def.check?.(items.join(','));
       return items.join(',');
     }
     case 'string':
@@ -247,7 +286,8 @@ const SYNONYMS: readonly (readonly string[])[] = [
   // As in Kafka, flushes by time follow the scheduler interval when log.flush.interval.ms is not set.
   ['log.flush.interval.ms', 'log.flush.scheduler.interval.ms'],
 ];
-const synonymsOf = (name: string) => SYNONYMS.find((group) => group.includes(name)) ?? [name];
+/** The settings that say the same thing as `name` at other precisions, finest first (just `name` for most). */
+export const synonymsOf = (name: string): readonly string[] => SYNONYMS.find((group) => group.includes(name)) ?? [name];
 const SCALE: Record<string, number> = { 'log.retention.minutes': 60_000, 'log.retention.hours': HOUR, 'log.roll.hours': HOUR, 'log.flush.scheduler.interval.ms': 1 };
 
 const LISTENER_PREFIX = 'listener.name.';

@@ -21,6 +21,7 @@ import {
   ConfigError,
   brokerConfigDef,
   brokerConfigDefs,
+  synonymsOf,
   topicConfigDef,
   topicConfigDefs,
   validateTopicConfigs,
@@ -30,44 +31,69 @@ import {
 const ResourceType = { topic: 2, broker: 4 } as const;
 /** Kafka's ConfigSource codes for where a value comes from. */
 export const ConfigSource = { topic: 1, 'dynamic-broker': 2, 'dynamic-default': 3, static: 4, default: 5 } as const;
-const ConfigTypeCode: Record<ConfigType, number> = { boolean: 1, string: 2, int: 3, long: 5, double: 6, list: 7 };
+const ConfigTypeCode: Record<ConfigType, number> = { boolean: 1, string: 2, int: 3, short: 4, long: 5, double: 6, list: 7 };
+/** Kafka's PASSWORD config type: what a secret is described as. */
+const PASSWORD_TYPE = 9;
 const AlterOp = { set: 0, delete: 1, append: 2, subtract: 3 } as const;
 
+/** The value a layer gives a broker setting by name, or undefined. */
+type Layer = readonly [(name: string) => string | undefined, number];
+
 /**
- * A broker setting in each layer that sets it, highest precedence first, then its default; the
- * default resource (`from` "default") shows the layers under this broker's own.
+ * A broker setting's synonyms as Kafka lists them: each layer that sets it, highest precedence
+ * first (this broker's dynamic settings, the dynamic default, the static ones, the defaults), and
+ * in each every name of its synonym group, from the first entry of its own name on. So a coarser
+ * synonym set alone (log.retention.hours for log.retention.ms) is not listed, as in Kafka, and
+ * the default resource (`from` "default") shows only the layers under this broker's own.
  */
-function brokerSynonyms(broker: BrokerContext, def: ConfigDef, from: DynamicLayer = 'broker'): DescribeConfigsSynonym[] {
-  const list: DescribeConfigsSynonym[] = [];
-  const layers = [
-    ...(from === 'broker' ? [[broker.config.dynamic('broker'), ConfigSource['dynamic-broker']] as const] : []),
-    [broker.config.dynamic('default'), ConfigSource['dynamic-default']] as const,
-    [broker.config.explicit, ConfigSource.static] as const,
+function brokerSynonyms(broker: BrokerContext, name: string, sensitive: boolean, from: DynamicLayer = 'broker'): DescribeConfigsSynonym[] {
+  const layers: Layer[] = [
+    ...(from === 'broker' ? [[(n: string) => broker.config.dynamic('broker').get(n), ConfigSource['dynamic-broker']] as const] : []),
+    [(n) => broker.config.dynamic('default').get(n), ConfigSource['dynamic-default']],
+    [(n) => broker.config.explicit.get(n), ConfigSource.static],
+    [(n) => describedDefault(brokerConfigDef(n)), ConfigSource.default],
   ];
-  for (const [layer, source] of layers) {
-    const value = layer.get(def.name);
-    if (value !== undefined) list.push({ name: def.name, value: def.sensitive ? null : value, source });
+  const list: DescribeConfigsSynonym[] = [];
+  for (const [valueOf, source] of layers) {
+    for (const synonym of synonymsOf(name)) {
+      const value = valueOf(synonym);
+      if (value !== undefined) list.push({ name: synonym, value: sensitive ? null : value, source });
+    }
   }
-  list.push({ name: def.name, value: def.sensitive ? null : def.default, source: ConfigSource.default });
-  return list;
+  const own = list.findIndex((s) => s.name === name);
+  return own < 0 ? [] : list.slice(own);
 }
 
+/** A setting's default as DescribeConfigs shows it: none where Kafka has none. */
+function describedDefault(def: ConfigDef | undefined): string | undefined {
+  return def && !def.unsetByDefault ? def.default : undefined;
+}
+
+/** No keys (null, or an empty list as Kafka reads it) asks for every setting. */
+function wantedBy(keys: string[] | null): (def: ConfigDef) => boolean {
+  return (def) => keys === null || keys.length === 0 || keys.includes(def.name);
+}
+
+/**
+ * Every topic setting: its value in force, and as synonyms the topic's override, then the broker
+ * setting that gives its default (e.g. log.retention.ms for retention.ms) in each layer; the
+ * first synonym is its source.
+ */
 function describeTopicConfigs(broker: BrokerContext, name: string, keys: string[] | null, synonyms: boolean, docs: boolean): DescribeConfigsResourceResult[] {
   const record = broker.registry.get(name);
   if (!record) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${name}" does not exist`);
-  return topicConfigDefs
-    .filter((def) => keys === null || keys.includes(def.name))
-    .map((def) => {
-      const { value, source } = broker.config.topicValue(def.name, record.configs);
-      const list: DescribeConfigsSynonym[] = [];
-      if (synonyms) {
-        if (record.configs[def.name] !== undefined) list.push({ name: def.name, value: record.configs[def.name]!, source: ConfigSource.topic });
-        const brokerDef = broker.config.brokerSourceOf(def.name);
-        if (brokerDef) list.push(...brokerSynonyms(broker, brokerDef).slice(0, -1));
-        list.push({ name: brokerDef?.name ?? def.name, value: def.default, source: ConfigSource.default });
-      }
-      return entry(def, value, ConfigSource[source], false, list, docs);
-    });
+  return topicConfigDefs.filter(wantedBy(keys)).map((def) => {
+    const brokerDef = broker.config.brokerSourceOf(def.name);
+    const list: DescribeConfigsSynonym[] = brokerDef
+      ? brokerSynonyms(broker, brokerDef.name, def.sensitive ?? false)
+      : def.brokerName
+        ? [{ name: def.brokerName, value: def.default, source: ConfigSource.default }]
+        : [];
+    const override = record.configs[def.name];
+    if (override !== undefined) list.unshift({ name: def.name, value: override, source: ConfigSource.topic });
+    const { value } = broker.config.topicValue(def.name, record.configs);
+    return entry(def, value, list[0]?.source ?? ConfigSource.default, false, synonyms ? list : [], docs);
+  });
 }
 
 /** The dynamic layer a BROKER resource names: "" the cluster-wide default, this broker's id its own. */
@@ -77,22 +103,26 @@ function brokerLayer(broker: BrokerContext, resourceName: string): DynamicLayer 
   throw new KafkaError(ErrorCode.INVALID_REQUEST, `this is broker ${broker.nodeId}, not "${resourceName}"`);
 }
 
+/**
+ * This broker's settings (its id's resource) or the cluster-wide default's (""). As Kafka, a
+ * setting's value is its own (the first synonym's), not one derived from a coarser synonym.
+ */
 function describeBrokerConfigs(broker: BrokerContext, name: string, keys: string[] | null, synonyms: boolean, docs: boolean): DescribeConfigsResourceResult[] {
-  const wanted = (def: ConfigDef) => keys === null || keys.includes(def.name);
+  const wanted = wantedBy(keys);
   // The default resource holds only what was set as the cluster-wide default, as in Kafka.
   if (brokerLayer(broker, name) === 'default') {
     const defaults = broker.config.dynamic('default');
     return brokerConfigDefs
       .filter((def) => defaults.has(def.name) && wanted(def))
-      .map((def) => entry(def, defaults.get(def.name)!, ConfigSource['dynamic-default'], false, synonyms ? brokerSynonyms(broker, def, 'default') : [], docs));
+      .map((def) => entry(def, defaults.get(def.name)!, ConfigSource['dynamic-default'], false, synonyms ? brokerSynonyms(broker, def.name, def.sensitive ?? false, 'default') : [], docs));
   }
   return brokerConfigDefs.filter(wanted).map((def) => {
-    const { value, source } = broker.config.resolve(def.name);
-    return entry(def, value, ConfigSource[source], !def.dynamic, synonyms ? brokerSynonyms(broker, def) : [], docs);
+    const list = brokerSynonyms(broker, def.name, def.sensitive ?? false);
+    return entry(def, list[0]?.value ?? null, list[0]?.source ?? ConfigSource.default, !def.dynamic, synonyms ? list : [], docs);
   });
 }
 
-function entry(def: ConfigDef, value: string, source: number, readOnly: boolean, synonyms: DescribeConfigsSynonym[], docs: boolean): DescribeConfigsResourceResult {
+function entry(def: ConfigDef, value: string | null, source: number, readOnly: boolean, synonyms: DescribeConfigsSynonym[], docs: boolean): DescribeConfigsResourceResult {
   return {
     name: def.name,
     // As Kafka: a secret's value is never sent.
@@ -102,7 +132,7 @@ function entry(def: ConfigDef, value: string, source: number, readOnly: boolean,
     configSource: source,
     isSensitive: def.sensitive ?? false,
     synonyms,
-    configType: ConfigTypeCode[def.type],
+    configType: def.sensitive ? PASSWORD_TYPE : ConfigTypeCode[def.type],
     documentation: docs ? def.doc : null,
   };
 }

@@ -13,9 +13,9 @@ const DEFAULT_PROTOCOL_MAP = 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PL
 
 export const listenerConfigDefs: readonly ConfigDef[] = [
   { name: 'listeners', type: 'string', default: '', check: (v) => void parseEndpoints('listeners', v), doc: 'Listeners to bind, as NAME://host:port,... (port 0: any free port; empty host: every address). Empty: one PLAINTEXT listener from --host/--port.' },
-  { name: 'advertised.listeners', type: 'string', default: '', check: (v) => void parseEndpoints('advertised.listeners', v), doc: 'How clients and brokers reach each listener, as NAME://host:port,...; a listener not named here is advertised as it binds (port 0: the bound port).' },
+  { name: 'advertised.listeners', type: 'string', default: '', unsetByDefault: true, check: (v) => void parseEndpoints('advertised.listeners', v), doc: 'How clients and brokers reach each listener, as NAME://host:port,...; a listener not named here is advertised as it binds (port 0: the bound port).' },
   { name: 'listener.security.protocol.map', type: 'string', default: DEFAULT_PROTOCOL_MAP, check: (v) => void parseProtocolMap(v), doc: 'Security protocol of each listener name, as NAME:PROTOCOL,... (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL).' },
-  { name: 'inter.broker.listener.name', type: 'string', default: '', doc: 'Listener other brokers replicate through; default: the first listener.' },
+  { name: 'inter.broker.listener.name', type: 'string', default: '', unsetByDefault: true, doc: 'Listener other brokers replicate through; default: the first listener.' },
 ];
 
 /** A NAME://host:port item of `listeners` or `advertised.listeners`. */

@@ -89,7 +89,8 @@ describe('Kafka CLI tools against Samsa', () => {
     expect((await configs('--entity-name', '1', '--alter', '--add-config', 'log.retention.bytes=1000000')).out).toContain('Completed updating config for broker 1.');
     const all = (await configs('--entity-name', '1', '--describe', '--all')).out;
     expect(all).toMatch(/log\.retention\.bytes=1000000 sensitive=false synonyms=\{DYNAMIC_BROKER_CONFIG:log\.retention\.bytes=1000000, DEFAULT_CONFIG:log\.retention\.bytes=-1\}/);
-    expect(all).toContain('synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=3600000, DEFAULT_CONFIG:log.retention.ms=604800000}');
+    // As in Kafka, log.retention.ms has no default of its own: log.retention.hours' is listed.
+    expect(all).toContain('log.retention.ms=3600000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=3600000, DEFAULT_CONFIG:log.retention.hours=168}');
     const refused = await configs('--entity-name', '1', '--alter', '--add-config', 'num.partitions=3');
     expect(refused.code).not.toBe(0);
     expect(refused.out).toContain('Cannot update these configs dynamically: [num.partitions]');

@@ -3,7 +3,7 @@ import type { ConfigDef } from '../config.js';
 
 export const transactionConfigDefs: readonly ConfigDef[] = [
   { name: 'transaction.state.log.num.partitions', type: 'int', default: '50', min: 1, doc: 'Partitions of __transaction_state, fixed when it is first created.' },
-  { name: 'transaction.state.log.replication.factor', type: 'int', default: '3', min: 1, doc: 'Replication factor of __transaction_state (at most the live brokers when it is created).' },
+  { name: 'transaction.state.log.replication.factor', type: 'short', default: '3', min: 1, doc: 'Replication factor of __transaction_state (at most the live brokers when it is created).' },
   { name: 'transaction.state.log.min.isr', type: 'int', default: '2', min: 1, doc: 'min.insync.replicas of __transaction_state (at most its replication factor).' },
   { name: 'transaction.state.log.segment.bytes', type: 'int', default: '104857600', min: 100, doc: 'segment.bytes of __transaction_state.' },
   { name: 'transaction.max.timeout.ms', type: 'int', default: '900000', min: 1, doc: 'Largest transaction.timeout.ms a producer may ask for (InitProducerId answers INVALID_TRANSACTION_TIMEOUT above it).' },

@@ -9,7 +9,7 @@ export const SUPPORTED_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] 
 export const saslConfigDefs: readonly ConfigDef[] = [
   { name: 'sasl.enabled.mechanisms', type: 'list', default: SUPPORTED_MECHANISMS.join(','), values: SUPPORTED_MECHANISMS, doc: 'SASL mechanisms a SASL_PLAINTEXT / SASL_SSL listener accepts (Kafka\'s default is GSSAPI, which Samsa does not offer).' },
   { name: 'sasl.mechanism.inter.broker.protocol', type: 'string', default: 'SCRAM-SHA-512', values: SUPPORTED_MECHANISMS, doc: 'Mechanism brokers authenticate with to each other when inter.broker.listener.name is a SASL listener (Kafka\'s default is GSSAPI).' },
-  { name: 'sasl.jaas.config', type: 'string', default: '', doc: 'The broker\'s own SASL login on the inter-broker listener, as Kafka writes it: org.apache.kafka.common.security.scram.ScramLoginModule required username="..." password="..."; (also listener.name.<l>.<mechanism>.sasl.jaas.config).' },
+  { name: 'sasl.jaas.config', type: 'string', default: '', unsetByDefault: true, sensitive: true, doc: 'The broker\'s own SASL login on the inter-broker listener, as Kafka writes it: org.apache.kafka.common.security.scram.ScramLoginModule required username="..." password="..."; (also listener.name.<l>.<mechanism>.sasl.jaas.config).' },
   { name: 'connections.max.reauth.ms', type: 'long', default: '0', min: 0, doc: 'SASL session lifetime (KIP-368): a client must re-authenticate within it or its connection is closed at its next request; 0: sessions do not expire.' },
 ];
 
