@@ -2,7 +2,8 @@
 // Generates typed Kafka message codecs from Apache Kafka's JSON message specifications.
 //
 //   node scripts/generate-protocol.mjs [specDir] [outDir]
-//     specDir defaults to ../shared/kafka-message-specs, outDir to broker/protocol/messages
+//     specDir defaults to ../shared/kafka-message-specs, outDir to broker/protocol/messages;
+//     the files of scripts/kafka-4.0-message-specs replace specDir's of the same name
 //
 // For every message it writes broker/protocol/messages/<name>.ts holding one interface per
 // struct, a reader and a writer per struct that branch on the version (as Kafka's own generator
@@ -53,11 +54,15 @@ function stripComments(text) {
   return text.replace(/^\s*\/\/.*$/gm, '').replace(/([,{}\[\]"\d])\s*\/\/.*$/gm, '$1');
 }
 
+// Kafka 4.0's specifications of the messages served at versions newer than specDir's (see its SOURCE.md).
+const newerSpecDir = join(root, 'scripts', 'kafka-4.0-message-specs');
+
 function loadSpecs() {
+  const newer = new Set(readdirSync(newerSpecDir).filter((f) => f.endsWith('.json')));
   return readdirSync(specDir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => JSON.parse(stripComments(readFileSync(join(specDir, f), 'utf8'))));
+    .map((f) => JSON.parse(stripComments(readFileSync(join(newer.has(f) ? newerSpecDir : specDir, f), 'utf8'))));
 }
 
 // ---- names and types ----------------------------------------------------------------------

@@ -161,7 +161,9 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
   [
     serve(apiVersionsApi, 0, () => apiVersionsResponse(ErrorCode.NONE)),
     serve(metadataApi, 0, guarded(authorizedMetadata, handleMetadata)),
-    serve(produceApi, 0, guarded(authorizedProduce, handleProduce)),
+    // v12 is v11 on the wire (its codec reads both); the generated codec follows the October 2024
+    // specification, which still has v0-2 (Kafka 4's drops them but still advertises 0).
+    serve(produceApi, 0, guarded(authorizedProduce, handleProduce), 12),
     serve(fetchApi, 4, quotaCapped(guarded(authorizedFetch, (b, req, ctx) => handleFetch(b, req, ctx.apiVersion, ctx.listenerName)))),
     serve(listOffsetsApi, 1, guarded(authorizedListOffsets, (b, req) => handleListOffsets(b, req))),
     serve(offsetForLeaderEpochApi, 2, guarded(authorizedOffsetForLeaderEpoch, (b, req) => handleOffsetForLeaderEpoch(b, req))),
@@ -186,8 +188,9 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(leaveGroupApi, 0, guarded(authorizedLeaveGroup, handleLeaveGroup)),
     serve(offsetCommitApi, 0, guarded(authorizedOffsetCommit, (b, req) => handleOffsetCommit(b, req))),
     serve(offsetFetchApi, 0, guarded(authorizedOffsetFetch, handleOffsetFetch)),
-    serve(txnOffsetCommitApi, 0, guarded(authorizedTxnOffsetCommit, (b, req) => handleTxnOffsetCommit(b, req))),
-    serve(describeGroupsApi, 0, guarded(authorizedDescribeGroups, (b, req) => handleDescribeGroups(b, req))),
+    // v5 is transactions v2's TxnOffsetCommit that also adds the group to the transaction (KIP-890 part 2).
+    serve(txnOffsetCommitApi, 0, guarded(authorizedTxnOffsetCommit, (b, req) => handleTxnOffsetCommit(b, req)), 4),
+    serve(describeGroupsApi, 0, guarded(authorizedDescribeGroups, (b, req, ctx) => handleDescribeGroups(b, req, ctx.apiVersion))),
     serve(listGroupsApi, 0, guarded(authorizedListGroups, (b, req) => handleListGroups(b, req))),
     serve(deleteGroupsApi, 0, guarded(authorizedDeleteGroups, (b, req) => handleDeleteGroups(b, req))),
     serve(describeAclsApi, 1, handleDescribeAcls),

@@ -493,10 +493,10 @@ export function authorizedOffsetFetch(broker: BrokerContext, req: M.OffsetFetchR
 /** DESCRIBE on each group. */
 export function authorizedDescribeGroups(broker: BrokerContext, req: M.DescribeGroupsRequest, ctx: RequestContext): M.DescribeGroupsResponse {
   const [allowed, refused] = split(req.groups, (g) => onGroup(broker, ctx, Op.DESCRIBE, g));
-  const response = allowed.length > 0 ? handleDescribeGroups(broker, { ...req, groups: allowed }) : { throttleTimeMs: 0, groups: [] };
+  const response = allowed.length > 0 ? handleDescribeGroups(broker, { ...req, groups: allowed }, ctx.apiVersion) : { throttleTimeMs: 0, groups: [] };
   if (req.includeAuthorizedOperations) for (const g of response.groups) g.authorizedOperations = az(broker).authorizedOperations(ctx, R.GROUP, g.groupId, GROUP_OPERATIONS);
   response.groups.push(
-    ...refused.map((groupId) => ({ errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: NOT_REQUESTED })),
+    ...refused.map((groupId) => ({ errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: null, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: NOT_REQUESTED })),
   );
   return response;
 }

@@ -227,16 +227,22 @@ export function handleOffsetFetch(broker: BrokerContext, req: OffsetFetchRequest
   return { throttleTimeMs: 0, topics: fetchPartitions(broker, req.groupId, req.topics, req.requireStable), errorCode: ErrorCode.NONE, groups: [] };
 }
 
-export function handleDescribeGroups(broker: BrokerContext, req: DescribeGroupsRequest): DescribeGroupsResponse {
+/** A group unknown to its coordinator: Dead without an error before v6, GROUP_ID_NOT_FOUND from v6 on (KIP-1043). */
+function unknownGroup(groupId: string, apiVersion: number) {
+  return apiVersion >= 6 ? { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group '${groupId}' does not exist.` } : { errorCode: ErrorCode.NONE, errorMessage: null };
+}
+
+export function handleDescribeGroups(broker: BrokerContext, req: DescribeGroupsRequest, apiVersion: number): DescribeGroupsResponse {
   return {
     throttleTimeMs: 0,
     groups: req.groups.map((groupId) => {
       const g = broker.groups.get(groupId);
       const operations = req.includeAuthorizedOperations ? ALL_GROUP_OPERATIONS : NOT_REQUESTED;
-      if (notCoordinator(broker, groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
-      if (!g) return { errorCode: ErrorCode.NONE, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
+      if (notCoordinator(broker, groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, errorMessage: null, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
+      if (!g) return { ...unknownGroup(groupId, apiVersion), groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
       return {
         errorCode: ErrorCode.NONE,
+        errorMessage: null,
         groupId,
         groupState: g.state,
         protocolType: g.protocolType ?? '',

@@ -88,20 +88,39 @@ export async function handleMetadata(broker: BrokerContext, req: MetadataRequest
     controllerId: broker.controllerId(),
     topics,
     clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : NOT_REQUESTED,
+    // v13's top-level error (KIP-1102): nothing here fails the whole request; topics carry their own errors.
+    errorCode: ErrorCode.NONE,
   };
 }
 
+/** DescribeCluster's endpoint types (KIP-919). */
+const EndpointType = { BROKER: 1, CONTROLLER: 2 } as const;
+
+/**
+ * The brokers of the cluster (KIP-919: only on a broker endpoint; Samsa has no controller
+ * endpoints, its controller is one of the brokers). v2's include_fenced_brokers (KIP-1073) adds
+ * nothing: a broker whose session expired is fenced by losing its registration, so every broker
+ * Samsa knows is unfenced.
+ */
 export function handleDescribeCluster(broker: BrokerContext, req: DescribeClusterRequest, ctx: RequestContext): DescribeClusterResponse {
-  return {
+  const response: DescribeClusterResponse = {
     throttleTimeMs: 0,
     errorCode: ErrorCode.NONE,
     errorMessage: null,
     endpointType: req.endpointType,
     clusterId: broker.registry.clusterId,
     controllerId: broker.controllerId(),
-    brokers: broker.brokers(ctx.listenerName).map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+    brokers: [],
     clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : NOT_REQUESTED,
   };
+  if (req.endpointType === EndpointType.CONTROLLER) {
+    return { ...response, errorCode: ErrorCode.MISMATCHED_ENDPOINT_TYPE, errorMessage: 'This is a broker endpoint; Samsa has no controller endpoints (its controller is one of the brokers).' };
+  }
+  if (req.endpointType !== EndpointType.BROKER) {
+    return { ...response, errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, errorMessage: `Unknown endpoint type ${req.endpointType}: 1 is brokers, 2 is controllers.` };
+  }
+  response.brokers = broker.brokers(ctx.listenerName).map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false }));
+  return response;
 }
 
 /**

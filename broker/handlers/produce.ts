@@ -32,10 +32,19 @@ export async function handleProduce(broker: BrokerContext, req: ProduceRequest, 
   const commits: Promise<void>[] = [];
   const leaders = new Set<number>();
   const validAcks = acks === 0 || acks === 1 || acks === -1;
+  // v12 is v11 but, within a transaction, also adds the partition to it (KIP-890 part 2). That is
+  // transactions v2, which this broker does not enable (no transaction.version feature), so a
+  // transactional producer may not use v12 here; refusing it keeps records out of a transaction
+  // that would never end them.
+  const implicitAdd = ctx.apiVersion >= 12 && req.transactionalId !== null;
   for (const topicData of req.topicData) {
     const topic = broker.registry.get(topicData.name);
     const partitionResponses: PartitionProduceResponse[] = [];
     for (const pd of topicData.partitionData) {
+      if (implicitAdd) {
+        partitionResponses.push(failed(pd.index, ErrorCode.UNSUPPORTED_VERSION, 'Produce v12 within a transaction needs transactions v2 (transaction.version 2), which this broker does not enable: use Produce v11 or below'));
+        continue;
+      }
       if (!validAcks) {
         partitionResponses.push(failed(pd.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1, got ${acks}`));
         continue;

@@ -83,6 +83,9 @@ export const ErrorCode = {
   OPERATION_NOT_ATTEMPTED: 55,
   PRODUCER_FENCED: 90,
   TRANSACTIONAL_ID_NOT_FOUND: 105,
+  // DescribeCluster's endpoint type (KIP-919).
+  MISMATCHED_ENDPOINT_TYPE: 114,
+  UNSUPPORTED_ENDPOINT_TYPE: 115,
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

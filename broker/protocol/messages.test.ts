@@ -14,6 +14,8 @@ import { Writer } from './writer.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SPEC_DIR = resolve(ROOT, '../shared/kafka-message-specs');
+/** Kafka 4.0's specifications of the messages served past SPEC_DIR's versions; they replace SPEC_DIR's. */
+const NEWER_SPEC_DIR = join(ROOT, 'scripts/kafka-4.0-message-specs');
 const GENERATED_DIR = join(ROOT, 'broker/protocol/messages');
 
 interface FieldSpec {
@@ -39,10 +41,11 @@ interface MessageSpec {
 
 function loadSpecs(): MessageSpec[] {
   if (!existsSync(SPEC_DIR)) throw new Error(`Kafka message specs not found at ${SPEC_DIR}; CI keeps shared/ beside the repository`);
+  const newer = new Set(readdirSync(NEWER_SPEC_DIR));
   return readdirSync(SPEC_DIR)
     .filter((f) => f.endsWith('.json'))
     .map((f) => {
-      const text = readFileSync(join(SPEC_DIR, f), 'utf8')
+      const text = readFileSync(join(newer.has(f) ? NEWER_SPEC_DIR : SPEC_DIR, f), 'utf8')
         .split('\n')
         .map((line) => (line.trim().startsWith('//') ? '' : line.replace(/\s\/\/[^"]*$/, '')))
         .join('\n');

@@ -85,7 +85,7 @@ describe('a three-broker cluster', () => {
     const clusterIds = new Set<string>();
     for (const id of [0, 1, 2]) {
       const c = await connect(id);
-      const res = await c.send(describeClusterApi, 0, { includeClusterAuthorizedOperations: false, endpointType: 1 });
+      const res = await c.send(describeClusterApi, 0, { includeClusterAuthorizedOperations: false, endpointType: 1, includeFencedBrokers: false });
       await c.close();
       controllers.add(res.controllerId);
       clusterIds.add(res.clusterId);

@@ -1,6 +1,6 @@
 // Apache Kafka's own command-line tools (4.0.0 from Maven Central) against a Samsa broker:
 // kafka-topics, kafka-console-producer/-consumer, kafka-configs (topics and dynamic broker
-// configs), kafka-consumer-groups,
+// configs), kafka-consumer-groups, kafka-cluster list-endpoints,
 // kafka-get-offsets, kafka-delete-records, and what Samsa does not serve yet failing with a clear error.
 // docs/compatibility.md lists these outcomes.
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -68,6 +68,19 @@ describe('Kafka CLI tools against Samsa', () => {
     expect(described.out).toMatch(/cli-console-group\s+cli-console\s+0\s+3\s+3\s+0/);
     const listed = await cli('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', ['--bootstrap-server', broker.bootstrap, '--list']);
     expect(listed.out.split('\n')).toContain('cli-console-group');
+  });
+
+  it('kafka-consumer-groups says a group that never existed does not exist (DescribeGroups v6: GROUP_ID_NOT_FOUND)', async () => {
+    const described = await cli('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', ['--bootstrap-server', broker.bootstrap, '--describe', '--group', 'cli-never-used']);
+    // The Java admin (4.0) asks v6 and reports the broker's GROUP_ID_NOT_FOUND with its message
+    // (v5's answer, a Dead group, printed "Consumer group ... does not exist." instead).
+    expect(described.out).toContain("GroupIdNotFoundException: Group 'cli-never-used' does not exist.");
+  });
+
+  it('kafka-cluster lists the broker endpoints, fenced ones included (DescribeCluster v2)', async () => {
+    const listed = await cli('org.apache.kafka.tools.ClusterTool', ['list-endpoints', '--bootstrap-server', broker.bootstrap, '--include-fenced-brokers']);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(new RegExp(`^1\\s+127\\.0\\.0\\.1\\s+${broker.port}\\s+null\\s+unfenced\\s+broker\\s*$`, 'm'));
   });
 
   it('kafka-configs alters and describes topic configs', async () => {

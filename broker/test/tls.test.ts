@@ -98,7 +98,7 @@ describe('listeners', () => {
       try {
         const md = await c.send(metadataApi, 12, metadataRequest);
         expect(md.brokers.map((b) => `${b.host}:${b.port}`)).toEqual([`127.0.0.1:${port}`]);
-        const cluster = await c.send(describeClusterApi, 0, { includeClusterAuthorizedOperations: false, endpointType: 1 });
+        const cluster = await c.send(describeClusterApi, 0, { includeClusterAuthorizedOperations: false, endpointType: 1, includeFencedBrokers: false });
         expect(cluster.brokers.map((b) => b.port)).toEqual([port]);
         const coordinator = await eventually('a group coordinator', async () => {
           const res = await c.send(findCoordinatorApi, 3, { key: `group-${listener}`, keyType: 0, coordinatorKeys: [] });

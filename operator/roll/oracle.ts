@@ -75,7 +75,7 @@ export interface ClusterShape {
 /** The controller and racks (DescribeCluster) and every partition's replicas (Metadata), asked of one broker. */
 export async function clusterShape(address: BrokerAddress): Promise<ClusterShape> {
   return ask(address, async (conn) => {
-    const described = await conn.send(describeClusterApi, 0, { includeClusterAuthorizedOperations: false, endpointType: 1 });
+    const described = await conn.send(describeClusterApi, 0, { includeClusterAuthorizedOperations: false, endpointType: 1, includeFencedBrokers: false });
     if (described.errorCode !== 0) throw new Error(described.errorMessage ?? `DescribeCluster error ${described.errorCode}`);
     const meta = await conn.send(metadataApi, 12, { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
     const replicas = new Map<string, number[]>();

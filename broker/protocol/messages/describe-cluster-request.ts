@@ -3,35 +3,44 @@
 import { Reader } from '../reader.js';
 import { Writer } from '../writer.js';
 
-export const describeClusterRequestVersions = { min: 0, max: 1, flexibleMin: 0 } as const;
+export const describeClusterRequestVersions = { min: 0, max: 2, flexibleMin: 0 } as const;
 
 export interface DescribeClusterRequest {
   includeClusterAuthorizedOperations: boolean;
   endpointType: number;
+  includeFencedBrokers: boolean;
 }
 
 export function defaultDescribeClusterRequest(): DescribeClusterRequest {
   return {
     includeClusterAuthorizedOperations: false,
     endpointType: 1,
+    includeFencedBrokers: false,
   };
 }
 
 export function readDescribeClusterRequest(r: Reader, version: number): DescribeClusterRequest {
   let includeClusterAuthorizedOperations: boolean = false;
   let endpointType: number = 1;
+  let includeFencedBrokers: boolean = false;
   includeClusterAuthorizedOperations = r.bool();
   if (version >= 1) {
     endpointType = r.int8();
   }
+  if (version >= 2) {
+    includeFencedBrokers = r.bool();
+  }
   r.skipTaggedFields();
-  return { includeClusterAuthorizedOperations, endpointType };
+  return { includeClusterAuthorizedOperations, endpointType, includeFencedBrokers };
 }
 
 export function writeDescribeClusterRequest(w: Writer, v: DescribeClusterRequest, version: number): void {
   w.bool(v.includeClusterAuthorizedOperations);
   if (version >= 1) {
     w.int8(v.endpointType);
+  }
+  if (version >= 2) {
+    w.bool(v.includeFencedBrokers);
   }
   w.unsignedVarint(0);
 }

@@ -3,7 +3,7 @@
 import { Reader, ProtocolError, nonNull } from '../reader.js';
 import { Writer } from '../writer.js';
 
-export const describeClusterResponseVersions = { min: 0, max: 1, flexibleMin: 0 } as const;
+export const describeClusterResponseVersions = { min: 0, max: 2, flexibleMin: 0 } as const;
 
 export interface DescribeClusterResponse {
   throttleTimeMs: number;
@@ -76,6 +76,7 @@ export interface DescribeClusterBroker {
   host: string;
   port: number;
   rack: string | null;
+  isFenced: boolean;
 }
 
 export function defaultDescribeClusterBroker(): DescribeClusterBroker {
@@ -84,26 +85,34 @@ export function defaultDescribeClusterBroker(): DescribeClusterBroker {
     host: "",
     port: 0,
     rack: null,
+    isFenced: false,
   };
 }
 
-export function readDescribeClusterBroker(r: Reader, _version: number): DescribeClusterBroker {
+export function readDescribeClusterBroker(r: Reader, version: number): DescribeClusterBroker {
   let brokerId: number = 0;
   let host: string = "";
   let port: number = 0;
   let rack: string | null = null;
+  let isFenced: boolean = false;
   brokerId = r.int32();
   host = nonNull(r.compactNullableString(), "DescribeClusterBroker.Host", false);
   port = r.int32();
   rack = r.compactNullableString();
+  if (version >= 2) {
+    isFenced = r.bool();
+  }
   r.skipTaggedFields();
-  return { brokerId, host, port, rack };
+  return { brokerId, host, port, rack, isFenced };
 }
 
-export function writeDescribeClusterBroker(w: Writer, v: DescribeClusterBroker, _version: number): void {
+export function writeDescribeClusterBroker(w: Writer, v: DescribeClusterBroker, version: number): void {
   w.int32(v.brokerId);
   w.compactNullableString(v.host);
   w.int32(v.port);
   w.compactNullableString(v.rack);
+  if (version >= 2) {
+    w.bool(v.isFenced);
+  }
   w.unsignedVarint(0);
 }

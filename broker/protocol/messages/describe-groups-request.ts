@@ -3,7 +3,7 @@
 import { Reader, ProtocolError, nonNull } from '../reader.js';
 import { Writer } from '../writer.js';
 
-export const describeGroupsRequestVersions = { min: 0, max: 5, flexibleMin: 5 } as const;
+export const describeGroupsRequestVersions = { min: 0, max: 6, flexibleMin: 5 } as const;
 
 export interface DescribeGroupsRequest {
   groups: string[];

@@ -3,7 +3,7 @@
 import { Reader, ProtocolError, nonNull, EMPTY_BYTES } from '../reader.js';
 import { Writer } from '../writer.js';
 
-export const describeGroupsResponseVersions = { min: 0, max: 5, flexibleMin: 5 } as const;
+export const describeGroupsResponseVersions = { min: 0, max: 6, flexibleMin: 5 } as const;
 
 export interface DescribeGroupsResponse {
   throttleTimeMs: number;
@@ -45,6 +45,7 @@ export function writeDescribeGroupsResponse(w: Writer, v: DescribeGroupsResponse
 
 export interface DescribedGroup {
   errorCode: number;
+  errorMessage: string | null;
   groupId: string;
   groupState: string;
   protocolType: string;
@@ -56,6 +57,7 @@ export interface DescribedGroup {
 export function defaultDescribedGroup(): DescribedGroup {
   return {
     errorCode: 0,
+    errorMessage: null,
     groupId: "",
     groupState: "",
     protocolType: "",
@@ -68,6 +70,7 @@ export function defaultDescribedGroup(): DescribedGroup {
 export function readDescribedGroup(r: Reader, version: number): DescribedGroup {
   const flexible = version >= 5;
   let errorCode: number = 0;
+  let errorMessage: string | null = null;
   let groupId: string = "";
   let groupState: string = "";
   let protocolType: string = "";
@@ -75,6 +78,9 @@ export function readDescribedGroup(r: Reader, version: number): DescribedGroup {
   let members: DescribedGroupMember[] = [];
   let authorizedOperations: number = -2147483648;
   errorCode = r.int16();
+  if (version >= 6) {
+    errorMessage = (version >= 5 ? r.compactNullableString() : r.nullableString());
+  }
   groupId = nonNull((version >= 5 ? r.compactNullableString() : r.nullableString()), "DescribedGroup.GroupId", false);
   groupState = nonNull((version >= 5 ? r.compactNullableString() : r.nullableString()), "DescribedGroup.GroupState", false);
   protocolType = nonNull((version >= 5 ? r.compactNullableString() : r.nullableString()), "DescribedGroup.ProtocolType", false);
@@ -88,12 +94,15 @@ export function readDescribedGroup(r: Reader, version: number): DescribedGroup {
     authorizedOperations = r.int32();
   }
   if (flexible) r.skipTaggedFields();
-  return { errorCode, groupId, groupState, protocolType, protocolData, members, authorizedOperations };
+  return { errorCode, errorMessage, groupId, groupState, protocolType, protocolData, members, authorizedOperations };
 }
 
 export function writeDescribedGroup(w: Writer, v: DescribedGroup, version: number): void {
   const flexible = version >= 5;
   w.int16(v.errorCode);
+  if (version >= 6) {
+    if (version >= 5) w.compactNullableString(v.errorMessage); else w.nullableString(v.errorMessage);
+  }
   if (version >= 5) w.compactNullableString(v.groupId); else w.nullableString(v.groupId);
   if (version >= 5) w.compactNullableString(v.groupState); else w.nullableString(v.groupState);
   if (version >= 5) w.compactNullableString(v.protocolType); else w.nullableString(v.protocolType);

@@ -3,7 +3,7 @@
 import { Reader, nonNull } from '../reader.js';
 import { Writer } from '../writer.js';
 
-export const metadataRequestVersions = { min: 0, max: 12, flexibleMin: 9 } as const;
+export const metadataRequestVersions = { min: 0, max: 13, flexibleMin: 9 } as const;
 
 export interface MetadataRequest {
   topics: MetadataRequestTopic[] | null;

@@ -3,7 +3,7 @@
 import { Reader, ProtocolError, nonNull } from '../reader.js';
 import { Writer } from '../writer.js';
 
-export const metadataResponseVersions = { min: 0, max: 12, flexibleMin: 9 } as const;
+export const metadataResponseVersions = { min: 0, max: 13, flexibleMin: 9 } as const;
 
 export interface MetadataResponse {
   throttleTimeMs: number;
@@ -12,6 +12,7 @@ export interface MetadataResponse {
   controllerId: number;
   topics: MetadataResponseTopic[];
   clusterAuthorizedOperations: number;
+  errorCode: number;
 }
 
 export function defaultMetadataResponse(): MetadataResponse {
@@ -22,6 +23,7 @@ export function defaultMetadataResponse(): MetadataResponse {
     controllerId: -1,
     topics: [],
     clusterAuthorizedOperations: -2147483648,
+    errorCode: 0,
   };
 }
 
@@ -33,6 +35,7 @@ export function readMetadataResponse(r: Reader, version: number): MetadataRespon
   let controllerId: number = -1;
   let topics: MetadataResponseTopic[] = [];
   let clusterAuthorizedOperations: number = -2147483648;
+  let errorCode: number = 0;
   if (version >= 3) {
     throttleTimeMs = r.int32();
   }
@@ -55,8 +58,11 @@ export function readMetadataResponse(r: Reader, version: number): MetadataRespon
   if (version >= 8 && version <= 10) {
     clusterAuthorizedOperations = r.int32();
   }
+  if (version >= 13) {
+    errorCode = r.int16();
+  }
   if (flexible) r.skipTaggedFields();
-  return { throttleTimeMs, brokers, clusterId, controllerId, topics, clusterAuthorizedOperations };
+  return { throttleTimeMs, brokers, clusterId, controllerId, topics, clusterAuthorizedOperations, errorCode };
 }
 
 export function writeMetadataResponse(w: Writer, v: MetadataResponse, version: number): void {
@@ -76,6 +82,9 @@ export function writeMetadataResponse(w: Writer, v: MetadataResponse, version: n
   for (const e of v.topics) { writeMetadataResponseTopic(w, e, version); }
   if (version >= 8 && version <= 10) {
     w.int32(v.clusterAuthorizedOperations);
+  }
+  if (version >= 13) {
+    w.int16(v.errorCode);
   }
   if (flexible) w.unsignedVarint(0);
 }
