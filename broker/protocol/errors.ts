@@ -83,6 +83,11 @@ export const ErrorCode = {
   OPERATION_NOT_ATTEMPTED: 55,
   PRODUCER_FENCED: 90,
   TRANSACTIONAL_ID_NOT_FOUND: 105,
+  // The consumer group protocol (KIP-848).
+  FENCED_MEMBER_EPOCH: 110,
+  UNRELEASED_INSTANCE_ID: 111,
+  UNSUPPORTED_ASSIGNOR: 112,
+  STALE_MEMBER_EPOCH: 113,
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
