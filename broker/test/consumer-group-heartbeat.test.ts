@@ -22,6 +22,7 @@ import { defaultConsumerGroupHeartbeatRequest } from '../protocol/messages/consu
 import { defaultMetadataRequest } from '../protocol/messages/metadata-request.js';
 import { BrokerProcess } from './broker-process.js';
 import { eventuallyPasses } from './eventually.js';
+import { compileJava, runJava } from './java-programs.js';
 
 let broker: BrokerProcess;
 let c: KafkaConnection;
@@ -169,4 +170,26 @@ describe('ConsumerGroupHeartbeat', () => {
     const notConsumer = (await c.send(consumerGroupDescribeApi, 0, { groupIds: ['classic-only'], includeAuthorizedOperations: false })).groups[0]!;
     expect(notConsumer).toMatchObject({ errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: 'Group classic-only is not a consumer group.' });
   });
+
+  it("writes Kafka's record layouts: Kafka's own group coordinator serde reads every record of __consumer_offsets", async () => {
+    const classpath = compileJava('scripts/kafka/pom.xml', '.cache/kafka/lib', ['broker/test/java/OffsetsTopicRecords.java']);
+    const lines = (await runJava(classpath, 'OffsetsTopicRecords', [broker.bootstrap])).trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('UNREADABLE'))).toEqual([]);
+    const of = (group: string, key: string) => lines.filter((l) => l.startsWith(`${key}(groupId='${group}'`));
+    // Group "revoke" went to epoch 3 (a, b joining, b leaving); the session of member-a, no longer heartbeating, then ended (4).
+    expect(of('revoke', 'ConsumerGroupMetadataKey').map((l) => l.replace(/.* /, ''))).toEqual([1, 2, 3, 4].map((e) => `ConsumerGroupMetadataValue(epoch=${e})`));
+    expect(of('revoke', 'ConsumerGroupTargetAssignmentMetadataKey').at(-1)).toMatch(/assignmentEpoch=4\)$/);
+    expect(of('revoke', 'ConsumerGroupMemberMetadataKey').find((l) => l.includes("memberId='member-a'"))).toMatch(/clientId='cg-heartbeat'.*subscribedTopicNames=\[cgh\].*rebalanceTimeoutMs=30000/);
+    const currentOfA = of('revoke', 'ConsumerGroupCurrentMemberAssignmentKey').filter((l) => l.includes("memberId='member-a'"));
+    // a revoking (state 1: UNREVOKED_PARTITIONS) at epoch 1, then stable at 2 and 3.
+    expect(currentOfA.some((l) => /memberEpoch=1, previousMemberEpoch=0, state=1/.test(l))).toBe(true);
+    expect(currentOfA.some((l) => /memberEpoch=3, previousMemberEpoch=2, state=0/.test(l))).toBe(true);
+    // Members that left or expired end in tombstones.
+    for (const id of ['member-a', 'member-b']) {
+      for (const key of ['ConsumerGroupMemberMetadataKey', 'ConsumerGroupTargetAssignmentMemberKey', 'ConsumerGroupCurrentMemberAssignmentKey']) {
+        expect(of('revoke', key).filter((l) => l.includes(`memberId='${id}'`)).at(-1)).toMatch(/ null$/);
+      }
+    }
+    expect(of('static', 'ConsumerGroupMemberMetadataKey').find((l) => l.includes("memberId='static-2'"))).toMatch(/instanceId='instance-1'/);
+  }, 180_000);
 });
