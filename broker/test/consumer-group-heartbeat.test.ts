@@ -9,6 +9,7 @@ import {
   consumerGroupDescribeApi,
   consumerGroupHeartbeatApi,
   createTopicsApi,
+  deleteGroupsApi,
   describeGroupsApi,
   joinGroupApi,
   listGroupsApi,
@@ -138,6 +139,9 @@ describe('ConsumerGroupHeartbeat', () => {
       const g = (await c.send(consumerGroupDescribeApi, 0, { groupIds: ['expiry'], includeAuthorizedOperations: false })).groups[0]!;
       expect(g).toMatchObject({ groupState: 'Empty', members: [], groupEpoch: 2 });
     }, 15_000);
+    // An empty consumer group can be deleted, as a classic one.
+    expect((await c.send(deleteGroupsApi, 2, { groupsNames: ['expiry'] })).results[0]!.errorCode).toBe(0);
+    expect((await c.send(consumerGroupDescribeApi, 0, { groupIds: ['expiry'], includeAuthorizedOperations: false })).groups[0]!.errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
   });
 
   it('refuses bad requests with Kafka error codes and messages', async () => {
@@ -159,8 +163,16 @@ describe('ConsumerGroupHeartbeat', () => {
     const classicJoin = await c.send(joinGroupApi, 9, { groupId: 'cg-only', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null });
     expect(classicJoin.errorCode).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     expect((await c.send(describeGroupsApi, 5, { groups: ['cg-only'], includeAuthorizedOperations: false })).groups[0]!.errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    expect((await c.send(deleteGroupsApi, 2, { groupsNames: ['cg-only'] })).results[0]!.errorCode).toBe(ErrorCode.NON_EMPTY_GROUP);
     const listed = await c.send(listGroupsApi, 5, { statesFilter: [], typesFilter: ['consumer'] });
     expect(listed.groups.find((g) => g.groupId === 'cg-only')).toEqual({ groupId: 'cg-only', protocolType: 'consumer', groupState: 'Stable', groupType: 'consumer' });
+
+    // Once the consumer group is empty, a classic member may take the id.
+    expect((await heartbeat({ groupId: 'cg-only', memberId: 'm', memberEpoch: -1 })).errorCode).toBe(0);
+    const taken = await c.send(joinGroupApi, 9, { groupId: 'cg-only', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: classicJoin.memberId, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null });
+    expect(taken.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    expect((await c.send(joinGroupApi, 9, { groupId: 'cg-only', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: taken.memberId, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null })).errorCode).toBe(0);
+    expect((await c.send(listGroupsApi, 5, { statesFilter: [], typesFilter: [] })).groups.find((g) => g.groupId === 'cg-only')?.groupType).toBe('classic');
 
     // A classic group with a member keeps its id from the consumer protocol.
     const classic = (memberId: string) => c.send(joinGroupApi, 5, { groupId: 'classic-only', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null });
