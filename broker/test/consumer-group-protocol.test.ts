@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerUnderTest, startBrokerUnderTest } from './broker-under-test.js';
 import { eventuallyPasses } from './eventually.js';
 import { compileJava, JavaProcess, lastJsonLine, runJava } from './java-programs.js';
+import { cli } from './kafka-tools.js';
 
 interface Described {
   type: string;
@@ -97,6 +98,12 @@ describe('KIP-848 consumer group protocol (Java client, group.protocol=consumer)
     expect(both.assignor).toBe('uniform');
     expect(both.members.map((m) => m.clientId).sort()).toEqual(['a', 'b']);
     expect(both.members.flatMap((m) => m.partitions).sort()).toEqual(range(6));
+    // kafka-consumer-groups.sh --describe: a row per partition with its offsets, owned by a or b.
+    const cliDescribe = await cli('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', ['--bootstrap-server', broker.bootstrap, '--describe', '--group', group]);
+    expect(cliDescribe.code).toBe(0);
+    const rows = range(6).map((p) => new RegExp(`^${group}\\s+${topic}\\s+${p}\\s+(\\d+)\\s+(\\d+)\\s+\\d+\\s+\\S+\\s+\\S+\\s+(a|b)$`, 'm').exec(cliDescribe.out));
+    expect(rows.every((r) => r !== null), cliDescribe.out).toBe(true);
+    expect(new Set(rows.map((r) => r![3]))).toEqual(new Set(['a', 'b']));
 
     await stop(b);
     await eventuallyPasses('a has every partition again after b left', () => expect(assignment(a)).toEqual(range(6)), 60_000);
