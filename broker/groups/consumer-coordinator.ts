@@ -30,6 +30,7 @@ import {
   targetAssignmentMemberValue,
   targetAssignmentMetadataValue,
 } from './consumer-group-records.js';
+import { compileTopicRegex, matchingTopics } from './topic-regex.js';
 import { ConsumerGroup, type ConsumerMember, LEAVE_EPOCH, type OwnedPartitions, reconcile, sameAssignment, STATIC_LEAVE_EPOCH } from './consumer-group.js';
 
 export interface ConsumerHeartbeat {
@@ -80,6 +81,8 @@ export class ConsumerGroupCoordinator {
   private readonly sessionTimeoutMs: number;
   private readonly heartbeatIntervalMs: number;
   private readonly maxSize: number;
+  /** Subscription patterns compiled, by their source. */
+  private readonly regexes = new Map<string, RegExp>();
 
   constructor(
     config: BrokerConfig,
@@ -113,7 +116,13 @@ export class ConsumerGroupCoordinator {
     } else if (req.memberEpoch < STATIC_LEAVE_EPOCH) {
       return invalid(`MemberEpoch ${req.memberEpoch} is not valid.`);
     }
-    if (req.subscribedTopicRegex !== null) return invalid('Subscription by regular expression is not supported by this broker; subscribe to a list of topics.');
+    if (req.subscribedTopicRegex !== null) {
+      try {
+        this.regex(req.subscribedTopicRegex);
+      } catch (err) {
+        return this.error(ErrorCode.INVALID_REGULAR_EXPRESSION, `SubscribedTopicRegex ${req.subscribedTopicRegex} is not a valid regular expression: ${(err as Error).message}.`);
+      }
+    }
     if (req.serverAssignor !== null && !this.assignors.some((a) => a.name === req.serverAssignor)) {
       return this.error(ErrorCode.UNSUPPORTED_ASSIGNOR, `ServerAssignor ${req.serverAssignor} is not supported. Supported assignors: ${this.assignors.map((a) => a.name).join(', ')}.`);
     }
@@ -289,9 +298,25 @@ export class ConsumerGroupCoordinator {
     return [...memberTombstones(group.id, member.memberId), ...this.newTargetAssignment(group, this.topicsSignature(group))];
   }
 
-  /** The subscribed topics as they are now: a topic created, deleted or given partitions changes it. */
+  private regex(source: string): RegExp {
+    let compiled = this.regexes.get(source);
+    if (!compiled) {
+      compiled = compileTopicRegex(source);
+      this.regexes.set(source, compiled);
+    }
+    return compiled;
+  }
+
+  /** The topics a member subscribes to: those it names and those its pattern matches now. */
+  private topicNamesOf(member: ConsumerMember): string[] {
+    if (member.subscribedTopicRegex === null) return member.subscribedTopicNames;
+    const matched = matchingTopics(this.regex(member.subscribedTopicRegex), this.topics.registry.all().map((t) => t.name));
+    return [...new Set([...member.subscribedTopicNames, ...matched])];
+  }
+
+  /** The subscribed topics as they are now: a topic created (or matching a pattern), deleted or given partitions changes it. */
   private topicsSignature(group: ConsumerGroup): string {
-    return [...group.subscribedTopicNames()]
+    return [...new Set([...group.members.values()].flatMap((m) => this.topicNamesOf(m)))]
       .sort()
       .map((name) => {
         const t = this.topics.registry.get(name);
@@ -309,7 +334,7 @@ export class ConsumerGroupCoordinator {
     const partitions = new Map<string, number>();
     const members = [...group.members.values()].map((m) => {
       const topicIds = new Set<string>();
-      for (const name of m.subscribedTopicNames) {
+      for (const name of this.topicNamesOf(m)) {
         const t = this.topics.registry.get(name);
         if (!t) continue;
         topicIds.add(t.id);

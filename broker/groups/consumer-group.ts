@@ -60,13 +60,6 @@ export class ConsumerGroup {
     }
     return false;
   }
-
-  /** Every topic name some member subscribes to. */
-  subscribedTopicNames(): Set<string> {
-    const out = new Set<string>();
-    for (const m of this.members.values()) for (const t of m.subscribedTopicNames) out.add(t);
-    return out;
-  }
 }
 
 /** Partitions the member reports owning, by topic id (null: unchanged since its last heartbeat). */

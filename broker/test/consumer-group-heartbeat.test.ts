@@ -108,6 +108,19 @@ describe('ConsumerGroupHeartbeat', () => {
     expect(partitionsOf(alone)).toEqual([0, 1, 2, 3]);
   });
 
+  it('a member subscribed by regular expression gets the topics whose whole name matches, and new ones as they are created', async () => {
+    const joined = await join('by-regex', 'r', { subscribedTopicNames: null, subscribedTopicRegex: 'cgh-.*' });
+    expect(joined).toMatchObject({ errorCode: 0, memberEpoch: 1 });
+    expect(joined.assignment!.topicPartitions).toEqual([{ topicId: topicIds.get('cgh-two'), partitions: [0, 1, 2, 3] }]);
+    await c.send(createTopicsApi, 7, { topics: [{ name: 'cgh-three', numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+    const grown = await heartbeat({ groupId: 'by-regex', memberId: 'r', memberEpoch: 1 });
+    expect(grown.memberEpoch).toBe(2);
+    expect(grown.assignment!.topicPartitions.map((t) => t.partitions.length).sort()).toEqual([2, 4]);
+    const described = (await c.send(consumerGroupDescribeApi, 0, { groupIds: ['by-regex'], includeAuthorizedOperations: false })).groups[0]!;
+    expect(described.members[0]).toMatchObject({ subscribedTopicNames: [], subscribedTopicRegex: 'cgh-.*' });
+    expect(described.members[0]!.assignment.topicPartitions.map((t) => t.topicName).sort()).toEqual(['cgh-three', 'cgh-two']);
+  });
+
   it('the range assignor gives each member a contiguous range of every topic', async () => {
     const subscription = { subscribedTopicNames: ['cgh', 'cgh-two'], serverAssignor: 'range' };
     await join('ranged', 'm1', subscription);
@@ -150,9 +163,11 @@ describe('ConsumerGroupHeartbeat', () => {
     expect((await join('bad', 'x', { subscribedTopicNames: null })).errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect((await join('', 'x')).errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect((await heartbeat({ groupId: 'bad', memberId: '', memberEpoch: 3 })).errorCode).toBe(ErrorCode.INVALID_REQUEST);
-    const regex = await join('bad', 'x', { subscribedTopicNames: null, subscribedTopicRegex: 'cgh.*' });
-    expect(regex.errorCode).toBe(ErrorCode.INVALID_REQUEST);
-    expect(regex.errorMessage).toMatch(/regular expression/);
+    for (const pattern of ['[cgh', '(?=cgh).*', '(c)gh\\1', '']) {
+      const regex = await join('bad', 'x', { subscribedTopicNames: null, subscribedTopicRegex: pattern });
+      expect(regex.errorCode, pattern).toBe(ErrorCode.INVALID_REGULAR_EXPRESSION);
+      expect(regex.errorMessage).toMatch(/is not a valid regular expression/);
+    }
     const assignor = await join('bad', 'x', { serverAssignor: 'sticky' });
     expect(assignor.errorCode).toBe(ErrorCode.UNSUPPORTED_ASSIGNOR);
     expect(assignor.errorMessage).toMatch(/uniform, range/);
