@@ -156,4 +156,16 @@ describe('KIP-848 consumer group protocol (Java client, group.protocol=consumer)
     await stop(a);
     await stop(c);
   }, 300_000);
+
+  it('a member subscribed with a SubscriptionPattern reads the matching topics, also one created later', async () => {
+    const group = 'kip848-regex-group';
+    await java('create-topic', 'kip848-re-one', '2');
+    await java('produce', 'kip848-re-one', 'one', '10');
+    const r = consumer('regex:kip848-re-.*', group, 'r');
+    await eventuallyPasses('r reads the matching topic', () => expect(consumed(r).sort()).toEqual(sent('one', 10).sort()), 60_000);
+    await java('create-topic', 'kip848-re-two', '2');
+    await java('produce', 'kip848-re-two', 'two', '10');
+    await eventuallyPasses('r reads the topic created after it subscribed', () => expect(consumed(r).sort()).toEqual([...sent('one', 10), ...sent('two', 10)].sort()), 90_000);
+    await stop(r);
+  }, 240_000);
 });

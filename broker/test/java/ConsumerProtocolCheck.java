@@ -2,7 +2,8 @@
 // broker/test/consumer-group-protocol.test.ts. Modes:
 //   create-topic BOOTSTRAP TOPIC PARTITIONS
 //   produce BOOTSTRAP TOPIC PREFIX COUNT       COUNT records with values PREFIX-0.., keys spread over the partitions
-//   consume BOOTSTRAP TOPIC GROUP NAME [INSTANCE_ID] [ASSIGNOR]   polls until it reads "stop" on stdin, then closes
+//   consume BOOTSTRAP TOPIC GROUP NAME [INSTANCE_ID] [ASSIGNOR]   (TOPIC "regex:PATTERN" subscribes to a
+//       SubscriptionPattern, matched by the broker) polls until it reads "stop" on stdin, then closes
 //       (leaving the group); prints "ASSIGNMENT NAME [p,..]" whenever its assignment changes,
 //       "RECORD NAME value" for each record and "COMMITTED NAME n" after each synchronous commit
 //   describe BOOTSTRAP GROUP                     one JSON line: type, state, epoch-free members with their partitions, and committed offsets
@@ -24,6 +25,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.SubscriptionPattern;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -86,7 +88,8 @@ public class ConsumerProtocolCheck {
     stdin.setDaemon(true);
     stdin.start();
     try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(p)) {
-      consumer.subscribe(List.of(topic));
+      if (topic.startsWith("regex:")) consumer.subscribe(new SubscriptionPattern(topic.substring(6)));
+      else consumer.subscribe(List.of(topic));
       Set<Integer> last = null;
       while (!stop.get()) {
         var records = consumer.poll(Duration.ofMillis(200));
