@@ -424,6 +424,19 @@ export class ConsumerGroupCoordinator {
     return memberEpoch === member.memberEpoch ? ErrorCode.NONE : ErrorCode.STALE_MEMBER_EPOCH;
   }
 
+  /**
+   * TxnOffsetCommit v3+ with the consumer's group metadata (KIP-447): a member at its epoch (else
+   * ILLEGAL_GENERATION, which transactional producers understand); without member and generation
+   * (older clients) it is not checked.
+   */
+  validateTransactionalCommit(group: ConsumerGroup, memberId: string, instanceId: string | null, memberEpoch: number): number {
+    if (memberId === '' && memberEpoch < 0) return ErrorCode.NONE;
+    if (instanceId !== null && group.staticMembers.has(instanceId) && group.staticMembers.get(instanceId) !== memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    const member = group.members.get(memberId);
+    if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
+    return memberEpoch === member.memberEpoch ? ErrorCode.NONE : ErrorCode.ILLEGAL_GENERATION;
+  }
+
   /** OffsetFetch v9+ by a member: it must be one, at its current epoch; without a member (admin tools) it is allowed. */
   validateFetch(group: ConsumerGroup, memberId: string | null, memberEpoch: number): number {
     if (memberId === null || memberEpoch < 0) return ErrorCode.NONE;

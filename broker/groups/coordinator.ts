@@ -741,12 +741,19 @@ export class GroupCoordinator {
     if (req.producerId < 0) return ErrorCode.INVALID_REQUEST;
     await this.ensureOffsetsTopic();
     let group = this.groups.get(req.groupId);
-    if (req.groupInstanceId !== null && group) {
-      const current = group.staticMembers.get(req.groupInstanceId);
-      if (current !== undefined && current !== req.memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    const consumerGroup = this.consumer.groups.get(req.groupId);
+    if (consumerGroup) {
+      // The consumer protocol: the generation the producer sends is the member's epoch.
+      const code = this.consumer.validateTransactionalCommit(consumerGroup, req.memberId, req.groupInstanceId, req.generationId);
+      if (code !== ErrorCode.NONE) return code;
+    } else {
+      if (req.groupInstanceId !== null && group) {
+        const current = group.staticMembers.get(req.groupInstanceId);
+        if (current !== undefined && current !== req.memberId) return ErrorCode.FENCED_INSTANCE_ID;
+      }
+      if (req.memberId !== '' && !group?.members.has(req.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
+      if (req.generationId >= 0 && req.generationId !== (group?.generationId ?? 0)) return ErrorCode.ILLEGAL_GENERATION;
     }
-    if (req.memberId !== '' && !group?.members.has(req.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
-    if (req.generationId >= 0 && req.generationId !== (group?.generationId ?? 0)) return ErrorCode.ILLEGAL_GENERATION;
     const { codes, records, accepted } = this.offsetRecords(req.groupId, req.offsets);
     if (records.length > 0) {
       const { committed, first, next } = this.append(req.groupId, records, { producerId: req.producerId, producerEpoch: req.producerEpoch });
@@ -761,7 +768,7 @@ export class GroupCoordinator {
         for (const [id, o] of written) if (pending.get(id) === o) pending.delete(id);
         return failedCodes(codes, replicated);
       }
-      if (!group) {
+      if (!group && !consumerGroup) {
         group = new Group(req.groupId);
         this.groups.set(req.groupId, group);
       }

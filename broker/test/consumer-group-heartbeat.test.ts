@@ -16,6 +16,7 @@ import {
   metadataApi,
   offsetCommitApi,
   offsetFetchApi,
+  txnOffsetCommitApi,
   type ConsumerGroupHeartbeatRequest,
   type ConsumerGroupHeartbeatResponse,
 } from '../protocol/messages/index.js';
@@ -90,6 +91,12 @@ describe('ConsumerGroupHeartbeat', () => {
       c.send(offsetCommitApi, 9, { groupId: 'revoke', generationIdOrMemberEpoch: memberEpoch, memberId: 'member-a', groupInstanceId: null, retentionTimeMs: -1, topics: [{ name: 'cgh', partitions: [{ partitionIndex: kept[0]!, committedOffset: 5, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: null }] }] });
     expect((await commit(1)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.STALE_MEMBER_EPOCH);
     expect((await commit(2)).topics[0]!.partitions[0]!.errorCode).toBe(0);
+    // A transactional producer sends the consumer's member id and epoch (KIP-447).
+    const txnCommit = (memberId: string, generationId: number) =>
+      c.send(txnOffsetCommitApi, 3, { transactionalId: 'cgh-txn', groupId: 'revoke', producerId: 4242, producerEpoch: 0, generationId, memberId, groupInstanceId: null, topics: [{ name: 'cgh', partitions: [{ partitionIndex: kept[1]!, committedOffset: 3, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+    expect((await txnCommit('member-a', 1)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect((await txnCommit('stranger', 2)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    expect((await txnCommit('member-a', 2)).topics[0]!.partitions[0]!.errorCode).toBe(0);
     const fetch = (memberEpoch: number) => c.send(offsetFetchApi, 9, { groupId: '', topics: null, requireStable: false, groups: [{ groupId: 'revoke', memberId: 'member-a', memberEpoch, topics: [{ name: 'cgh', partitionIndexes: [kept[0]!] }] }] });
     expect((await fetch(1)).groups[0]!.errorCode).toBe(ErrorCode.STALE_MEMBER_EPOCH);
     expect((await fetch(2)).groups[0]!.topics[0]!.partitions[0]!.committedOffset).toBe(5);
