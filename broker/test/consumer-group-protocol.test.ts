@@ -40,8 +40,8 @@ const java = (...args: string[]) => runJava(classpath, 'ConsumerProtocolCheck', 
 const sent = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-function consumer(topic: string, group: string, name: string): JavaProcess {
-  const p = new JavaProcess(classpath, 'ConsumerProtocolCheck', ['consume', broker.bootstrap, topic, group, name]);
+function consumer(topic: string, group: string, name: string, instanceId?: string): JavaProcess {
+  const p = new JavaProcess(classpath, 'ConsumerProtocolCheck', ['consume', broker.bootstrap, topic, group, name, ...(instanceId ? [instanceId] : [])]);
   running.push(p);
   return p;
 }
@@ -168,4 +168,22 @@ describe('KIP-848 consumer group protocol (Java client, group.protocol=consumer)
     await eventuallyPasses('r reads the topic created after it subscribed', () => expect(consumed(r).sort()).toEqual([...sent('one', 10), ...sent('two', 10)].sort()), 90_000);
     await stop(r);
   }, 240_000);
+
+  it('a static member (group.instance.id) that closes and comes back takes its partitions again at the same epoch', async () => {
+    const topic = 'kip848-static';
+    const group = 'kip848-static-group';
+    await java('create-topic', topic, '3');
+    const first = consumer(topic, group, 'first', 'instance-1');
+    await eventuallyPasses('the static member has every partition', () => expect(assignment(first)).toEqual(range(3)), 60_000);
+    const before = (await describeGroup(group)).members;
+    expect(before).toHaveLength(1);
+    await stop(first);
+    const second = consumer(topic, group, 'second', 'instance-1');
+    await eventuallyPasses('the returning static member has every partition', () => expect(assignment(second)).toEqual(range(3)), 60_000);
+    const after = (await describeGroup(group)).members;
+    expect(after.map((m) => m.clientId)).toEqual(['second']);
+    // No rebalance: a member leaving for good and another joining would have bumped the epoch twice.
+    expect(after[0]!.epoch).toBe(before[0]!.epoch);
+    await stop(second);
+  }, 180_000);
 });
