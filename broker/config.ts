@@ -11,6 +11,7 @@ import { authorizerConfigDefs } from './security/authorizer-config.js';
 import { saslConfigDefs } from './security/sasl/sasl-config.js';
 import { quotaConfigDefs } from './security/quota-config.js';
 import { transactionConfigDefs } from './transactions/config.js';
+import { consumerGroupConfigDefs } from './groups/consumer-config.js';
 
 export type ConfigType = 'short' | 'int' | 'long' | 'double' | 'boolean' | 'string' | 'list';
 
@@ -203,6 +204,7 @@ export const brokerConfigDefs: readonly ConfigDef[] = [
   ...saslConfigDefs,
   ...quotaConfigDefs,
   ...transactionConfigDefs,
+  ...consumerGroupConfigDefs,
 ];
 
 const topicDefs = new Map(topicConfigDefs.map((d) => [d.name, d]));

@@ -14,6 +14,9 @@ import type { PartitionLog } from '../storage/partition-log.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { TopicService } from '../topics.js';
 import { Group, type JoinResult, type Member, type SyncResult } from './group.js';
+import { ConsumerGroupCoordinator, type ConsumerHeartbeat, type ConsumerHeartbeatResult } from './consumer-coordinator.js';
+import { isConsumerGroupKey, readConsumerGroupKey } from './consumer-group-records.js';
+import type { ConsumerGroup } from './consumer-group.js';
 import {
   type CommittedOffset,
   groupKey,
@@ -90,6 +93,8 @@ export class GroupCoordinator {
   private readonly pendingTxnOffsets = new Map<number, Map<string, Map<string, StoredOffset>>>();
   private readonly initialDelayMs: number;
   private offsetsTopicReady: Promise<void> | null = null;
+  /** The groups of the consumer protocol (KIP-848); a group id is one kind or the other. */
+  readonly consumer: ConsumerGroupCoordinator;
 
   constructor(
     private readonly config: BrokerConfig,
@@ -104,6 +109,7 @@ export class GroupCoordinator {
     private readonly onSkippedRecord: () => void = () => {},
   ) {
     this.initialDelayMs = config.int('group.initial.rebalance.delay.ms');
+    this.consumer = new ConsumerGroupCoordinator(config, topics, logger, (groupId, records) => this.writeRecords(groupId, records));
   }
 
   // ---- persistence --------------------------------------------------------------------------
@@ -146,6 +152,19 @@ export class GroupCoordinator {
     const batches = validateClientBatches(batch, { maxMessageBytes: Math.max(log.config.maxMessageBytes, batch.length) });
     const result = log.append(batch, batches, leader.leaderEpoch, Date.now(), txn ? 'coordinator' : 'client');
     return { committed: leader.committed, first: result.baseOffset, next: result.lastOffset + 1 };
+  }
+
+  /** Appends and waits for the offsets partition's ISR; resolves with the error code a group request answers. */
+  private async writeRecords(groupId: string, records: RecordToWrite[]): Promise<number> {
+    try {
+      const { committed, next } = this.append(groupId, records);
+      const replicated = await committed(next);
+      if (replicated === ErrorCode.NONE) return ErrorCode.NONE;
+      return replicated === ErrorCode.NOT_LEADER_OR_FOLLOWER ? ErrorCode.NOT_COORDINATOR : ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    } catch (err) {
+      if (err instanceof KafkaError) return err.code;
+      throw err;
+    }
   }
 
   private persistGroup(group: Group): void {
@@ -228,6 +247,9 @@ export class GroupCoordinator {
       groups++;
       for (const m of group.members.values()) this.scheduleSessionExpiry(group, m);
     }
+    const consumerGroups = this.consumerGroupsOf(partition);
+    this.consumer.resume(consumerGroups);
+    groups += consumerGroups.length;
     if (records > 0 || skipped > 0) this.logger.info({ partition, groups, records, skipped }, 'loaded consumer groups and offsets');
   }
 
@@ -240,6 +262,7 @@ export class GroupCoordinator {
     const topic = this.topics.registry.get(OFFSETS_TOPIC);
     if (!topic) return;
     const inPartition = (groupId: string) => partitionForGroup(groupId, topic.partitions.length) === partition;
+    this.consumer.unload(inPartition);
     for (const groupId of [...this.offsets.keys()]) if (inPartition(groupId)) this.offsets.delete(groupId);
     for (const [producerId, byGroup] of this.pendingTxnOffsets) {
       for (const groupId of [...byGroup.keys()]) if (inPartition(groupId)) byGroup.delete(groupId);
@@ -253,6 +276,12 @@ export class GroupCoordinator {
     return [...this.groups.values()].filter((g) => partitionForGroup(g.id, topic.partitions.length) === partition);
   }
 
+  private consumerGroupsOf(partition: number): string[] {
+    const topic = this.topics.registry.get(OFFSETS_TOPIC);
+    if (!topic) return [];
+    return [...this.consumer.groups.keys()].filter((id) => partitionForGroup(id, topic.partitions.length) === partition);
+  }
+
   private stopTimers(group: Group): void {
     if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
     for (const t of group.pendingMembers.values()) clearTimeout(t);
@@ -261,6 +290,13 @@ export class GroupCoordinator {
 
   /** Replays one record at `recordOffset`; `producerId` is set when it is part of that producer's transaction. */
   private applyRecord(key: Buffer, value: Buffer | null, recordOffset: number, producerId: number | null): void {
+    if (isConsumerGroupKey(key)) {
+      if (producerId !== null) throw new Error('consumer group records inside a transaction');
+      // The group id is a consumer group from here on (Kafka writes a classic group's tombstone when it converts).
+      this.groups.delete(readConsumerGroupKey(key).group);
+      this.consumer.replay(key, value);
+      return;
+    }
     const k = readKey(key);
     if (!k) throw new Error(`unknown key version ${key.length >= 2 ? key.readInt16BE(0) : 'none'}`);
     if (k.kind === 'offset') {
@@ -278,6 +314,7 @@ export class GroupCoordinator {
       return;
     }
     const stored = readGroupValue(value);
+    this.consumer.groups.delete(k.group);
     const group = new Group(k.group);
     group.generationId = stored.generationId;
     group.protocolType = stored.protocolType || null;
@@ -346,6 +383,12 @@ export class GroupCoordinator {
     const maxSession = this.config.int('group.max.session.timeout.ms');
     if (req.sessionTimeoutMs < minSession || req.sessionTimeoutMs > maxSession) return joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId);
     await this.ensureOffsetsTopic();
+    const consumerGroup = this.consumer.groups.get(req.groupId);
+    if (consumerGroup) {
+      // Classic members do not join a group of the consumer protocol here (Kafka 4.0's mixed groups are not served).
+      if (consumerGroup.members.size > 0) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId);
+      this.append(req.groupId, this.consumer.deleteRecords(consumerGroup));
+    }
     let group = this.groups.get(req.groupId);
     if (!group) {
       group = new Group(req.groupId);
@@ -635,9 +678,14 @@ export class GroupCoordinator {
   async commit(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null, offsets: OffsetToCommit[]): Promise<number[] | number> {
     if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
     await this.ensureOffsetsTopic();
+    const consumerGroup = this.consumer.groups.get(groupId);
     const group = this.groups.get(groupId);
     const standalone = generationId < 0 && memberId === '';
-    if (standalone) {
+    if (consumerGroup) {
+      // The consumer protocol: generationId is the member's epoch (OffsetCommit v9+).
+      const code = this.consumer.validateCommit(consumerGroup, memberId, generationId);
+      if (code !== ErrorCode.NONE) return code;
+    } else if (standalone) {
       // Offsets stored for a group that does not use the coordinator for membership.
       if (group && group.members.size > 0) return ErrorCode.UNKNOWN_MEMBER_ID;
     } else {
@@ -655,12 +703,32 @@ export class GroupCoordinator {
       if (replicated !== ErrorCode.NONE) return failedCodes(codes, replicated);
       const map = this.offsetsOf(groupId);
       accepted.forEach((a, i) => map.set(`${a.topic}\0${a.partition}`, { ...a, recordOffset: first + i }));
-      if (!group) {
+      if (!group && !consumerGroup) {
         const created = new Group(groupId);
         this.groups.set(groupId, created);
       }
     }
     return codes;
+  }
+
+  /**
+   * ConsumerGroupHeartbeat (KIP-848). The id of a classic group with members is taken; an empty
+   * classic group (offsets only) becomes a consumer group, its metadata tombstoned.
+   */
+  async consumerHeartbeat(req: ConsumerHeartbeat): Promise<ConsumerHeartbeatResult> {
+    await this.ensureOffsetsTopic();
+    const classic = this.groups.get(req.groupId);
+    const classicInUse = classic !== undefined && (classic.members.size > 0 || classic.state !== 'Empty');
+    return this.consumer.heartbeat(req, classicInUse, () => {
+      if (!classic) return [];
+      this.stopTimers(classic);
+      this.groups.delete(req.groupId);
+      return [{ key: groupKey(req.groupId), value: null }];
+    });
+  }
+
+  getConsumerGroup(groupId: string): ConsumerGroup | undefined {
+    return this.consumer.groups.get(groupId);
   }
 
   /**
@@ -673,12 +741,19 @@ export class GroupCoordinator {
     if (req.producerId < 0) return ErrorCode.INVALID_REQUEST;
     await this.ensureOffsetsTopic();
     let group = this.groups.get(req.groupId);
-    if (req.groupInstanceId !== null && group) {
-      const current = group.staticMembers.get(req.groupInstanceId);
-      if (current !== undefined && current !== req.memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    const consumerGroup = this.consumer.groups.get(req.groupId);
+    if (consumerGroup) {
+      // The consumer protocol: the generation the producer sends is the member's epoch.
+      const code = this.consumer.validateTransactionalCommit(consumerGroup, req.memberId, req.groupInstanceId, req.generationId);
+      if (code !== ErrorCode.NONE) return code;
+    } else {
+      if (req.groupInstanceId !== null && group) {
+        const current = group.staticMembers.get(req.groupInstanceId);
+        if (current !== undefined && current !== req.memberId) return ErrorCode.FENCED_INSTANCE_ID;
+      }
+      if (req.memberId !== '' && !group?.members.has(req.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
+      if (req.generationId >= 0 && req.generationId !== (group?.generationId ?? 0)) return ErrorCode.ILLEGAL_GENERATION;
     }
-    if (req.memberId !== '' && !group?.members.has(req.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
-    if (req.generationId >= 0 && req.generationId !== (group?.generationId ?? 0)) return ErrorCode.ILLEGAL_GENERATION;
     const { codes, records, accepted } = this.offsetRecords(req.groupId, req.offsets);
     if (records.length > 0) {
       const { committed, first, next } = this.append(req.groupId, records, { producerId: req.producerId, producerEpoch: req.producerEpoch });
@@ -693,7 +768,7 @@ export class GroupCoordinator {
         for (const [id, o] of written) if (pending.get(id) === o) pending.delete(id);
         return failedCodes(codes, replicated);
       }
-      if (!group) {
+      if (!group && !consumerGroup) {
         group = new Group(req.groupId);
         this.groups.set(req.groupId, group);
       }
@@ -802,7 +877,15 @@ export class GroupCoordinator {
   }
 
   deleteGroup(groupId: string): number {
+    const consumerGroup = this.consumer.groups.get(groupId);
+    if (consumerGroup && consumerGroup.members.size > 0) return ErrorCode.NON_EMPTY_GROUP;
     const group = this.groups.get(groupId);
+    if (consumerGroup) {
+      // An empty consumer group: its records and offsets are tombstoned as a classic group's are.
+      this.append(groupId, this.consumer.deleteRecords(consumerGroup));
+      if (!group) this.groups.set(groupId, new Group(groupId));
+      return this.deleteGroup(groupId);
+    }
     if (!group || group.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
     if (group.members.size > 0 || group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
     // Tombstones for the committed offsets and for those pending in open transactions (they would come back at a commit).
@@ -835,6 +918,7 @@ export class GroupCoordinator {
 
   close(): void {
     for (const group of this.groups.values()) this.stopTimers(group);
+    this.consumer.close();
   }
 }
 

@@ -53,6 +53,8 @@ import {
   listTransactionsApi,
   describeTransactionsApi,
   describeProducersApi,
+  consumerGroupHeartbeatApi,
+  consumerGroupDescribeApi,
   type ApiVersionsResponse,
   type FetchRequest,
   type FetchResponse,
@@ -86,6 +88,7 @@ import {
   handleDeleteGroups,
   handleOffsetDelete,
 } from './groups.js';
+import { handleConsumerGroupDescribe, handleConsumerGroupHeartbeat } from './consumer-groups.js';
 import { handleDescribeAcls, handleCreateAcls, handleDeleteAcls } from './acls.js';
 import { handleAddOffsetsToTxn, handleAddPartitionsToTxn, handleDescribeTransactions, handleEndTxn, handleListTransactions, handleWriteTxnMarkers } from './transactions.js';
 import {
@@ -131,6 +134,8 @@ import {
   authorizedWriteTxnMarkers,
   authorizedListTransactions,
   authorizedDescribeTransactions,
+  authorizedConsumerGroupHeartbeat,
+  authorizedConsumerGroupDescribe,
 } from './authorization.js';
 
 /** A handler returns the response body, or null when none is sent (Produce with acks=0). */
@@ -212,6 +217,8 @@ export const servedApis: ReadonlyMap<number, ServedApi> = new Map(
     serve(listTransactionsApi, 0, guarded(authorizedListTransactions, (b, req, ctx) => handleListTransactions(b, req, ctx))),
     serve(describeTransactionsApi, 0, guarded(authorizedDescribeTransactions, (b, req) => handleDescribeTransactions(b, req))),
     serve(describeProducersApi, 0, guarded(authorizedDescribeProducers, (b, req) => handleDescribeProducers(b, req))),
+    serve(consumerGroupHeartbeatApi, 0, guarded(authorizedConsumerGroupHeartbeat, handleConsumerGroupHeartbeat)),
+    serve(consumerGroupDescribeApi, 0, guarded(authorizedConsumerGroupDescribe, (b, req) => handleConsumerGroupDescribe(b, req))),
   ].map((api) => [api.spec.key, api]),
 );
 

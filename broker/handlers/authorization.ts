@@ -27,6 +27,7 @@ import { handleAlterPartitionReassignments, handleListPartitionReassignments } f
 import { handleDescribeLogDirs } from './describe-log-dirs.js';
 import { handleDescribeUserScramCredentials, handleAlterUserScramCredentials } from './scram-credentials.js';
 import { handleDescribeClientQuotas, handleAlterClientQuotas } from './client-quotas.js';
+import { handleConsumerGroupHeartbeat, describeGroup as describeConsumerGroup } from './consumer-groups.js';
 import {
   handleFindCoordinator,
   handleJoinGroup,
@@ -421,6 +422,26 @@ export async function authorizedSyncGroup(broker: BrokerContext, req: M.SyncGrou
 export function authorizedHeartbeat(broker: BrokerContext, req: M.HeartbeatRequest, ctx: RequestContext): M.HeartbeatResponse {
   if (onGroup(broker, ctx, Op.READ, req.groupId)) return handleHeartbeat(broker, req);
   return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
+}
+
+/** READ on the group. */
+export async function authorizedConsumerGroupHeartbeat(broker: BrokerContext, req: M.ConsumerGroupHeartbeatRequest, ctx: RequestContext): Promise<M.ConsumerGroupHeartbeatResponse> {
+  if (onGroup(broker, ctx, Op.READ, req.groupId)) return handleConsumerGroupHeartbeat(broker, req, ctx);
+  return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: null, memberId: null, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: null };
+}
+
+/** DESCRIBE on each group. */
+export function authorizedConsumerGroupDescribe(broker: BrokerContext, req: M.ConsumerGroupDescribeRequest, ctx: RequestContext): M.ConsumerGroupDescribeResponse {
+  return {
+    throttleTimeMs: 0,
+    groups: req.groupIds.map((groupId) => {
+      if (!onGroup(broker, ctx, Op.DESCRIBE, groupId)) {
+        return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: null, groupId, groupState: '', groupEpoch: -1, assignmentEpoch: -1, assignorName: '', members: [], authorizedOperations: NOT_REQUESTED };
+      }
+      const operations = req.includeAuthorizedOperations ? az(broker).authorizedOperations(ctx, R.GROUP, groupId, GROUP_OPERATIONS) : NOT_REQUESTED;
+      return describeConsumerGroup(broker, groupId, operations);
+    }),
+  };
 }
 
 /** READ on the group. */

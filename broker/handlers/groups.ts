@@ -218,9 +218,14 @@ export function handleOffsetFetch(broker: BrokerContext, req: OffsetFetchRequest
       throttleTimeMs: 0,
       topics: [],
       errorCode: ErrorCode.NONE,
-      groups: req.groups.map((g) =>
-        notCoordinator(broker, g.groupId) ? { groupId: g.groupId, topics: [], errorCode: ErrorCode.NOT_COORDINATOR } : { groupId: g.groupId, topics: fetchPartitions(broker, g.groupId, g.topics, req.requireStable), errorCode: ErrorCode.NONE },
-      ),
+      groups: req.groups.map((g) => {
+        if (notCoordinator(broker, g.groupId)) return { groupId: g.groupId, topics: [], errorCode: ErrorCode.NOT_COORDINATOR };
+        // v9+: a member of a consumer-protocol group fetches at its current epoch (KIP-848).
+        const consumerGroup = broker.groups.getConsumerGroup(g.groupId);
+        const memberCode = consumerGroup ? broker.groups.consumer.validateFetch(consumerGroup, g.memberId, g.memberEpoch) : ErrorCode.NONE;
+        if (memberCode !== ErrorCode.NONE) return { groupId: g.groupId, topics: [], errorCode: memberCode };
+        return { groupId: g.groupId, topics: fetchPartitions(broker, g.groupId, g.topics, req.requireStable), errorCode: ErrorCode.NONE };
+      }),
     };
   }
   if (notCoordinator(broker, req.groupId)) return { throttleTimeMs: 0, topics: [], errorCode: ErrorCode.NOT_COORDINATOR, groups: [] };
@@ -239,6 +244,8 @@ export function handleDescribeGroups(broker: BrokerContext, req: DescribeGroupsR
       const g = broker.groups.get(groupId);
       const operations = req.includeAuthorizedOperations ? ALL_GROUP_OPERATIONS : NOT_REQUESTED;
       if (notCoordinator(broker, groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, errorMessage: null, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
+      // A consumer-protocol group is described by ConsumerGroupDescribe; Kafka answers this for it (the admin client then asks that).
+      if (broker.groups.getConsumerGroup(groupId)) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: apiVersion >= 6 ? `Group ${groupId} is not a classic group.` : null, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
       if (!g) return { ...unknownGroup(groupId, apiVersion), groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
       return {
         errorCode: ErrorCode.NONE,
@@ -264,10 +271,9 @@ export function handleDescribeGroups(broker: BrokerContext, req: DescribeGroupsR
 export function handleListGroups(broker: BrokerContext, req: ListGroupsRequest): ListGroupsResponse {
   const states = new Set(req.statesFilter.map((s) => s.toLowerCase()));
   const types = new Set(req.typesFilter.map((s) => s.toLowerCase()));
-  const groups = broker.groups
-    .all()
-    .filter((g) => (states.size === 0 || states.has(g.state.toLowerCase())) && (types.size === 0 || types.has('classic')))
-    .map((g) => ({ groupId: g.id, protocolType: g.protocolType ?? '', groupState: g.state, groupType: 'classic' }));
+  const classic = broker.groups.all().map((g) => ({ groupId: g.id, protocolType: g.protocolType ?? '', groupState: g.state, groupType: 'classic' }));
+  const consumer = [...broker.groups.consumer.groups.values()].map((g) => ({ groupId: g.id, protocolType: 'consumer', groupState: g.state, groupType: 'consumer' }));
+  const groups = [...classic, ...consumer].filter((g) => (states.size === 0 || states.has(g.groupState.toLowerCase())) && (types.size === 0 || types.has(g.groupType)));
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups };
 }
 

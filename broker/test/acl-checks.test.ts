@@ -8,6 +8,7 @@ import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
 import * as M from '../protocol/messages/index.js';
 import { defaultCreateTopicsRequest } from '../protocol/messages/create-topics-request.js';
+import { defaultConsumerGroupHeartbeatRequest } from '../protocol/messages/consumer-group-heartbeat-request.js';
 import { defaultJoinGroupRequest } from '../protocol/messages/join-group-request.js';
 import { defaultOffsetCommitRequest } from '../protocol/messages/offset-commit-request.js';
 import { defaultOffsetFetchRequest } from '../protocol/messages/offset-fetch-request.js';
@@ -132,6 +133,17 @@ describe('authorization of each API', () => {
     expect(offsetDeleted.errorCode).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED);
     const freeOffsetDeleted = await c.send(M.offsetDeleteApi, 0, { groupId: 'free-group', topics: [{ name: 'bob-x', partitions: [{ partitionIndex: 0 }] }] });
     expect(freeOffsetDeleted.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  });
+
+  it('consumer-protocol groups: ConsumerGroupHeartbeat needs READ and ConsumerGroupDescribe DESCRIBE on the group', async () => {
+    const heartbeat = (groupId: string) =>
+      c.send(M.consumerGroupHeartbeatApi, 1, { ...defaultConsumerGroupHeartbeatRequest(), groupId, memberId: 'acl-member', memberEpoch: 0, rebalanceTimeoutMs: 30_000, subscribedTopicNames: ['free-x'], topicPartitions: [] });
+    expect((await heartbeat('bob-cg')).errorCode).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    expect(await heartbeat('free-cg')).toMatchObject({ errorCode: ErrorCode.NONE, memberEpoch: 1 });
+    const described = await c.send(M.consumerGroupDescribeApi, 0, { groupIds: ['bob-cg', 'free-cg'], includeAuthorizedOperations: true });
+    expect(described.groups.map((g) => [g.groupId, g.errorCode])).toEqual([['bob-cg', ErrorCode.GROUP_AUTHORIZATION_FAILED], ['free-cg', ErrorCode.NONE]]);
+    // READ, DELETE and DESCRIBE (bits 3, 6, 8) on a group no ACL names.
+    expect(described.groups[1]!.authorizedOperations).toBe((1 << 3) | (1 << 6) | (1 << 8));
   });
 
   it('Metadata auto-creates a topic only with CREATE, and a fetch as a follower needs CLUSTER_ACTION', async () => {
