@@ -131,8 +131,12 @@ export class BrokerProcess {
     if (options.wait !== false) await this.waitReady(options.readyTimeoutMs);
   }
 
-  /** Polls /readyz until it answers 200; fails when the process exits first or time runs out. */
-  async waitReady(timeoutMs = 20_000): Promise<void> {
+  /**
+   * Polls /readyz until it answers 200; fails when the process exits first or time runs out.
+   * The limit only bounds a broker that never gets ready: a loaded machine (two cores running
+   * Java clients beside it) can take well over 20 s to start a Node process.
+   */
+  async waitReady(timeoutMs = 60_000): Promise<void> {
     const child = this.child;
     if (!child) throw new Error('broker not launched');
     const deadline = Date.now() + timeoutMs;
