@@ -2,14 +2,13 @@
 // log files: every record from the log start to the log end in order, control batches, and what
 // cannot be read skipped without stopping the replay), and creation on first use (against a
 // stand-in topic service; the broker tests create both topics for real).
-import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, KafkaError } from './protocol/errors.js';
 import { type BatchOptions, buildRecordBatch } from './records/batch-builder.js';
-import { Compression } from './records/compression.js';
-import { BatchOffset, readControlMarker } from './records/record-batch.js';
+import { readControlMarker } from './records/record-batch.js';
 import type { PartitionLog } from './storage/partition-log.js';
 import { usePartitionLogs } from './test/partition-logs.js';
+import { notGzip } from './test/undecodable-batch.js';
 import type { CreateTopicRequest, TopicService } from './topics.js';
 import { type PartitionReplay, createOnFirstUse, replayPartition } from './internal-topics.js';
 
@@ -65,11 +64,7 @@ describe('replayPartition', () => {
   it('skips a batch that does not decode and a record its callback cannot read, and replays what follows', () => {
     const log = logs.open();
     put(log, ['a']);
-    // A gzip flag over bytes that are not gzip, with a valid CRC.
-    const notGzip = buildRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }, { key: Buffer.from('k'), value: Buffer.from('w') }], { baseOffset: log.logEndOffset });
-    notGzip.writeInt16BE(Compression.gzip, BatchOffset.attributes);
-    notGzip.writeUInt32BE(crc32c(notGzip.subarray(BatchOffset.attributes)), BatchOffset.crc);
-    log.appendAsFollower(notGzip);
+    log.appendAsFollower(notGzip(buildRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }, { key: Buffer.from('k'), value: Buffer.from('w') }], { baseOffset: log.logEndOffset })));
     put(log, ['b', 'poison', 'c']);
     put(log, ['d']);
     expect(replayed(log)).toEqual(['0 a', '1 skipped: the batch does not decode', '3 b', '4 skipped: its key or value does not decode', '5 c', '6 d']);
