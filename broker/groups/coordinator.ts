@@ -9,10 +9,11 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { buildRecordBatch, type RecordToWrite } from '../records/batch-builder.js';
-import { type DecodedRecord, decodeRecords, readBatchInfo, readControlMarker, validateClientBatches } from '../records/record-batch.js';
+import { readControlMarker, validateClientBatches } from '../records/record-batch.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { TopicService } from '../topics.js';
+import { createOnFirstUse, replayPartition } from '../internal-topics.js';
 import { Group, type JoinResult, type Member, type SyncResult } from './group.js';
 import { ConsumerGroupCoordinator, type ConsumerHeartbeat, type ConsumerHeartbeatResult } from './consumer-coordinator.js';
 import { isConsumerGroupKey, readConsumerGroupKey } from './consumer-group-records.js';
@@ -92,7 +93,8 @@ export class GroupCoordinator {
   /** producer id -> group -> "topic\0partition" -> offset committed in the producer's open transaction */
   private readonly pendingTxnOffsets = new Map<number, Map<string, Map<string, StoredOffset>>>();
   private readonly initialDelayMs: number;
-  private offsetsTopicReady: Promise<void> | null = null;
+  /** Creates __consumer_offsets on first use, compacted, with a partition count fixed from then on. */
+  readonly ensureOffsetsTopic: () => Promise<void>;
   /** The groups of the consumer protocol (KIP-848); a group id is one kind or the other. */
   readonly consumer: ConsumerGroupCoordinator;
 
@@ -110,29 +112,20 @@ export class GroupCoordinator {
   ) {
     this.initialDelayMs = config.int('group.initial.rebalance.delay.ms');
     this.consumer = new ConsumerGroupCoordinator(config, topics, logger, (groupId, records) => this.writeRecords(groupId, records));
-  }
-
-  // ---- persistence --------------------------------------------------------------------------
-
-  /** Creates __consumer_offsets on first use, compacted, with a partition count fixed from then on. */
-  ensureOffsetsTopic(): Promise<void> {
-    if (this.topics.registry.get(OFFSETS_TOPIC)) return Promise.resolve();
-    this.offsetsTopicReady ??= this.topics
-      .create({
-        name: OFFSETS_TOPIC,
+    this.ensureOffsetsTopic = createOnFirstUse(
+      topics,
+      OFFSETS_TOPIC,
+      () => ({
         numPartitions: this.config.int('offsets.topic.num.partitions'),
         // As many replicas as asked for, or as there are live brokers if fewer (a single node keeps working).
         replicationFactor: Math.max(1, Math.min(this.config.int('offsets.topic.replication.factor'), this.liveBrokers())),
-        assignments: [],
         configs: { 'cleanup.policy': 'compact', 'segment.bytes': this.config.get('offsets.topic.segment.bytes') },
-      })
-      .then(() => this.logger.info({ topic: OFFSETS_TOPIC }, 'created the offsets topic'))
-      .catch((err: unknown) => {
-        this.offsetsTopicReady = null;
-        if (!(err instanceof KafkaError && err.code === ErrorCode.TOPIC_ALREADY_EXISTS)) throw err;
-      });
-    return this.offsetsTopicReady;
+      }),
+      () => this.logger.info({ topic: OFFSETS_TOPIC }, 'created the offsets topic'),
+    );
   }
+
+  // ---- persistence --------------------------------------------------------------------------
 
   /**
    * Appends to the group's offsets partition, as one batch of the producer's transaction when
@@ -202,46 +195,23 @@ export class GroupCoordinator {
     const skip = (details: Record<string, unknown>, reason: string) => {
       skipped++;
       this.onSkippedRecord();
-      this.logger.warn({ topic: OFFSETS_TOPIC, ...details }, `skipped an unreadable offsets-topic record: ${reason}`);
+      this.logger.warn({ topic: OFFSETS_TOPIC, partition, ...details }, `skipped an unreadable offsets-topic record: ${reason}`);
     };
-    let offset = log.logStartOffset;
-    for (;;) {
-      // The leader's whole log: records past the high watermark are this leader's and become committed under it.
-      const read = log.read(offset, 1 << 20, log.logEndOffset);
-      if (read.outOfRange || !read.records || read.records.length === 0) break;
-      let pos = 0;
-      while (pos < read.records.length) {
-        const info = readBatchInfo(read.records, pos);
-        const batch = read.records.subarray(pos, pos + info.size);
-        if (info.control) {
-          // A transaction marker: the producer's pending offsets in this partition become committed or are dropped.
-          const marker = readControlMarker(batch);
-          if (marker) this.completeTransaction(info.producerId, partition, marker.commit);
-          else skip({ partition, offset: info.baseOffset }, 'the control batch is no transaction marker');
-        } else {
-          let decoded: DecodedRecord[];
-          try {
-            decoded = decodeRecords(batch);
-          } catch (err) {
-            skip({ partition, offset: info.baseOffset, err }, 'the batch does not decode');
-            decoded = [];
-          }
-          // Offsets of a transaction wait for its marker; those of a still open one stay pending (its coordinator sends the marker).
-          const producerId = info.transactional ? info.producerId : null;
-          for (const r of decoded) {
-            try {
-              if (r.key) this.applyRecord(r.key, r.value, r.offset, producerId);
-              else skip({ partition, offset: r.offset }, 'it has no key');
-            } catch (err) {
-              skip({ partition, offset: r.offset, err }, 'its key or value does not decode');
-            }
-            records++;
-          }
-        }
-        offset = info.baseOffset + info.lastOffsetDelta + 1;
-        pos += info.size;
-      }
-    }
+    replayPartition(log, {
+      // A transaction marker: the producer's pending offsets in this partition become committed or are dropped.
+      controlBatch: (info, batch) => {
+        const marker = readControlMarker(batch);
+        if (marker) this.completeTransaction(info.producerId, partition, marker.commit);
+        else skip({ offset: info.baseOffset }, 'the control batch is no transaction marker');
+      },
+      record: (r, info) => {
+        records++;
+        // Offsets of a transaction wait for its marker; those of a still open one stay pending (its coordinator sends the marker).
+        if (r.key) this.applyRecord(r.key, r.value, r.offset, info.transactional ? info.producerId : null);
+        else skip({ offset: r.offset }, 'it has no key');
+      },
+      unreadable: skip,
+    });
     let groups = 0;
     for (const group of this.groupsOf(partition)) {
       groups++;

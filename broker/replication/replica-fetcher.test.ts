@@ -1,29 +1,19 @@
 // Where a follower cuts its log after asking the leader where its latest epoch ends
 // (OffsetForLeaderEpoch, KIP-101/279), on a real partition log with real epochs.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { validateClientBatches } from '../records/record-batch.js';
-import { PartitionLog } from '../storage/partition-log.js';
-import { testLogConfig } from '../test/log-config.js';
+import type { PartitionLog } from '../storage/partition-log.js';
+import { usePartitionLogs } from '../test/partition-logs.js';
 import { truncationOffset } from './replica-fetcher.js';
 
-let dir: string;
-let logs: PartitionLog[] = [];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'samsa-truncation-'));
-});
-afterEach(() => {
-  for (const log of logs.splice(0)) log.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const partitionLogs = usePartitionLogs('samsa-truncation-');
+let made = 0;
 
 /** A follower's log (nothing committed by appending) holding `count` one-record batches of each epoch in turn. */
 function logWith(epochs: [epoch: number, count: number][]): PartitionLog {
-  const log = PartitionLog.open({ dir: join(dir, String(logs.length)), config: testLogConfig(), clean: false });
-  logs.push(log);
+  const log = partitionLogs.open(join(partitionLogs.dir, String(made++)), {}, false);
   log.autoCommit = false;
   for (const [epoch, count] of epochs) {
     for (let i = 0; i < count; i++) {

@@ -1,25 +1,15 @@
 // Compaction over a batch whose records do not decode (stored before produce validated records,
 // under a valid CRC): the cleaner keeps it as it is and compacts everything around it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BATCH_HEADER_SIZE, BatchOffset, validateClientBatches } from '../records/record-batch.js';
-import { testLogConfig } from '../test/log-config.js';
-import { PartitionLog } from './partition-log.js';
+import { usePartitionLogs } from '../test/partition-logs.js';
 
-const config = testLogConfig({ segmentBytes: 400, delete: false, compact: true, deleteRetentionMs: 60_000 });
-
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'samsa-cleaner-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const logs = usePartitionLogs('samsa-cleaner-');
 
 it('keeps a batch whose records do not decode and compacts the rest', () => {
-  const log = PartitionLog.open({ dir, config, clean: false });
+  const log = logs.open(logs.dir, { segmentBytes: 400, delete: false, compact: true, deleteRetentionMs: 60_000 }, false);
   const append = (batch: Buffer) => log.append(batch, validateClientBatches(batch, { maxMessageBytes: 1 << 20 }), 0).baseOffset;
   const put = (key: string, value: string) => append(buildRecordBatch([{ key: Buffer.from(key), value: Buffer.from(value) }]));
   for (let round = 0; round < 5; round++) put('a', `a${round}`);
@@ -40,5 +30,5 @@ it('keeps a batch whose records do not decode and compacts the rest', () => {
     offset = base + read.records.readInt32BE(BatchOffset.lastOffsetDelta) + 1;
   }
   expect(offsets).toEqual([poisoned, 10]);
-  log.close();
+  logs.shut(log);
 });

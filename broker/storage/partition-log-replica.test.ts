@@ -1,46 +1,18 @@
 // PartitionLog as a replica, on real files: the leader-epoch cache (kept, persisted, rebuilt),
 // a high watermark apart from the log end, a follower taking a leader's batches verbatim, and
 // truncation of what diverged, each across a close and reopen.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { BatchOffset, LOG_OVERHEAD, decodeRecords, readBatchInfo, validateClientBatches } from '../records/record-batch.js';
 import { testLogConfig as config } from '../test/log-config.js';
+import { usePartitionLogs } from '../test/partition-logs.js';
 import type { LogConfig } from '../config.js';
-import { PartitionLog } from './partition-log.js';
+import type { PartitionLog } from './partition-log.js';
 
-let dir: string;
-let leaderDir: string;
-const opened: PartitionLog[] = [];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'samsa-replica-'));
-  leaderDir = mkdtempSync(join(tmpdir(), 'samsa-leader-'));
-});
-afterEach(() => {
-  for (const log of opened.splice(0)) log.delete();
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(leaderDir, { recursive: true, force: true });
-});
-
-function open(at = dir, overrides: Partial<LogConfig> = {}, clean = true): PartitionLog {
-  const log = PartitionLog.open({ dir: at, config: config(overrides), clean });
-  opened.push(log);
-  return log;
-}
-
-/** Closes a log as a shutdown does, or (crash) only its files, as a killed process would. */
-function shut(log: PartitionLog, clean = true): void {
-  if (clean) log.close();
-  else for (const s of (log as unknown as { segments: Array<{ close(): void }> }).segments) s.close();
-  opened.splice(opened.indexOf(log), 1);
-}
-
-function reopen(log: PartitionLog, overrides: Partial<LogConfig> = {}, clean = true): PartitionLog {
-  shut(log, clean);
-  return open(log.dir, overrides, clean);
-}
+const logs = usePartitionLogs('samsa-replica-');
+const { open, shut, reopen } = logs;
 
 function append(log: PartitionLog, values: string[], epoch: number, producer?: { id: number; epoch: number; seq: number }) {
   const records = buildRecordBatch(
@@ -113,31 +85,31 @@ describe('leader-epoch cache of a partition log', () => {
     expect(log.endOffsetForEpoch(3)).toEqual({ epoch: 2, endOffset: 5 });
     expect(log.endOffsetForEpoch(5)).toEqual({ epoch: 5, endOffset: 6 });
     expect(log.endOffsetForEpoch(-1)).toEqual({ epoch: -1, endOffset: -1 });
-    expect(readFileSync(join(dir, 'leader-epoch-checkpoint'), 'utf8')).toBe('0\n3\n0 0\n2 3\n5 5\n');
+    expect(readFileSync(join(logs.dir, 'leader-epoch-checkpoint'), 'utf8')).toBe('0\n3\n0 0\n2 3\n5 5\n');
     log = reopen(log);
     expect(log.epochEntries).toEqual([
       { epoch: 0, startOffset: 0 },
       { epoch: 2, startOffset: 3 },
       { epoch: 5, startOffset: 5 },
     ]);
-    expect(open(leaderDir).latestEpoch).toBe(-1);
+    expect(open(logs.leaderDir).latestEpoch).toBe(-1);
   });
 
   it('rebuilds the cache from the batch headers when the file is missing or unreadable, across segments', () => {
-    let log = open(dir, { segmentBytes: 400 });
+    let log = open(logs.dir, { segmentBytes: 400 });
     // Epoch changes fall inside segments and on their boundaries.
     for (let i = 0; i < 40; i++) append(log, [`v${i}-${'p'.repeat(30)}`], [1, 1, 1, 4, 4, 7, 9, 9][Math.floor(i / 5)]!);
     expect(log.segmentCount).toBeGreaterThan(4);
     const entries = [...log.epochEntries];
     expect(entries.map((e) => e.epoch)).toEqual([1, 4, 7, 9]);
     shut(log);
-    rmSync(join(dir, 'leader-epoch-checkpoint'));
-    log = open(dir, { segmentBytes: 400 });
+    rmSync(join(logs.dir, 'leader-epoch-checkpoint'));
+    log = open(logs.dir, { segmentBytes: 400 });
     expect(log.epochEntries).toEqual(entries);
-    expect(existsSync(join(dir, 'leader-epoch-checkpoint'))).toBe(true);
+    expect(existsSync(join(logs.dir, 'leader-epoch-checkpoint'))).toBe(true);
     shut(log);
-    writeFileSync(join(dir, 'leader-epoch-checkpoint'), '0\n2\n9 0\n1 3\n');
-    log = open(dir, { segmentBytes: 400 }, false);
+    writeFileSync(join(logs.dir, 'leader-epoch-checkpoint'), '0\n2\n9 0\n1 3\n');
+    log = open(logs.dir, { segmentBytes: 400 }, false);
     expect(log.epochEntries).toEqual(entries);
   });
 
@@ -145,8 +117,8 @@ describe('leader-epoch cache of a partition log', () => {
     let log = open();
     append(log, ['a'], 3);
     shut(log, false);
-    writeFileSync(join(dir, 'leader-epoch-checkpoint'), '0\n2\n3 0\n4 1\n');
-    log = open(dir, {}, false);
+    writeFileSync(join(logs.dir, 'leader-epoch-checkpoint'), '0\n2\n3 0\n4 1\n');
+    log = open(logs.dir, {}, false);
     expect(log.epochEntries).toEqual([{ epoch: 3, startOffset: 0 }]);
     append(log, ['b'], 4);
     expect(log.epochEntries).toEqual([
@@ -156,7 +128,7 @@ describe('leader-epoch cache of a partition log', () => {
   });
 
   it('cuts epochs that retention removed, keeping the one that holds the new log start', () => {
-    const log = open(dir, { segmentBytes: 300 });
+    const log = open(logs.dir, { segmentBytes: 300 });
     for (let i = 0; i < 12; i++) append(log, [`old-${i}-${'o'.repeat(40)}`], i < 6 ? 1 : 2);
     log.config = config({ segmentBytes: 300, retentionBytes: 400 });
     expect(log.applyRetention()).toBeGreaterThan(0);
@@ -178,7 +150,7 @@ describe('high watermark', () => {
     expect(woken).toEqual(['leo 2', 'hw 2']);
     expect(records(log, 0, log.highWatermark).map(([o]) => o)).toEqual([0, 1]);
     shut(log);
-    expect(existsSync(join(dir, 'high-watermark'))).toBe(false);
+    expect(existsSync(join(logs.dir, 'high-watermark'))).toBe(false);
   });
 
   it('stays put with autoCommit off until setHighWatermark moves it forward, and reads stop at it', () => {
@@ -230,12 +202,12 @@ describe('high watermark', () => {
     log.autoCommit = false;
     append(log, ['a', 'b'], 0);
     append(log, ['c', 'd'], 0);
-    const path = join(dir, 'high-watermark');
+    const path = join(logs.dir, 'high-watermark');
     // Written as soon as autoCommit goes off: a crash before the HW first moves must not reopen
     // with HW = LEO, as a log without the file does.
     expect(readFileSync(path, 'utf8')).toBe('0');
     shut(log, false);
-    log = open(dir, {}, false);
+    log = open(logs.dir, {}, false);
     expect(log.highWatermark).toBe(0);
     log.autoCommit = false;
     log.setHighWatermark(2, 10_000);
@@ -249,7 +221,7 @@ describe('high watermark', () => {
     // A crash: the file says 5, as last saved; the test sets it back to 4 as if the last save had not happened.
     shut(log, false);
     writeFileSync(path, '4');
-    log = open(dir, {}, false);
+    log = open(logs.dir, {}, false);
     expect(log.highWatermark).toBe(4);
     log.autoCommit = false;
     expect(log.read(4, 1 << 20)).toEqual({ outOfRange: false, records: null });
@@ -277,7 +249,7 @@ describe('high watermark', () => {
   });
 
   it('keeps retention and compaction below the high watermark', () => {
-    const log = open(dir, { segmentBytes: 300, compact: true, deleteRetentionMs: 0, minCleanableDirtyRatio: 0 });
+    const log = open(logs.dir, { segmentBytes: 300, compact: true, deleteRetentionMs: 0, minCleanableDirtyRatio: 0 });
     log.autoCommit = false;
     const put = (key: string, value: string) => {
       const batch = buildRecordBatch([{ key: Buffer.from(key), value: Buffer.from(value), timestamp: 1_000 }]);
@@ -307,7 +279,7 @@ describe('high watermark', () => {
 describe('appendAsFollower', () => {
   /** A leader log with batches in epochs 1 and 3, some from an idempotent producer. */
   function leaderLog(): PartitionLog {
-    const leader = open(leaderDir);
+    const leader = open(logs.leaderDir);
     append(leader, ['a', 'b'], 1);
     append(leader, ['c'], 1, { id: 7, epoch: 0, seq: 0 });
     append(leader, ['d', 'e', 'f'], 3, { id: 7, epoch: 0, seq: 1 });
@@ -398,17 +370,17 @@ describe('appendAsFollower', () => {
     expect(() => append(follower, ['x'], 4, { id: 7, epoch: 0, seq: 9 })).toThrow(/expected 4/);
     // From the log alone too (no snapshot).
     shut(follower);
-    rmSync(join(dir, 'producer-state.json'));
-    follower = open(dir, {}, false);
+    rmSync(join(logs.dir, 'producer-state.json'));
+    follower = open(logs.dir, {}, false);
     expect(append(follower, ['c'], 4, { id: 7, epoch: 0, seq: 0 })).toMatchObject({ baseOffset: 2, duplicate: true });
     expect(append(follower, ['h'], 4, { id: 7, epoch: 0, seq: 4 })).toMatchObject({ baseOffset: 7, duplicate: false });
     expect(follower.latestEpoch).toBe(4);
   });
 
   it('rolls segments as appends do and reads across them after a reopen', () => {
-    const leader = open(leaderDir);
+    const leader = open(logs.leaderDir);
     for (let i = 0; i < 30; i++) append(leader, [`v${i}-${'r'.repeat(60)}`], 1 + Math.floor(i / 10));
-    let follower = open(dir, { segmentBytes: 500 });
+    let follower = open(logs.dir, { segmentBytes: 500 });
     // In several fetches, as a fetcher would send them.
     for (let next = 0; next < leader.logEndOffset; ) {
       const read = leader.read(next, 700, leader.logEndOffset);
@@ -425,7 +397,7 @@ describe('appendAsFollower', () => {
 describe('truncation', () => {
   /** 10 batches of 2 records (offsets 0..19); epochs 1 (0..7), 2 (8..13), 3 (14..19). */
   function filled(overrides: Partial<LogConfig> = {}, autoCommit = true): PartitionLog {
-    const log = open(dir, overrides);
+    const log = open(logs.dir, overrides);
     log.autoCommit = autoCommit;
     for (let i = 0; i < 10; i++) append(log, [`r${2 * i}`, `r${2 * i + 1}`], i < 4 ? 1 : i < 7 ? 2 : 3);
     return log;
@@ -470,14 +442,14 @@ describe('truncation', () => {
   });
 
   it('deletes later segments and cuts at a segment boundary, rebuilding the indexes', () => {
-    let log = open(dir, { segmentBytes: 500 });
+    let log = open(logs.dir, { segmentBytes: 500 });
     for (let i = 0; i < 40; i++) append(log, [`v${i}-${'s'.repeat(50)}`], i < 20 ? 1 : 2);
-    const segments = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+    const segments = readdirSync(logs.dir).filter((f) => f.endsWith('.log')).sort();
     expect(segments.length).toBeGreaterThan(4);
     const boundary = Number(segments[2]!.slice(0, 20));
     log.truncateTo(boundary);
     expect(log.logEndOffset).toBe(boundary);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.log')).sort()).toEqual(segments.slice(0, 3));
+    expect(readdirSync(logs.dir).filter((f) => f.endsWith('.log')).sort()).toEqual(segments.slice(0, 3));
     expect(records(log).map(([o]) => o)).toEqual(Array.from({ length: boundary }, (_, i) => i));
     const after = append(log, ['again'], 3);
     expect(after.baseOffset).toBe(boundary);
@@ -496,7 +468,7 @@ describe('truncation', () => {
   });
 
   it('cuts inside a segment that was sealed, which takes appends again', () => {
-    let log = open(dir, { segmentBytes: 500 });
+    let log = open(logs.dir, { segmentBytes: 500 });
     for (let i = 0; i < 20; i++) append(log, [`v${i}-${'s'.repeat(50)}`], 1);
     const first = log.read(0, 1 << 20, log.logEndOffset);
     const inFirstSegment = endOf((first as { records: Buffer }).records);
@@ -517,7 +489,7 @@ describe('truncation', () => {
     expect(log.highWatermark).toBe(16);
     log.truncateTo(12);
     expect(log.highWatermark).toBe(12);
-    expect(readFileSync(join(dir, 'high-watermark'), 'utf8')).toBe('12');
+    expect(readFileSync(join(logs.dir, 'high-watermark'), 'utf8')).toBe('12');
     log = reopen(log);
     expect(log.highWatermark).toBe(12);
   });
@@ -552,7 +524,7 @@ describe('truncation', () => {
     expect(log.segmentCount).toBe(1);
     expect(log.read(0, 1000)).toEqual({ outOfRange: true });
     expect(log.read(100, 1000)).toEqual({ outOfRange: false, records: null });
-    expect(readdirSync(dir).filter((f) => f.endsWith('.log'))).toEqual(['00000000000000000100.log']);
+    expect(readdirSync(logs.dir).filter((f) => f.endsWith('.log'))).toEqual(['00000000000000000100.log']);
     expect(log.appendAsFollower(buildRecordBatch([{ value: Buffer.from('x') }, { value: Buffer.from('y') }], { baseOffset: 100, partitionLeaderEpoch: 6 }))).toEqual({ firstOffset: 100, lastOffset: 101 });
     expect(log.epochEntries).toEqual([{ epoch: 6, startOffset: 100 }]);
     log = reopen(log, { segmentBytes: 200 }, false);
@@ -590,9 +562,8 @@ describe('random sequences of appends, follower appends, truncations and reopens
     for (let seed = 1; seed <= 12; seed++) {
       const next = random(seed);
       const pick = (n: number) => Math.floor(next() * n);
-      const caseDir = mkdtempSync(join(tmpdir(), `samsa-model-${seed}-`));
       const overrides = { segmentBytes: 300 + pick(400), indexIntervalBytes: 64 };
-      let log = PartitionLog.open({ dir: caseDir, config: config(overrides), clean: false });
+      let log = open(join(logs.dir, `model-${seed}`), overrides, false);
       // The model: every record as [offset, value, epoch], and the last offset of its batch.
       let model: Array<[number, string, number]> = [];
       let batchLast: number[] = [];
@@ -629,9 +600,7 @@ describe('random sequences of appends, follower appends, truncations and reopens
           } else {
             const clean = next() < 0.5;
             steps.push(`reopen ${clean ? 'clean' : 'crash'}`);
-            if (clean) log.close();
-            else for (const s of (log as unknown as { segments: Array<{ close(): void }> }).segments) s.close();
-            log = PartitionLog.open({ dir: caseDir, config: config(overrides), clean });
+            log = reopen(log, overrides, clean);
           }
           const expectedEnd = model.length === 0 ? log.logStartOffset : model[model.length - 1]![0] + 1;
           const context = `seed ${seed}: ${steps.join(', ')}`;
@@ -643,8 +612,7 @@ describe('random sequences of appends, follower appends, truncations and reopens
           for (let e = -1; e <= epoch + 1; e++) expect(log.endOffsetForEpoch(e), `${context}; epoch ${e}`).toEqual(modelEndOffset(entries, e, expectedEnd));
         }
       } finally {
-        log.close();
-        rmSync(caseDir, { recursive: true, force: true });
+        shut(log);
       }
     }
   });

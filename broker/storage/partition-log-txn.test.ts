@@ -2,43 +2,17 @@
 // COMMIT/ABORT markers end them, aborted transactions are indexed per segment and survive rolls,
 // retention, truncation and restarts (clean or not), and a follower rebuilds the same state
 // from the leader's batches.
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { buildRecordBatch } from '../records/batch-builder.js';
 import { decodeRecords, readBatchInfo, readControlMarker, validateClientBatches } from '../records/record-batch.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { testLogConfig as config } from '../test/log-config.js';
-import type { LogConfig } from '../config.js';
-import { PartitionLog } from './partition-log.js';
+import { usePartitionLogs } from '../test/partition-logs.js';
+import type { PartitionLog } from './partition-log.js';
 
-let dir: string;
-let leaderDir: string;
-const opened: PartitionLog[] = [];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'samsa-txn-'));
-  leaderDir = mkdtempSync(join(tmpdir(), 'samsa-txn-leader-'));
-});
-afterEach(() => {
-  for (const log of opened.splice(0)) log.delete();
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(leaderDir, { recursive: true, force: true });
-});
-
-function open(at = dir, overrides: Partial<LogConfig> = {}, clean = true): PartitionLog {
-  const log = PartitionLog.open({ dir: at, config: config(overrides), clean });
-  opened.push(log);
-  return log;
-}
-
-/** Closes a log as a shutdown does, or (crash) only its files, as a killed process would. */
-function reopen(log: PartitionLog, clean: boolean, overrides: Partial<LogConfig> = {}): PartitionLog {
-  if (clean) log.close();
-  else for (const s of (log as unknown as { segments: Array<{ close(): void }> }).segments) s.close();
-  opened.splice(opened.indexOf(log), 1);
-  return open(log.dir, overrides, clean);
-}
+const logs = usePartitionLogs('samsa-txn-');
+const { open, shut, reopen } = logs;
 
 /** Sequence numbers per producer id, as a client keeps them. */
 const sequences = new Map<number, number>();
@@ -186,7 +160,7 @@ describe('DeleteRecords past an open transaction', () => {
     expect(log.lastStableOffset).toBe(log.highWatermark);
     expect(committedOffsets(log)).toEqual([3, 4]);
     // A restart (no close) finds the open transaction's end in the snapshot DeleteRecords wrote and the marker after it.
-    const again = reopen(log, false);
+    const again = reopen(log, {}, false);
     expect(again.logStartOffset).toBe(3);
     expect(again.openTransactions).toBe(0);
     expect(again.lastStableOffset).toBe(again.highWatermark);
@@ -259,7 +233,7 @@ describe('aborted transactions', () => {
   });
 
   it('are kept per segment across rolls and restarts, clean or not, with or without the snapshot', () => {
-    let log = open(dir, { segmentBytes: 400 });
+    let log = open(logs.dir, { segmentBytes: 400 });
     for (let i = 0; i < 12; i++) {
       produce(log, 100 + (i % 3), [`v${i}-${'x'.repeat(40)}`]);
       plain(log, [`p${i}`]);
@@ -271,7 +245,7 @@ describe('aborted transactions', () => {
     }
     produce(log, 200, ['open']);
     expect(log.segmentCount).toBeGreaterThan(3);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.txnindex')).length).toBeGreaterThan(1);
+    expect(readdirSync(logs.dir).filter((f) => f.endsWith('.txnindex')).length).toBeGreaterThan(1);
     const aborted = log.abortedTransactions(0, log.logEndOffset);
     expect(aborted).toHaveLength(8);
     const lso = log.lastStableOffset;
@@ -280,17 +254,16 @@ describe('aborted transactions', () => {
     const fromMiddle = log.abortedTransactions(middle, log.logEndOffset);
 
     for (const clean of [true, false]) {
-      log = reopen(log, clean, { segmentBytes: 400 });
+      log = reopen(log, { segmentBytes: 400 }, clean);
       expect(log.abortedTransactions(0, log.logEndOffset)).toEqual(aborted);
       expect(log.abortedTransactions(middle, log.logEndOffset)).toEqual(fromMiddle);
       expect(log.lastStableOffset).toBe(lso);
       expect(committedOffsets(log)).toEqual(visible);
     }
     // A crash with the snapshot gone: everything is replayed from the log.
-    log.close();
-    opened.splice(opened.indexOf(log), 1);
-    rmSync(join(dir, 'producer-state.json'));
-    log = open(dir, { segmentBytes: 400 }, false);
+    shut(log);
+    rmSync(join(logs.dir, 'producer-state.json'));
+    log = open(logs.dir, { segmentBytes: 400 }, false);
     expect(log.abortedTransactions(0, log.logEndOffset)).toEqual(aborted);
     expect(log.lastStableOffset).toBe(lso);
     expect(log.openTransactions).toBe(1);
@@ -305,17 +278,16 @@ describe('aborted transactions', () => {
     const aborted = log.abortedTransactions(0, log.logEndOffset);
     expect(aborted).toEqual([{ producerId: 1, firstOffset: 0 }]);
     // The crash lost the index entry the ABORT wrote (it was never synced).
-    const index = readdirSync(dir).find((f) => f.endsWith('.txnindex'))!;
-    for (const s of (log as unknown as { segments: Array<{ close(): void }> }).segments) s.close();
-    opened.splice(opened.indexOf(log), 1);
-    writeFileSync(join(dir, index), Buffer.alloc(0));
-    log = open(dir, {}, false);
+    const index = readdirSync(logs.dir).find((f) => f.endsWith('.txnindex'))!;
+    shut(log, false);
+    writeFileSync(join(logs.dir, index), Buffer.alloc(0));
+    log = open(logs.dir, {}, false);
     expect(log.abortedTransactions(0, log.logEndOffset)).toEqual(aborted);
     expect(log.lastStableOffset).toBe(2);
   });
 
   it('go with their segments when retention deletes them', () => {
-    const log = open(dir, { segmentBytes: 300, retentionBytes: 600 });
+    const log = open(logs.dir, { segmentBytes: 300, retentionBytes: 600 });
     for (let i = 0; i < 10; i++) {
       produce(log, 1, [`a${i}-${'x'.repeat(50)}`]);
       abort(log, 1);
@@ -326,7 +298,7 @@ describe('aborted transactions', () => {
     const start = log.logStartOffset;
     const after = log.abortedTransactions(start, log.logEndOffset);
     expect(after).toEqual(before.filter((t) => t.firstOffset + 1 >= start));
-    const bases = (suffix: string) => readdirSync(dir).filter((f) => f.endsWith(suffix)).map((f) => f.slice(0, 20));
+    const bases = (suffix: string) => readdirSync(logs.dir).filter((f) => f.endsWith(suffix)).map((f) => f.slice(0, 20));
     expect(bases('.txnindex').length).toBeGreaterThan(0);
     for (const base of bases('.txnindex')) expect(bases('.log')).toContain(base);
   });
@@ -334,7 +306,7 @@ describe('aborted transactions', () => {
 
 describe('retention', () => {
   it('keeps the LSO at the log start when it removed the start of an open transaction', () => {
-    const log = open(dir, { segmentBytes: 300, retentionBytes: 300 });
+    const log = open(logs.dir, { segmentBytes: 300, retentionBytes: 300 });
     produce(log, 1, [`open-${'x'.repeat(200)}`]); // 0: the transaction starts
     for (let i = 0; i < 4; i++) plain(log, [`p${i}-${'y'.repeat(200)}`]);
     produce(log, 1, ['more']);
@@ -362,8 +334,8 @@ describe('truncation', () => {
     expect(log.abortedTransactions(0, 2)).toEqual([]);
     expect(log.lastStableOffset).toBe(0);
     expect(log.openTransactions).toBe(1);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.txnindex'))).toEqual([]);
-    log = reopen(log, false);
+    expect(readdirSync(logs.dir).filter((f) => f.endsWith('.txnindex'))).toEqual([]);
+    log = reopen(log, {}, false);
     expect(log.lastStableOffset).toBe(0);
     expect(log.abortedTransactions(0, 2)).toEqual([]);
     abort(log, 1);
@@ -379,13 +351,13 @@ describe('truncation', () => {
     expect(log.openTransactions).toBe(0);
     expect(log.lastStableOffset).toBe(50);
     expect(log.abortedTransactions(50, 60)).toEqual([]);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.txnindex'))).toEqual([]);
+    expect(readdirSync(logs.dir).filter((f) => f.endsWith('.txnindex'))).toEqual([]);
   });
 });
 
 describe('a follower', () => {
   it('rebuilds the leader\'s open and aborted transactions from its batches, markers included', () => {
-    const leader = open(leaderDir, { segmentBytes: 500 });
+    const leader = open(logs.leaderDir, { segmentBytes: 500 });
     for (let i = 0; i < 6; i++) {
       produce(leader, 1, [`a${i}-${'y'.repeat(30)}`]);
       produce(leader, 2, [`b${i}`]);
@@ -394,7 +366,7 @@ describe('a follower', () => {
     }
     commit(leader, 2);
     produce(leader, 3, ['open']);
-    const follower = open(dir, { segmentBytes: 500 });
+    const follower = open(logs.dir, { segmentBytes: 500 });
     let next = 0;
     for (;;) {
       const read = leader.read(next, 300, leader.logEndOffset);
@@ -410,7 +382,7 @@ describe('a follower', () => {
     // Become leader: the open transaction ends with a marker from it.
     abort(follower, 3);
     expect(follower.lastStableOffset).toBe(follower.logEndOffset);
-    expect(existsSync(join(dir, '00000000000000000000.log'))).toBe(true);
+    expect(existsSync(join(logs.dir, '00000000000000000000.log'))).toBe(true);
   });
 });
 
@@ -418,10 +390,9 @@ describe('producer-state snapshot', () => {
   it('loads a version 1 snapshot (written before transactions) and keeps its producers', () => {
     let log = open();
     produce(log, 1, ['a'], { transactional: false });
-    log.close();
-    opened.splice(opened.indexOf(log), 1);
+    shut(log);
     const v1 = { version: 1, offset: 1, producers: [[1, { epoch: 0, batches: [{ firstSeq: 0, lastSeq: 0, firstOffset: 0, lastOffset: 0 }], lastTimestamp: Date.now() }]] };
-    writeFileSync(join(dir, 'producer-state.json'), JSON.stringify(v1));
+    writeFileSync(join(logs.dir, 'producer-state.json'), JSON.stringify(v1));
     log = open();
     sequences.set(1, 0);
     expect(produce(log, 1, ['a'], { transactional: false })).toMatchObject({ duplicate: true, baseOffset: 0 });
@@ -456,7 +427,7 @@ describe('compaction', () => {
   }
 
   it('removes the records of aborted transactions, which never supersede a committed value; the marker goes in a later pass after delete.retention.ms', () => {
-    const log = open(dir, compacted);
+    const log = open(logs.dir, compacted);
     put(log, null, [['k', 'v1']]); // 0
     put(log, 1, [['k', 'bad'], ['j', 'bad']]); // 1-2
     put(log, 2, [['j', 'good']]); // 3
@@ -484,7 +455,7 @@ describe('compaction', () => {
   });
 
   it('keeps markers within delete.retention.ms, and never merges markers as records of one key', () => {
-    const log = open(dir, compacted);
+    const log = open(logs.dir, compacted);
     put(log, 1, [['a', '1']]);
     commit(log, 1);
     put(log, 1, [['b', '1']]);
@@ -502,7 +473,7 @@ describe('compaction', () => {
   });
 
   it('never cleans an open transaction or anything past it', () => {
-    const log = open(dir, compacted);
+    const log = open(logs.dir, compacted);
     put(log, null, [['k', 'v1']]); // 0
     log.roll();
     put(log, 1, [['k', 'open']]); // 1: open transaction
@@ -535,7 +506,7 @@ describe('random transactions', () => {
   it('list the same aborted transactions and LSO as a model, for every range, across rolls and crashes', () => {
     for (const seed of [1, 2, 3]) {
       const next = random(seed);
-      let log = open(join(dir, `seed-${seed}`), { segmentBytes: 600 });
+      let log = open(join(logs.dir, `seed-${seed}`), { segmentBytes: 600 });
       const open_ = new Map<number, number>(); // producer -> first offset
       const aborted: Array<{ producerId: number; firstOffset: number; marker: number }> = [];
       for (let step = 0; step < 120; step++) {
@@ -550,7 +521,7 @@ describe('random transactions', () => {
           const { baseOffset } = commitIt ? commit(log, pid) : abort(log, pid);
           if (!commitIt) aborted.push({ producerId: pid, firstOffset: open_.get(pid) ?? baseOffset, marker: baseOffset });
           open_.delete(pid);
-        } else log = reopen(log, next() < 0.5, { segmentBytes: 600 });
+        } else log = reopen(log, { segmentBytes: 600 }, next() < 0.5);
         const lso = Math.min(log.highWatermark, ...open_.values());
         expect(log.lastStableOffset).toBe(lso);
       }

@@ -4,7 +4,6 @@
 // collide on '.'/'_' are refused as Kafka refuses them, also when auto-created.
 import { appendFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32c } from '@node-rs/crc32';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionForGroup } from '../groups/offsets-records.js';
@@ -12,10 +11,9 @@ import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { createPartitionsApi, createTopicsApi, deleteTopicsApi, listOffsetsApi, metadataApi, offsetCommitApi, produceApi } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
-import { Compression } from '../records/compression.js';
-import { BatchOffset } from '../records/record-batch.js';
 import { BrokerProcess } from './broker-process.js';
 import { kcatConsume, kcatProduce } from './kcat.js';
+import { notGzip } from './undecodable-batch.js';
 
 const { Kafka, logLevel } = kafkajs;
 const OFFSETS_PARTITIONS = 3;
@@ -130,10 +128,8 @@ describe('__consumer_offsets', () => {
     const dir = join(broker.dataDir, '__consumer_offsets-0');
     const segment = readdirSync(dir).filter((f) => f.endsWith('.log')).sort().at(-1)!;
     const poison = buildRecordBatch([{ key: Buffer.from([0, 1, 0x7f, 0xff]), value: Buffer.from('x') }], { baseOffset: base });
-    const notGzip = buildRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }], { baseOffset: base + 1 });
-    notGzip.writeInt16BE(Compression.gzip, BatchOffset.attributes);
-    notGzip.writeUInt32BE(crc32c(notGzip.subarray(BatchOffset.attributes)), BatchOffset.crc);
-    appendFileSync(join(dir, segment), Buffer.concat([poison, notGzip]));
+    const undecodable = notGzip(buildRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('v') }], { baseOffset: base + 1 }));
+    appendFileSync(join(dir, segment), Buffer.concat([poison, undecodable]));
     rmSync(join(broker.dataDir, '.clean-shutdown'), { force: true });
 
     await broker.launch();

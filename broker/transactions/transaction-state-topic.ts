@@ -5,10 +5,11 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { buildRecordBatch } from '../records/batch-builder.js';
-import { type DecodedRecord, decodeRecords, readBatchInfo, validateClientBatches } from '../records/record-batch.js';
+import { validateClientBatches } from '../records/record-batch.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import type { TopicService } from '../topics.js';
+import { createOnFirstUse, replayPartition } from '../internal-topics.js';
 import {
   type StoredTransaction,
   TRANSACTION_STATE_TOPIC,
@@ -57,7 +58,8 @@ function coordinatorError(code: number): number {
 }
 
 export class TransactionStateTopic implements TransactionLog {
-  private ready: Promise<void> | null = null;
+  /** Creates __transaction_state on first use. */
+  readonly ensure: () => Promise<void>;
 
   constructor(
     private readonly config: BrokerConfig,
@@ -69,32 +71,25 @@ export class TransactionStateTopic implements TransactionLog {
     private readonly leaderOf: (partition: number) => TxnLogLeader | undefined,
     /** Called for each record that replay cannot read and skips. */
     private readonly onSkippedRecord: () => void = () => {},
-  ) {}
-
-  /** Creates __transaction_state on first use. */
-  ensure(): Promise<void> {
-    if (this.topics.registry.get(TRANSACTION_STATE_TOPIC)) return Promise.resolve();
-    const live = Math.max(1, this.liveBrokers());
-    const replicas = Math.min(this.config.int('transaction.state.log.replication.factor'), live);
-    this.ready ??= this.topics
-      .create({
-        name: TRANSACTION_STATE_TOPIC,
-        numPartitions: this.config.int('transaction.state.log.num.partitions'),
-        replicationFactor: replicas,
-        assignments: [],
-        configs: {
-          'cleanup.policy': 'compact',
-          'segment.bytes': this.config.get('transaction.state.log.segment.bytes'),
-          // Never above the replicas there are: a single broker keeps working.
-          'min.insync.replicas': String(Math.min(this.config.int('transaction.state.log.min.isr'), replicas)),
-        },
-      })
-      .then(() => this.logger.info({ topic: TRANSACTION_STATE_TOPIC, replicas }, 'created the transaction state topic'))
-      .catch((err: unknown) => {
-        this.ready = null;
-        if (!(err instanceof KafkaError && err.code === ErrorCode.TOPIC_ALREADY_EXISTS)) throw err;
-      });
-    return this.ready;
+  ) {
+    this.ensure = createOnFirstUse(
+      topics,
+      TRANSACTION_STATE_TOPIC,
+      () => {
+        const replicas = Math.min(this.config.int('transaction.state.log.replication.factor'), Math.max(1, this.liveBrokers()));
+        return {
+          numPartitions: this.config.int('transaction.state.log.num.partitions'),
+          replicationFactor: replicas,
+          configs: {
+            'cleanup.policy': 'compact',
+            'segment.bytes': this.config.get('transaction.state.log.segment.bytes'),
+            // Never above the replicas there are: a single broker keeps working.
+            'min.insync.replicas': String(Math.min(this.config.int('transaction.state.log.min.isr'), replicas)),
+          },
+        };
+      },
+      ({ replicationFactor }) => this.logger.info({ topic: TRANSACTION_STATE_TOPIC, replicas: replicationFactor }, 'created the transaction state topic'),
+    );
   }
 
   partitionCount(): number | undefined {
@@ -142,33 +137,15 @@ export class TransactionStateTopic implements TransactionLog {
       this.onSkippedRecord();
       this.logger.warn({ topic: TRANSACTION_STATE_TOPIC, partition, ...details }, `skipped an unreadable transaction state record: ${reason}`);
     };
-    let offset = log.logStartOffset;
-    for (;;) {
-      const read = log.read(offset, 1 << 20, log.logEndOffset);
-      if (read.outOfRange || !read.records || read.records.length === 0) break;
-      let pos = 0;
-      while (pos < read.records.length) {
-        const info = readBatchInfo(read.records, pos);
-        let decoded: DecodedRecord[] = [];
-        try {
-          decoded = decodeRecords(read.records.subarray(pos, pos + info.size));
-        } catch (err) {
-          skip({ offset: info.baseOffset, err }, 'the batch does not decode');
-        }
-        for (const r of decoded) {
-          try {
-            const id = r.key && readTransactionKey(r.key);
-            if (id === null || id === undefined) skip({ offset: r.offset }, 'no key, or an unknown key version');
-            else if (r.value === null) out.delete(id);
-            else out.set(id, readTransactionValue(r.value));
-          } catch (err) {
-            skip({ offset: r.offset, err }, 'its key or value does not decode');
-          }
-        }
-        offset = info.baseOffset + info.lastOffsetDelta + 1;
-        pos += info.size;
-      }
-    }
+    replayPartition(log, {
+      record: (r) => {
+        const id = r.key && readTransactionKey(r.key);
+        if (id === null || id === undefined) skip({ offset: r.offset }, 'no key, or an unknown key version');
+        else if (r.value === null) out.delete(id);
+        else out.set(id, readTransactionValue(r.value));
+      },
+      unreadable: skip,
+    });
     return out;
   }
 }
