@@ -261,6 +261,8 @@ export class ConsumerGroupCoordinator {
   private updateMetadata(member: ConsumerMember, req: ConsumerHeartbeat): boolean {
     const before = { ...member, subscribedTopicNames: [...member.subscribedTopicNames] };
     if (req.subscribedTopicNames !== null) member.subscribedTopicNames = req.subscribedTopicNames;
+    // A new pattern replaces the old one; the empty one (the Java client's when it drops its pattern) matches nothing.
+    if (req.subscribedTopicRegex !== null) member.subscribedTopicRegex = req.subscribedTopicRegex;
     if (req.serverAssignor !== null || req.memberEpoch === 0) member.serverAssignor = req.serverAssignor;
     if (req.rebalanceTimeoutMs !== -1) member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
     if (req.rackId !== null) member.rackId = req.rackId;

@@ -127,6 +127,15 @@ describe('ConsumerGroupHeartbeat', () => {
     expect(described.members[0]).toMatchObject({ subscribedTopicNames: [], subscribedTopicRegex: 'cgh-.*' });
     expect(described.members[0]!.assignment.topicPartitions.map((t) => t.topicName).sort()).toEqual(['cgh-three', 'cgh-two']);
 
+    // A heartbeat with another pattern replaces it: now only "cgh" matches.
+    const changed = await heartbeat({ groupId: 'by-regex', memberId: 'r', memberEpoch: 2, subscribedTopicRegex: 'cgh', topicPartitions: grown.assignment!.topicPartitions.map(({ topicId, partitions }) => ({ topicId, partitions })) });
+    expect(changed).toMatchObject({ errorCode: 0, memberEpoch: 2 });
+    // The partitions of cgh-two and cgh-three are revoked first, then cgh's are given.
+    expect(changed.assignment!.topicPartitions).toEqual([]);
+    const moved = await heartbeat({ groupId: 'by-regex', memberId: 'r', memberEpoch: 2, topicPartitions: [] });
+    expect(moved.memberEpoch).toBe(3);
+    expect(moved.assignment!.topicPartitions).toEqual([{ topicId: topicIds.get('cgh'), partitions: [0, 1, 2, 3] }]);
+
     // The Java client (4.0) leaves with an empty pattern in its heartbeat: the leave is taken, the member is gone.
     const left = await heartbeat({ groupId: 'by-regex', memberId: 'r', memberEpoch: -1, subscribedTopicRegex: '', topicPartitions: [] });
     expect(left).toMatchObject({ errorCode: 0, memberEpoch: -1 });
