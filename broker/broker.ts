@@ -9,7 +9,6 @@ import { DynamicBrokerConfigs } from './metadata/dynamic-configs.js';
 import { ClientQuotas } from './security/quota-manager.js';
 import { FileMetadataStore } from './metadata/file-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
-import { openMetadataStore } from './metadata/store-url.js';
 import { type BrokerEndpoint, ClusterView, endpointOf } from './metadata/cluster-view.js';
 import { BrokerRegistrar } from './metadata/broker-registration.js';
 import { Controller } from './controller/controller.js';
@@ -51,9 +50,7 @@ export interface BrokerOptions {
   config: BrokerConfig;
   /** The root logger, without a `component`: the broker and its HTTP server each bind theirs. */
   logger: Logger;
-  /** The cluster's store, `etcd://host:port[,host:port]/prefix` or `kubernetes://<namespace>/<name>`; without it (and without `store`), the embedded file store in the data directory. */
-  metadataUrl?: string;
-  /** A store given directly (tests); takes precedence over metadataUrl. */
+  /** The cluster's store (main.ts opens the one --metadata names, see metadata/store-url.ts); without it, the embedded file store in the data directory. */
   store?: MetadataStore;
   /** SCRAM credentials stored at start unless already there (--add-scram). */
   scramSeeds?: readonly ScramSeed[];
@@ -106,7 +103,7 @@ export class Broker implements BrokerContext {
     const tlsMetrics = new TlsMetrics(this.metrics.registry);
     // Key and trust store files are read here: a file that cannot be used stops the start (TlsFileError).
     const tlsByListener = new Map(tlsListeners.map((l) => [l.name, new ListenerTls(l.settings, tlsMetrics, this.logger)]));
-    this.store = options.store ?? (options.metadataUrl ? openMetadataStore(options.metadataUrl) : new FileMetadataStore(join(options.dataDir, 'metadata.json')));
+    this.store = options.store ?? new FileMetadataStore(join(options.dataDir, 'metadata.json'));
     this.registry = new TopicRegistry(this.store);
     this.view = new ClusterView(this.store, this.logger, (name) => this.registry.get(name));
     this.registry.onChange((name) => {

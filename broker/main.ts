@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import pino from 'pino';
 import { Broker, type BrokerOptions } from './broker.js';
 import { BrokerConfig, ConfigError, brokerConfigDefs } from './config.js';
-import { checkMetadataUrl } from './metadata/store-url.js';
+import { openMetadataStore } from './metadata/store-url.js';
+import type { MetadataStore } from './metadata/metadata-store.js';
 import { rackFromNode } from './rack-from-node.js';
 import { TlsFileError } from './security/tls.js';
 import { type ScramSeed, parseAddScram } from './security/scram-seed.js';
@@ -127,9 +128,10 @@ async function main(): Promise<void> {
       fail(`--rack-from-node: ${(err as Error).message}`);
     }
   }
+  let store: MetadataStore | undefined;
   if (values.metadata !== undefined) {
     try {
-      checkMetadataUrl(values.metadata);
+      store = await openMetadataStore(values.metadata);
     } catch (err) {
       fail(`--metadata: ${(err as Error).message}`);
     }
@@ -163,7 +165,7 @@ async function main(): Promise<void> {
     httpHost: values['http-host'] ?? host,
     httpPort: port(values['http-port'], 9644, '--http-port'),
     dataDir: resolve(values['data-dir'] ?? 'data'),
-    metadataUrl: values.metadata,
+    store,
     config,
     logger: rootLogger,
     scramSeeds,

@@ -116,7 +116,8 @@ export class ConsumerGroupCoordinator {
     } else if (req.memberEpoch < STATIC_LEAVE_EPOCH) {
       return invalid(`MemberEpoch ${req.memberEpoch} is not valid.`);
     }
-    if (req.subscribedTopicRegex !== null) {
+    // A leaving member's pattern is not looked at (the Java client sends an empty one): Kafka handles the leave first.
+    if (req.subscribedTopicRegex !== null && req.memberEpoch >= 0) {
       try {
         this.regex(req.subscribedTopicRegex);
       } catch (err) {
@@ -260,6 +261,8 @@ export class ConsumerGroupCoordinator {
   private updateMetadata(member: ConsumerMember, req: ConsumerHeartbeat): boolean {
     const before = { ...member, subscribedTopicNames: [...member.subscribedTopicNames] };
     if (req.subscribedTopicNames !== null) member.subscribedTopicNames = req.subscribedTopicNames;
+    // A new pattern replaces the old one; the empty one (the Java client's when it drops its pattern) matches nothing.
+    if (req.subscribedTopicRegex !== null) member.subscribedTopicRegex = req.subscribedTopicRegex;
     if (req.serverAssignor !== null || req.memberEpoch === 0) member.serverAssignor = req.serverAssignor;
     if (req.rebalanceTimeoutMs !== -1) member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
     if (req.rackId !== null) member.rackId = req.rackId;

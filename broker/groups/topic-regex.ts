@@ -7,9 +7,11 @@ const NOT_IN_RE2 = [/\(\?<?[=!]/, /\\[1-9]/, /\\k</];
 // Kafka's internal topics (the offsets topic named here, not imported: coordinator.ts imports this module's users).
 const INTERNAL_TOPICS = new Set(['__consumer_offsets', TRANSACTION_STATE_TOPIC]);
 
-/** The pattern compiled to match whole topic names; throws an Error saying why it is not valid. */
+/**
+ * The pattern compiled to match whole topic names; throws an Error saying why it is not valid.
+ * The empty pattern is valid (as in RE2/J) and matches no topic: a member may join subscribed to nothing.
+ */
 export function compileTopicRegex(source: string): RegExp {
-  if (source === '') throw new Error('the regular expression is empty');
   for (const construct of NOT_IN_RE2) if (construct.test(source)) throw new Error(`${source} uses a construct RE2/J does not support (lookaround or backreference)`);
   // RE2's named groups (?P<name>...) are JavaScript's (?<name>...).
   return new RegExp(`^(?:${source.replaceAll('(?P<', '(?<')})$`, 'u');

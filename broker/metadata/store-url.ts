@@ -1,19 +1,20 @@
-// The --metadata flag: which cluster store a URL names, by its scheme.
-import { EtcdMetadataStore, parseEtcdUrl } from './etcd-store.js';
-import { KubernetesMetadataStore, parseKubernetesUrl } from './kubernetes-store.js';
+// The --metadata flag: which cluster store a URL names, by its scheme. Each store's client (etcd3,
+// @kubernetes/client-node) is loaded only when its URL is given: a broker on the embedded file
+// store does not carry either on its heap, which every full garbage collection walks.
 import type { MetadataStore } from './metadata-store.js';
 
 const SCHEMES = 'etcd://host:port[,host:port...]/prefix or kubernetes://<namespace>/<name>';
 
-/** Checks a store URL; throws an Error saying what is wrong with it. */
-export function checkMetadataUrl(url: string): void {
-  if (url.startsWith('etcd:')) parseEtcdUrl(url);
-  else if (url.startsWith('kubernetes:')) parseKubernetesUrl(url);
+/** Checks a store URL; rejects with an Error saying what is wrong with it. */
+export async function checkMetadataUrl(url: string): Promise<void> {
+  if (url.startsWith('etcd:')) (await import('./etcd-store.js')).parseEtcdUrl(url);
+  else if (url.startsWith('kubernetes:')) (await import('./kubernetes-store.js')).parseKubernetesUrl(url);
   else throw new Error(`unknown metadata store URL "${url}" (expected ${SCHEMES})`);
 }
 
 /** The store a URL names: etcd, or the Kubernetes API (credentials from KUBECONFIG, else in-cluster). */
-export function openMetadataStore(url: string): MetadataStore {
-  checkMetadataUrl(url);
-  return url.startsWith('etcd:') ? EtcdMetadataStore.fromUrl(url) : KubernetesMetadataStore.fromUrl(url);
+export async function openMetadataStore(url: string): Promise<MetadataStore> {
+  await checkMetadataUrl(url);
+  if (url.startsWith('etcd:')) return (await import('./etcd-store.js')).EtcdMetadataStore.fromUrl(url);
+  return (await import('./kubernetes-store.js')).KubernetesMetadataStore.fromUrl(url);
 }

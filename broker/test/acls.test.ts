@@ -85,7 +85,7 @@ describe('ACLs on a two-broker cluster', () => {
     ensureKafka();
     etcd = await EtcdProcess.start();
     const url = etcd.url(`samsa/acls-${randomBytes(4).toString('hex')}`);
-    const store = openMetadataStore(url);
+    const store = await openMetadataStore(url);
     const seed = new AclStore(store, pino({ level: 'silent' }));
     await seed.create(
       [AclOperation.ALTER, AclOperation.DESCRIBE, AclOperation.CREATE, AclOperation.CLUSTER_ACTION].map((operation) => ({

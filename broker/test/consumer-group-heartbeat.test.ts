@@ -126,6 +126,26 @@ describe('ConsumerGroupHeartbeat', () => {
     const described = (await c.send(consumerGroupDescribeApi, 0, { groupIds: ['by-regex'], includeAuthorizedOperations: false })).groups[0]!;
     expect(described.members[0]).toMatchObject({ subscribedTopicNames: [], subscribedTopicRegex: 'cgh-.*' });
     expect(described.members[0]!.assignment.topicPartitions.map((t) => t.topicName).sort()).toEqual(['cgh-three', 'cgh-two']);
+
+    // A heartbeat with another pattern replaces it: now only "cgh" matches.
+    const changed = await heartbeat({ groupId: 'by-regex', memberId: 'r', memberEpoch: 2, subscribedTopicRegex: 'cgh', topicPartitions: grown.assignment!.topicPartitions.map(({ topicId, partitions }) => ({ topicId, partitions })) });
+    expect(changed).toMatchObject({ errorCode: 0, memberEpoch: 2 });
+    // The partitions of cgh-two and cgh-three are revoked first, then cgh's are given.
+    expect(changed.assignment!.topicPartitions).toEqual([]);
+    const moved = await heartbeat({ groupId: 'by-regex', memberId: 'r', memberEpoch: 2, topicPartitions: [] });
+    expect(moved.memberEpoch).toBe(3);
+    expect(moved.assignment!.topicPartitions).toEqual([{ topicId: topicIds.get('cgh'), partitions: [0, 1, 2, 3] }]);
+
+    // The Java client (4.0) leaves with an empty pattern in its heartbeat: the leave is taken, the member is gone.
+    const left = await heartbeat({ groupId: 'by-regex', memberId: 'r', memberEpoch: -1, subscribedTopicRegex: '', topicPartitions: [] });
+    expect(left).toMatchObject({ errorCode: 0, memberEpoch: -1 });
+    const after = (await c.send(consumerGroupDescribeApi, 0, { groupIds: ['by-regex'], includeAuthorizedOperations: false })).groups[0]!;
+    expect(after).toMatchObject({ groupState: 'Empty', members: [] });
+
+    // An empty pattern is valid and matches nothing: the member joins subscribed to no topic.
+    const none = await join('by-empty-regex', 'e', { subscribedTopicNames: null, subscribedTopicRegex: '' });
+    expect(none).toMatchObject({ errorCode: 0, memberEpoch: 1 });
+    expect(partitionsOf(none)).toEqual([]);
   });
 
   it('the range assignor gives each member a contiguous range of every topic', async () => {
@@ -170,7 +190,7 @@ describe('ConsumerGroupHeartbeat', () => {
     expect((await join('bad', 'x', { subscribedTopicNames: null })).errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect((await join('', 'x')).errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect((await heartbeat({ groupId: 'bad', memberId: '', memberEpoch: 3 })).errorCode).toBe(ErrorCode.INVALID_REQUEST);
-    for (const pattern of ['[cgh', '(?=cgh).*', '(c)gh\\1', '']) {
+    for (const pattern of ['[cgh', '(?=cgh).*', '(c)gh\\1']) {
       const regex = await join('bad', 'x', { subscribedTopicNames: null, subscribedTopicRegex: pattern });
       expect(regex.errorCode, pattern).toBe(ErrorCode.INVALID_REGULAR_EXPRESSION);
       expect(regex.errorMessage).toMatch(/is not a valid regular expression/);
