@@ -10,7 +10,7 @@
 // and writes bench/results/rebalance-<time>.json and .svg.
 //   npm run bench:rebalance -- [--rounds 3] [--heartbeat 500] [--rate 1000]
 import { parseArgs } from 'node:util';
-import { Admin, Consumer, type MessagesStream, Producer } from '@platformatic/kafka';
+import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { BrokerProcess } from '../broker/test/broker-process.ts';
 import { KafkaProcess, ensureKafka } from '../broker/test/kafka-process.ts';
 import { Comparison, type System } from './comparison.ts';
@@ -83,15 +83,24 @@ function steadyLoad(bootstrap: string, topic: string): { stop(): Promise<void> }
   };
 }
 
-interface Member {
-  consumer: Consumer;
-  stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+/** True when every member holds `share` partitions of the topic and together they hold each once. */
+function balanced(members: Consumer[], topic: string, share: number, partitions = PARTITIONS): boolean {
+  const held = members.map((m) => m.assignments?.find((a) => a.topic === topic)?.partitions ?? []);
+  return held.every((p) => p.length === share) && new Set(held.flat()).size === partitions;
 }
 
-/** True when every member holds `share` partitions of the topic and together they hold each once. */
-function balanced(members: Member[], topic: string, share: number): boolean {
-  const held = members.map((m) => m.consumer.assignments?.find((a) => a.topic === topic)?.partitions ?? []);
-  return held.every((p) => p.length === share) && new Set(held.flat()).size === PARTITIONS;
+/**
+ * Joins a throwaway group, so that the group coordinator is ready before anything is timed: a
+ * fresh Kafka answers NOT_COORDINATOR for seconds while it creates __consumer_offsets.
+ */
+async function warmUp(bootstrap: string): Promise<void> {
+  const admin = new Admin({ clientId: 'rebalance-admin', bootstrapBrokers: [bootstrap] });
+  await admin.createTopics({ topics: ['warm-up'], partitions: 1, replicas: 1 });
+  await admin.close();
+  const consumer = new Consumer({ clientId: 'warm-up', groupId: 'warm-up', bootstrapBrokers: [bootstrap], retries: 60, retryDelay: 500 });
+  await consumer.consume({ topics: ['warm-up'] });
+  await waitFor('the warm-up member holding its partition', () => balanced([consumer], 'warm-up', 1, 1));
+  await consumer.close(true);
 }
 
 async function scenario(system: System, bootstrap: string, protocol: Protocol, round: number): Promise<void> {
@@ -102,8 +111,8 @@ async function scenario(system: System, bootstrap: string, protocol: Protocol, r
   await admin.close();
   const load = steadyLoad(bootstrap, topic);
   let consumed = 0;
-  const members: Member[] = [];
-  const join = async (name: string): Promise<Member> => {
+  const members: Consumer[] = [];
+  const join = async (name: string): Promise<Consumer> => {
     const groupOptions =
       protocol === 'consumer'
         ? { groupProtocol: 'consumer' as const }
@@ -111,9 +120,8 @@ async function scenario(system: System, bootstrap: string, protocol: Protocol, r
     const consumer = new Consumer({ clientId: name, groupId: group, bootstrapBrokers: [bootstrap], ...groupOptions });
     const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'latest', maxWaitTime: 100 });
     stream.on('data', () => void consumed++);
-    const m = { consumer, stream };
-    members.push(m);
-    return m;
+    members.push(consumer);
+    return consumer;
   };
   try {
     await join('a');
@@ -130,12 +138,12 @@ async function scenario(system: System, bootstrap: string, protocol: Protocol, r
     t0 = performance.now();
     before = consumed;
     members.splice(members.indexOf(c), 1);
-    await c.consumer.close(true);
+    await c.close(true);
     await waitFor('two members holding 3 partitions each again', () => balanced(members, topic, 3));
     record(protocol, 'a member leaves (3→2)', system, performance.now() - t0, consumed - before);
   } finally {
     await load.stop();
-    for (const m of members) await m.consumer.close(true);
+    for (const m of members) await m.close(true);
   }
 }
 
@@ -152,6 +160,7 @@ async function main(): Promise<void> {
       process.stderr.write(`round ${r + 1}/${ROUNDS}: ${system}\n`);
       const broker = await start(system);
       try {
+        await warmUp(broker.bootstrap);
         for (const protocol of ['classic', 'consumer'] as const) await scenario(system, broker.bootstrap, protocol, r);
       } finally {
         await broker.stop();

@@ -7,7 +7,7 @@
 // records twice otherwise (on Apache Kafka too).
 // SAMSA_TEST_BROKER=kafka runs it against Apache Kafka 4.0 (broker-under-test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Admin, Consumer, type MessagesStream, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
+import { Admin, Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
 import { type BrokerUnderTest, startBrokerUnderTest } from './broker-under-test.js';
 import { eventuallyPasses } from './eventually.js';
 
@@ -43,7 +43,6 @@ async function produce(topic: string, prefix: string, count: number, partitions:
 
 interface Member {
   consumer: Consumer<string, string, string, string>;
-  stream: MessagesStream<string, string, string, string>;
   /** Values in the order this member read them. */
   read: string[];
   /** How many times the stream has set its fetch positions (from the committed offsets). */
@@ -62,7 +61,7 @@ async function member(topic: string, group: string, name: string): Promise<Membe
   });
   closing.push(() => consumer.close(true));
   const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', maxWaitTime: 100 });
-  const m: Member = { consumer, stream, read: [], refreshes: 0 };
+  const m: Member = { consumer, read: [], refreshes: 0 };
   stream.on('data', (message) => {
     m.read.push(message.value);
     void message.commit();
