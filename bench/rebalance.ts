@@ -52,9 +52,13 @@ async function start(system: System): Promise<Running> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The first error a member's stream or the producer met: it fails the wait under way. */
+let clientError: unknown;
+
 async function waitFor(what: string, check: () => boolean): Promise<void> {
   const deadline = performance.now() + LIMIT_MS;
   while (!check()) {
+    if (clientError) throw new Error(`while waiting for ${what}`, { cause: clientError });
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(2);
   }
@@ -73,7 +77,7 @@ function steadyLoad(bootstrap: string, topic: string): { stop(): Promise<void> }
       await producer.send({ messages: Array.from({ length: perBatch }, () => ({ topic, value, partition: sent++ % PARTITIONS })), acks: 1 });
       await sleep(Math.max(0, next - performance.now()));
     }
-  })();
+  })().catch((err: unknown) => void (clientError ??= err));
   return {
     async stop() {
       running = false;
@@ -89,14 +93,29 @@ function balanced(members: Consumer[], topic: string, share: number, partitions 
   return held.every((p) => p.length === share) && new Set(held.flat()).size === partitions;
 }
 
+/** Creates the topic and waits until the broker's metadata gives each partition a leader. */
+async function createTopic(bootstrap: string, topic: string, partitions: number): Promise<void> {
+  const admin = new Admin({ clientId: 'rebalance-admin', bootstrapBrokers: [bootstrap] });
+  try {
+    await admin.createTopics({ topics: [topic], partitions, replicas: 1 });
+    const deadline = performance.now() + LIMIT_MS;
+    for (;;) {
+      const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+      if (metadata.topics.get(topic)?.partitions.every((p) => p.leader >= 0)) return;
+      if (performance.now() > deadline) throw new Error(`topic ${topic} has no leaders`);
+      await sleep(50);
+    }
+  } finally {
+    await admin.close();
+  }
+}
+
 /**
  * Joins a throwaway group, so that the group coordinator is ready before anything is timed: a
  * fresh Kafka answers NOT_COORDINATOR for seconds while it creates __consumer_offsets.
  */
 async function warmUp(bootstrap: string): Promise<void> {
-  const admin = new Admin({ clientId: 'rebalance-admin', bootstrapBrokers: [bootstrap] });
-  await admin.createTopics({ topics: ['warm-up'], partitions: 1, replicas: 1 });
-  await admin.close();
+  await createTopic(bootstrap, 'warm-up', 1);
   const consumer = new Consumer({ clientId: 'warm-up', groupId: 'warm-up', bootstrapBrokers: [bootstrap], retries: 60, retryDelay: 500 });
   await consumer.consume({ topics: ['warm-up'] });
   await waitFor('the warm-up member holding its partition', () => balanced([consumer], 'warm-up', 1, 1));
@@ -106,9 +125,7 @@ async function warmUp(bootstrap: string): Promise<void> {
 async function scenario(system: System, bootstrap: string, protocol: Protocol, round: number): Promise<void> {
   const topic = `rebalance-${protocol}-${round}`;
   const group = `rebalance-${protocol}-${round}`;
-  const admin = new Admin({ clientId: 'rebalance-admin', bootstrapBrokers: [bootstrap] });
-  await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 });
-  await admin.close();
+  await createTopic(bootstrap, topic, PARTITIONS);
   const load = steadyLoad(bootstrap, topic);
   let consumed = 0;
   const members: Consumer[] = [];
@@ -120,6 +137,7 @@ async function scenario(system: System, bootstrap: string, protocol: Protocol, r
     const consumer = new Consumer({ clientId: name, groupId: group, bootstrapBrokers: [bootstrap], ...groupOptions });
     const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'latest', maxWaitTime: 100 });
     stream.on('data', () => void consumed++);
+    stream.on('error', (err) => void (clientError ??= err));
     members.push(consumer);
     return consumer;
   };
