@@ -1,6 +1,6 @@
 #!/bin/sh
 # npm run bench [-- options]: throughput of one broker (kcat and @platformatic/kafka).
-# npm run bench:rebalance: what a three-member consumer-group rebalance costs.
+# npm run bench:rebalance: what a consumer-group rebalance costs (both group protocols), Samsa and Apache Kafka.
 # npm run bench:compare: Samsa and Apache Kafka side by side (fetches Kafka from Maven Central),
 # a single broker each, then three-broker clusters (bench:cluster runs only the latter).
 # npm run bench:operator: the operator's roll and scaling under an acks=all load, on a real control plane.
