@@ -43,6 +43,7 @@ describe('reconcile', () => {
     subscribedTopicRegex: null,
     rebalanceTimeoutMs: 1000,
     serverAssignor: null,
+    classic: null,
     memberEpoch: epoch,
     previousMemberEpoch: 0,
     state: 'STABLE',

@@ -52,6 +52,14 @@ export class ConsumerGroup {
     return member;
   }
 
+  /** Whether a partition of the member's target is still held by another member. */
+  waitingOnUnreleased(member: ConsumerMember): boolean {
+    for (const [topicId, partitions] of this.targetAssignment.get(member.memberId) ?? []) {
+      for (const p of partitions) if (!member.assigned.get(topicId)?.includes(p) && this.ownedByOther(member.memberId, topicId, p)) return true;
+    }
+    return false;
+  }
+
   /** Whether a member other than `memberId` still has the partition (assigned, or not yet revoked). */
   ownedByOther(memberId: string, topicId: string, partition: number): boolean {
     for (const m of this.members.values()) {
