@@ -51,6 +51,7 @@ describe('reconcile', () => {
     pendingRevocation: new Map(),
     sessionTimer: null,
     revocationTimer: null,
+    joinTimer: null,
   });
 
   it('revokes before the epoch moves, and gives a partition only once its owner has let it go', () => {

@@ -251,6 +251,7 @@ export class ConsumerGroupCoordinator {
       pendingRevocation: new Map(),
       sessionTimer: null,
       revocationTimer: null,
+      joinTimer: null,
     };
     let metadataChanged = true;
     if (previous) {
@@ -493,7 +494,7 @@ export class ConsumerGroupCoordinator {
     const memberOf = (id: string): ConsumerMember => {
       let m = group.members.get(id);
       if (!m) {
-        m = { memberId: id, ...emptyMetadata(), memberEpoch: 0, previousMemberEpoch: 0, state: 'STABLE', assigned: new Map(), pendingRevocation: new Map(), sessionTimer: null, revocationTimer: null };
+        m = { memberId: id, ...emptyMetadata(), memberEpoch: 0, previousMemberEpoch: 0, state: 'STABLE', assigned: new Map(), pendingRevocation: new Map(), sessionTimer: null, revocationTimer: null, joinTimer: null };
         group.members.set(id, m);
       }
       return m;
@@ -603,6 +604,7 @@ export class ConsumerGroupCoordinator {
           pendingRevocation: new Map(),
           sessionTimer: null,
           revocationTimer: null,
+          joinTimer: null,
         });
       }
     } catch {
@@ -684,7 +686,7 @@ export class ConsumerGroupCoordinator {
       if (req.memberId !== '') return joinError(ErrorCode.FENCED_INSTANCE_ID, req.memberId);
       // A static member restarting takes its predecessor's place, epoch and partitions under a new id.
       const previous = group.members.get(staticId)!;
-      member = { ...previous, memberId: newUuid(), sessionTimer: null, revocationTimer: null };
+      member = { ...previous, memberId: newUuid(), sessionTimer: null, revocationTimer: null, joinTimer: null };
       const target = group.targetAssignment.get(staticId);
       group.remove(staticId);
       records.push(...memberTombstones(group.id, staticId));
@@ -714,10 +716,15 @@ export class ConsumerGroupCoordinator {
         pendingRevocation: new Map(),
         sessionTimer: null,
         revocationTimer: null,
+        joinTimer: null,
       };
       group.add(member);
       isNew = true;
       this.logger.info({ group: group.id, member: memberId, instance: req.groupInstanceId }, 'classic member joined the consumer group');
+    }
+    if (member.joinTimer) {
+      clearTimeout(member.joinTimer);
+      member.joinTimer = null;
     }
     const before = { ...member, subscribedTopicNames: [...member.subscribedTopicNames] };
     member.subscribedTopicNames = subscription.topics;
@@ -786,7 +793,21 @@ export class ConsumerGroupCoordinator {
       member.memberEpoch < group.groupEpoch ||
       member.state === 'UNREVOKED_PARTITIONS' ||
       (member.state === 'UNRELEASED_PARTITIONS' && !group.waitingOnUnreleased(member));
-    return rejoin ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE;
+    if (!rejoin) return ErrorCode.NONE;
+    this.scheduleJoinTimeout(group, member);
+    return ErrorCode.REBALANCE_IN_PROGRESS;
+  }
+
+  /** A classic member told to rejoin must do so within its rebalance timeout, else it is removed (it may hold partitions others wait for). */
+  private scheduleJoinTimeout(group: ConsumerGroup, member: ConsumerMember): void {
+    if (member.joinTimer) return;
+    member.joinTimer = setTimeout(() => {
+      member.joinTimer = null;
+      if (group.members.get(member.memberId) !== member || this.groups.get(group.id) !== group) return;
+      this.logger.info({ group: group.id, member: member.memberId, rebalanceTimeoutMs: member.rebalanceTimeoutMs }, 'the classic member did not rejoin within its rebalance timeout; removed');
+      this.writeInBackground(group.id, this.removeMember(group, member, 'join timeout'));
+    }, Math.max(0, member.rebalanceTimeoutMs));
+    member.joinTimer.unref();
   }
 
   /** LeaveGroup of classic members of the consumer group; an error code for each. */
@@ -807,6 +828,7 @@ export class ConsumerGroupCoordinator {
     for (const m of group.members.values()) {
       if (m.sessionTimer) clearTimeout(m.sessionTimer);
       if (m.revocationTimer) clearTimeout(m.revocationTimer);
+      if (m.joinTimer) clearTimeout(m.joinTimer);
     }
   }
 

@@ -32,7 +32,7 @@ import { writeConsumerProtocolSubscription } from '../protocol/messages/consumer
 import { defaultMetadataRequest } from '../protocol/messages/metadata-request.js';
 import { Writer } from '../protocol/writer.js';
 import { againstKafka, type BrokerUnderTest, startBrokerUnderTest } from './broker-under-test.js';
-import { eventually } from './eventually.js';
+import { eventually, eventuallyPasses } from './eventually.js';
 import { compileJava, runJava } from './java-programs.js';
 
 const TOPIC = 'mig';
@@ -63,11 +63,12 @@ class ClassicMember {
     private readonly c: KafkaConnection,
     readonly groupId: string,
     private readonly protocolType = 'consumer',
+    private readonly rebalanceTimeoutMs = 20_000,
   ) {}
 
   async join(owned: number[] = []): Promise<JoinGroupResponse> {
     const send = () =>
-      untilCoordinator(this.c, this.groupId, () => this.c.send(joinGroupApi, 9, { groupId: this.groupId, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 20_000, memberId: this.memberId, groupInstanceId: null, protocolType: this.protocolType, protocols: [{ name: 'range', metadata: subscription(owned) }], reason: null }));
+      untilCoordinator(this.c, this.groupId, () => this.c.send(joinGroupApi, 9, { groupId: this.groupId, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: this.rebalanceTimeoutMs, memberId: this.memberId, groupInstanceId: null, protocolType: this.protocolType, protocols: [{ name: 'range', metadata: subscription(owned) }], reason: null }));
     let r = await send();
     if (r.errorCode === ErrorCode.MEMBER_ID_REQUIRED) {
       this.memberId = r.memberId;
@@ -124,8 +125,8 @@ async function untilCoordinator<T extends { errorCode: number }>(c: KafkaConnect
 const partitionsOf = (r: ConsumerGroupHeartbeatResponse) => r.assignment?.topicPartitions.flatMap((t) => t.partitions).sort() ?? null;
 
 /** A classic group of one member that owns all four partitions, at generation `generation`. */
-async function stableClassicGroup(c: KafkaConnection, groupId: string, protocolType = 'consumer'): Promise<ClassicMember> {
-  const a = new ClassicMember(c, groupId, protocolType);
+async function stableClassicGroup(c: KafkaConnection, groupId: string, protocolType = 'consumer', rebalanceTimeoutMs?: number): Promise<ClassicMember> {
+  const a = new ClassicMember(c, groupId, protocolType, rebalanceTimeoutMs);
   expect((await a.join()).errorCode).toBe(0);
   expect(await a.sync([0, 1, 2, 3])).toEqual({ errorCode: 0, partitions: [0, 1, 2, 3] });
   return a;
@@ -223,6 +224,19 @@ describe('online migration between the classic and the consumer protocol (bidire
     expect(left.members[0]!.errorCode).toBe(0);
     const all = await heartbeat(c, { groupId: 'consumer-first', memberId: bId, memberEpoch: 2, topicPartitions: [{ topicId, partitions: kept }] });
     expect(partitionsOf(all)).toEqual([0, 1, 2, 3]);
+  }, 60_000);
+
+  it('a classic member told to rejoin that does not is removed after its rebalance timeout, and its partitions go to the others', async () => {
+    const a = await stableClassicGroup(c, 'no-rejoin', 'consumer', 2000);
+    const bId = randomUUID();
+    const b = await joinConsumer(c, 'no-rejoin', bId);
+    expect(b.errorCode).toBe(0);
+    expect(await a.heartbeat()).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    // a goes on heartbeating (its session lives) but never rejoins.
+    await eventuallyPasses('a removed', async () => expect(await a.heartbeat()).toBe(ErrorCode.UNKNOWN_MEMBER_ID));
+    await eventuallyPasses('b has every partition', async () => {
+      expect(partitionsOf(await heartbeat(c, { groupId: 'no-rejoin', memberId: bId, memberEpoch: (await describeConsumerGroup(c, 'no-rejoin')).members[0]!.memberEpoch }))).toEqual([0, 1, 2, 3]);
+    });
   }, 60_000);
 
   it('refuses to convert a classic group that does not use the consumer embedded protocol, or whose protocol does not decode', async () => {
