@@ -64,11 +64,12 @@ class ClassicMember {
     readonly groupId: string,
     private readonly protocolType = 'consumer',
     private readonly rebalanceTimeoutMs = 20_000,
+    private readonly instanceId: string | null = null,
   ) {}
 
   async join(owned: number[] = []): Promise<JoinGroupResponse> {
     const send = () =>
-      untilCoordinator(this.c, this.groupId, () => this.c.send(joinGroupApi, 9, { groupId: this.groupId, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: this.rebalanceTimeoutMs, memberId: this.memberId, groupInstanceId: null, protocolType: this.protocolType, protocols: [{ name: 'range', metadata: subscription(owned) }], reason: null }));
+      untilCoordinator(this.c, this.groupId, () => this.c.send(joinGroupApi, 9, { groupId: this.groupId, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: this.rebalanceTimeoutMs, memberId: this.memberId, groupInstanceId: this.instanceId, protocolType: this.protocolType, protocols: [{ name: 'range', metadata: subscription(owned) }], reason: null }));
     let r = await send();
     if (r.errorCode === ErrorCode.MEMBER_ID_REQUIRED) {
       this.memberId = r.memberId;
@@ -84,12 +85,12 @@ class ClassicMember {
   /** SyncGroup; as the leader it hands itself `lead`. Resolves with the partitions of topic "mig" it is given. */
   async sync(lead: number[] | null = null): Promise<{ errorCode: number; partitions: number[] }> {
     const assignments = lead === null ? [] : [{ memberId: this.memberId, assignment: encodeAssignment([{ topic: TOPIC, partitions: lead }]) }];
-    const r = await this.c.send(syncGroupApi, 5, { groupId: this.groupId, generationId: this.generation, memberId: this.memberId, groupInstanceId: null, protocolType: this.protocolType, protocolName: 'range', assignments });
+    const r = await this.c.send(syncGroupApi, 5, { groupId: this.groupId, generationId: this.generation, memberId: this.memberId, groupInstanceId: this.instanceId, protocolType: this.protocolType, protocolName: 'range', assignments });
     return { errorCode: r.errorCode, partitions: r.errorCode === 0 ? decodeAssignment(r.assignment).flatMap((t) => t.partitions).sort() : [] };
   }
 
   async heartbeat(generation = this.generation): Promise<number> {
-    return (await this.c.send(heartbeatApi, 4, { groupId: this.groupId, generationId: generation, memberId: this.memberId, groupInstanceId: null })).errorCode;
+    return (await this.c.send(heartbeatApi, 4, { groupId: this.groupId, generationId: generation, memberId: this.memberId, groupInstanceId: this.instanceId })).errorCode;
   }
 
   async commit(generation: number, partition: number, offset: number): Promise<number> {
@@ -237,6 +238,30 @@ describe('online migration between the classic and the consumer protocol (bidire
     await eventuallyPasses('b has every partition', async () => {
       expect(partitionsOf(await heartbeat(c, { groupId: 'no-rejoin', memberId: bId, memberEpoch: (await describeConsumerGroup(c, 'no-rejoin')).members[0]!.memberEpoch }))).toEqual([0, 1, 2, 3]);
     });
+  }, 60_000);
+
+  it('a static classic member back under a new member id takes its place and partitions in the consumer group; the old id is fenced', async () => {
+    const bId = randomUUID();
+    await joinConsumer(c, 'static-classic', bId);
+    const first = new ClassicMember(c, 'static-classic', 'consumer', 20_000, 'instance-1');
+    expect((await first.join()).errorCode).toBe(0);
+    await first.sync();
+    const revoking = await heartbeat(c, { groupId: 'static-classic', memberId: bId, memberEpoch: 1 });
+    await heartbeat(c, { groupId: 'static-classic', memberId: bId, memberEpoch: 1, topicPartitions: [{ topicId, partitions: partitionsOf(revoking)! }] });
+    expect(await first.heartbeat()).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    expect((await first.join()).errorCode).toBe(0);
+    const owned = (await first.sync()).partitions;
+    expect(owned).toHaveLength(2);
+
+    // The same instance restarts: no member id yet, so it gets a new one, with the old one's partitions.
+    const second = new ClassicMember(c, 'static-classic', 'consumer', 20_000, 'instance-1');
+    const back = await second.join(owned);
+    expect(back.errorCode).toBe(0);
+    expect(second.memberId).not.toBe(first.memberId);
+    expect((await second.sync()).partitions).toEqual(owned);
+    expect(await first.heartbeat()).toBe(ErrorCode.FENCED_INSTANCE_ID);
+    const members = (await describeConsumerGroup(c, 'static-classic')).members.map((m) => [m.memberId, m.instanceId, m.memberType]);
+    expect(members.sort()).toEqual([[bId, null, 1], [second.memberId, 'instance-1', 0]].sort());
   }, 60_000);
 
   it('refuses to convert a classic group that does not use the consumer embedded protocol, or whose protocol does not decode', async () => {
