@@ -43,6 +43,7 @@ describe('reconcile', () => {
     subscribedTopicRegex: null,
     rebalanceTimeoutMs: 1000,
     serverAssignor: null,
+    classic: null,
     memberEpoch: epoch,
     previousMemberEpoch: 0,
     state: 'STABLE',
@@ -50,6 +51,7 @@ describe('reconcile', () => {
     pendingRevocation: new Map(),
     sessionTimer: null,
     revocationTimer: null,
+    joinTimer: null,
   });
 
   it('revokes before the epoch moves, and gives a partition only once its owner has let it go', () => {

@@ -13,4 +13,11 @@ export const consumerGroupConfigDefs: readonly ConfigDef[] = [
     doc: 'The server-side assignors of consumer-protocol groups; the first is used when members ask for none.',
   },
   { name: 'group.consumer.max.size', type: 'int', default: '2147483647', min: 1, doc: 'Most members a consumer-protocol group may have.' },
+  {
+    name: 'group.consumer.migration.policy',
+    type: 'string',
+    default: 'bidirectional',
+    values: ['bidirectional', 'upgrade', 'downgrade', 'disabled'],
+    doc: 'Whether a classic group turns into a consumer group when a consumer-protocol member joins it (upgrade), and back when its last consumer-protocol member leaves (downgrade).',
+  },
 ];

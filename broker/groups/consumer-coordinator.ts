@@ -11,7 +11,11 @@ import { ErrorCode } from '../protocol/errors.js';
 import type { RecordToWrite } from '../records/batch-builder.js';
 import type { TopicService } from '../topics.js';
 import { ASSIGNORS, type Assignment, type Assignor } from './assignors.js';
+import type { JoinRequest } from './coordinator.js';
+import { decodeAssignment, decodeSubscription, encodeAssignment, type TopicPartitions } from './embedded-consumer-protocol.js';
+import type { Group, JoinResult, SyncResult } from './group.js';
 import {
+  type ClassicMemberMetadata,
   consumerGroupKey,
   currentAssignmentValue,
   CURRENT_MEMBER_ASSIGNMENT,
@@ -61,6 +65,19 @@ export interface ConsumerHeartbeatResult {
 /** Writes records to the group's offsets partition; resolves with an error code once they are replicated (or not). */
 export type WriteRecords = (groupId: string, records: RecordToWrite[]) => Promise<number>;
 
+/** group.consumer.migration.policy: which way a group may change protocol while it has members. */
+type MigrationPolicy = 'bidirectional' | 'upgrade' | 'downgrade' | 'disabled';
+
+/** Turns a consumer group whose last consumer-protocol member leaves into a classic group; returns the records of the change. */
+export type Downgrade = (group: ConsumerGroup, leaving: ConsumerMember) => RecordToWrite[];
+
+export function heartbeatError(errorCode: number, errorMessage: string, memberId: string | null = null): ConsumerHeartbeatResult {
+  return { errorCode, errorMessage, memberId, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: null };
+}
+
+const joinError = (errorCode: number, memberId: string): JoinResult => ({ errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId, members: [] });
+const syncError = (errorCode: number): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+
 /** The built-in assignors by the names group.consumer.assignors accepts: short, or Kafka's class names. */
 const ASSIGNOR_CLASSES: Record<string, string> = {
   'org.apache.kafka.coordinator.group.assignor.UniformAssignor': 'uniform',
@@ -81,6 +98,8 @@ export class ConsumerGroupCoordinator {
   private readonly sessionTimeoutMs: number;
   private readonly heartbeatIntervalMs: number;
   private readonly maxSize: number;
+  private readonly classicMaxSize: number;
+  private readonly migration: MigrationPolicy;
   /** Subscription patterns compiled, by their source. */
   private readonly regexes = new Map<string, RegExp>();
 
@@ -89,18 +108,21 @@ export class ConsumerGroupCoordinator {
     private readonly topics: TopicService,
     private readonly logger: Logger,
     private readonly write: WriteRecords,
+    private readonly downgrade: Downgrade,
   ) {
     this.assignors = assignorNames(config.get('group.consumer.assignors')).map((n) => ASSIGNORS.get(n)!);
     this.sessionTimeoutMs = config.int('group.consumer.session.timeout.ms');
     this.heartbeatIntervalMs = config.int('group.consumer.heartbeat.interval.ms');
     this.maxSize = config.int('group.consumer.max.size');
+    this.classicMaxSize = config.int('group.max.size');
+    this.migration = config.get('group.consumer.migration.policy').toLowerCase() as MigrationPolicy;
   }
 
   private error(errorCode: number, errorMessage: string, memberId: string | null = null): ConsumerHeartbeatResult {
-    return { errorCode, errorMessage, memberId, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: null };
+    return heartbeatError(errorCode, errorMessage, memberId);
   }
 
-  private validate(req: ConsumerHeartbeat): ConsumerHeartbeatResult | null {
+  validate(req: ConsumerHeartbeat): ConsumerHeartbeatResult | null {
     const invalid = (message: string) => this.error(ErrorCode.INVALID_REQUEST, message);
     if (req.groupId === '') return invalid('GroupId can not be empty.');
     if (req.rackId === '') return invalid('RackId can not be empty.');
@@ -130,14 +152,10 @@ export class ConsumerGroupCoordinator {
     return null;
   }
 
-  /**
-   * ConsumerGroupHeartbeat. `classicInUse` says whether a classic group of that id has members
-   * (the id is then taken); `dropClassic` is called when an empty classic group becomes a consumer group.
-   */
-  async heartbeat(req: ConsumerHeartbeat, classicInUse: boolean, dropClassic: () => RecordToWrite[]): Promise<ConsumerHeartbeatResult> {
+  /** ConsumerGroupHeartbeat; `dropClassic` is called when an empty classic group becomes a consumer group. */
+  async heartbeat(req: ConsumerHeartbeat, dropClassic: () => RecordToWrite[]): Promise<ConsumerHeartbeatResult> {
     const invalid = this.validate(req);
     if (invalid) return invalid;
-    if (classicInUse) return this.error(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} is not a consumer group.`);
     let group = this.groups.get(req.groupId);
     const records: RecordToWrite[] = [];
     if (!group) {
@@ -160,6 +178,7 @@ export class ConsumerGroupCoordinator {
     } else {
       const existing = group.members.get(req.memberId);
       if (!existing) return this.error(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} is not a member of group ${group.id}.`);
+      if (existing.classic !== null) return this.error(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} does not use the consumer protocol.`);
       if (req.instanceId !== null && group.staticMembers.get(req.instanceId) !== req.memberId) {
         return this.error(ErrorCode.FENCED_INSTANCE_ID, `Instance ${req.instanceId} is now member ${group.staticMembers.get(req.instanceId) ?? 'none'}.`);
       }
@@ -204,6 +223,7 @@ export class ConsumerGroupCoordinator {
     if (existing) {
       // A member rejoining after it was told its epoch was fenced: it owns nothing now and starts over from its assignment.
       existing.memberEpoch = 0;
+      existing.classic = null;
       existing.state = 'STABLE';
       existing.pendingRevocation = new Map();
       return { member: existing, metadataChanged: this.updateMetadata(existing, req) };
@@ -224,6 +244,7 @@ export class ConsumerGroupCoordinator {
       subscribedTopicRegex: req.subscribedTopicRegex,
       rebalanceTimeoutMs: req.rebalanceTimeoutMs,
       serverAssignor: req.serverAssignor,
+      classic: null,
       memberEpoch: 0,
       previousMemberEpoch: 0,
       state: 'STABLE',
@@ -231,6 +252,7 @@ export class ConsumerGroupCoordinator {
       pendingRevocation: new Map(),
       sessionTimer: null,
       revocationTimer: null,
+      joinTimer: null,
     };
     let metadataChanged = true;
     if (previous) {
@@ -294,8 +316,16 @@ export class ConsumerGroupCoordinator {
     return this.write(group.id, records).then(done);
   }
 
-  /** Removes a member (left, expired or fenced): its records are tombstoned and the group gets a new target. */
+  /**
+   * Removes a member (left, expired or fenced): its records are tombstoned and the group gets a
+   * new target; when the last consumer-protocol member goes and classic members remain, the
+   * group becomes a classic group instead (online downgrade).
+   */
   private removeMember(group: ConsumerGroup, member: ConsumerMember, reason: string): RecordToWrite[] {
+    if (member.classic === null && this.mayDowngrade(group, member)) {
+      this.logger.info({ group: group.id, member: member.memberId, reason }, 'last consumer-protocol member removed; the group goes back to the classic protocol');
+      return this.downgrade(group, member);
+    }
     group.remove(member.memberId);
     this.logger.info({ group: group.id, member: member.memberId, reason }, 'member removed');
     return [...memberTombstones(group.id, member.memberId), ...this.newTargetAssignment(group, this.topicsSignature(group))];
@@ -393,10 +423,10 @@ export class ConsumerGroupCoordinator {
     if (member.sessionTimer) clearTimeout(member.sessionTimer);
     member.sessionTimer = setTimeout(() => {
       member.sessionTimer = null;
-      if (group.members.get(member.memberId) !== member) return;
+      if (group.members.get(member.memberId) !== member || this.groups.get(group.id) !== group) return;
       this.logger.info({ group: group.id, member: member.memberId }, 'member session expired');
       this.writeInBackground(group.id, this.removeMember(group, member, 'session timeout'));
-    }, this.sessionTimeoutMs);
+    }, member.classic?.sessionTimeoutMs ?? this.sessionTimeoutMs);
     member.sessionTimer.unref();
   }
 
@@ -405,7 +435,7 @@ export class ConsumerGroupCoordinator {
     if (member.revocationTimer) clearTimeout(member.revocationTimer);
     member.revocationTimer = setTimeout(() => {
       member.revocationTimer = null;
-      if (group.members.get(member.memberId) !== member || member.state !== 'UNREVOKED_PARTITIONS') return;
+      if (group.members.get(member.memberId) !== member || this.groups.get(group.id) !== group || member.state !== 'UNREVOKED_PARTITIONS') return;
       this.logger.info({ group: group.id, member: member.memberId, rebalanceTimeoutMs: member.rebalanceTimeoutMs }, 'member did not revoke its partitions in time; fenced');
       this.writeInBackground(group.id, this.removeMember(group, member, 'rebalance timeout'));
     }, Math.max(0, member.rebalanceTimeoutMs));
@@ -424,7 +454,9 @@ export class ConsumerGroupCoordinator {
     if (memberEpoch < 0 && memberId === '') return group.members.size === 0 ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID;
     const member = group.members.get(memberId);
     if (!member) return ErrorCode.UNKNOWN_MEMBER_ID;
-    return memberEpoch === member.memberEpoch ? ErrorCode.NONE : ErrorCode.STALE_MEMBER_EPOCH;
+    if (memberEpoch === member.memberEpoch) return ErrorCode.NONE;
+    // A classic member commits with its generation, and knows ILLEGAL_GENERATION, not STALE_MEMBER_EPOCH.
+    return member.classic !== null ? ErrorCode.ILLEGAL_GENERATION : ErrorCode.STALE_MEMBER_EPOCH;
   }
 
   /**
@@ -465,7 +497,7 @@ export class ConsumerGroupCoordinator {
     const memberOf = (id: string): ConsumerMember => {
       let m = group.members.get(id);
       if (!m) {
-        m = { memberId: id, ...emptyMetadata(), memberEpoch: 0, previousMemberEpoch: 0, state: 'STABLE', assigned: new Map(), pendingRevocation: new Map(), sessionTimer: null, revocationTimer: null };
+        m = { memberId: id, ...emptyMetadata(), memberEpoch: 0, previousMemberEpoch: 0, state: 'STABLE', assigned: new Map(), pendingRevocation: new Map(), sessionTimer: null, revocationTimer: null, joinTimer: null };
         group.members.set(id, m);
       }
       return m;
@@ -520,20 +552,286 @@ export class ConsumerGroupCoordinator {
     }
   }
 
-  /** Deletes an empty group's records (DeleteGroups, or a classic group taking the id). */
+  /** Deletes a group's records, its members' too (DeleteGroups, a classic group taking the id, or a downgrade). */
   deleteRecords(group: ConsumerGroup): RecordToWrite[] {
     this.stopTimers(group);
     this.groups.delete(group.id);
     return [
+      ...[...group.members.keys()].flatMap((memberId) => memberTombstones(group.id, memberId)),
       { key: consumerGroupKey(TARGET_ASSIGNMENT_METADATA, group.id), value: null },
       { key: consumerGroupKey(GROUP_METADATA, group.id), value: null },
     ];
+  }
+
+  // ---- online migration between the classic and the consumer protocol (KIP-848) ---------------
+
+  /** Why a classic group with members cannot become a consumer group (Kafka's messages), or null. */
+  upgradeRefusal(classic: Group): string | null {
+    const cannot = `Cannot upgrade classic group ${classic.id} to consumer group because`;
+    if (this.migration !== 'bidirectional' && this.migration !== 'upgrade') return `${cannot} online upgrade is disabled.`;
+    if (classic.protocolType !== 'consumer') return `${cannot} the group does not use the consumer embedded protocol.`;
+    if (classic.members.size > this.maxSize) return `${cannot} the group size exceeds the consumer group maximum size.`;
+    return null;
+  }
+
+  /**
+   * Takes a classic group's members into a new consumer group at the classic generation: each
+   * keeps the partitions it was assigned (its target too) and its classic metadata; returns the
+   * group's records, or why the embedded protocol could not be read.
+   */
+  adoptClassicGroup(classic: Group): RecordToWrite[] | string {
+    const group = new ConsumerGroup(classic.id);
+    group.groupEpoch = classic.generationId;
+    group.assignmentEpoch = classic.generationId;
+    const members: ConsumerMember[] = [];
+    try {
+      for (const m of classic.members.values()) {
+        const metadata = classic.protocolName !== null ? classic.metadataOf(m) : (m.protocols[0]?.metadata ?? Buffer.alloc(0));
+        const subscription = decodeSubscription(metadata);
+        const assigned = this.byTopicId(decodeAssignment(m.assignment));
+        members.push({
+          memberId: m.memberId,
+          instanceId: m.groupInstanceId,
+          rackId: subscription.rackId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          subscribedTopicNames: subscription.topics,
+          subscribedTopicRegex: null,
+          rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+          serverAssignor: null,
+          classic: { sessionTimeoutMs: m.sessionTimeoutMs, supportedProtocols: m.protocols.map((p) => ({ name: p.name, metadata: p.metadata })) },
+          memberEpoch: classic.generationId,
+          previousMemberEpoch: classic.generationId,
+          state: 'STABLE',
+          assigned,
+          pendingRevocation: new Map(),
+          sessionTimer: null,
+          revocationTimer: null,
+          joinTimer: null,
+        });
+      }
+    } catch {
+      return `Cannot upgrade classic group ${classic.id} to consumer group because the embedded consumer protocol is malformed.`;
+    }
+    const records: RecordToWrite[] = [];
+    for (const m of members) {
+      group.add(m);
+      group.targetAssignment.set(m.memberId, m.assigned);
+      records.push({ key: consumerGroupKey(MEMBER_METADATA, group.id, m.memberId), value: memberMetadataValue(m) });
+    }
+    records.push({ key: consumerGroupKey(GROUP_METADATA, group.id), value: groupMetadataValue(group.groupEpoch) });
+    for (const m of members) records.push({ key: consumerGroupKey(TARGET_ASSIGNMENT_MEMBER, group.id, m.memberId), value: targetAssignmentMemberValue(m.assigned) });
+    records.push({ key: consumerGroupKey(TARGET_ASSIGNMENT_METADATA, group.id), value: targetAssignmentMetadataValue(group.assignmentEpoch) });
+    for (const m of members) records.push({ key: consumerGroupKey(CURRENT_MEMBER_ASSIGNMENT, group.id, m.memberId), value: currentAssignmentValue(m) });
+    group.topicsSignature = this.topicsSignature(group);
+    this.groups.set(group.id, group);
+    for (const m of members) this.scheduleSessionExpiry(group, m);
+    this.logger.info({ group: group.id, epoch: group.groupEpoch, members: members.length }, 'converted the classic group to a consumer group');
+    return records;
+  }
+
+  /** Whether the group goes back to the classic protocol when `leaving` (of the consumer protocol) goes. */
+  private mayDowngrade(group: ConsumerGroup, leaving: ConsumerMember): boolean {
+    const rest = [...group.members.values()].filter((m) => m !== leaving);
+    if (rest.length === 0 || rest.some((m) => m.classic === null)) return false;
+    if (this.migration !== 'bidirectional' && this.migration !== 'downgrade') {
+      this.logger.info({ group: group.id }, 'Cannot downgrade consumer group to classic group because the online downgrade is disabled.');
+      return false;
+    }
+    if (rest.length > this.classicMaxSize) {
+      this.logger.info({ group: group.id }, 'Cannot downgrade consumer group to classic group because its group size is greater than classic group max size.');
+      return false;
+    }
+    return commonProtocols(rest).length > 0;
+  }
+
+  /** A member's partitions by topic name, as the embedded protocol carries them. */
+  byTopicName(a: Assignment): TopicPartitions[] {
+    const out: TopicPartitions[] = [];
+    for (const [topicId, partitions] of a) {
+      const topic = this.topics.registry.getById(topicId);
+      if (topic) out.push({ topic: topic.name, partitions });
+    }
+    return out;
+  }
+
+  /** Partitions named by topic as an assignment by topic id; topics that no longer exist are left out. */
+  private byTopicId(list: TopicPartitions[]): Assignment {
+    const out: Assignment = new Map();
+    for (const { topic, partitions } of list) {
+      const t = this.topics.registry.get(topic);
+      if (t && partitions.length > 0) out.set(t.id, [...(out.get(t.id) ?? []), ...partitions].sort((a, b) => a - b));
+    }
+    return out;
+  }
+
+  /**
+   * JoinGroup of a classic member into a consumer group: it joins (or rejoins) as a member whose
+   * subscription is its embedded protocol's; the server-side assignor decides its partitions,
+   * which it moves towards one join at a time (revoking first), and gets in SyncGroup. The
+   * generation it is told is its member epoch.
+   */
+  async classicJoin(group: ConsumerGroup, req: JoinRequest): Promise<JoinResult> {
+    if (req.protocolType !== 'consumer' || req.protocols.length === 0 || !supportsProtocols(group, req.protocols)) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId);
+    let subscription;
+    try {
+      // Kafka reads the first (preferred) protocol's subscription.
+      subscription = decodeSubscription(req.protocols[0]!.metadata);
+    } catch {
+      return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId);
+    }
+    const records: RecordToWrite[] = [];
+    const full = () => group.members.size >= this.maxSize;
+    let member: ConsumerMember | undefined;
+    let isNew = false;
+    const staticId = req.groupInstanceId !== null ? group.staticMembers.get(req.groupInstanceId) : undefined;
+    if (staticId !== undefined && req.memberId !== staticId) {
+      if (req.memberId !== '') return joinError(ErrorCode.FENCED_INSTANCE_ID, req.memberId);
+      // A static member restarting takes its predecessor's place, epoch and partitions under a new id.
+      const previous = group.members.get(staticId)!;
+      member = { ...previous, memberId: newUuid(), sessionTimer: null, revocationTimer: null, joinTimer: null };
+      const target = group.targetAssignment.get(staticId);
+      group.remove(staticId);
+      records.push(...memberTombstones(group.id, staticId));
+      group.add(member);
+      if (target) {
+        group.targetAssignment.set(member.memberId, target);
+        records.push({ key: consumerGroupKey(TARGET_ASSIGNMENT_MEMBER, group.id, member.memberId), value: targetAssignmentMemberValue(target) });
+      }
+      records.push({ key: consumerGroupKey(CURRENT_MEMBER_ASSIGNMENT, group.id, member.memberId), value: currentAssignmentValue(member) });
+      this.logger.info({ group: group.id, member: member.memberId, instance: req.groupInstanceId, replaced: staticId }, 'static classic member rejoined');
+    } else if (req.memberId !== '' && group.members.has(req.memberId)) {
+      member = group.members.get(req.memberId)!;
+      if (member.classic === null) return joinError(ErrorCode.UNKNOWN_MEMBER_ID, req.memberId);
+    } else {
+      if (full()) return joinError(ErrorCode.GROUP_MAX_SIZE_REACHED, req.memberId);
+      const memberId = req.memberId !== '' ? req.memberId : newUuid();
+      // KIP-394: a new dynamic member gets its id first; the id is not kept (its join with it creates the member).
+      if (req.memberId === '' && req.requireKnownMemberId && req.groupInstanceId === null) return joinError(ErrorCode.MEMBER_ID_REQUIRED, memberId);
+      member = {
+        memberId,
+        ...emptyMetadata(),
+        instanceId: req.groupInstanceId,
+        memberEpoch: 0,
+        previousMemberEpoch: 0,
+        state: 'STABLE',
+        assigned: new Map(),
+        pendingRevocation: new Map(),
+        sessionTimer: null,
+        revocationTimer: null,
+        joinTimer: null,
+      };
+      group.add(member);
+      isNew = true;
+      this.logger.info({ group: group.id, member: memberId, instance: req.groupInstanceId }, 'classic member joined the consumer group');
+    }
+    if (member.joinTimer) {
+      clearTimeout(member.joinTimer);
+      member.joinTimer = null;
+    }
+    const before = { ...member, subscribedTopicNames: [...member.subscribedTopicNames] };
+    member.subscribedTopicNames = subscription.topics;
+    member.subscribedTopicRegex = null;
+    member.serverAssignor = null;
+    member.rackId = subscription.rackId;
+    member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+    member.clientId = req.clientId;
+    member.clientHost = req.clientHost;
+    member.classic = { sessionTimeoutMs: req.sessionTimeoutMs, supportedProtocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })) };
+    const subscriptionChanged = isNew || !sameSubscription(before, member) || before.rackId !== member.rackId || before.rebalanceTimeoutMs !== member.rebalanceTimeoutMs;
+    records.push({ key: consumerGroupKey(MEMBER_METADATA, group.id, member.memberId), value: memberMetadataValue(member) });
+    const signature = this.topicsSignature(group);
+    if (subscriptionChanged || signature !== group.topicsSignature) records.push(...this.newTargetAssignment(group, signature));
+    // The partitions it still owns are in its subscription; those it gave up before joining are revoked already.
+    const owned = [...this.byTopicId(subscription.ownedPartitions)].map(([topicId, partitions]) => ({ topicId, partitions }));
+    records.push(...this.advance(group, member, owned));
+    if (member.state === 'UNREVOKED_PARTITIONS') records.push(...this.advance(group, member, owned));
+    this.scheduleSessionExpiry(group, member);
+    const code = await this.write(group.id, records);
+    if (code !== ErrorCode.NONE) return joinError(code, member.memberId);
+    return {
+      errorCode: ErrorCode.NONE,
+      generationId: member.memberEpoch,
+      protocolType: 'consumer',
+      protocolName: member.classic.supportedProtocols[0]!.name,
+      // No member leads: the coordinator assigns.
+      leader: '',
+      memberId: member.memberId,
+      members: [],
+    };
+  }
+
+  /** A classic member of the consumer group, as SyncGroup, Heartbeat and LeaveGroup identify it; else the error code. */
+  private classicMember(group: ConsumerGroup, memberId: string, instanceId: string | null): ConsumerMember | number {
+    if (instanceId !== null) {
+      const current = group.staticMembers.get(instanceId);
+      if (current === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+      if (memberId !== current) return ErrorCode.FENCED_INSTANCE_ID;
+    }
+    const member = group.members.get(memberId);
+    return member && member.classic !== null ? member : ErrorCode.UNKNOWN_MEMBER_ID;
+  }
+
+  /** SyncGroup of a classic member: its current partitions, as the embedded protocol's assignment (what the leader would send). */
+  classicSync(group: ConsumerGroup, generationId: number, memberId: string, instanceId: string | null, protocolType: string | null, protocolName: string | null): SyncResult {
+    const member = this.classicMember(group, memberId, instanceId);
+    if (typeof member === 'number') return syncError(member);
+    if (generationId !== member.memberEpoch) return syncError(ErrorCode.ILLEGAL_GENERATION);
+    const name = member.classic!.supportedProtocols[0]!.name;
+    if ((protocolType !== null && protocolType !== 'consumer') || (protocolName !== null && protocolName !== name)) return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    this.scheduleSessionExpiry(group, member);
+    return { errorCode: ErrorCode.NONE, protocolType: 'consumer', protocolName: name, assignment: encodeAssignment(this.byTopicName(member.assigned)) };
+  }
+
+  /**
+   * Heartbeat of a classic member: REBALANCE_IN_PROGRESS when it must rejoin, that is when the
+   * group has a newer epoch, it has partitions to revoke, or partitions it waited for are free.
+   */
+  classicHeartbeat(group: ConsumerGroup, generationId: number, memberId: string, instanceId: string | null): number {
+    const member = this.classicMember(group, memberId, instanceId);
+    if (typeof member === 'number') return member;
+    if (generationId !== member.memberEpoch) return ErrorCode.ILLEGAL_GENERATION;
+    this.scheduleSessionExpiry(group, member);
+    const rejoin =
+      member.memberEpoch < group.groupEpoch ||
+      member.state === 'UNREVOKED_PARTITIONS' ||
+      (member.state === 'UNRELEASED_PARTITIONS' && !group.waitingOnUnreleased(member));
+    if (!rejoin) return ErrorCode.NONE;
+    this.scheduleJoinTimeout(group, member);
+    return ErrorCode.REBALANCE_IN_PROGRESS;
+  }
+
+  /** A classic member told to rejoin must do so within its rebalance timeout, else it is removed (it may hold partitions others wait for). */
+  private scheduleJoinTimeout(group: ConsumerGroup, member: ConsumerMember): void {
+    if (member.joinTimer) return;
+    member.joinTimer = setTimeout(() => {
+      member.joinTimer = null;
+      if (group.members.get(member.memberId) !== member || this.groups.get(group.id) !== group) return;
+      this.logger.info({ group: group.id, member: member.memberId, rebalanceTimeoutMs: member.rebalanceTimeoutMs }, 'the classic member did not rejoin within its rebalance timeout; removed');
+      this.writeInBackground(group.id, this.removeMember(group, member, 'join timeout'));
+    }, Math.max(0, member.rebalanceTimeoutMs));
+    member.joinTimer.unref();
+  }
+
+  /** LeaveGroup of classic members of the consumer group; an error code for each. */
+  classicLeave(group: ConsumerGroup, leaving: Array<{ memberId: string; groupInstanceId: string | null }>): number[] {
+    const records: RecordToWrite[] = [];
+    const codes = leaving.map((l) => {
+      const memberId = l.groupInstanceId !== null && l.memberId === '' ? (group.staticMembers.get(l.groupInstanceId) ?? '') : l.memberId;
+      const member = this.classicMember(group, memberId, l.groupInstanceId);
+      if (typeof member === 'number') return member;
+      records.push(...this.removeMember(group, member, 'classic member left'));
+      return ErrorCode.NONE;
+    });
+    if (records.length > 0) this.writeInBackground(group.id, records);
+    return codes;
   }
 
   private stopTimers(group: ConsumerGroup): void {
     for (const m of group.members.values()) {
       if (m.sessionTimer) clearTimeout(m.sessionTimer);
       if (m.revocationTimer) clearTimeout(m.revocationTimer);
+      if (m.joinTimer) clearTimeout(m.joinTimer);
     }
   }
 
@@ -543,7 +841,22 @@ export class ConsumerGroupCoordinator {
 }
 
 function emptyMetadata(): MemberMetadata {
-  return { instanceId: null, rackId: null, clientId: '', clientHost: '', subscribedTopicNames: [], subscribedTopicRegex: null, rebalanceTimeoutMs: -1, serverAssignor: null };
+  return { instanceId: null, rackId: null, clientId: '', clientHost: '', subscribedTopicNames: [], subscribedTopicRegex: null, rebalanceTimeoutMs: -1, serverAssignor: null, classic: null };
+}
+
+/** The protocols every classic member supports (a downgraded group chooses among them). */
+export function commonProtocols(members: Array<{ classic: ClassicMemberMetadata | null }>): string[] {
+  const lists = members.flatMap((m) => (m.classic ? [m.classic.supportedProtocols.map((p) => p.name)] : []));
+  if (lists.length === 0) return [];
+  return lists[0]!.filter((name) => lists.every((l) => l.includes(name)));
+}
+
+/** A classic member may join when it shares a protocol with every classic member already in (Kafka's supportsClassicProtocols). */
+function supportsProtocols(group: ConsumerGroup, protocols: Array<{ name: string }>): boolean {
+  const classicMembers = [...group.members.values()].filter((m) => m.classic !== null);
+  if (classicMembers.length === 0) return true;
+  const names = new Set(protocols.map((p) => p.name));
+  return commonProtocols(classicMembers).some((p) => names.has(p));
 }
 
 function memberTombstones(groupId: string, memberId: string): RecordToWrite[] {

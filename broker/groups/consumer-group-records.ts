@@ -19,6 +19,12 @@ export type MemberState = keyof typeof MEMBER_STATE_VALUES;
 
 export type ConsumerGroupKey = { type: number; group: string; member: string | null };
 
+/** What a member of the classic protocol in a consumer group joined with (KIP-848 online migration). */
+export interface ClassicMemberMetadata {
+  sessionTimeoutMs: number;
+  supportedProtocols: Array<{ name: string; metadata: Buffer }>;
+}
+
 export interface MemberMetadata {
   instanceId: string | null;
   rackId: string | null;
@@ -28,6 +34,8 @@ export interface MemberMetadata {
   subscribedTopicRegex: string | null;
   rebalanceTimeoutMs: number;
   serverAssignor: string | null;
+  /** Null for a member of the consumer protocol. */
+  classic: ClassicMemberMetadata | null;
 }
 
 export interface CurrentAssignment {
@@ -92,8 +100,46 @@ export function memberMetadataValue(m: MemberMetadata): Buffer {
   w.compactNullableString(m.subscribedTopicRegex);
   w.int32(m.rebalanceTimeoutMs);
   w.compactNullableString(m.serverAssignor);
-  w.unsignedVarint(0);
+  // Tag 0, ClassicMemberMetadata, is always written, as Kafka 4.0 writes it: Kafka's default for
+  // an absent tag is an empty (non-null) struct, which would make the member a classic one. A
+  // nullable struct starts with a marker: 0 null, 1 present.
+  const c = new Writer(64);
+  if (m.classic === null) {
+    c.unsignedVarint(0);
+  } else {
+    c.unsignedVarint(1);
+    c.int32(m.classic.sessionTimeoutMs);
+    c.arrayLength(m.classic.supportedProtocols.length, true);
+    for (const p of m.classic.supportedProtocols) {
+      c.compactNullableString(p.name);
+      c.compactNullableBytes(p.metadata);
+      c.unsignedVarint(0);
+    }
+    c.unsignedVarint(0);
+  }
+  const tagged = c.toBuffer();
+  w.unsignedVarint(1);
+  w.unsignedVarint(CLASSIC_MEMBER_METADATA_TAG);
+  w.unsignedVarint(tagged.length);
+  w.raw(tagged);
   return w.toBuffer();
+}
+
+const CLASSIC_MEMBER_METADATA_TAG = 0;
+
+function readClassicMemberMetadata(r: Reader): ClassicMemberMetadata | null {
+  if (r.unsignedVarint() === 0) return null;
+  const sessionTimeoutMs = r.int32();
+  const n = r.arrayLength(true);
+  const supportedProtocols: ClassicMemberMetadata['supportedProtocols'] = [];
+  for (let i = 0; i < n; i++) {
+    const name = r.compactNullableString() ?? '';
+    const metadata = r.compactNullableBytes() ?? Buffer.alloc(0);
+    r.skipTaggedFields();
+    supportedProtocols.push({ name, metadata: Buffer.from(metadata) });
+  }
+  r.skipTaggedFields();
+  return { sessionTimeoutMs, supportedProtocols };
 }
 
 export function readMemberMetadataValue(value: Buffer): MemberMetadata {
@@ -109,9 +155,16 @@ export function readMemberMetadataValue(value: Buffer): MemberMetadata {
   const subscribedTopicRegex = r.compactNullableString();
   const rebalanceTimeoutMs = r.int32();
   const serverAssignor = r.compactNullableString();
-  // Tag 0 (the metadata of a classic member in a converted group) is skipped: such members are not served here.
-  r.skipTaggedFields();
-  return { instanceId, rackId, clientId, clientHost, subscribedTopicNames, subscribedTopicRegex, rebalanceTimeoutMs, serverAssignor };
+  // Absent (records of Samsa before it served classic members): a member of the consumer protocol.
+  let classic: ClassicMemberMetadata | null = null;
+  const tags = r.unsignedVarint();
+  for (let i = 0; i < tags; i++) {
+    const tag = r.unsignedVarint();
+    const end = r.taggedFieldEnd(r.unsignedVarint());
+    if (tag === CLASSIC_MEMBER_METADATA_TAG) classic = readClassicMemberMetadata(new Reader(r.buf, r.pos, end));
+    r.pos = end;
+  }
+  return { instanceId, rackId, clientId, clientHost, subscribedTopicNames, subscribedTopicRegex, rebalanceTimeoutMs, serverAssignor, classic };
 }
 
 function writeTopicPartitions(w: Writer, a: Assignment): void {

@@ -9,6 +9,8 @@ export interface ConsumerMember extends MemberMetadata, CurrentAssignment {
   sessionTimer: NodeJS.Timeout | null;
   /** Runs while the member has partitions to revoke: past the rebalance timeout it is fenced. */
   revocationTimer: NodeJS.Timeout | null;
+  /** Runs while a classic member told to rejoin has not: past its rebalance timeout it is removed. */
+  joinTimer: NodeJS.Timeout | null;
 }
 
 /** The epoch of a static member that left for now (KIP-848): it keeps its place until its session ends. */
@@ -46,10 +48,19 @@ export class ConsumerGroup {
     if (!member) return undefined;
     if (member.sessionTimer) clearTimeout(member.sessionTimer);
     if (member.revocationTimer) clearTimeout(member.revocationTimer);
+    if (member.joinTimer) clearTimeout(member.joinTimer);
     this.members.delete(memberId);
     this.targetAssignment.delete(memberId);
     if (member.instanceId !== null && this.staticMembers.get(member.instanceId) === memberId) this.staticMembers.delete(member.instanceId);
     return member;
+  }
+
+  /** Whether a partition of the member's target is still held by another member. */
+  waitingOnUnreleased(member: ConsumerMember): boolean {
+    for (const [topicId, partitions] of this.targetAssignment.get(member.memberId) ?? []) {
+      for (const p of partitions) if (!member.assigned.get(topicId)?.includes(p) && this.ownedByOther(member.memberId, topicId, p)) return true;
+    }
+    return false;
   }
 
   /** Whether a member other than `memberId` still has the partition (assigned, or not yet revoked). */

@@ -15,9 +15,10 @@ import type { LogManager } from '../storage/log-manager.js';
 import type { TopicService } from '../topics.js';
 import { createOnFirstUse, replayPartition } from '../internal-topics.js';
 import { Group, type JoinResult, type Member, type SyncResult } from './group.js';
-import { ConsumerGroupCoordinator, type ConsumerHeartbeat, type ConsumerHeartbeatResult } from './consumer-coordinator.js';
+import { ConsumerGroupCoordinator, type ConsumerHeartbeat, type ConsumerHeartbeatResult, heartbeatError } from './consumer-coordinator.js';
 import { isConsumerGroupKey, readConsumerGroupKey } from './consumer-group-records.js';
-import type { ConsumerGroup } from './consumer-group.js';
+import type { ConsumerGroup, ConsumerMember } from './consumer-group.js';
+import { encodeAssignment } from './embedded-consumer-protocol.js';
 import {
   type CommittedOffset,
   groupKey,
@@ -111,7 +112,13 @@ export class GroupCoordinator {
     private readonly onSkippedRecord: () => void = () => {},
   ) {
     this.initialDelayMs = config.int('group.initial.rebalance.delay.ms');
-    this.consumer = new ConsumerGroupCoordinator(config, topics, logger, (groupId, records) => this.writeRecords(groupId, records));
+    this.consumer = new ConsumerGroupCoordinator(
+      config,
+      topics,
+      logger,
+      (groupId, records) => this.writeRecords(groupId, records),
+      (group, leaving) => this.downgrade(group, leaving),
+    );
     this.ensureOffsetsTopic = createOnFirstUse(
       topics,
       OFFSETS_TOPIC,
@@ -355,8 +362,8 @@ export class GroupCoordinator {
     await this.ensureOffsetsTopic();
     const consumerGroup = this.consumer.groups.get(req.groupId);
     if (consumerGroup) {
-      // Classic members do not join a group of the consumer protocol here (Kafka 4.0's mixed groups are not served).
-      if (consumerGroup.members.size > 0) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId);
+      // A classic member of a consumer group with members is served from the consumer group (KIP-848 online migration).
+      if (consumerGroup.members.size > 0) return this.consumer.classicJoin(consumerGroup, req);
       this.append(req.groupId, this.consumer.deleteRecords(consumerGroup));
     }
     let group = this.groups.get(req.groupId);
@@ -538,6 +545,8 @@ export class GroupCoordinator {
   }
 
   async sync(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null, protocolType: string | null, protocolName: string | null, assignments: Array<{ memberId: string; assignment: Buffer }>): Promise<SyncResult> {
+    const consumerGroup = this.consumer.groups.get(groupId);
+    if (consumerGroup) return this.consumer.classicSync(consumerGroup, generationId, memberId, groupInstanceId, protocolType, protocolName);
     const found = this.checkMember(this.groups.get(groupId), memberId, groupInstanceId);
     if (typeof found === 'number') return syncError(found);
     const { group, member } = found;
@@ -572,6 +581,8 @@ export class GroupCoordinator {
   }
 
   heartbeat(groupId: string, generationId: number, memberId: string, groupInstanceId: string | null): number {
+    const consumerGroup = this.consumer.groups.get(groupId);
+    if (consumerGroup) return this.consumer.classicHeartbeat(consumerGroup, generationId, memberId, groupInstanceId);
     const found = this.checkMember(this.groups.get(groupId), memberId, groupInstanceId);
     if (typeof found === 'number') return found;
     const { group, member } = found;
@@ -582,6 +593,8 @@ export class GroupCoordinator {
 
   /** LeaveGroup; returns an error code per leaving member. */
   leave(groupId: string, leaving: Array<{ memberId: string; groupInstanceId: string | null }>): number[] {
+    const consumerGroup = this.consumer.groups.get(groupId);
+    if (consumerGroup) return this.consumer.classicLeave(consumerGroup, leaving);
     const group = this.groups.get(groupId);
     const codes: number[] = [];
     const removed: string[] = [];
@@ -682,19 +695,86 @@ export class GroupCoordinator {
   }
 
   /**
-   * ConsumerGroupHeartbeat (KIP-848). The id of a classic group with members is taken; an empty
-   * classic group (offsets only) becomes a consumer group, its metadata tombstoned.
+   * ConsumerGroupHeartbeat (KIP-848). A member joining a classic group with members converts it
+   * to a consumer group when group.consumer.migration.policy allows (online upgrade); an empty
+   * classic group (offsets only) simply becomes a consumer group, its metadata tombstoned.
    */
   async consumerHeartbeat(req: ConsumerHeartbeat): Promise<ConsumerHeartbeatResult> {
     await this.ensureOffsetsTopic();
     const classic = this.groups.get(req.groupId);
-    const classicInUse = classic !== undefined && (classic.members.size > 0 || classic.state !== 'Empty');
-    return this.consumer.heartbeat(req, classicInUse, () => {
-      if (!classic) return [];
-      this.stopTimers(classic);
+    if (classic && classic.members.size > 0 && !this.consumer.groups.has(req.groupId)) {
+      const invalid = this.consumer.validate(req);
+      if (invalid) return invalid;
+      if (req.memberEpoch !== 0) return heartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} is not a consumer group.`);
+      const code = await this.upgrade(classic);
+      if (typeof code === 'string') return heartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, code);
+      if (code !== ErrorCode.NONE) return heartbeatError(code, 'the group state could not be written to the offsets topic');
+    }
+    return this.consumer.heartbeat(req, () => {
+      const empty = this.groups.get(req.groupId);
+      if (!empty) return [];
+      this.stopTimers(empty);
       this.groups.delete(req.groupId);
       return [{ key: groupKey(req.groupId), value: null }];
     });
+  }
+
+  /**
+   * Online upgrade: the classic group becomes a consumer group whose members keep their
+   * partitions (a classic group tombstone, then the consumer group's records, as Kafka writes
+   * them). Members waiting in JoinGroup or SyncGroup are told to rejoin. Returns Kafka's reason
+   * when the group cannot be converted.
+   */
+  private async upgrade(classic: Group): Promise<number | string> {
+    const refusal = this.consumer.upgradeRefusal(classic);
+    if (refusal !== null) {
+      this.logger.info({ group: classic.id }, refusal);
+      return refusal;
+    }
+    const records = this.consumer.adoptClassicGroup(classic);
+    if (typeof records === 'string') return records;
+    this.stopTimers(classic);
+    this.groups.delete(classic.id);
+    for (const m of classic.members.values()) {
+      m.awaitingJoin?.(joinError(ErrorCode.REBALANCE_IN_PROGRESS, m.memberId));
+      m.awaitingSync?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+    }
+    return this.writeRecords(classic.id, [{ key: groupKey(classic.id), value: null }, ...records]);
+  }
+
+  /**
+   * Online downgrade: the consumer group's classic members (all but the leaving one) form a
+   * classic group at the group epoch, each with its current partitions, which then rebalances.
+   */
+  private downgrade(consumerGroup: ConsumerGroup, leaving: ConsumerMember): RecordToWrite[] {
+    const records = this.consumer.deleteRecords(consumerGroup);
+    const group = new Group(consumerGroup.id);
+    group.generationId = consumerGroup.groupEpoch;
+    group.protocolType = 'consumer';
+    for (const m of consumerGroup.members.values()) {
+      if (m === leaving || m.classic === null) continue;
+      group.add({
+        memberId: m.memberId,
+        groupInstanceId: m.instanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.classic.sessionTimeoutMs,
+        protocols: m.classic.supportedProtocols,
+        assignment: encodeAssignment(this.consumer.byTopicName(m.assigned)),
+        awaitingJoin: null,
+        awaitingSync: null,
+        sessionTimer: null,
+      });
+    }
+    group.protocolName = group.selectProtocol();
+    group.transition('Stable');
+    this.groups.set(group.id, group);
+    records.push({ key: groupKey(group.id), value: groupValue(group.toStored()) });
+    for (const m of group.members.values()) this.scheduleSessionExpiry(group, m);
+    this.logger.info({ group: group.id, generation: group.generationId, members: group.members.size }, 'converted the consumer group to a classic group');
+    this.prepareRebalance(group, `Downgrade group ${group.id} from consumer to classic.`);
+    return records;
   }
 
   getConsumerGroup(groupId: string): ConsumerGroup | undefined {

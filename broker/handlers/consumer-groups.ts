@@ -6,6 +6,8 @@ import { ErrorCode } from '../protocol/errors.js';
 import type { ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse } from '../protocol/messages/index.js';
 
 const NOT_REQUESTED = -2147483648;
+const CLASSIC_MEMBER = 0;
+const CONSUMER_MEMBER = 1;
 // Group operations allowed with no authorizer: READ, DELETE, DESCRIBE (Kafka's AclOperation bits 3, 6, 8).
 const ALL_GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 
@@ -75,6 +77,8 @@ export function describeGroup(broker: BrokerContext, groupId: string, authorized
       subscribedTopicRegex: m.subscribedTopicRegex,
       assignment: named(m.assigned),
       targetAssignment: named(group.targetAssignment.get(m.memberId) ?? new Map()),
+      // KIP-1099 (v1): 0 for a member of the classic protocol, 1 for one of the consumer protocol.
+      memberType: m.classic !== null ? CLASSIC_MEMBER : CONSUMER_MEMBER,
     })),
     authorizedOperations,
   };

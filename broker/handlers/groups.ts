@@ -244,8 +244,11 @@ export function handleDescribeGroups(broker: BrokerContext, req: DescribeGroupsR
       const g = broker.groups.get(groupId);
       const operations = req.includeAuthorizedOperations ? ALL_GROUP_OPERATIONS : NOT_REQUESTED;
       if (notCoordinator(broker, groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, errorMessage: null, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
-      // A consumer-protocol group is described by ConsumerGroupDescribe; Kafka answers this for it (the admin client then asks that).
-      if (broker.groups.getConsumerGroup(groupId)) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: apiVersion >= 6 ? `Group ${groupId} is not a classic group.` : null, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
+      // A consumer-protocol group is described by ConsumerGroupDescribe; Kafka answers this for it (the admin client then asks that), before v6 as a Dead group.
+      if (broker.groups.getConsumerGroup(groupId)) {
+        const notClassic = apiVersion >= 6 ? { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a classic group.`, groupState: 'Dead' } : { errorCode: ErrorCode.NONE, errorMessage: null, groupState: 'Dead' };
+        return { ...notClassic, groupId, protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
+      }
       if (!g) return { ...unknownGroup(groupId, apiVersion), groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [], authorizedOperations: operations };
       return {
         errorCode: ErrorCode.NONE,

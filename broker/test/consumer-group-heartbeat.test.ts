@@ -1,7 +1,7 @@
 // ConsumerGroupHeartbeat and ConsumerGroupDescribe (KIP-848) spoken directly to a real broker
 // process: member epochs and fencing, revocation before reassignment, offsets committed and
 // fetched at the member epoch, the assignors, static membership, session expiry, bad requests
-// and the line between classic and consumer-protocol groups.
+// and the line between classic and consumer-protocol groups (their mixing: consumer-group-migration.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaConnection } from '../protocol/client.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -200,11 +200,12 @@ describe('ConsumerGroupHeartbeat', () => {
     expect(assignor.errorMessage).toMatch(/uniform, range/);
   });
 
-  it('keeps classic and consumer-protocol groups apart; ListGroups and DescribeGroups know both', async () => {
+  it('keeps classic and consumer-protocol groups apart where the embedded protocol is unreadable; ListGroups and DescribeGroups know both', async () => {
     await join('cg-only', 'm');
+    // A classic member may join a consumer group (consumer-group-migration.test.ts), but not with a subscription that does not decode.
     const classicJoin = await c.send(joinGroupApi, 9, { groupId: 'cg-only', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null });
     expect(classicJoin.errorCode).toBe(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
-    expect((await c.send(describeGroupsApi, 5, { groups: ['cg-only'], includeAuthorizedOperations: false })).groups[0]!.errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    expect((await c.send(describeGroupsApi, 6, { groups: ['cg-only'], includeAuthorizedOperations: false })).groups[0]!.errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
     expect((await c.send(deleteGroupsApi, 2, { groupsNames: ['cg-only'] })).results[0]!.errorCode).toBe(ErrorCode.NON_EMPTY_GROUP);
     const listed = await c.send(listGroupsApi, 5, { statesFilter: [], typesFilter: ['consumer'] });
     expect(listed.groups.find((g) => g.groupId === 'cg-only')).toEqual({ groupId: 'cg-only', protocolType: 'consumer', groupState: 'Stable', groupType: 'consumer' });
@@ -216,11 +217,14 @@ describe('ConsumerGroupHeartbeat', () => {
     expect((await c.send(joinGroupApi, 9, { groupId: 'cg-only', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: taken.memberId, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null })).errorCode).toBe(0);
     expect((await c.send(listGroupsApi, 5, { statesFilter: [], typesFilter: [] })).groups.find((g) => g.groupId === 'cg-only')?.groupType).toBe('classic');
 
-    // A classic group with a member keeps its id from the consumer protocol.
+    // A classic group with a member whose subscription does not decode cannot become a consumer group.
     const classic = (memberId: string) => c.send(joinGroupApi, 5, { groupId: 'classic-only', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], reason: null });
     const joined = await classic((await classic('')).memberId);
     expect(joined.errorCode).toBe(0);
-    expect((await join('classic-only', 'm')).errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    expect(await join('classic-only', 'm')).toMatchObject({
+      errorCode: ErrorCode.GROUP_ID_NOT_FOUND,
+      errorMessage: 'Cannot upgrade classic group classic-only to consumer group because the embedded consumer protocol is malformed.',
+    });
     const notConsumer = (await c.send(consumerGroupDescribeApi, 0, { groupIds: ['classic-only'], includeAuthorizedOperations: false })).groups[0]!;
     expect(notConsumer).toMatchObject({ errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: 'Group classic-only is not a consumer group.' });
   });

@@ -70,11 +70,11 @@ describe('Kafka CLI tools against Samsa', () => {
     expect(listed.out.split('\n')).toContain('cli-console-group');
   });
 
-  it('kafka-consumer-groups says a group that never existed does not exist (DescribeGroups v6: GROUP_ID_NOT_FOUND)', async () => {
+  it('kafka-consumer-groups says a group that never existed does not exist (ConsumerGroupDescribe, then DescribeGroups v6: GROUP_ID_NOT_FOUND)', async () => {
     const described = await cli('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', ['--bootstrap-server', broker.bootstrap, '--describe', '--group', 'cli-never-used']);
-    // The Java admin (4.0) asks ConsumerGroupDescribe, then DescribeGroups v6; both answer
-    // GROUP_ID_NOT_FOUND and it reports the first one's message, as against Kafka 4.0
-    // (DescribeGroups v5's answer, a Dead group, printed "Consumer group ... does not exist." instead).
+    // The Java admin (4.0) asks ConsumerGroupDescribe first; on its GROUP_ID_NOT_FOUND it asks
+    // DescribeGroups v6, and on that one's GROUP_ID_NOT_FOUND reports the first answer's message
+    // (Kafka's "Group %s not found."). v5's answer, a Dead group, printed "Consumer group ... does not exist." instead.
     expect(described.out).toContain('GroupIdNotFoundException: Group cli-never-used not found.');
   });
 

@@ -3,7 +3,7 @@
 import { Reader, ProtocolError, nonNull } from '../reader.js';
 import { Writer } from '../writer.js';
 
-export const consumerGroupDescribeRequestVersions = { min: 0, max: 0, flexibleMin: 0 } as const;
+export const consumerGroupDescribeRequestVersions = { min: 0, max: 1, flexibleMin: 0 } as const;
 
 export interface ConsumerGroupDescribeRequest {
   groupIds: string[];

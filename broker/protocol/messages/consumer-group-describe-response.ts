@@ -3,7 +3,7 @@
 import { Reader, ProtocolError, nonNull } from '../reader.js';
 import { Writer } from '../writer.js';
 
-export const consumerGroupDescribeResponseVersions = { min: 0, max: 0, flexibleMin: 0 } as const;
+export const consumerGroupDescribeResponseVersions = { min: 0, max: 1, flexibleMin: 0 } as const;
 
 export interface TopicPartitions {
   topicId: string;
@@ -179,6 +179,7 @@ export interface Member {
   subscribedTopicRegex: string | null;
   assignment: Assignment;
   targetAssignment: Assignment;
+  memberType: number;
 }
 
 export function defaultMember(): Member {
@@ -193,6 +194,7 @@ export function defaultMember(): Member {
     subscribedTopicRegex: null,
     assignment: defaultAssignment(),
     targetAssignment: defaultAssignment(),
+    memberType: -1,
   };
 }
 
@@ -207,6 +209,7 @@ export function readMember(r: Reader, version: number): Member {
   let subscribedTopicRegex: string | null = null;
   let assignment: Assignment = defaultAssignment();
   let targetAssignment: Assignment = defaultAssignment();
+  let memberType: number = -1;
   memberId = nonNull(r.compactNullableString(), "Member.MemberId", false);
   instanceId = r.compactNullableString();
   rackId = r.compactNullableString();
@@ -221,8 +224,11 @@ export function readMember(r: Reader, version: number): Member {
   subscribedTopicRegex = r.compactNullableString();
   assignment = readAssignment(r, version);
   targetAssignment = readAssignment(r, version);
+  if (version >= 1) {
+    memberType = r.int8();
+  }
   r.skipTaggedFields();
-  return { memberId, instanceId, rackId, memberEpoch, clientId, clientHost, subscribedTopicNames, subscribedTopicRegex, assignment, targetAssignment };
+  return { memberId, instanceId, rackId, memberEpoch, clientId, clientHost, subscribedTopicNames, subscribedTopicRegex, assignment, targetAssignment, memberType };
 }
 
 export function writeMember(w: Writer, v: Member, version: number): void {
@@ -237,5 +243,8 @@ export function writeMember(w: Writer, v: Member, version: number): void {
   w.compactNullableString(v.subscribedTopicRegex);
   writeAssignment(w, v.assignment, version);
   writeAssignment(w, v.targetAssignment, version);
+  if (version >= 1) {
+    w.int8(v.memberType);
+  }
   w.unsignedVarint(0);
 }

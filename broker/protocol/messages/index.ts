@@ -1115,7 +1115,7 @@ export const consumerGroupDescribeApi: ApiSpec<ConsumerGroupDescribeRequest, Con
   key: 69,
   name: 'ConsumerGroupDescribe',
   minVersion: 0,
-  maxVersion: 0,
+  maxVersion: 1,
   flexibleMin: 0,
   readRequest: readConsumerGroupDescribeRequest,
   writeRequest: writeConsumerGroupDescribeRequest,

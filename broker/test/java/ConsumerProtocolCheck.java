@@ -2,11 +2,13 @@
 // broker/test/consumer-group-protocol.test.ts. Modes:
 //   create-topic BOOTSTRAP TOPIC PARTITIONS
 //   produce BOOTSTRAP TOPIC PREFIX COUNT       COUNT records with values PREFIX-0.., keys spread over the partitions
-//   consume BOOTSTRAP TOPIC GROUP NAME [INSTANCE_ID] [ASSIGNOR]   (TOPIC "regex:PATTERN" subscribes to a
-//       SubscriptionPattern, matched by the broker) polls until it reads "stop" on stdin, then closes
+//   consume BOOTSTRAP TOPIC GROUP NAME [INSTANCE_ID] [ASSIGNOR] [PROTOCOL]   (TOPIC "regex:PATTERN" subscribes to a
+//       SubscriptionPattern, matched by the broker; PROTOCOL "classic" joins with the classic protocol, an
+//       empty INSTANCE_ID or ASSIGNOR is none) polls until it reads "stop" on stdin, then closes
 //       (leaving the group); prints "ASSIGNMENT NAME [p,..]" whenever its assignment changes,
 //       "RECORD NAME value" for each record and "COMMITTED NAME n" after each synchronous commit
-//   describe BOOTSTRAP GROUP                     one JSON line: type, state, epoch-free members with their partitions, and committed offsets
+//   describe BOOTSTRAP GROUP                     one JSON line: type, state, members with their partitions and whether
+//       they use the consumer protocol ("upgraded", null when the broker does not say), and committed offsets
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +41,7 @@ public class ConsumerProtocolCheck {
     switch (args[0]) {
       case "create-topic" -> createTopic(args[1], args[2], Integer.parseInt(args[3]));
       case "produce" -> produce(args[1], args[2], args[3], Integer.parseInt(args[4]));
-      case "consume" -> consume(args[1], args[2], args[3], args[4], args.length > 5 && !args[5].isEmpty() ? args[5] : null, args.length > 6 ? args[6] : null);
+      case "consume" -> consume(args[1], args[2], args[3], args[4], args.length > 5 && !args[5].isEmpty() ? args[5] : null, args.length > 6 && !args[6].isEmpty() ? args[6] : null, args.length > 7 ? args[7] : "consumer");
       case "describe" -> describe(args[1], args[2]);
       default -> throw new IllegalArgumentException("unknown mode " + args[0]);
     }
@@ -64,11 +66,11 @@ public class ConsumerProtocolCheck {
     }
   }
 
-  static void consume(String bootstrap, String topic, String group, String name, String instanceId, String assignor) throws Exception {
+  static void consume(String bootstrap, String topic, String group, String name, String instanceId, String assignor, String protocol) throws Exception {
     Properties p = new Properties();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
-    p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+    p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, protocol);
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     p.put(ConsumerConfig.CLIENT_ID_CONFIG, name);
@@ -118,7 +120,7 @@ public class ConsumerProtocolCheck {
       for (MemberDescription m : d.members()) {
         Set<Integer> partitions = new TreeSet<>();
         for (TopicPartition tp : m.assignment().topicPartitions()) partitions.add(tp.partition());
-        members.add("{\"memberId\":\"" + m.consumerId() + "\",\"clientId\":\"" + m.clientId() + "\",\"epoch\":" + m.memberEpoch().orElse(-1) + ",\"partitions\":" + partitions.toString().replace(" ", "") + "}");
+        members.add("{\"memberId\":\"" + m.consumerId() + "\",\"clientId\":\"" + m.clientId() + "\",\"epoch\":" + m.memberEpoch().orElse(-1) + ",\"upgraded\":" + m.upgraded().map(String::valueOf).orElse("null") + ",\"partitions\":" + partitions.toString().replace(" ", "") + "}");
       }
       long committed = 0;
       for (OffsetAndMetadata o : offsets.values()) committed += o.offset();
