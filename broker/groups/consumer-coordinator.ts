@@ -347,9 +347,14 @@ export class ConsumerGroupCoordinator {
     return [...new Set([...member.subscribedTopicNames, ...matched])];
   }
 
+  /** Every topic some member of the group subscribes to now, by name or by its pattern. */
+  subscribedTopics(group: ConsumerGroup): Set<string> {
+    return new Set([...group.members.values()].flatMap((m) => this.topicNamesOf(m)));
+  }
+
   /** The subscribed topics as they are now: a topic created (or matching a pattern), deleted or given partitions changes it. */
   private topicsSignature(group: ConsumerGroup): string {
-    return [...new Set([...group.members.values()].flatMap((m) => this.topicNamesOf(m)))]
+    return [...this.subscribedTopics(group)]
       .sort()
       .map((name) => {
         const t = this.topics.registry.get(name);

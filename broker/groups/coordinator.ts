@@ -952,18 +952,32 @@ export class GroupCoordinator {
     return ErrorCode.NONE;
   }
 
-  /** Expires offsets of groups that have been empty longer than offsets.retention.ms. */
+  /**
+   * Expires offsets as Kafka 4.0 does: a classic group's all at once when it has been empty
+   * longer than offsets.retention.ms; a consumer-protocol group's one by one, once no member
+   * subscribes to the topic and the commit is older than that. A consumer-protocol group left
+   * empty and without offsets is deleted.
+   */
   expireOffsets(now = Date.now()): void {
     const retention = this.config.int('offsets.retention.ms');
     for (const group of this.groups.values()) {
       if (group.state !== 'Empty' || now - group.stateTimestamp < retention) continue;
-      // An offset an open transaction commits again is kept until that transaction ends, as Kafka does.
-      const expired = [...(this.offsets.get(group.id)?.values() ?? [])].filter((o) => !this.hasPendingTxnOffset(group.id, o.topic, o.partition));
-      if (expired.length === 0) continue;
-      this.append(group.id, expired.map((o) => ({ key: offsetKey(group.id, o.topic, o.partition), value: null })));
-      for (const o of expired) this.offsets.get(group.id)?.delete(`${o.topic}\0${o.partition}`);
-      this.logger.info({ group: group.id, partitions: expired.length }, 'expired the offsets of an empty group');
+      this.expire(group.id, () => true, 'expired the offsets of an empty group');
     }
+    for (const group of [...this.consumer.groups.values()]) {
+      const subscribed = this.consumer.subscribedTopics(group);
+      this.expire(group.id, (o) => !subscribed.has(o.topic) && now - o.commitTimestamp >= retention, 'expired the offsets of topics the group no longer subscribes to');
+      if (group.members.size === 0 && (this.offsets.get(group.id)?.size ?? 0) === 0) this.deleteGroup(group.id);
+    }
+  }
+
+  /** Tombstones a group's offsets that `expired` picks; an offset an open transaction commits again is kept until that transaction ends, as Kafka does. */
+  private expire(groupId: string, expired: (o: StoredOffset) => boolean, message: string): void {
+    const offsets = [...(this.offsets.get(groupId)?.values() ?? [])].filter((o) => expired(o) && !this.hasPendingTxnOffset(groupId, o.topic, o.partition));
+    if (offsets.length === 0) return;
+    this.append(groupId, offsets.map((o) => ({ key: offsetKey(groupId, o.topic, o.partition), value: null })));
+    for (const o of offsets) this.offsets.get(groupId)?.delete(`${o.topic}\0${o.partition}`);
+    this.logger.info({ group: groupId, partitions: offsets.length }, message);
   }
 
   close(): void {
