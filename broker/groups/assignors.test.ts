@@ -1,7 +1,7 @@
 // The server-side assignors and a member's way to its target (pure functions).
 import { describe, expect, it } from 'vitest';
 import { type Assignment, rangeAssignor, uniformAssignor } from './assignors.js';
-import { ConsumerGroup, type ConsumerMember, reconcile } from './consumer-group.js';
+import { ConsumerGroup, type ConsumerMember, emptyMetadata, newMember, reconcile } from './consumer-group.js';
 
 const member = (memberId: string, topics: string[], previous: Assignment = new Map()) => ({ memberId, topicIds: new Set(topics), previous });
 const count = (a: Assignment | undefined) => [...(a?.values() ?? [])].reduce((n, l) => n + l.length, 0);
@@ -33,31 +33,13 @@ describe('range assignor', () => {
 });
 
 describe('reconcile', () => {
-  const newMember = (memberId: string, epoch: number, assigned: Assignment): ConsumerMember => ({
-    memberId,
-    instanceId: null,
-    rackId: null,
-    clientId: '',
-    clientHost: '',
-    subscribedTopicNames: ['t'],
-    subscribedTopicRegex: null,
-    rebalanceTimeoutMs: 1000,
-    serverAssignor: null,
-    classic: null,
-    memberEpoch: epoch,
-    previousMemberEpoch: 0,
-    state: 'STABLE',
-    assigned,
-    pendingRevocation: new Map(),
-    sessionTimer: null,
-    revocationTimer: null,
-    joinTimer: null,
-  });
+  const member = (memberId: string, epoch: number, assigned: Assignment): ConsumerMember =>
+    newMember(memberId, { ...emptyMetadata(), subscribedTopicNames: ['t'], rebalanceTimeoutMs: 1000 }, { memberEpoch: epoch, assigned });
 
   it('revokes before the epoch moves, and gives a partition only once its owner has let it go', () => {
     const group = new ConsumerGroup('g');
-    const a = newMember('a', 1, new Map([['t', [0, 1]]]));
-    const b = newMember('b', 0, new Map());
+    const a = member('a', 1, new Map([['t', [0, 1]]]));
+    const b = member('b', 0, new Map());
     group.add(a);
     group.add(b);
     group.groupEpoch = group.assignmentEpoch = 2;

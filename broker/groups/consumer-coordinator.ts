@@ -35,7 +35,7 @@ import {
   targetAssignmentMetadataValue,
 } from './consumer-group-records.js';
 import { compileTopicRegex, matchingTopics } from './topic-regex.js';
-import { ConsumerGroup, type ConsumerMember, LEAVE_EPOCH, type OwnedPartitions, reconcile, sameAssignment, STATIC_LEAVE_EPOCH } from './consumer-group.js';
+import { ConsumerGroup, type ConsumerMember, emptyMetadata, LEAVE_EPOCH, newMember, type OwnedPartitions, reconcile, sameAssignment, STATIC_LEAVE_EPOCH } from './consumer-group.js';
 
 export interface ConsumerHeartbeat {
   groupId: string;
@@ -234,8 +234,7 @@ export class ConsumerGroupCoordinator {
       return this.error(ErrorCode.UNRELEASED_INSTANCE_ID, `Static member ${previous.memberId} with instance id ${req.instanceId} is still in group ${group.id}.`);
     }
     if (!previous && group.members.size >= this.maxSize) return this.error(ErrorCode.GROUP_MAX_SIZE_REACHED, `Group ${group.id} has reached its maximum size (${this.maxSize}).`);
-    const member: ConsumerMember = {
-      memberId,
+    const member = newMember(memberId, {
       instanceId: req.instanceId,
       rackId: req.rackId,
       clientId: req.clientId,
@@ -245,15 +244,7 @@ export class ConsumerGroupCoordinator {
       rebalanceTimeoutMs: req.rebalanceTimeoutMs,
       serverAssignor: req.serverAssignor,
       classic: null,
-      memberEpoch: 0,
-      previousMemberEpoch: 0,
-      state: 'STABLE',
-      assigned: new Map(),
-      pendingRevocation: new Map(),
-      sessionTimer: null,
-      revocationTimer: null,
-      joinTimer: null,
-    };
+    });
     let metadataChanged = true;
     if (previous) {
       // A static member back under a new id takes its predecessor's place, epoch and partitions;
@@ -502,7 +493,7 @@ export class ConsumerGroupCoordinator {
     const memberOf = (id: string): ConsumerMember => {
       let m = group.members.get(id);
       if (!m) {
-        m = { memberId: id, ...emptyMetadata(), memberEpoch: 0, previousMemberEpoch: 0, state: 'STABLE', assigned: new Map(), pendingRevocation: new Map(), sessionTimer: null, revocationTimer: null, joinTimer: null };
+        m = newMember(id, emptyMetadata());
         group.members.set(id, m);
       }
       return m;
@@ -594,26 +585,23 @@ export class ConsumerGroupCoordinator {
         const metadata = classic.protocolName !== null ? classic.metadataOf(m) : (m.protocols[0]?.metadata ?? Buffer.alloc(0));
         const subscription = decodeSubscription(metadata);
         const assigned = this.byTopicId(decodeAssignment(m.assignment));
-        members.push({
-          memberId: m.memberId,
-          instanceId: m.groupInstanceId,
-          rackId: subscription.rackId,
-          clientId: m.clientId,
-          clientHost: m.clientHost,
-          subscribedTopicNames: subscription.topics,
-          subscribedTopicRegex: null,
-          rebalanceTimeoutMs: m.rebalanceTimeoutMs,
-          serverAssignor: null,
-          classic: { sessionTimeoutMs: m.sessionTimeoutMs, supportedProtocols: m.protocols.map((p) => ({ name: p.name, metadata: p.metadata })) },
-          memberEpoch: classic.generationId,
-          previousMemberEpoch: classic.generationId,
-          state: 'STABLE',
-          assigned,
-          pendingRevocation: new Map(),
-          sessionTimer: null,
-          revocationTimer: null,
-          joinTimer: null,
-        });
+        members.push(
+          newMember(
+            m.memberId,
+            {
+              instanceId: m.groupInstanceId,
+              rackId: subscription.rackId,
+              clientId: m.clientId,
+              clientHost: m.clientHost,
+              subscribedTopicNames: subscription.topics,
+              subscribedTopicRegex: null,
+              rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+              serverAssignor: null,
+              classic: { sessionTimeoutMs: m.sessionTimeoutMs, supportedProtocols: m.protocols.map((p) => ({ name: p.name, metadata: p.metadata })) },
+            },
+            { memberEpoch: classic.generationId, previousMemberEpoch: classic.generationId, assigned },
+          ),
+        );
       }
     } catch {
       return `Cannot upgrade classic group ${classic.id} to consumer group because the embedded consumer protocol is malformed.`;
@@ -713,19 +701,7 @@ export class ConsumerGroupCoordinator {
       const memberId = req.memberId !== '' ? req.memberId : newUuid();
       // KIP-394: a new dynamic member gets its id first; the id is not kept (its join with it creates the member).
       if (req.memberId === '' && req.requireKnownMemberId && req.groupInstanceId === null) return joinError(ErrorCode.MEMBER_ID_REQUIRED, memberId);
-      member = {
-        memberId,
-        ...emptyMetadata(),
-        instanceId: req.groupInstanceId,
-        memberEpoch: 0,
-        previousMemberEpoch: 0,
-        state: 'STABLE',
-        assigned: new Map(),
-        pendingRevocation: new Map(),
-        sessionTimer: null,
-        revocationTimer: null,
-        joinTimer: null,
-      };
+      member = newMember(memberId, { ...emptyMetadata(), instanceId: req.groupInstanceId });
       group.add(member);
       isNew = true;
       this.logger.info({ group: group.id, member: memberId, instance: req.groupInstanceId }, 'classic member joined the consumer group');
@@ -843,10 +819,6 @@ export class ConsumerGroupCoordinator {
   close(): void {
     for (const group of this.groups.values()) this.stopTimers(group);
   }
-}
-
-function emptyMetadata(): MemberMetadata {
-  return { instanceId: null, rackId: null, clientId: '', clientHost: '', subscribedTopicNames: [], subscribedTopicRegex: null, rebalanceTimeoutMs: -1, serverAssignor: null, classic: null };
 }
 
 /** The protocols every classic member supports (a downgraded group chooses among them). */

@@ -13,6 +13,16 @@ export interface ConsumerMember extends MemberMetadata, CurrentAssignment {
   joinTimer: NodeJS.Timeout | null;
 }
 
+/** The metadata of a member nothing is known of yet (a replayed record fills it in). */
+export function emptyMetadata(): MemberMetadata {
+  return { instanceId: null, rackId: null, clientId: '', clientHost: '', subscribedTopicNames: [], subscribedTopicRegex: null, rebalanceTimeoutMs: -1, serverAssignor: null, classic: null };
+}
+
+/** A member as it enters a group: epoch 0 and no partitions unless `current` says otherwise, no timer running. */
+export function newMember(memberId: string, metadata: MemberMetadata, current: Partial<CurrentAssignment> = {}): ConsumerMember {
+  return { memberId, ...metadata, memberEpoch: 0, previousMemberEpoch: 0, state: 'STABLE', assigned: new Map(), pendingRevocation: new Map(), ...current, sessionTimer: null, revocationTimer: null, joinTimer: null };
+}
+
 /** The epoch of a static member that left for now (KIP-848): it keeps its place until its session ends. */
 export const STATIC_LEAVE_EPOCH = -2;
 export const LEAVE_EPOCH = -1;

@@ -6,9 +6,9 @@
 // SAMSA_TEST_BROKER=kafka runs it against Apache Kafka 4.0 (broker-under-test.ts).
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BrokerUnderTest, startBrokerUnderTest } from './broker-under-test.js';
+import type { BrokerUnderTest } from './broker-under-test.js';
 import { eventuallyPasses } from './eventually.js';
-import { compileJava, JavaProcess, lastJsonLine, runJava } from './java-programs.js';
+import { assignment, consumed, ConsumerProtocolCheck, range, sent, stop } from './consumer-protocol-check.js';
 import { cli } from './kafka-tools.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -20,49 +20,20 @@ interface Described {
   members: Array<{ memberId: string; clientId: string; upgraded: boolean | null; partitions: number[] }>;
 }
 
+let client: ConsumerProtocolCheck;
 let broker: BrokerUnderTest;
-let classpath: string;
-const running: JavaProcess[] = [];
 
 beforeAll(async () => {
-  classpath = compileJava('scripts/java/pom.xml', '.cache/java/lib', ['broker/test/java/ConsumerProtocolCheck.java']);
-  broker = await startBrokerUnderTest(
-    { 'group.consumer.heartbeat.interval.ms': '500' },
-    { 'group.consumer.heartbeat.interval.ms': '500', 'group.consumer.min.heartbeat.interval.ms': '500' },
-  );
+  client = await ConsumerProtocolCheck.start();
+  broker = client.broker;
 }, 180_000);
 
-afterAll(async () => {
-  for (const p of running) p.kill();
-  await broker?.destroy();
-});
+afterAll(() => client?.destroy());
 
-const java = (...args: string[]) => runJava(classpath, 'ConsumerProtocolCheck', [args[0]!, broker.bootstrap, ...args.slice(1)]);
-const sent = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
+const java = (mode: string, ...args: string[]) => client.run(mode, ...args);
 /** A Java consumer of the given group protocol. */
-function consumer(topic: string, group: string, name: string, protocol: 'classic' | 'consumer'): JavaProcess {
-  const p = new JavaProcess(classpath, 'ConsumerProtocolCheck', ['consume', broker.bootstrap, topic, group, name, '', '', protocol]);
-  running.push(p);
-  return p;
-}
-
-function assignment(p: JavaProcess): number[] | undefined {
-  const last = [...p.output.matchAll(/^ASSIGNMENT \S+ \[([\d,]*)\]$/gm)].at(-1)?.[1];
-  return last === undefined ? undefined : last === '' ? [] : last.split(',').map(Number);
-}
-
-function consumed(...members: JavaProcess[]): string[] {
-  return members.flatMap((p) => [...p.output.matchAll(/^RECORD \S+ (\S+)$/gm)].map((m) => m[1]!));
-}
-
-async function stop(p: JavaProcess): Promise<void> {
-  p.child.stdin!.end('stop\n');
-  expect(await p.exited()).toBe(0);
-}
-
-const describeGroup = async (group: string) => lastJsonLine<Described>(await java('describe', group));
+const consumer = (topic: string, group: string, name: string, protocol: 'classic' | 'consumer') => client.member(topic, group, name, { protocol });
+const describeGroup = (group: string) => client.describe<Described>(group);
 
 /** Each member's protocol as the admin client reports it (ConsumerGroupDescribe v1's MemberType). */
 const upgradedByClient = (d: Described) => Object.fromEntries(d.members.map((m) => [m.clientId, m.upgraded]));

@@ -5,9 +5,9 @@
 // and restarted resumes the group from __consumer_offsets.
 // SAMSA_TEST_BROKER=kafka runs it against Apache Kafka (broker-under-test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BrokerUnderTest, startBrokerUnderTest } from './broker-under-test.js';
+import type { BrokerUnderTest } from './broker-under-test.js';
 import { eventuallyPasses } from './eventually.js';
-import { compileJava, JavaProcess, lastJsonLine, runJava } from './java-programs.js';
+import { assignment, consumed, ConsumerProtocolCheck, range, sent, stop } from './consumer-protocol-check.js';
 import { cli } from './kafka-tools.js';
 
 interface Described {
@@ -18,52 +18,19 @@ interface Described {
   members: Array<{ memberId: string; clientId: string; epoch: number; partitions: number[] }>;
 }
 
+let client: ConsumerProtocolCheck;
 let broker: BrokerUnderTest;
-let classpath: string;
-const running: JavaProcess[] = [];
 
 beforeAll(async () => {
-  classpath = compileJava('scripts/java/pom.xml', '.cache/java/lib', ['broker/test/java/ConsumerProtocolCheck.java']);
-  // Members heartbeat every half second, so that a rebalance takes a few of them (Kafka also needs its minimum lowered).
-  broker = await startBrokerUnderTest(
-    { 'group.consumer.heartbeat.interval.ms': '500' },
-    { 'group.consumer.heartbeat.interval.ms': '500', 'group.consumer.min.heartbeat.interval.ms': '500' },
-  );
+  client = await ConsumerProtocolCheck.start();
+  broker = client.broker;
 }, 180_000);
 
-afterAll(async () => {
-  for (const p of running) p.kill();
-  await broker?.destroy();
-});
+afterAll(() => client?.destroy());
 
-const java = (...args: string[]) => runJava(classpath, 'ConsumerProtocolCheck', [args[0]!, broker.bootstrap, ...args.slice(1)]);
-const sent = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-function consumer(topic: string, group: string, name: string, instanceId?: string): JavaProcess {
-  const p = new JavaProcess(classpath, 'ConsumerProtocolCheck', ['consume', broker.bootstrap, topic, group, name, ...(instanceId ? [instanceId] : [])]);
-  running.push(p);
-  return p;
-}
-
-/** The member's partitions as it last printed them. */
-function assignment(p: JavaProcess): number[] | undefined {
-  const lines = [...p.output.matchAll(/^ASSIGNMENT \S+ \[([\d,]*)\]$/gm)];
-  const last = lines.at(-1)?.[1];
-  return last === undefined ? undefined : last === '' ? [] : last.split(',').map(Number);
-}
-
-/** Every record value the members printed, across all of them. */
-function consumed(...members: JavaProcess[]): string[] {
-  return members.flatMap((p) => [...p.output.matchAll(/^RECORD \S+ (\S+)$/gm)].map((m) => m[1]!));
-}
-
-async function stop(p: JavaProcess): Promise<void> {
-  p.child.stdin!.end('stop\n');
-  expect(await p.exited()).toBe(0);
-}
-
-const describeGroup = async (group: string) => lastJsonLine<Described>(await java('describe', group));
+const java = (mode: string, ...args: string[]) => client.run(mode, ...args);
+const consumer = (topic: string, group: string, name: string, instanceId?: string) => client.member(topic, group, name, { instanceId });
+const describeGroup = (group: string) => client.describe<Described>(group);
 
 describe('KIP-848 consumer group protocol (Java client, group.protocol=consumer)', () => {
   it('a second member joining and leaving rebalances the partitions; each record is read once and committed', async () => {
