@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import kafkajs from 'kafkajs';
 import { BrokerProcess, freePort } from '../../broker/test/broker-process.ts';
 import { KafkaProcess } from '../../broker/test/kafka-process.ts';
 
@@ -53,10 +54,22 @@ interface Broker {
   stop(): Promise<unknown>;
 }
 
-/** The broker once `launch` has resolved; stopped (not left behind) when it fails. */
+/**
+ * The broker once `launch` has resolved and its group coordinator answers; stopped (not left
+ * behind) when either fails. The suite's brokers run for long: a file's first group must not
+ * meet the creation of the offsets topic, which Kafka answers with COORDINATOR_NOT_AVAILABLE
+ * for longer than the suite's clients retry.
+ */
 async function launched(launch: Promise<void>, broker: Broker): Promise<Broker> {
   try {
     await launch;
+    const admin = new kafkajs.Kafka({ brokers: [`localhost:${CLUSTER_PORT}`], logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      await admin.describeGroups(['client-suite-warm-up']);
+    } finally {
+      await admin.disconnect();
+    }
     return broker;
   } catch (error) {
     await broker.stop();
