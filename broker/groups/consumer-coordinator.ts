@@ -35,18 +35,11 @@ import {
   targetAssignmentMetadataValue,
 } from './consumer-group-records.js';
 import { compileTopicRegex, matchingTopics } from './topic-regex.js';
+import type { ConsumerGroupHeartbeatRequest } from '../protocol/messages/consumer-group-heartbeat-request.js';
 import { ConsumerGroup, type ConsumerMember, emptyMetadata, LEAVE_EPOCH, newMember, type OwnedPartitions, reconcile, sameAssignment, STATIC_LEAVE_EPOCH } from './consumer-group.js';
 
-export interface ConsumerHeartbeat {
-  groupId: string;
-  memberId: string;
-  memberEpoch: number;
-  instanceId: string | null;
-  rackId: string | null;
-  rebalanceTimeoutMs: number;
-  subscribedTopicNames: string[] | null;
-  subscribedTopicRegex: string | null;
-  serverAssignor: string | null;
+/** A heartbeat as the coordinator takes it: the request's fields, its partitions by topic id, and who sent it. */
+export interface ConsumerHeartbeat extends Omit<ConsumerGroupHeartbeatRequest, 'topicPartitions'> {
   ownedPartitions: OwnedPartitions;
   clientId: string;
   clientHost: string;
