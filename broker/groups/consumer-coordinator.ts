@@ -13,7 +13,7 @@ import type { TopicService } from '../topics.js';
 import { ASSIGNORS, type Assignment, type Assignor } from './assignors.js';
 import type { JoinRequest } from './coordinator.js';
 import { decodeAssignment, decodeSubscription, encodeAssignment, type TopicPartitions } from './embedded-consumer-protocol.js';
-import type { Group, JoinResult, SyncResult } from './group.js';
+import { type Group, joinError, type JoinResult, protocolsInCommon, syncError, type SyncResult } from './group.js';
 import {
   type ClassicMemberMetadata,
   consumerGroupKey,
@@ -68,8 +68,6 @@ export function heartbeatError(errorCode: number, errorMessage: string, memberId
   return { errorCode, errorMessage, memberId, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: null };
 }
 
-const joinError = (errorCode: number, memberId: string): JoinResult => ({ errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId, members: [] });
-const syncError = (errorCode: number): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
 
 /** The built-in assignors by the names group.consumer.assignors accepts: short, or Kafka's class names. */
 const ASSIGNOR_CLASSES: Record<string, string> = {
@@ -408,11 +406,16 @@ export class ConsumerGroupCoordinator {
     return [{ key: consumerGroupKey(CURRENT_MEMBER_ASSIGNMENT, group.id, member.memberId), value: currentAssignmentValue(member) }];
   }
 
+  /** Whether a timer's member is still in its group and the group still this coordinator's (a timer may outlive either). */
+  private isCurrent(group: ConsumerGroup, member: ConsumerMember): boolean {
+    return group.members.get(member.memberId) === member && this.groups.get(group.id) === group;
+  }
+
   private scheduleSessionExpiry(group: ConsumerGroup, member: ConsumerMember): void {
     if (member.sessionTimer) clearTimeout(member.sessionTimer);
     member.sessionTimer = setTimeout(() => {
       member.sessionTimer = null;
-      if (group.members.get(member.memberId) !== member || this.groups.get(group.id) !== group) return;
+      if (!this.isCurrent(group, member)) return;
       this.logger.info({ group: group.id, member: member.memberId }, 'member session expired');
       this.writeInBackground(group.id, this.removeMember(group, member, 'session timeout'));
     }, member.classic?.sessionTimeoutMs ?? this.sessionTimeoutMs);
@@ -424,7 +427,7 @@ export class ConsumerGroupCoordinator {
     if (member.revocationTimer) clearTimeout(member.revocationTimer);
     member.revocationTimer = setTimeout(() => {
       member.revocationTimer = null;
-      if (group.members.get(member.memberId) !== member || this.groups.get(group.id) !== group || member.state !== 'UNREVOKED_PARTITIONS') return;
+      if (!this.isCurrent(group, member) || member.state !== 'UNREVOKED_PARTITIONS') return;
       this.logger.info({ group: group.id, member: member.memberId, rebalanceTimeoutMs: member.rebalanceTimeoutMs }, 'member did not revoke its partitions in time; fenced');
       this.writeInBackground(group.id, this.removeMember(group, member, 'rebalance timeout'));
     }, Math.max(0, member.rebalanceTimeoutMs));
@@ -780,7 +783,7 @@ export class ConsumerGroupCoordinator {
     if (member.joinTimer) return;
     member.joinTimer = setTimeout(() => {
       member.joinTimer = null;
-      if (group.members.get(member.memberId) !== member || this.groups.get(group.id) !== group) return;
+      if (!this.isCurrent(group, member)) return;
       this.logger.info({ group: group.id, member: member.memberId, rebalanceTimeoutMs: member.rebalanceTimeoutMs }, 'the classic member did not rejoin within its rebalance timeout; removed');
       this.writeInBackground(group.id, this.removeMember(group, member, 'join timeout'));
     }, Math.max(0, member.rebalanceTimeoutMs));
@@ -815,10 +818,8 @@ export class ConsumerGroupCoordinator {
 }
 
 /** The protocols every classic member supports (a downgraded group chooses among them). */
-export function commonProtocols(members: Array<{ classic: ClassicMemberMetadata | null }>): string[] {
-  const lists = members.flatMap((m) => (m.classic ? [m.classic.supportedProtocols.map((p) => p.name)] : []));
-  if (lists.length === 0) return [];
-  return lists[0]!.filter((name) => lists.every((l) => l.includes(name)));
+function commonProtocols(members: Array<{ classic: ClassicMemberMetadata | null }>): string[] {
+  return protocolsInCommon(members.flatMap((m) => (m.classic ? [m.classic.supportedProtocols] : [])));
 }
 
 /** A classic member may join when it shares a protocol with every classic member already in (Kafka's supportsClassicProtocols). */

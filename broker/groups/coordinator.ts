@@ -14,7 +14,7 @@ import type { PartitionLog } from '../storage/partition-log.js';
 import type { LogManager } from '../storage/log-manager.js';
 import type { TopicService } from '../topics.js';
 import { createOnFirstUse, replayPartition } from '../internal-topics.js';
-import { Group, type JoinResult, type Member, type SyncResult } from './group.js';
+import { Group, joinError, type JoinResult, type Member, syncError, type SyncResult } from './group.js';
 import { ConsumerGroupCoordinator, type ConsumerHeartbeat, type ConsumerHeartbeatResult, heartbeatError } from './consumer-coordinator.js';
 import { isConsumerGroupKey, readConsumerGroupKey } from './consumer-group-records.js';
 import type { ConsumerGroup, ConsumerMember } from './consumer-group.js';
@@ -74,18 +74,6 @@ interface StoredOffset extends CommittedOffset {
   /** Of two commits of a partition, the one with the later record wins (a transaction's commit marker may come after a newer plain commit). */
   recordOffset: number;
 }
-
-const joinError = (errorCode: number, memberId = ''): JoinResult => ({
-  errorCode,
-  generationId: -1,
-  protocolType: null,
-  protocolName: null,
-  leader: '',
-  memberId,
-  members: [],
-});
-
-const syncError = (errorCode: number): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
 
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();

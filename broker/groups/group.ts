@@ -33,6 +33,24 @@ export interface Member extends Omit<StoredMember, 'subscription'> {
 
 const EMPTY = Buffer.alloc(0);
 
+export const joinError = (errorCode: number, memberId = ''): JoinResult => ({
+  errorCode,
+  generationId: -1,
+  protocolType: null,
+  protocolName: null,
+  leader: '',
+  memberId,
+  members: [],
+});
+
+export const syncError = (errorCode: number): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: EMPTY });
+
+/** The protocol names in every one of the members' lists, in the first list's order. */
+export function protocolsInCommon(lists: Array<Array<{ name: string }>>): string[] {
+  if (lists.length === 0) return [];
+  return lists[0]!.map((p) => p.name).filter((name) => lists.every((l) => l.some((p) => p.name === name)));
+}
+
 export class Group {
   state: GroupState = 'Empty';
   generationId = 0;
@@ -81,9 +99,7 @@ export class Group {
   }
 
   private commonProtocols(): string[] {
-    const all = [...this.members.values()];
-    if (all.length === 0) return [];
-    return all[0]!.protocols.map((p) => p.name).filter((name) => all.every((m) => m.protocols.some((p) => p.name === name)));
+    return protocolsInCommon([...this.members.values()].map((m) => m.protocols));
   }
 
   /** The protocol most members prefer among those all support (Kafka's vote). */
