@@ -124,7 +124,7 @@ export class KafkaProcess {
     if (options.wait !== false) await this.waitReady();
   }
 
-  /** Waits until the listener answers an ApiVersions request; fails when the JVM exits first. */
+  /** Waits until the listener answers Metadata with a broker; fails when the JVM exits first. */
   async waitReady(timeoutMs = 60_000): Promise<void> {
     const child = this.child;
     if (!child) throw new Error('Kafka not launched');
@@ -152,15 +152,22 @@ export class KafkaProcess {
     });
   }
 
-  /** True once the listener accepts a connection and answers an ApiVersions request. */
+  /**
+   * True once the listener answers a Metadata request (v1, no topics) that lists a broker: a KRaft
+   * broker answers ApiVersions before it has caught up with the metadata log and is unfenced.
+   */
   private answersMetadata(): Promise<boolean> {
     return new Promise((resolveReady) => {
       const socket = createConnection({ host: '127.0.0.1', port: this.port });
-      const request = Buffer.from([0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
+      const request = Buffer.from([0, 0, 0, 14, 0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0, 0, 0, 0]);
+      let answer = Buffer.alloc(0);
       socket.once('connect', () => socket.write(request));
-      socket.once('data', () => {
+      socket.on('data', (d: Buffer) => {
+        answer = Buffer.concat([answer, d]);
+        // size, correlation id, then the brokers array's length.
+        if (answer.length < 12) return;
         socket.destroy();
-        resolveReady(true);
+        resolveReady(answer.readInt32BE(8) > 0);
       });
       socket.once('error', () => resolveReady(false));
       setTimeout(() => {

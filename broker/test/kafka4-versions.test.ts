@@ -64,8 +64,14 @@ describe('Kafka 4.0 API versions', () => {
   it('Produce v12 appends like v11 and answers the same fields', async () => {
     const produced = await onBoth(async ({ c }) => {
       const records = buildRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('v12') }, { value: Buffer.from('again') }]);
-      const res = await c.send(produceApi, 12, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'v4', partitionData: [{ index: 0, records }] }] });
-      return { partition: res.responses[0]!.partitionResponses[0]!, end: await latestOffset(c, 'v4') };
+      // Kafka answers NOT_LEADER_OR_FOLLOWER until its broker has applied the new topic's
+      // leadership, after CreateTopics returned; a client retries, and nothing was appended.
+      const partition = await eventually('a leader for v4', async () => {
+        const res = await c.send(produceApi, 12, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'v4', partitionData: [{ index: 0, records }] }] });
+        const answer = res.responses[0]!.partitionResponses[0]!;
+        return answer.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER ? undefined : answer;
+      });
+      return { partition, end: await latestOffset(c, 'v4') };
     });
     for (const { partition, end } of [produced.samsa, produced.kafka]) {
       expect(partition).toMatchObject({ index: 0, errorCode: 0, baseOffset: 0, logAppendTimeMs: -1, logStartOffset: 0, recordErrors: [], errorMessage: null });
@@ -109,7 +115,7 @@ describe('Kafka 4.0 API versions', () => {
   });
 
   it('DescribeGroups v6 answers GROUP_ID_NOT_FOUND with a message for an unknown group (v5: Dead, no error) and describes a live one', async () => {
-    const answers = await onBoth(async ({ c }) => {
+    const answers = await onBoth(async ({ name, c }) => {
       const protocols = [{ name: 'range', metadata: Buffer.from([0, 0, 0, 0, 0, 1, 0, 2, 118, 52, 0, 0, 0, 0]) }];
       const join = (memberId: string) => c.send(joinGroupApi, 9, { groupId: 'described', sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 30_000, memberId, groupInstanceId: null, protocolType: 'consumer', protocols, reason: null });
       const ask = (version: number) => c.send(describeGroupsApi, version, { groups: ['described', 'never-seen'], includeAuthorizedOperations: false });
@@ -118,11 +124,19 @@ describe('Kafka 4.0 API versions', () => {
         const found = await c.send(findCoordinatorApi, 4, { key: '', keyType: 0, coordinatorKeys: ['described', 'never-seen'] });
         return found.coordinators.every((f) => f.errorCode === 0) && (await ask(6)).groups.every((g) => g.errorCode !== ErrorCode.NOT_COORDINATOR) ? true : undefined;
       });
-      const memberId = (await join('')).memberId;
+      // Until its offsets partition is loaded Kafka answers COORDINATOR_LOAD_IN_PROGRESS; a client retries.
+      const memberId = (await eventually('a member id', async () => {
+        const first = await join('');
+        return first.errorCode === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS ? undefined : first;
+      })).memberId;
       const joined = await join(memberId);
-      await c.send(syncGroupApi, 5, { groupId: 'described', generationId: joined.generationId, memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [{ memberId, assignment: Buffer.from([0, 0]) }] });
+      const synced = await c.send(syncGroupApi, 5, { groupId: 'described', generationId: joined.generationId, memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [{ memberId, assignment: Buffer.from([0, 0]) }] });
       // Kafka 4's coordinator answers reads from its last committed state: the sync shows a moment later.
-      await eventually('the group stable', async () => ((await ask(6)).groups.find((g) => g.groupId === 'described')?.groupState === 'Stable' ? true : undefined));
+      await eventually(`the group stable on ${name} (joined ${JSON.stringify(joined)}, synced ${JSON.stringify(synced)})`, async () => {
+        const group = (await ask(6)).groups.find((g) => g.groupId === 'described');
+        if (group?.groupState !== 'Stable') throw new Error(`state ${group?.groupState} error ${group?.errorCode}`);
+        return true;
+      });
       const byId = async (version: number) => (await ask(version)).groups.sort((a, b) => a.groupId.localeCompare(b.groupId));
       return { v6: await byId(6), v5: await byId(5), memberId };
     });
