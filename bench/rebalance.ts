@@ -40,13 +40,13 @@ interface Running {
 }
 
 async function start(system: System): Promise<Running> {
-  const group = { 'group.initial.rebalance.delay.ms': '0', 'group.consumer.heartbeat.interval.ms': String(HEARTBEAT_MS) };
+  // Both refuse a heartbeat interval below group.consumer.min.heartbeat.interval.ms (5000 by default).
+  const group = { 'group.initial.rebalance.delay.ms': '0', 'group.consumer.heartbeat.interval.ms': String(HEARTBEAT_MS), 'group.consumer.min.heartbeat.interval.ms': String(HEARTBEAT_MS) };
   if (system === 'samsa') {
     const b = await BrokerProcess.start(group);
     return { bootstrap: b.bootstrap, stop: () => b.destroy() };
   }
-  // Kafka refuses a heartbeat interval below group.consumer.min.heartbeat.interval.ms (5000).
-  const k = await KafkaProcess.start({ ...group, 'group.consumer.min.heartbeat.interval.ms': String(HEARTBEAT_MS) });
+  const k = await KafkaProcess.start(group);
   return { bootstrap: k.bootstrap, stop: () => k.destroy() };
 }
 

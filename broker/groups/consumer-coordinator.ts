@@ -35,6 +35,7 @@ import {
   targetAssignmentMetadataValue,
 } from './consumer-group-records.js';
 import { compileTopicRegex, matchingTopics } from './topic-regex.js';
+import { consumerGroupTimeouts } from './consumer-config.js';
 import type { ConsumerGroupHeartbeatRequest } from '../protocol/messages/consumer-group-heartbeat-request.js';
 import { ConsumerGroup, type ConsumerMember, emptyMetadata, LEAVE_EPOCH, newMember, type OwnedPartitions, reconcile, sameAssignment, STATIC_LEAVE_EPOCH } from './consumer-group.js';
 
@@ -102,8 +103,7 @@ export class ConsumerGroupCoordinator {
     private readonly downgrade: Downgrade,
   ) {
     this.assignors = assignorNames(config.get('group.consumer.assignors')).map((n) => ASSIGNORS.get(n)!);
-    this.sessionTimeoutMs = config.int('group.consumer.session.timeout.ms');
-    this.heartbeatIntervalMs = config.int('group.consumer.heartbeat.interval.ms');
+    ({ sessionTimeoutMs: this.sessionTimeoutMs, heartbeatIntervalMs: this.heartbeatIntervalMs } = consumerGroupTimeouts(config));
     this.maxSize = config.int('group.consumer.max.size');
     this.classicMaxSize = config.int('group.max.size');
     this.migration = config.get('group.consumer.migration.policy').toLowerCase() as MigrationPolicy;

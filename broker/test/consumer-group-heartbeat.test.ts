@@ -26,12 +26,15 @@ import { BrokerProcess } from './broker-process.js';
 import { eventuallyPasses } from './eventually.js';
 import { compileJava, runJava } from './java-programs.js';
 
+/** Lower bounds that let the session and heartbeat be short (Kafka's defaults: 45 s and 5 s). */
+const SHORT_BOUNDS = { 'group.consumer.min.session.timeout.ms': '1000', 'group.consumer.min.heartbeat.interval.ms': '100' };
+
 let broker: BrokerProcess;
 let c: KafkaConnection;
 const topicIds = new Map<string, string>();
 
 beforeAll(async () => {
-  broker = await BrokerProcess.start({ 'group.initial.rebalance.delay.ms': '0', 'group.consumer.session.timeout.ms': '4000', 'group.consumer.heartbeat.interval.ms': '1000' });
+  broker = await BrokerProcess.start({ 'group.initial.rebalance.delay.ms': '0', 'group.consumer.session.timeout.ms': '4000', 'group.consumer.heartbeat.interval.ms': '1000', ...SHORT_BOUNDS });
   c = await KafkaConnection.open('127.0.0.1', broker.port, 'cg-heartbeat');
   await c.send(createTopicsApi, 7, {
     topics: ['cgh', 'cgh-two'].map((name) => ({ name, numPartitions: 4, replicationFactor: 1, assignments: [], configs: [] })),
@@ -182,6 +185,16 @@ describe('ConsumerGroupHeartbeat', () => {
     // An empty consumer group can be deleted, as a classic one.
     expect((await c.send(deleteGroupsApi, 2, { groupsNames: ['expiry'] })).results[0]!.errorCode).toBe(0);
     expect((await c.send(consumerGroupDescribeApi, 0, { groupIds: ['expiry'], includeAuthorizedOperations: false })).groups[0]!.errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+  });
+
+  it('holds the session timeout and heartbeat interval to their bounds at start-up, as Kafka does', async () => {
+    // Kafka 4.0 refuses the same three with the same words (before the numbers).
+    const refused = [
+      [{ 'group.consumer.session.timeout.ms': '4000' }, /group\.consumer\.session\.timeout\.ms must be greater than or equal to group\.consumer\.min\.session\.timeout\.ms \(4000 < 45000\)/],
+      [{ 'group.consumer.heartbeat.interval.ms': '20000' }, /group\.consumer\.heartbeat\.interval\.ms must be less than or equal to group\.consumer\.max\.heartbeat\.interval\.ms \(20000 > 15000\)/],
+      [{ ...SHORT_BOUNDS, 'group.consumer.session.timeout.ms': '1000', 'group.consumer.heartbeat.interval.ms': '1000' }, /group\.consumer\.heartbeat\.interval\.ms must be less than group\.consumer\.session\.timeout\.ms/],
+    ] as const;
+    for (const [settings, message] of refused) await expect(BrokerProcess.start(settings)).rejects.toThrow(message);
   });
 
   it('refuses bad requests with Kafka error codes and messages', async () => {

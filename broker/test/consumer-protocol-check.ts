@@ -16,9 +16,10 @@ export class ConsumerProtocolCheck {
   /** Compiles the program and starts the broker under test (Samsa, or Kafka 4.0 with SAMSA_TEST_BROKER=kafka). */
   static async start(): Promise<ConsumerProtocolCheck> {
     const classpath = compileJava('scripts/java/pom.xml', '.cache/java/lib', ['broker/test/java/ConsumerProtocolCheck.java']);
-    // Members heartbeat every half second, so that a rebalance takes a few of them (Kafka also needs its minimum lowered).
+    // Members heartbeat every half second, so that a rebalance takes a few of them; both brokers hold
+    // the interval to group.consumer.min.heartbeat.interval.ms (5 s by default).
     const broker = await startBrokerUnderTest(
-      { 'group.consumer.heartbeat.interval.ms': '500' },
+      { 'group.consumer.heartbeat.interval.ms': '500', 'group.consumer.min.heartbeat.interval.ms': '500' },
       { 'group.consumer.heartbeat.interval.ms': '500', 'group.consumer.min.heartbeat.interval.ms': '500' },
     );
     return new ConsumerProtocolCheck(classpath, broker);

@@ -17,9 +17,10 @@ let producer: Producer<string, string, string, string>;
 const closing: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  // Members heartbeat every half second, so that a rebalance takes a few of them (Kafka also needs its minimum lowered).
+  // Members heartbeat every half second, so that a rebalance takes a few of them; both brokers hold
+  // the interval to group.consumer.min.heartbeat.interval.ms (5 s by default).
   broker = await startBrokerUnderTest(
-    { 'group.consumer.heartbeat.interval.ms': '500' },
+    { 'group.consumer.heartbeat.interval.ms': '500', 'group.consumer.min.heartbeat.interval.ms': '500' },
     { 'group.consumer.heartbeat.interval.ms': '500', 'group.consumer.min.heartbeat.interval.ms': '500' },
   );
   admin = new Admin({ clientId: 'pk-cgp-admin', bootstrapBrokers: [broker.bootstrap] });

@@ -109,6 +109,7 @@ async function startSamsa(): Promise<Broker> {
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SINGLE:PLAINTEXT',
     'group.initial.rebalance.delay.ms': '0',
     'group.consumer.heartbeat.interval.ms': '200',
+    'group.consumer.min.heartbeat.interval.ms': '100',
     ...AUTHORIZER,
   });
   return launched(broker.launch(), { stop: () => broker.destroy() });
