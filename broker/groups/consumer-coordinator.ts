@@ -69,7 +69,6 @@ export function heartbeatError(errorCode: number, errorMessage: string, memberId
   return { errorCode, errorMessage, memberId, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: null };
 }
 
-
 /** The built-in assignors by the names group.consumer.assignors accepts: short, or Kafka's class names. */
 const ASSIGNOR_CLASSES: Record<string, string> = {
   'org.apache.kafka.coordinator.group.assignor.UniformAssignor': 'uniform',
@@ -109,12 +108,8 @@ export class ConsumerGroupCoordinator {
     this.migration = config.get('group.consumer.migration.policy').toLowerCase() as MigrationPolicy;
   }
 
-  private error(errorCode: number, errorMessage: string, memberId: string | null = null): ConsumerHeartbeatResult {
-    return heartbeatError(errorCode, errorMessage, memberId);
-  }
-
   validate(req: ConsumerHeartbeat): ConsumerHeartbeatResult | null {
-    const invalid = (message: string) => this.error(ErrorCode.INVALID_REQUEST, message);
+    const invalid = (message: string) => heartbeatError(ErrorCode.INVALID_REQUEST, message);
     if (req.groupId === '') return invalid('GroupId can not be empty.');
     if (req.rackId === '') return invalid('RackId can not be empty.');
     if (req.instanceId === '') return invalid('InstanceId can not be empty.');
@@ -134,11 +129,11 @@ export class ConsumerGroupCoordinator {
       try {
         this.regex(req.subscribedTopicRegex);
       } catch (err) {
-        return this.error(ErrorCode.INVALID_REGULAR_EXPRESSION, `SubscribedTopicRegex ${req.subscribedTopicRegex} is not a valid regular expression: ${(err as Error).message}.`);
+        return heartbeatError(ErrorCode.INVALID_REGULAR_EXPRESSION, `SubscribedTopicRegex ${req.subscribedTopicRegex} is not a valid regular expression: ${(err as Error).message}.`);
       }
     }
     if (req.serverAssignor !== null && !this.assignors.some((a) => a.name === req.serverAssignor)) {
-      return this.error(ErrorCode.UNSUPPORTED_ASSIGNOR, `ServerAssignor ${req.serverAssignor} is not supported. Supported assignors: ${this.assignors.map((a) => a.name).join(', ')}.`);
+      return heartbeatError(ErrorCode.UNSUPPORTED_ASSIGNOR, `ServerAssignor ${req.serverAssignor} is not supported. Supported assignors: ${this.assignors.map((a) => a.name).join(', ')}.`);
     }
     return null;
   }
@@ -150,7 +145,7 @@ export class ConsumerGroupCoordinator {
     let group = this.groups.get(req.groupId);
     const records: RecordToWrite[] = [];
     if (!group) {
-      if (req.memberEpoch !== 0) return this.error(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} not found.`);
+      if (req.memberEpoch !== 0) return heartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} not found.`);
       records.push(...dropClassic());
       group = new ConsumerGroup(req.groupId);
       this.groups.set(req.groupId, group);
@@ -168,13 +163,13 @@ export class ConsumerGroupCoordinator {
       metadataChanged = found.metadataChanged;
     } else {
       const existing = group.members.get(req.memberId);
-      if (!existing) return this.error(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} is not a member of group ${group.id}.`);
-      if (existing.classic !== null) return this.error(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} does not use the consumer protocol.`);
+      if (!existing) return heartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} is not a member of group ${group.id}.`);
+      if (existing.classic !== null) return heartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} does not use the consumer protocol.`);
       if (req.instanceId !== null && group.staticMembers.get(req.instanceId) !== req.memberId) {
-        return this.error(ErrorCode.FENCED_INSTANCE_ID, `Instance ${req.instanceId} is now member ${group.staticMembers.get(req.instanceId) ?? 'none'}.`);
+        return heartbeatError(ErrorCode.FENCED_INSTANCE_ID, `Instance ${req.instanceId} is now member ${group.staticMembers.get(req.instanceId) ?? 'none'}.`);
       }
       if (!this.validEpoch(existing, req)) {
-        return this.error(ErrorCode.FENCED_MEMBER_EPOCH, `The member epoch ${req.memberEpoch} of ${req.memberId} is fenced (the current one is ${existing.memberEpoch}).`);
+        return heartbeatError(ErrorCode.FENCED_MEMBER_EPOCH, `The member epoch ${req.memberEpoch} of ${req.memberId} is fenced (the current one is ${existing.memberEpoch}).`);
       }
       member = existing;
       metadataChanged = this.updateMetadata(member, req);
@@ -188,7 +183,7 @@ export class ConsumerGroupCoordinator {
     this.scheduleSessionExpiry(group, member);
     if (records.length > 0) {
       const code = await this.write(group.id, records);
-      if (code !== ErrorCode.NONE) return this.error(code, 'the group state could not be written to the offsets topic', member.memberId);
+      if (code !== ErrorCode.NONE) return heartbeatError(code, 'the group state could not be written to the offsets topic', member.memberId);
     }
     const changed = before.epoch !== member.memberEpoch || !sameAssignment(before.assigned, member.assigned);
     return {
@@ -222,9 +217,9 @@ export class ConsumerGroupCoordinator {
     const staticId = req.instanceId !== null ? group.staticMembers.get(req.instanceId) : undefined;
     const previous = staticId !== undefined ? group.members.get(staticId) : undefined;
     if (previous && previous.memberEpoch !== STATIC_LEAVE_EPOCH) {
-      return this.error(ErrorCode.UNRELEASED_INSTANCE_ID, `Static member ${previous.memberId} with instance id ${req.instanceId} is still in group ${group.id}.`);
+      return heartbeatError(ErrorCode.UNRELEASED_INSTANCE_ID, `Static member ${previous.memberId} with instance id ${req.instanceId} is still in group ${group.id}.`);
     }
-    if (!previous && group.members.size >= this.maxSize) return this.error(ErrorCode.GROUP_MAX_SIZE_REACHED, `Group ${group.id} has reached its maximum size (${this.maxSize}).`);
+    if (!previous && group.members.size >= this.maxSize) return heartbeatError(ErrorCode.GROUP_MAX_SIZE_REACHED, `Group ${group.id} has reached its maximum size (${this.maxSize}).`);
     const member = newMember(memberId, {
       instanceId: req.instanceId,
       rackId: req.rackId,
@@ -243,14 +238,7 @@ export class ConsumerGroupCoordinator {
       member.memberEpoch = previous.previousMemberEpoch;
       member.previousMemberEpoch = previous.previousMemberEpoch;
       member.assigned = previous.assigned;
-      const target = group.targetAssignment.get(previous.memberId);
-      group.remove(previous.memberId);
-      records.push(...memberTombstones(group.id, previous.memberId));
-      if (target) {
-        group.targetAssignment.set(memberId, target);
-        records.push({ key: consumerGroupKey(TARGET_ASSIGNMENT_MEMBER, group.id, memberId), value: targetAssignmentMemberValue(target) });
-      }
-      records.push({ key: consumerGroupKey(CURRENT_MEMBER_ASSIGNMENT, group.id, memberId), value: currentAssignmentValue(member) });
+      records.push(...this.takeStaticPlace(group, previous, member));
       metadataChanged = !sameSubscription(previous, member);
       if (!metadataChanged) records.push({ key: consumerGroupKey(MEMBER_METADATA, group.id, memberId), value: memberMetadataValue(member) });
       this.logger.info({ group: group.id, member: memberId, instance: req.instanceId, replaced: previous.memberId }, 'static member rejoined');
@@ -262,6 +250,22 @@ export class ConsumerGroupCoordinator {
   }
 
   /** Takes the heartbeat's subscription into the member; whether the group must compute a new target. */
+  /**
+   * A static member back under a new id (`member`, not yet added) takes its predecessor's place:
+   * the predecessor goes, its target assignment passes on; the records of the change.
+   */
+  private takeStaticPlace(group: ConsumerGroup, previous: ConsumerMember, member: ConsumerMember): RecordToWrite[] {
+    const target = group.targetAssignment.get(previous.memberId);
+    group.remove(previous.memberId);
+    const records = memberTombstones(group.id, previous.memberId);
+    if (target) {
+      group.targetAssignment.set(member.memberId, target);
+      records.push({ key: consumerGroupKey(TARGET_ASSIGNMENT_MEMBER, group.id, member.memberId), value: targetAssignmentMemberValue(target) });
+    }
+    records.push({ key: consumerGroupKey(CURRENT_MEMBER_ASSIGNMENT, group.id, member.memberId), value: currentAssignmentValue(member) });
+    return records;
+  }
+
   private updateMetadata(member: ConsumerMember, req: ConsumerHeartbeat): boolean {
     const before = { ...member, subscribedTopicNames: [...member.subscribedTopicNames] };
     if (req.subscribedTopicNames !== null) member.subscribedTopicNames = req.subscribedTopicNames;
@@ -277,9 +281,9 @@ export class ConsumerGroupCoordinator {
 
   private leave(group: ConsumerGroup, req: ConsumerHeartbeat): Promise<ConsumerHeartbeatResult> | ConsumerHeartbeatResult {
     const member = group.members.get(req.memberId);
-    if (!member) return this.error(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} is not a member of group ${group.id}.`);
+    if (!member) return heartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${req.memberId} is not a member of group ${group.id}.`);
     if (req.instanceId !== null && group.staticMembers.get(req.instanceId) !== req.memberId) {
-      return this.error(ErrorCode.FENCED_INSTANCE_ID, `Instance ${req.instanceId} is now member ${group.staticMembers.get(req.instanceId) ?? 'none'}.`);
+      return heartbeatError(ErrorCode.FENCED_INSTANCE_ID, `Instance ${req.instanceId} is now member ${group.staticMembers.get(req.instanceId) ?? 'none'}.`);
     }
     let records: RecordToWrite[];
     if (req.memberEpoch === STATIC_LEAVE_EPOCH) {
@@ -294,7 +298,7 @@ export class ConsumerGroupCoordinator {
     const done = (code: number): ConsumerHeartbeatResult =>
       code === ErrorCode.NONE
         ? { errorCode: ErrorCode.NONE, errorMessage: null, memberId: req.memberId, memberEpoch: req.memberEpoch, heartbeatIntervalMs: 0, assignment: null }
-        : this.error(code, 'the group state could not be written to the offsets topic', req.memberId);
+        : heartbeatError(code, 'the group state could not be written to the offsets topic', req.memberId);
     return this.write(group.id, records).then(done);
   }
 
@@ -679,15 +683,8 @@ export class ConsumerGroupCoordinator {
       // A static member restarting takes its predecessor's place, epoch and partitions under a new id.
       const previous = group.members.get(staticId)!;
       member = { ...previous, memberId: newUuid(), sessionTimer: null, revocationTimer: null, joinTimer: null };
-      const target = group.targetAssignment.get(staticId);
-      group.remove(staticId);
-      records.push(...memberTombstones(group.id, staticId));
+      records.push(...this.takeStaticPlace(group, previous, member));
       group.add(member);
-      if (target) {
-        group.targetAssignment.set(member.memberId, target);
-        records.push({ key: consumerGroupKey(TARGET_ASSIGNMENT_MEMBER, group.id, member.memberId), value: targetAssignmentMemberValue(target) });
-      }
-      records.push({ key: consumerGroupKey(CURRENT_MEMBER_ASSIGNMENT, group.id, member.memberId), value: currentAssignmentValue(member) });
       this.logger.info({ group: group.id, member: member.memberId, instance: req.groupInstanceId, replaced: staticId }, 'static classic member rejoined');
     } else if (req.memberId !== '' && group.members.has(req.memberId)) {
       member = group.members.get(req.memberId)!;
