@@ -5,16 +5,9 @@ import type { MetadataStore } from './metadata-store.js';
 
 const SCHEMES = 'etcd://host:port[,host:port...]/prefix or kubernetes://<namespace>/<name>';
 
-/** Checks a store URL; rejects with an Error saying what is wrong with it. */
-export async function checkMetadataUrl(url: string): Promise<void> {
-  if (url.startsWith('etcd:')) (await import('./etcd-store.js')).parseEtcdUrl(url);
-  else if (url.startsWith('kubernetes:')) (await import('./kubernetes-store.js')).parseKubernetesUrl(url);
-  else throw new Error(`unknown metadata store URL "${url}" (expected ${SCHEMES})`);
-}
-
-/** The store a URL names: etcd, or the Kubernetes API (credentials from KUBECONFIG, else in-cluster). */
+/** The store a URL names: etcd, or the Kubernetes API (credentials from KUBECONFIG, else in-cluster); rejects with what is wrong with the URL. */
 export async function openMetadataStore(url: string): Promise<MetadataStore> {
-  await checkMetadataUrl(url);
   if (url.startsWith('etcd:')) return (await import('./etcd-store.js')).EtcdMetadataStore.fromUrl(url);
-  return (await import('./kubernetes-store.js')).KubernetesMetadataStore.fromUrl(url);
+  if (url.startsWith('kubernetes:')) return (await import('./kubernetes-store.js')).KubernetesMetadataStore.fromUrl(url);
+  throw new Error(`unknown metadata store URL "${url}" (expected ${SCHEMES})`);
 }
